@@ -1,0 +1,123 @@
+"""The ``ipm`` command: a thin shell over the package.
+
+Exit codes: 0 all good; 1 some clients failed; 2 usage or validation error. A user error never
+shows a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import IpmError
+
+DEMO_ROOT = Path("data") / "demo"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ipm-analysis")
+def cli() -> None:
+    """ipm-analysis: which chain KPIs drive your customer KPIs."""
+
+
+@cli.command()
+@click.argument("client_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(client_dirs: tuple[Path, ...]) -> None:
+    """Check client folders against the data contract; print every problem."""
+    from .data import validate_client
+
+    bad = False
+    for d in client_dirs:
+        problems = validate_client(d)
+        errors = [p for p in problems if p.severity == "error"]
+        status = "invalid" if errors else "ok"
+        click.echo(f"{d}: {status} ({len(errors)} error(s), {len(problems) - len(errors)} warning(s))")
+        for p in problems:
+            click.echo(f"  {p}")
+        bad = bad or bool(errors)
+    sys.exit(2 if bad else 0)
+
+
+@cli.command()
+@click.option("--out", "out_root", default=str(DEMO_ROOT), show_default=True, type=click.Path(path_type=Path),
+              help="Folder to write the demo clients into.")
+@click.option("--size", type=click.Choice(["small", "default", "large"]), default="default", show_default=True)
+def demo(out_root: Path, size: str) -> None:
+    """Write the three demo clients (with their ground truth) into data/demo/."""
+    from .demo import write_demo_clients
+
+    dirs = write_demo_clients(out_root, size=size)
+    for d in dirs:
+        click.echo(f"wrote {d}")
+
+
+@cli.command()
+@click.argument("client_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--demo", "use_demo", is_flag=True, help="Run the bundled demo clients (generated if missing).")
+@click.option("--out", "out_root", default="reports", show_default=True, type=click.Path(path_type=Path),
+              help="Reports folder; each client gets reports/<client>/.")
+@click.option("--notebooks", "notebooks_dir", default=None, type=click.Path(path_type=Path),
+              help="Folder of report notebooks (default: the project's notebooks/).")
+def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks_dir: Path | None) -> None:
+    """Execute every report notebook per client into reports/<client>/ (notebooks + HTML)."""
+    from .batch import report_notebooks, run_batch
+
+    dirs = list(client_dirs)
+    if use_demo:
+        dirs += _demo_dirs()
+    if not dirs:
+        raise click.UsageError("give one or more client folders, or --demo")
+    missing = [str(d) for d in dirs if not (Path(d) / "client.yaml").is_file()]
+    if missing:
+        raise IpmError(f"not a client folder (no client.yaml): {', '.join(missing)}")
+    nbs = report_notebooks(notebooks_dir)
+    click.echo(f"running {len(nbs)} notebook(s) for {len(dirs)} client(s) into {out_root}/")
+
+    def progress(r) -> None:
+        click.echo(f"  {r.client_id:<20} {r.status:<8} {r.seconds:6.1f} s  {r.message}")
+
+    runs = run_batch(dirs, out_root, notebooks_dir, on_done=progress)
+    click.echo("")
+    click.echo(f"{'client':<20} {'status':<8} {'seconds':>7}  report")
+    for r in runs:
+        click.echo(f"{r.client_id:<20} {r.status:<8} {r.seconds:7.1f}  {r.report_dir or ''}")
+    n_bad = sum(r.status != "ok" for r in runs)
+    click.echo(f"{len(runs) - n_bad} of {len(runs)} client(s) ok")
+    if n_bad:
+        sys.exit(2 if all(r.status == "invalid" for r in runs) else 1)
+
+
+def _demo_dirs() -> list[Path]:
+    from .demo import DEMO_CLIENTS, write_demo_clients
+
+    if not all((DEMO_ROOT / c / "client.yaml").is_file() for c in DEMO_CLIENTS):
+        click.echo(f"generating the demo clients into {DEMO_ROOT}/ ...")
+        write_demo_clients(DEMO_ROOT)
+    return [DEMO_ROOT / c for c in DEMO_CLIENTS]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``ipm`` console script."""
+    try:
+        cli.main(args=argv, prog_name="ipm", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    except IpmError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,769 @@
+"""Load a client folder through DuckDB: read, map columns, validate, link responses to cases.
+
+Data flow: ``client.yaml`` → read each table (CSV or Parquet) as text through DuckDB → map the
+client's column names onto the contract names → check and convert the contract columns,
+collecting every problem with file, column and example rows → derive cases from the event log
+or events from milestone columns where the config says so → evaluate the chain-KPI and segment
+expressions (checked first, see :mod:`ipm_analysis.expressions`) → link each response to its
+case.
+
+Nothing is ever written into the client folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .config import CONFIG_NAME, ClientConfig, TableSpec, config_problems, read_yaml
+from .errors import ConfigError, ExpressionError, Problem, ValidationError
+from .expressions import check_expression
+
+MAX_COLUMNS = 2_000
+EXAMPLE_ROWS = 5
+ROW = "__row"  # 1-based data row number in the source file
+
+CONTRACT = {
+    "responses": {"response_id": "id", "responded_at": "timestamp", "score": "score",
+                  "case_id": "id?", "customer_id": "id?"},
+    "cases": {"case_id": "id", "chain": "text?", "customer_id": "id?",
+              "opened_at": "timestamp", "closed_at": "timestamp?"},
+    "events": {"case_id": "id", "activity": "text", "timestamp": "timestamp",
+               "channel": "text?", "link": "text?"},
+}
+
+
+@dataclass
+class Client:
+    """A loaded client: its configuration and its linked tables.
+
+    Attributes
+    ----------
+    config
+        The parsed ``client.yaml``.
+    responses
+        One row per survey answer (``None`` without a survey): contract columns, ``score`` as a
+        number on the analysed scale (labels mapped to 1..k), ``period``, one column per
+        segment, the linked ``case_id`` and every other column of the file.
+    cases
+        One row per case with contract columns, ``period`` and the file's other columns.
+    case_kpis
+        One row per case: ``case_id``, ``chain``, ``period``, one column per chain-KPI id (the
+        per-case value; NaN where the KPI does not apply) and case-table segment columns.
+    events
+        The event log in contract shape (``row`` = source order), or ``None``.
+    linked
+        ``responses`` joined to ``case_kpis`` of their case: the base of the model frame.
+    warnings
+        Soft problems found while loading (the analysis goes on).
+    """
+
+    path: Path
+    config: ClientConfig
+    responses: pd.DataFrame | None
+    cases: pd.DataFrame
+    case_kpis: pd.DataFrame
+    events: pd.DataFrame | None
+    linked: pd.DataFrame | None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def linkage_rate(self) -> float | None:
+        """Share of responses that found their case."""
+        if self.responses is None or len(self.responses) == 0:
+            return None
+        return float(self.responses["case_id"].notna().mean()) if "case_id" in self.responses else 0.0
+
+    @property
+    def segment_ids(self) -> list[str]:
+        return [s.id for s in self.config.segments]
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def error(self, file: str, message: str, column: str | None = None, rows=()) -> None:
+        self.problems.append(Problem(file, message, column, tuple(int(r) for r in rows)))
+
+    def warn(self, file: str, message: str, column: str | None = None, rows=()) -> None:
+        self.problems.append(Problem(file, message, column, tuple(int(r) for r in rows), "warning"))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"threads": 2})
+    con.execute("SET TimeZone='UTC'")
+    return con
+
+
+def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collector) -> bool:
+    """Read one file into DuckDB table ``raw_<name>`` with every column as text plus ``__row``."""
+    file = spec.file
+    path = client_dir / file
+    if not path.is_file():
+        col.error(file, f"file not found (client.yaml names it for the {name} table)")
+        return False
+    if path.stat().st_size == 0:
+        col.error(file, "the file is empty")
+        return False
+    try:
+        if path.suffix.lower() == ".parquet":
+            rel = f"read_parquet({_sql_str(path)})"
+        else:
+            head = path.read_bytes()[:65536]
+            try:
+                head.decode("utf-8")
+            except UnicodeDecodeError as e:
+                if e.start < len(head) - 4:  # not a multi-byte char cut at the sample edge
+                    col.error(file, f"not UTF-8 text (byte {e.start}); save the file as UTF-8")
+                    return False
+            first_line = head.split(b"\n", 1)[0]
+            if first_line.count(b",") + 1 > MAX_COLUMNS:
+                col.error(file, f"{first_line.count(b',') + 1:,} columns; at most {MAX_COLUMNS:,} are read")
+                return False
+            rel = (
+                f"read_csv({_sql_str(path)}, header=true, all_varchar=true, delim=',', quote='\"', "
+                "escape='\"', strict_mode=true, null_padding=false, sample_size=-1)"
+            )
+        con.execute(f"CREATE OR REPLACE TABLE raw_{name} AS SELECT row_number() OVER () AS {ROW}, * FROM {rel}")
+    except duckdb.Error as e:
+        msg = str(e).splitlines()[0]
+        msg = re.sub(r"\s+", " ", msg.replace(str(path), file))
+        if "unicode" in msg.lower() or "utf-8" in msg.lower():
+            msg = "not UTF-8 text; save the file as UTF-8"
+        col.error(file, f"cannot be read as {path.suffix.lstrip('.').upper()}: {msg[:300]}")
+        return False
+    ncols = len(con.execute(f"DESCRIBE raw_{name}").fetchall()) - 1
+    if ncols > MAX_COLUMNS:
+        col.error(file, f"{ncols:,} columns; at most {MAX_COLUMNS:,} are read")
+        return False
+    n = con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()[0]
+    if n == 0:
+        col.error(file, "has a header but no data rows")
+        return False
+    return True
+
+
+def _sql_str(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _examples(con, sql: str) -> list[int]:
+    return [r[0] for r in con.execute(sql + f" ORDER BY {ROW} LIMIT {EXAMPLE_ROWS + 1}").fetchall()]
+
+
+def _map_columns(con, name: str, spec: TableSpec, col: _Collector) -> bool:
+    """Rename the client's columns to contract names (``columns:`` of client.yaml)."""
+    file = spec.file
+    have = _columns(con, f"raw_{name}")
+    ok = True
+    renames = []
+    for contract, theirs in spec.columns.items():
+        if theirs not in have:
+            col.error(file, f"column '{theirs}' (mapped to '{contract}' in client.yaml) not found; "
+                            f"the file has: {', '.join(h for h in have if h != ROW)[:300]}", theirs)
+            ok = False
+        elif contract != theirs:
+            if contract in have and contract not in spec.columns.values():
+                col.error(file, f"column '{contract}' exists and '{theirs}' is mapped onto it too", contract)
+                ok = False
+            renames.append((theirs, contract))
+    for theirs, contract in renames:
+        con.execute(f"ALTER TABLE raw_{name} RENAME COLUMN {_q(theirs)} TO {_q('__tmp_' + contract)}")
+    for _, contract in renames:
+        con.execute(f"ALTER TABLE raw_{name} RENAME COLUMN {_q('__tmp_' + contract)} TO {_q(contract)}")
+    return ok
+
+
+def _infer_types(con, name: str, skip: set[str]) -> None:
+    """Give the non-contract text columns their natural type (number, boolean, timestamp).
+
+    A column keeps text when any value has a leading zero (an identifier such as ``007``).
+    """
+    table = f"raw_{name}"
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall())
+    for c, t in types.items():
+        if c == ROW or c in skip or t != "VARCHAR":
+            continue
+        qc = _q(c)
+        n_nonnull, lead_zero = con.execute(
+            f"SELECT count({qc}), count(*) FILTER (WHERE regexp_matches(trim({qc}), '^-?0[0-9]')) FROM {table}"
+        ).fetchone()
+        if n_nonnull == 0 or lead_zero:
+            continue
+        for target in ("BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMPTZ"):
+            fails = f"TRY_CAST(trim({qc}) AS {target}) IS NULL"
+            if target == "BIGINT":  # '0.5' would round to 1: whole numbers only
+                fails = f"NOT regexp_full_match(trim({qc}), '-?[0-9]+') OR {fails}"
+            bad = con.execute(
+                f"SELECT count(*) FROM {table} WHERE {qc} IS NOT NULL AND trim({qc}) <> '' AND ({fails})"
+            ).fetchone()[0]
+            if bad == 0:
+                expr = f"TRY_CAST(NULLIF(trim({qc}), '') AS {target})"
+                if target == "TIMESTAMPTZ":
+                    expr = f"timezone('UTC', {expr})"
+                con.execute(f"ALTER TABLE {table} ALTER COLUMN {qc} SET DATA TYPE "
+                            f"{'TIMESTAMP' if target == 'TIMESTAMPTZ' else target} USING {expr}")
+                break
+
+
+def _check_contract(con, name: str, file: str, required: dict[str, str], col: _Collector,
+                    now: pd.Timestamp) -> None:
+    """Check presence and type of the contract columns; convert them in place."""
+    table = f"raw_{name}"
+    have = _columns(con, table)
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall())
+    for c, kind in required.items():
+        optional = kind.endswith("?")
+        kind = kind.rstrip("?")
+        if c not in have:
+            if not optional:
+                col.error(file, f"required column '{c}' is missing (map your column onto it under "
+                                f"tables.{name}.columns in client.yaml)", c)
+            continue
+        qc = _q(c)
+        n, n_null = con.execute(f"SELECT count(*), count(*) - count({qc}) FROM {table}").fetchone()
+        if types[c] == "VARCHAR":
+            con.execute(f"UPDATE {table} SET {qc} = NULLIF(trim({qc}), '')")
+            n_null = con.execute(f"SELECT count(*) - count({qc}) FROM {table}").fetchone()[0]
+        if n_null == n:
+            col.error(file, "every value is missing", c)
+            continue
+        if kind == "id":
+            if n_null and not optional:
+                rows = _examples(con, f"SELECT {ROW} FROM {table} WHERE {qc} IS NULL")
+                col.error(file, f"{n_null:,} rows have no {c}", c, rows)
+            if types[c] != "VARCHAR":
+                con.execute(f"ALTER TABLE {table} ALTER COLUMN {qc} SET DATA TYPE VARCHAR USING CAST({qc} AS VARCHAR)")
+        elif kind == "text":
+            if types[c] != "VARCHAR":
+                con.execute(f"ALTER TABLE {table} ALTER COLUMN {qc} SET DATA TYPE VARCHAR USING CAST({qc} AS VARCHAR)")
+            if n_null and not optional:
+                rows = _examples(con, f"SELECT {ROW} FROM {table} WHERE {qc} IS NULL")
+                col.error(file, f"{n_null:,} rows have no {c}", c, rows)
+        elif kind == "timestamp":
+            _convert_timestamp(con, table, file, c, optional, col, now)
+
+
+def _convert_timestamp(con, table, file, c, optional, col, now) -> None:
+    qc = _q(c)
+    t = con.execute(f"SELECT column_type FROM (DESCRIBE {table}) WHERE column_name = ?", [c]).fetchone()[0]
+    if t.startswith("TIMESTAMP WITH"):
+        con.execute(f"ALTER TABLE {table} ALTER COLUMN {qc} SET DATA TYPE TIMESTAMP USING timezone('UTC', {qc})")
+    elif t == "DATE" or t.startswith("TIMESTAMP"):
+        con.execute(f"ALTER TABLE {table} ALTER COLUMN {qc} SET DATA TYPE TIMESTAMP USING CAST({qc} AS TIMESTAMP)")
+    else:
+        txt = f"CAST({qc} AS VARCHAR)"
+        bad_sql = (f"SELECT {ROW} FROM {table} WHERE {qc} IS NOT NULL "
+                   f"AND TRY_CAST({txt} AS TIMESTAMPTZ) IS NULL")
+        n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
+        if n_bad:
+            rows = _examples(con, bad_sql)
+            vals = [r[0] for r in con.execute(
+                f"SELECT {qc} FROM {table} WHERE {ROW} IN ({','.join(map(str, rows[:3]))}) ORDER BY {ROW}").fetchall()]
+            col.error(file, f"{n_bad:,} values are not a date/time (e.g. {', '.join(repr(v) for v in vals)}); "
+                            "use ISO 8601 such as 2024-03-31 14:05:00", c, rows)
+            return
+        con.execute(f"ALTER TABLE {table} ALTER COLUMN {qc} SET DATA TYPE TIMESTAMP "
+                    f"USING timezone('UTC', TRY_CAST({txt} AS TIMESTAMPTZ))")
+    n_null = con.execute(f"SELECT count(*) - count({qc}) FROM {table}").fetchone()[0]
+    if n_null and not optional:
+        rows = _examples(con, f"SELECT {ROW} FROM {table} WHERE {qc} IS NULL")
+        col.error(file, f"{n_null:,} rows have no {c}", c, rows)
+    future_sql = f"SELECT {ROW} FROM {table} WHERE {qc} > TIMESTAMP '{now.strftime('%Y-%m-%d %H:%M:%S')}'"
+    n_future = con.execute(f"SELECT count(*) FROM ({future_sql})").fetchone()[0]
+    if n_future:
+        col.warn(file, f"{n_future:,} timestamps lie in the future", c, _examples(con, future_sql))
+
+
+def _check_unique(con, name: str, file: str, c: str, col: _Collector) -> None:
+    table = f"raw_{name}"
+    if c not in _columns(con, table):
+        return
+    dup_sql = (f"SELECT {ROW} FROM (SELECT {ROW}, count(*) OVER (PARTITION BY {_q(c)}) AS k FROM {table} "
+               f"WHERE {_q(c)} IS NOT NULL) WHERE k > 1")
+    n = con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchone()[0]
+    if n:
+        vals = [r[0] for r in con.execute(
+            f"SELECT {_q(c)} FROM {table} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3").fetchall()]
+        col.error(file, f"{n:,} rows share an id with another row (duplicates: {', '.join(map(repr, vals))}); "
+                        f"{c} must be unique", c, _examples(con, dup_sql))
+
+
+def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
+    table = "raw_responses"
+    if "score" not in _columns(con, table):
+        return
+    kpi = cfg.result_kpi
+    spec = kpi.scale_spec
+    t = con.execute(f"SELECT column_type FROM (DESCRIBE {table}) WHERE column_name = 'score'").fetchone()[0]
+    txt = "trim(CAST(score AS VARCHAR))"
+    if kpi.scale == "labels":
+        labels = spec.labels
+        in_list = ", ".join(_sql_str(v) for v in labels)
+        bad_sql = f"SELECT {ROW} FROM {table} WHERE score IS NOT NULL AND {txt} NOT IN ({in_list})"
+        n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
+        if n_bad:
+            vals = [r[0] for r in con.execute(
+                f"SELECT DISTINCT {txt} FROM {table} WHERE score IS NOT NULL AND {txt} NOT IN ({in_list}) "
+                "ORDER BY 1 LIMIT 3").fetchall()]
+            col.error(file, f"{n_bad:,} answers are not one of the declared labels {labels} "
+                            f"(got {', '.join(map(repr, vals))})", "score", _examples(con, bad_sql))
+            return
+        case = " ".join(f"WHEN {_sql_str(v)} THEN {i + 1}" for i, v in enumerate(labels))
+        con.execute(f"ALTER TABLE {table} ALTER COLUMN score SET DATA TYPE DOUBLE USING CASE {txt} {case} END")
+    else:
+        if t == "VARCHAR":
+            bad_sql = (f"SELECT {ROW} FROM {table} WHERE score IS NOT NULL AND TRY_CAST({txt} AS DOUBLE) IS NULL")
+            n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
+            if n_bad:
+                vals = [r[0] for r in con.execute(
+                    f"SELECT score FROM {table} WHERE {ROW} IN (SELECT * FROM ({bad_sql}) LIMIT 3)").fetchall()]
+                col.error(file, f"{n_bad:,} scores are not numbers (got {', '.join(map(repr, vals))})", "score",
+                          _examples(con, bad_sql))
+                return
+        con.execute(f"ALTER TABLE {table} ALTER COLUMN score SET DATA TYPE DOUBLE USING TRY_CAST({txt} AS DOUBLE)")
+        lo, hi = spec.min, spec.max
+        bad_sql = (f"SELECT {ROW} FROM {table} WHERE score IS NOT NULL AND "
+                   f"(score < {lo} OR score > {hi} OR score <> round(score))")
+        n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
+        if n_bad:
+            vals = [r[0] for r in con.execute(
+                f"SELECT DISTINCT score FROM {table} WHERE {ROW} IN (SELECT * FROM ({bad_sql})) ORDER BY 1 LIMIT 3"
+            ).fetchall()]
+            shown = ", ".join(f"{v:g}" for v in vals)
+            col.error(file, f"{n_bad:,} scores outside the {kpi.scale} scale {lo}-{hi} or not whole numbers "
+                            f"(got {shown})", "score", _examples(con, bad_sql))
+            return
+    n, n_null = con.execute(f"SELECT count(*), count(*) - count(score) FROM {table}").fetchone()
+    if 0 < n_null < n:
+        col.warn(file, f"{n_null:,} of {n:,} responses have no score; they are left out",
+                 "score", _examples(con, f"SELECT {ROW} FROM {table} WHERE score IS NULL"))
+
+
+def _derive_cases_from_events(con, cfg: ClientConfig) -> None:
+    """One case per case_id of the event log; case-level columns are those constant per case."""
+    cols = [c for c in _columns(con, "raw_events") if c not in (ROW, "case_id", "activity", "timestamp")]
+    constant = []
+    if cols:
+        checks = ", ".join(f"max(k{i}) <= 1" for i in range(len(cols)))
+        inner = ", ".join(f"count(DISTINCT {_q(c)}) AS k{i}" for i, c in enumerate(cols))
+        flags = con.execute(f"SELECT {checks} FROM (SELECT {inner} FROM raw_events GROUP BY case_id)").fetchone()
+        constant = [c for c, f in zip(cols, flags) if f and c not in ("channel", "link")]
+    extra = "".join(f", any_value({_q(c)}) AS {_q(c)}" for c in constant)
+    con.execute(
+        "CREATE OR REPLACE TABLE raw_cases AS SELECT min(__row) AS __row, case_id, "
+        "min(timestamp) AS opened_at, max(timestamp) AS closed_at, count(*) AS n_events"
+        f"{extra} FROM raw_events GROUP BY case_id ORDER BY min(__row)"
+    )
+
+
+def _add_constant_chain(con, cfg: ClientConfig, col: _Collector, file: str) -> None:
+    have = _columns(con, "raw_cases")
+    spec = cfg.tables.cases
+    constant = (spec.chain if spec else None) or (cfg.tables.events.chain if cfg.tables.events else None)
+    if "chain" in have and constant is None:
+        return
+    if constant is None:
+        if len(cfg.chains) == 1:
+            constant = cfg.chains[0].id
+        else:
+            col.error(file, "the cases have no 'chain' column and client.yaml declares several chains; "
+                            "add a chain column or set tables.cases.chain", "chain")
+            return
+    if "chain" in have:
+        con.execute(f"UPDATE raw_cases SET chain = {_sql_str(constant)}")
+    else:
+        con.execute(f"ALTER TABLE raw_cases ADD COLUMN chain VARCHAR DEFAULT {_sql_str(constant)}")
+
+
+def _check_chains(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
+    known = [c.id for c in cfg.chains]
+    in_list = ", ".join(_sql_str(k) for k in known)
+    bad_sql = f"SELECT {ROW} FROM raw_cases WHERE chain IS NOT NULL AND chain NOT IN ({in_list})"
+    n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
+    if n_bad:
+        vals = [r[0] for r in con.execute(
+            f"SELECT DISTINCT chain FROM raw_cases WHERE chain NOT IN ({in_list}) ORDER BY 1 LIMIT 3").fetchall()]
+        col.error(file, f"{n_bad:,} cases name an unknown chain ({', '.join(map(repr, vals))}); "
+                        f"client.yaml declares {known}", "chain", _examples(con, bad_sql))
+
+
+def _events_from_milestones(con, cfg: ClientConfig, col: _Collector, file: str) -> bool:
+    """Turn declared milestone timestamp columns of the cases table into events."""
+    parts = []
+    have = _columns(con, "raw_cases")
+    for chain in cfg.chains:
+        if chain.journey is None:
+            continue
+        for step, column in chain.journey.milestones.items():
+            if column not in have:
+                col.error(file, f"milestone column '{column}' (step '{step}' of chain '{chain.id}') not found", column)
+                continue
+            _convert_timestamp(con, "raw_cases", file, column, True, col, pd.Timestamp.now(tz="UTC"))
+            parts.append(
+                f"SELECT {ROW} * 1000 + {len(parts)} AS {ROW}, case_id, {_sql_str(step)} AS activity, "
+                f"{_q(column)} AS timestamp FROM raw_cases WHERE chain = {_sql_str(chain.id)} AND {_q(column)} IS NOT NULL"
+            )
+    if not parts:
+        return False
+    sql = " UNION ALL ".join(parts)
+    if "raw_events" in {r[0] for r in con.execute("SHOW TABLES").fetchall()}:
+        con.execute(f"CREATE OR REPLACE TABLE milestone_events AS {sql}")
+        return True
+    con.execute(f"CREATE OR REPLACE TABLE raw_events AS {sql}")
+    return True
+
+
+def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[str, str]) -> None:
+    """Check each KPI/segment expression, then evaluate it into a column of kpi_values / segments."""
+    case_cols = [c for c in _columns(con, "raw_cases") if c != ROW]
+    selects = []
+    for chain in cfg.chains:
+        for k in chain.kpis:
+            what = f"KPI '{chain.id}.{k.id}'"
+            try:
+                check_expression(k.expression, case_cols, what)
+            except ExpressionError as e:
+                col.error(CONFIG_NAME, str(e), f"chains.{chain.id}.kpis.{k.id}.expression")
+                continue
+            selects.append((chain.id, k))
+    if col.has_errors:
+        return
+    cols = []
+    for chain_id, k in selects:
+        expr = f"CASE WHEN chain = {_sql_str(chain_id)} THEN CAST(({k.expression}) AS DOUBLE) END"
+        try:
+            con.execute(f"SELECT {expr} FROM raw_cases LIMIT 0")
+            con.execute(f"SELECT count({expr}) FROM raw_cases").fetchone()
+        except duckdb.Error as e:
+            msg = str(e).splitlines()[0]
+            col.error(CONFIG_NAME, f"KPI '{chain_id}.{k.id}' cannot be computed: {msg[:300]}",
+                      f"chains.{chain_id}.kpis.{k.id}.expression")
+            continue
+        cols.append((k.id, expr))
+    # KPIs of the same id in several chains share a column: each case belongs to one chain
+    merged: dict[str, list[str]] = {}
+    for kid, expr in cols:
+        merged.setdefault(kid, []).append(expr)
+    sel = ", ".join(f"coalesce({', '.join(exprs)}) AS {_q(kid)}" if len(exprs) > 1 else f"{exprs[0]} AS {_q(kid)}"
+                    for kid, exprs in merged.items())
+    con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM raw_cases")
+    for chain_id, k in selects:
+        n = con.execute(
+            f"SELECT count({_q(k.id)}) FROM kpi_values JOIN raw_cases USING (case_id) "
+            f"WHERE chain = {_sql_str(chain_id)}").fetchone()[0]
+        if n == 0:
+            col.warn(CONFIG_NAME, f"KPI '{chain_id}.{k.id}' has no value for any case of its chain",
+                     f"chains.{chain_id}.kpis.{k.id}.expression")
+    for seg in cfg.segments:
+        table = "raw_" + seg.table
+        if table == "raw_responses" and not cfg.has_survey:
+            col.error(CONFIG_NAME, f"segment '{seg.id}' is on the responses table, but there is no survey",
+                      f"segments.{seg.id}")
+            continue
+        tcols = [c for c in _columns(con, table) if c != ROW]
+        try:
+            check_expression(seg.sql, tcols, f"segment '{seg.id}'")
+            con.execute(f"SELECT CAST(({seg.sql}) AS VARCHAR) FROM {table} LIMIT 0")
+        except ExpressionError as e:
+            col.error(CONFIG_NAME, str(e), f"segments.{seg.id}")
+        except duckdb.Error as e:
+            col.error(CONFIG_NAME, f"segment '{seg.id}' cannot be computed: {str(e).splitlines()[0][:300]}",
+                      f"segments.{seg.id}")
+
+
+def _link(con, cfg: ClientConfig, col: _Collector, file: str) -> None:
+    """Give each response the case it is about (by case id, or by customer and time window)."""
+    rcols = _columns(con, "raw_responses")
+    ccols = _columns(con, "raw_cases")
+    if cfg.tables.cases is not None and cfg.tables.cases.from_ == "responses":
+        return  # each response is its own case
+    if cfg.linkage.by == "case_id":
+        if "case_id" not in rcols:
+            col.error(file, "linkage.by is case_id, but the responses have no case_id column", "case_id")
+            return
+        con.execute("CREATE OR REPLACE TABLE link AS SELECT r.response_id, c.case_id FROM raw_responses r "
+                    "LEFT JOIN raw_cases c ON r.case_id = c.case_id")
+    else:
+        missing = [t for t, cols in (("responses", rcols), ("cases", ccols)) if "customer_id" not in cols]
+        if missing:
+            col.error(file, f"linkage.by is customer_id, but the {' and '.join(missing)} have no customer_id column",
+                      "customer_id")
+            return
+        if "closed_at" not in ccols:
+            col.error(file, "linkage by customer needs closed_at on the cases", "closed_at")
+            return
+        con.execute(
+            "CREATE OR REPLACE TABLE link AS SELECT r.response_id, "
+            f"CASE WHEN c.closed_at >= r.responded_at - INTERVAL {int(cfg.linkage.window_days)} DAY "
+            "THEN c.case_id END AS case_id FROM raw_responses r ASOF LEFT JOIN "
+            "(SELECT case_id, customer_id, closed_at FROM raw_cases WHERE closed_at IS NOT NULL) c "
+            "ON r.customer_id = c.customer_id AND r.responded_at >= c.closed_at"
+        )
+    n, n_linked = con.execute("SELECT count(*), count(case_id) FROM link").fetchone()
+    if n_linked == 0:
+        col.error(file, f"no response links to a case (linkage by {cfg.linkage.by}); check the ids and the mapping",
+                  cfg.linkage.by)
+    elif n_linked < n:
+        rows = _examples(con, f"SELECT r.{ROW} FROM raw_responses r JOIN link l USING (response_id) "
+                              "WHERE l.case_id IS NULL")
+        col.warn(file, f"{(n - n_linked) / n:.0%} of responses ({n - n_linked:,}) link to no case; "
+                       "they count for the result KPI but not for the drivers", cfg.linkage.by, rows)
+
+
+def _period_expr(period: str, column: str) -> str:
+    return f"CAST(date_trunc('{period}', {column}) AS TIMESTAMP)"
+
+
+def _collect(con, cfg: ClientConfig):
+    """Turn the checked DuckDB tables into the frames of :class:`Client`."""
+    period = cfg.reporting.period
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    # cases
+    case_close = "coalesce(closed_at, opened_at)" if "closed_at" in _columns(con, "raw_cases") else "opened_at"
+    case_segs = [s for s in cfg.segments if s.table == "cases"]
+    seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q('segment_' + s.id)}" for s in case_segs)
+    con.execute(f"CREATE OR REPLACE TABLE cases AS SELECT *, {_period_expr(period, case_close)} AS period"
+                f"{seg_sel} FROM raw_cases")
+    cases = con.execute(f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}").df()
+    cases = _segments_to_columns(cases, case_segs)
+    kpi_ids = list(dict.fromkeys(k.id for k in cfg.kpis))
+    seg_cols = "".join(f", c.{_q('segment_' + s.id)} AS {_q(s.id)}" for s in case_segs)
+    kpi_cols = "".join(f", k.{_q(k)}" for k in kpi_ids)
+    case_kpis = con.execute(
+        f"SELECT c.case_id, c.chain, c.period{kpi_cols}{seg_cols} FROM cases c JOIN kpi_values k USING (case_id) "
+        f"ORDER BY c.{ROW}").df()
+    # responses
+    responses = linked = None
+    if "raw_responses" in tables:
+        resp_segs = [s for s in cfg.segments if s.table == "responses"]
+        seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q('segment_' + s.id)}" for s in resp_segs)
+        if "link" in tables:
+            join = "LEFT JOIN link l USING (response_id)"
+            case_col = ", l.case_id AS case_id"
+            exclude = ", case_id" if "case_id" in _columns(con, "raw_responses") else ""
+        else:  # each response is its own case
+            join, case_col, exclude = "", "", ""
+        con.execute(
+            f"CREATE OR REPLACE TABLE responses AS SELECT r.* EXCLUDE ({ROW}{exclude}){case_col}, "
+            f"{_period_expr(period, 'r.responded_at')} AS period{seg_sel}, r.{ROW} FROM raw_responses r {join}"
+        )
+        responses = con.execute(f"SELECT * EXCLUDE ({ROW}) FROM responses WHERE score IS NOT NULL ORDER BY {ROW}").df()
+        responses = _segments_to_columns(responses, resp_segs)
+        case_seg = "".join(f", k.{_q(s.id)} AS {_q(s.id)}" for s in case_segs)
+        kp = "".join(f", k.{_q(k)}" for k in kpi_ids)
+        linked = con.execute(
+            f"SELECT r.response_id, r.responded_at, r.period, r.score, r.case_id, k.chain{kp}"
+            + "".join(f", r.{_q('segment_' + s.id)} AS {_q(s.id)}" for s in resp_segs)
+            + case_seg
+            + f" FROM responses r LEFT JOIN case_kpis_view k ON r.case_id = k.case_id "
+              f"WHERE r.score IS NOT NULL ORDER BY r.{ROW}"
+        ).df() if _register(con, "case_kpis_view", case_kpis) else None
+        linked["linked"] = linked["case_id"].notna() & linked["chain"].notna()
+    events = None
+    if "raw_events" in tables:
+        ev_sql = f"SELECT * FROM raw_events"
+        if "milestone_events" in tables:
+            ev_sql += " UNION ALL BY NAME SELECT * FROM milestone_events"
+        ecols = set(_columns(con, "raw_events"))
+        keep = ["case_id", "activity", "timestamp"] + [c for c in ("channel", "link") if c in ecols]
+        events = con.execute(
+            f"SELECT {', '.join(keep)}, {ROW} AS row FROM ({ev_sql}) ORDER BY case_id, timestamp, {ROW}").df()
+        events["row"] = events["row"].astype("int64")
+    return responses, cases, case_kpis, events, linked
+
+
+def _segments_to_columns(df: pd.DataFrame, segments) -> pd.DataFrame:
+    """Name each evaluated segment column by its id (a same-named raw column gives way)."""
+    for seg in segments:
+        if seg.id in df.columns:
+            df = df.drop(columns=[seg.id])
+        df = df.rename(columns={"segment_" + seg.id: seg.id})
+    return df
+
+
+def _register(con, name: str, df: pd.DataFrame) -> bool:
+    con.register(name, df)
+    return True
+
+
+def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
+    col = _Collector()
+    client_dir = Path(client_dir)
+    if not client_dir.is_dir():
+        col.error(str(client_dir.name or client_dir), "client folder not found")
+        return None, col.problems
+    try:
+        raw = read_yaml(client_dir / CONFIG_NAME)
+    except ConfigError as e:
+        col.error(CONFIG_NAME, str(e).removeprefix(f"{CONFIG_NAME}: "))
+        return None, col.problems
+    cfg, problems = config_problems(raw)
+    col.problems += problems
+    if cfg is None:
+        return None, col.problems
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    con = _connect()
+    try:
+        files: dict[str, str] = {}
+        read_ok = True
+        for name in ("responses", "cases", "events"):
+            spec = getattr(cfg.tables, name)
+            if spec is None or spec.file is None:
+                continue
+            files[name] = spec.file
+            if not _read_table(con, client_dir, name, spec, col):
+                read_ok = False
+                continue
+            if not _map_columns(con, name, spec, col):
+                read_ok = False
+        # all files are read: no further file or network access from this connection
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        if not read_ok:
+            return None, col.problems
+        cases_spec = cfg.tables.cases
+        if "responses" in files:
+            _check_contract(con, "responses", files["responses"], _required_responses(cfg), col, now)
+            _check_unique(con, "responses", files["responses"], "response_id", col)
+            _check_score(con, cfg, files["responses"], col)
+        if "events" in files:
+            _check_contract(con, "events", files["events"], CONTRACT["events"], col, now)
+        if col.has_errors:
+            return None, col.problems
+        if cases_spec is None or cases_spec.from_ == "events":
+            _derive_cases_from_events(con, cfg)
+            files["cases"] = files["events"]
+        elif cases_spec.from_ == "responses":
+            id_col = "case_id" if "case_id" in _columns(con, "raw_responses") else "response_id"
+            con.execute(f"CREATE TABLE raw_cases AS SELECT * EXCLUDE (case_id), {id_col} AS case_id, "
+                        "responded_at AS opened_at, responded_at AS closed_at FROM raw_responses"
+                        if "case_id" in _columns(con, "raw_responses") else
+                        "CREATE TABLE raw_cases AS SELECT *, response_id AS case_id, responded_at AS opened_at, "
+                        "responded_at AS closed_at FROM raw_responses")
+            files["cases"] = files["responses"]
+        else:
+            _check_contract(con, "cases", files["cases"], CONTRACT["cases"], col, now)
+        _add_constant_chain(con, cfg, col, files["cases"])
+        if col.has_errors:
+            return None, col.problems
+        _check_unique(con, "cases", files["cases"], "case_id", col)
+        _check_chains(con, cfg, files["cases"], col)
+        _check_case_times(con, files["cases"], col)
+        skip = set(CONTRACT["cases"]) | {"n_events", "period"}
+        _infer_types(con, "cases", skip)
+        if "responses" in files:
+            _infer_types(con, "responses", set(CONTRACT["responses"]))
+        _events_from_milestones(con, cfg, col, files["cases"])
+        if "raw_events" in {r[0] for r in con.execute("SHOW TABLES").fetchall()} and "events" in files:
+            n_orphan = con.execute("SELECT count(*) FROM raw_events WHERE case_id NOT IN (SELECT case_id FROM raw_cases)").fetchone()[0]
+            if n_orphan:
+                col.warn(files["events"], f"{n_orphan:,} events belong to no known case; they are left out of case KPIs",
+                         "case_id", _examples(con, f"SELECT {ROW} FROM raw_events WHERE case_id NOT IN (SELECT case_id FROM raw_cases)"))
+        _check_journeys(con, cfg, col)
+        if col.has_errors:
+            return None, col.problems
+        _evaluate_expressions(con, cfg, col, files)
+        if col.has_errors:
+            return None, col.problems
+        if "responses" in files:
+            _link(con, cfg, col, files["responses"])
+        if col.has_errors:
+            return None, col.problems
+        try:
+            responses, cases, case_kpis, events, linked = _collect(con, cfg)
+        except duckdb.Error as e:
+            col.error(CONFIG_NAME, f"a segment or KPI expression failed on the data: {str(e).splitlines()[0][:300]}")
+            return None, col.problems
+        client = Client(client_dir, cfg, responses, cases, case_kpis, events, linked, [])
+        client.warnings = [p for p in col.problems if p.severity == "warning"]
+        return client, col.problems
+    finally:
+        con.close()
+
+
+def _required_responses(cfg: ClientConfig) -> dict[str, str]:
+    req = dict(CONTRACT["responses"])
+    if cfg.tables.cases is not None and cfg.tables.cases.from_ == "responses":
+        return req
+    if cfg.linkage.by == "case_id":
+        req["case_id"] = "id"
+    else:
+        req["customer_id"] = "id"
+    return req
+
+
+def _check_case_times(con, file: str, col: _Collector) -> None:
+    have = _columns(con, "raw_cases")
+    if "closed_at" in have and "opened_at" in have:
+        sql = f"SELECT {ROW} FROM raw_cases WHERE closed_at < opened_at"
+        n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+        if n:
+            col.warn(file, f"{n:,} cases close before they open", "closed_at", _examples(con, sql))
+
+
+def _check_journeys(con, cfg: ClientConfig, col: _Collector) -> None:
+    """Designed steps that never occur in the event log are reported (a likely misspelling)."""
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    if "raw_events" not in tables:
+        return
+    acts = {r[0] for r in con.execute("SELECT DISTINCT activity FROM raw_events").fetchall()}
+    if "milestone_events" in tables:
+        acts |= {r[0] for r in con.execute("SELECT DISTINCT activity FROM milestone_events").fetchall()}
+    for chain in cfg.chains:
+        if chain.journey is None:
+            continue
+        missing = [s for s in chain.journey.steps if s not in acts]
+        if missing and len(missing) == len(chain.journey.steps):
+            col.error(CONFIG_NAME, f"none of the designed steps of chain '{chain.id}' occurs in the event log "
+                                   f"(steps {missing}; the log has e.g. {sorted(acts)[:5]})",
+                      f"chains.{chain.id}.journey.steps")
+        elif missing:
+            col.warn(CONFIG_NAME, f"designed steps {missing} of chain '{chain.id}' never occur in the event log",
+                     f"chains.{chain.id}.journey.steps")
+    for a in cfg.contacts.avoidable:
+        if a not in acts:
+            col.warn(CONFIG_NAME, f"avoidable contact '{a}' never occurs in the event log", "contacts.avoidable")
+
+
+def validate_client(path: str | Path) -> list[Problem]:
+    """Every problem found in a client folder, in one pass (errors and warnings)."""
+    _, problems = _load(Path(path))
+    return problems
+
+
+def load_client(path: str | Path) -> Client:
+    """Load, validate and link a client folder.
+
+    Raises
+    ------
+    ValidationError
+        With every problem found, when the folder has errors.
+    """
+    client, problems = _load(Path(path))
+    if client is None:
+        raw_id = Path(path).name
+        raise ValidationError(problems, raw_id)
+    return client

@@ -1,0 +1,164 @@
+"""Safety check for the SQL expressions that client.yaml declares.
+
+KPI and segment expressions are DuckDB *scalar* expressions over the columns of one table. An
+expression is parsed by DuckDB itself (``json_serialize_sql``) and its syntax tree is walked:
+only column references to the table's own columns, constants, operators, comparisons, casts,
+``CASE`` and allow-listed scalar functions pass. Subqueries, table functions, window and
+aggregate functions, and functions that read the environment or settings are refused before
+anything is executed.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import duckdb
+
+from .errors import ExpressionError
+
+_ALLOWED_CLASSES = {
+    "COLUMN_REF",
+    "CONSTANT",
+    "FUNCTION",
+    "OPERATOR",
+    "COMPARISON",
+    "CONJUNCTION",
+    "CASE",
+    "CAST",
+    "BETWEEN",
+    "TYPE",
+    "COLLATE",
+}
+# scalar functions that are refused although DuckDB lists them as scalar
+_DENIED_FUNCTIONS = {
+    "getenv",
+    "current_setting",
+    "current_query",
+    "current_database",
+    "current_schema",
+    "current_schemas",
+    "current_user",
+    "current_role",
+    "user",
+    "session_user",
+    "version",
+    "nextval",
+    "currval",
+    "setseed",
+    "query",
+    "query_table",
+    "sql_auto_complete",
+    "txid_current",
+    "pg_typeof",
+    "has_any_column_privilege",
+    "icu_sort_key",
+    "read_text",
+    "read_blob",
+    "enum_range",
+    "enum_first",
+    "enum_last",
+    "enum_range_boundary",
+    "create_sort_key",
+}
+
+
+@lru_cache(maxsize=1)
+def _allowed_functions() -> frozenset[str]:
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+            "WHERE function_type IN ('scalar', 'macro') AND NOT starts_with(function_name, 'pragma')"
+        ).fetchall()
+    finally:
+        con.close()
+    names = {r[0] for r in rows}
+    return frozenset(names - _DENIED_FUNCTIONS)
+
+
+def _walk(node, columns: set[str], problems: list[str], root: bool = False) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, columns, problems)
+        return
+    if not isinstance(node, dict):
+        return
+    cls = node.get("class")
+    if cls is not None:
+        if cls not in _ALLOWED_CLASSES:
+            what = {"SUBQUERY": "a subquery", "WINDOW": "a window function", "STAR": "'*'",
+                    "PARAMETER": "a parameter", "LAMBDA": "a lambda"}.get(cls, cls.lower())
+            problems.append(f"{what} is not allowed")
+            return
+        if cls == "COLUMN_REF":
+            names = node.get("column_names") or []
+            name = names[-1] if names else ""
+            if len(names) > 1:
+                problems.append(f"qualified column '{'.'.join(names)}' is not allowed; use the plain column name")
+            elif name.lower() not in {c.lower() for c in columns}:
+                problems.append(f"unknown column '{name}'")
+        elif cls == "FUNCTION":
+            fname = str(node.get("function_name", "")).lower()
+            if node.get("schema") or node.get("catalog"):
+                problems.append(f"schema-qualified function '{fname}' is not allowed")
+            elif not node.get("is_operator") and fname not in _allowed_functions():
+                problems.append(f"function '{fname}' is not allowed (only scalar functions)")
+    if node.get("type") == "SELECT_NODE" and not root:
+        problems.append("a subquery is not allowed")
+        return
+    for key, value in node.items():
+        if key in ("type_expr",):
+            continue
+        _walk(value, columns, problems)
+
+
+def check_expression(expression: str, columns: list[str] | set[str], what: str = "expression") -> None:
+    """Raise :class:`ExpressionError` unless ``expression`` is a safe scalar expression.
+
+    Parameters
+    ----------
+    expression
+        The SQL text from client.yaml.
+    columns
+        The columns of the table the expression runs over.
+    what
+        Used in the message, e.g. ``"KPI 'installation.on_time'"``.
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise ExpressionError(f"{what}: the expression is empty")
+    if ";" in expression:
+        raise ExpressionError(f"{what}: ';' is not allowed in an expression")
+    sql = f"SELECT ({expression}) AS __v FROM __t"
+    con = duckdb.connect()
+    try:
+        raw = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+    finally:
+        con.close()
+    tree = json.loads(raw)
+    if tree.get("error"):
+        msg = tree.get("error_message", "cannot be parsed").splitlines()[0]
+        raise ExpressionError(f"{what}: not a valid expression: {msg}")
+    statements = tree.get("statements", [])
+    if len(statements) != 1:
+        raise ExpressionError(f"{what}: must be a single expression")
+    node = statements[0]["node"]
+    from_table = node.get("from_table", {})
+    problems: list[str] = []
+    if (
+        node.get("type") != "SELECT_NODE"
+        or len(node.get("select_list", [])) != 1
+        or from_table.get("type") != "BASE_TABLE"
+        or from_table.get("table_name") != "__t"
+        or node.get("where_clause")
+        or node.get("group_expressions")
+        or node.get("having")
+        or node.get("qualify")
+        or node.get("modifiers")
+        or node.get("cte_map", {}).get("map")
+    ):
+        raise ExpressionError(f"{what}: must be a single scalar expression over the table's columns")
+    _walk(node["select_list"], set(columns), problems)
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise ExpressionError(f"{what}: {'; '.join(unique)} in `{expression}`")
