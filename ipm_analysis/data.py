@@ -565,7 +565,8 @@ def _collect(con, cfg: ClientConfig):
             case_col = ", l.case_id AS case_id"
             exclude = ", case_id" if "case_id" in _columns(con, "raw_responses") else ""
         else:  # each response is its own case
-            join, case_col, exclude = "", "", ""
+            join, exclude = "", ""
+            case_col = "" if "case_id" in _columns(con, "raw_responses") else ", r.response_id AS case_id"
         con.execute(
             f"CREATE OR REPLACE TABLE responses AS SELECT r.* EXCLUDE ({ROW}{exclude}){case_col}, "
             f"{_period_expr(period, 'r.responded_at')} AS period{seg_sel}, r.{ROW} FROM raw_responses r {join}"
@@ -656,15 +657,10 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         if cases_spec is None or cases_spec.from_ == "events":
             _derive_cases_from_events(con, cfg)
             files["cases"] = files["events"]
-        elif cases_spec.from_ == "responses":
-            id_col = "case_id" if "case_id" in _columns(con, "raw_responses") else "response_id"
-            con.execute(f"CREATE TABLE raw_cases AS SELECT * EXCLUDE (case_id), {id_col} AS case_id, "
-                        "responded_at AS opened_at, responded_at AS closed_at FROM raw_responses"
-                        if "case_id" in _columns(con, "raw_responses") else
-                        "CREATE TABLE raw_cases AS SELECT *, response_id AS case_id, responded_at AS opened_at, "
-                        "responded_at AS closed_at FROM raw_responses")
-            files["cases"] = files["responses"]
         else:
+            if cases_spec.from_ == "responses":
+                _cases_from_responses(con)
+                files["cases"] = files["responses"]
             _check_contract(con, "cases", files["cases"], CONTRACT["cases"], col, now)
         _add_constant_chain(con, cfg, col, files["cases"])
         if col.has_errors:
@@ -702,6 +698,17 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         return client, col.problems
     finally:
         con.close()
+
+
+def _cases_from_responses(con) -> None:
+    """One file serves as both: each response is its own case (unless it names a case_id)."""
+    have = _columns(con, "raw_responses")
+    extra = []
+    if "case_id" not in have:
+        extra.append("response_id AS case_id")
+    if "opened_at" not in have:
+        extra.append("responded_at AS opened_at")
+    con.execute(f"CREATE TABLE raw_cases AS SELECT *{''.join(', ' + e for e in extra)} FROM raw_responses")
 
 
 def _required_responses(cfg: ClientConfig) -> dict[str, str]:

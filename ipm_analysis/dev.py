@@ -1,0 +1,36 @@
+"""Developer tasks: ``python -m ipm_analysis.dev refresh-notebooks``.
+
+Re-executes every notebook in ``notebooks/`` in place on its default parameters (the committed
+fixture client), so the outputs nbval compares match the current code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .batch import KERNEL_NAME, package_root
+
+
+def refresh_notebooks(notebooks_dir: Path | None = None) -> list[Path]:
+    import papermill as pm
+
+    nb_dir = notebooks_dir or package_root() / "notebooks"
+    done = []
+    for nb in sorted(nb_dir.glob("*.ipynb")):
+        pm.execute_notebook(str(nb), str(nb), kernel_name=KERNEL_NAME, cwd=str(nb_dir), progress_bar=False)
+        done.append(nb)
+    return done
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] != ["refresh-notebooks"]:
+        print("usage: python -m ipm_analysis.dev refresh-notebooks", file=sys.stderr)
+        return 2
+    for nb in refresh_notebooks():
+        print(f"executed {nb.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,193 @@
+"""What the report notebooks show: the result KPI and chain KPIs of a client, ready to display,
+and the client's ``summary.json``.
+
+The notebooks call these functions and display what they return; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import kpis
+from .data import Client
+
+SUMMARY_NAME = "summary.json"
+
+
+def scale_of(client: Client) -> dict:
+    """The result KPI's scale as the KPI functions take it (labels mapped to 1..k)."""
+    spec = client.config.result_kpi.rating_scale
+    if spec.type == "nps":
+        return {"type": "nps"}
+    return {"type": "rating", "min": spec.min, "max": spec.max,
+            "top_box": list(spec.top_box), "bottom_box": list(spec.bottom_box)}
+
+
+def result_kpi_overall(client: Client):
+    """The result KPI over all responses: an ``NPSResult`` or ``RatingResult`` (with intervals)."""
+    if client.responses is None:
+        return None
+    scale = scale_of(client)
+    scores = client.responses["score"]
+    if scale["type"] == "nps":
+        return kpis.nps(scores)
+    return kpis.rating(scores, scale["min"], scale["max"], scale["top_box"], scale["bottom_box"])
+
+
+def result_kpi_label(client: Client) -> str:
+    """How the headline figure is expressed, e.g. 'NPS (points)' or 'Review score (mean, 1-5)'."""
+    r = client.config.result_kpi
+    if r.scale == "nps":
+        return f"{r.name} (points, -100 to 100)"
+    spec = r.rating_scale
+    return f"{r.name} (mean, {spec.min}-{spec.max})"
+
+
+def result_kpi_by_period(client: Client, by: str | None = None) -> pd.DataFrame:
+    """The result KPI per period (and segment), small bases flagged, tiny ones suppressed."""
+    rep = client.config.reporting
+    return kpis.result_kpi_by(client.responses, "score", scale_of(client), by=by, period="period",
+                              flag=rep.min_base_flag, suppress=rep.min_base_suppress)
+
+
+def result_kpi_by_segment(client: Client, segment: str) -> pd.DataFrame:
+    rep = client.config.reporting
+    return kpis.result_kpi_by(client.linked if segment not in client.responses else client.responses,
+                              "score", scale_of(client), by=segment,
+                              flag=rep.min_base_flag, suppress=rep.min_base_suppress)
+
+
+def chain_kpis(client: Client, period: bool = False, by: str | None = None) -> pd.DataFrame:
+    """Each chain KPI against its target over the whole period (or per period)."""
+    rep = client.config.reporting
+    return kpis.chain_kpi_table(client.case_kpis, client.config.kpis, period_col="period" if period else None,
+                                by=by, flag=rep.min_base_flag, suppress=rep.min_base_suppress)
+
+
+def format_kpi_value(value: float, unit: str) -> str:
+    """A chain-KPI value as a reader expects it: shares in %, times with their unit."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
+    if unit in ("days", "hours"):
+        return f"{value:.1f} {unit}"
+    return f"{value:.2f}"
+
+
+def chain_kpi_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The chain-KPI table with values, intervals and targets formatted in their units."""
+    rows = []
+    for _, r in table.iterrows():
+        u = r["unit"]
+        rows.append({
+            "chain": r.get("chain_name", r["chain"]),
+            "chain KPI": r["kpi_name"],
+            "owner (link)": r["link"],
+            "cases": int(r["n"]),
+            "value": format_kpi_value(r["value"], u),
+            "95% interval": f"{format_kpi_value(r['ci_low'], u)} – {format_kpi_value(r['ci_high'], u)}",
+            "target": format_kpi_value(r["target"], u) if pd.notna(r["target"]) else "–",
+            "status": r["status"] + (" (small base)" if r.get("small_base", False) else ""),
+        })
+    return pd.DataFrame(rows)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    return value
+
+
+def update_summary(output_dir: str | Path, section: str, content: Any) -> Path:
+    """Add or replace one section of the client's ``summary.json`` (written atomically)."""
+    path = Path(output_dir) / SUMMARY_NAME
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data[section] = _jsonable(content)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def result_kpi_sentence(client: Client, overall) -> str:
+    """One plain sentence on the result KPI with its interval and base."""
+    if overall is None:
+        return ("There is no survey for this client, so the result KPI and the driver analysis "
+                "are not available; the chain KPIs and journeys below still are.")
+    name = client.config.result_kpi.name
+    if client.config.result_kpi.scale == "nps":
+        return (f"{name} is {overall.value:+.0f} points (95% interval {overall.ci_low:+.0f} to "
+                f"{overall.ci_high:+.0f}) from {overall.n:,} responses: {overall.promoters:.0%} promoters, "
+                f"{overall.detractors:.0%} detractors.")
+    spec = client.config.result_kpi.rating_scale
+    return (f"{name} averages {overall.mean:.2f} on the {spec.min}-{spec.max} scale (95% interval "
+            f"{overall.mean_ci_low:.2f} to {overall.mean_ci_high:.2f}) from {overall.n:,} responses; "
+            f"{overall.top_box:.0%} in the top box, {overall.bottom_box:.0%} in the bottom box.")
+
+
+def chain_kpi_sentence(table: pd.DataFrame) -> str:
+    """How many chain KPIs are on and below target."""
+    n = len(table)
+    below = table[table["status"] == "below target"]
+    if n == 0:
+        return "No chain KPI has enough cases to report."
+    text = f"{n - len(below)} of {n} chain KPIs are on target or have none."
+    if len(below):
+        names = ", ".join(f"{r.kpi_name} ({r.link})" for r in below.itertuples())
+        text += f" Below target: {names}."
+    return text
+
+
+def escape(text: str) -> str:
+    """Client-supplied text (titles, chain and KPI names) made safe for Markdown/HTML output."""
+    import html
+
+    return html.escape(str(text)).replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;")
+
+
+def target_gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Distance of each chain KPI to its target in % of the target; positive = better than target.
+
+    Units differ between KPIs (shares, days), so the figure compares relative distances. KPIs
+    without a (non-zero) target are left out.
+    """
+    rows = []
+    for r in table.itertuples():
+        if pd.isna(r.target) or r.target == 0:
+            continue
+        sign = 1.0 if r.direction == "higher" else -1.0
+        scale = 100.0 / abs(r.target)
+        ends = sorted([sign * (r.ci_low - r.target) * scale, sign * (r.ci_high - r.target) * scale])
+        rows.append({"label": f"{r.kpi_name} ({r.link})", "gap_pct": sign * (r.value - r.target) * scale,
+                     "low": ends[0], "high": ends[1], "status": r.status})
+    return pd.DataFrame(rows, columns=["label", "gap_pct", "low", "high", "status"])
+
+
+def result_kpi_summary(client: Client, overall) -> dict | None:
+    """The result KPI as it goes into summary.json."""
+    if overall is None:
+        return None
+    d = {"name": client.config.result_kpi.name, "scale": client.config.result_kpi.scale, "n": overall.n}
+    if client.config.result_kpi.scale == "nps":
+        d.update(value=overall.value, ci_low=overall.ci_low, ci_high=overall.ci_high,
+                 promoters=overall.promoters, passives=overall.passives, detractors=overall.detractors)
+    else:
+        d.update(value=overall.mean, ci_low=overall.mean_ci_low, ci_high=overall.mean_ci_high,
+                 top_box=overall.top_box, bottom_box=overall.bottom_box)
+    return d

@@ -1,0 +1,94 @@
+"""Shared test fixtures: a small valid client folder that each test can break in one place."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE_CLIENT = ROOT / "tests" / "fixtures" / "clients" / "fixture"
+REAL_LOGS = ROOT / "tests" / "data" / "real_logs"
+
+BASE_CONFIG = {
+    "id": "007",
+    "title": "Tiny test client",
+    "result_kpi": {"name": "NPS", "scale": "nps"},
+    "tables": {
+        "responses": {"file": "responses.csv", "columns": {"score": "nps"}},
+        "cases": {"file": "cases.csv"},
+        "events": {"file": "events.csv"},
+    },
+    "linkage": {"by": "case_id"},
+    "chains": [
+        {
+            "id": "installation",
+            "name": "Install",
+            "owner": "Head of Service",
+            "links": ["Planning", "Service"],
+            "kpis": [
+                {"id": "on_time", "name": "On time", "expression": "installed_at::DATE <= promised_at::DATE",
+                 "unit": "share", "direction": "higher", "target": 0.9, "link": "Planning"},
+                {"id": "lead_time", "name": "Lead time", "expression": "date_diff('day', opened_at, installed_at)",
+                 "unit": "days", "direction": "lower", "target": 10, "link": "Service"},
+            ],
+            "journey": {"steps": ["Order", "Plan", "Install"], "milestones": {"Install": "installed_at"}},
+        }
+    ],
+    "segments": [
+        {"id": "tenure", "name": "Tenure", "table": "responses",
+         "expression": "CASE WHEN years < 1 THEN 'new' ELSE 'existing' END"},
+        {"id": "region", "name": "Region", "table": "cases", "column": "region"},
+    ],
+}
+
+RESPONSES = """response_id,responded_at,nps,case_id,years
+001,2024-01-05,9,c1,0.5
+002,2024-01-06,3,c2,2
+003,2024-02-07,10,c3,3
+004,2024-02-08,7,c9,1
+"""
+
+CASES = """case_id,chain,opened_at,closed_at,promised_at,installed_at,region
+c1,installation,2023-12-01,2024-01-01,2023-12-10,2023-12-09,north
+c2,installation,2023-12-02,2024-01-02,2023-12-10,2023-12-15 10:00:00,south
+c3,installation,2024-01-02,2024-02-01,2024-01-10,,north
+"""
+
+EVENTS = """case_id,activity,timestamp,channel
+c1,Order,2023-12-01 10:00:00+01:00,web
+c1,Plan,2023-12-02 10:00:00+01:00,phone
+c2,Order,2023-12-02 10:00:00,phone
+c3,Order,2024-01-02 10:00:00,web
+"""
+
+
+def write_client(folder: Path, config: dict | None = None, **files: str | bytes | None) -> Path:
+    """Write a client folder; ``files`` override responses.csv/cases.csv/events.csv (None: omit)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = copy.deepcopy(BASE_CONFIG) if config is None else config
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    contents = {"responses.csv": RESPONSES, "cases.csv": CASES, "events.csv": EVENTS}
+    for name, text in files.items():
+        contents[name.replace("_csv", ".csv")] = text
+    for name, text in contents.items():
+        if text is None:
+            continue
+        p = folder / name
+        if isinstance(text, bytes):
+            p.write_bytes(text)
+        else:
+            p.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def base_config() -> dict:
+    return copy.deepcopy(BASE_CONFIG)
+
+
+@pytest.fixture
+def tiny_client(tmp_path) -> Path:
+    return write_client(tmp_path / "client")
