@@ -96,16 +96,18 @@ def export_html(notebook_paths: list[Path], html_path: Path, title: str) -> None
     _atomic_write_text(html_path, body)
 
 
-_REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", re.I)
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.I | re.S)
 _REMOTE_LINK = re.compile(r"<link[^>]*\bhref=[\"']https?://[^>]*>", re.I)
 
 
 def strip_remote_assets(html: str) -> str:
-    """Drop script and stylesheet tags that load from outside hosts (CDNs).
+    """Drop every script and every stylesheet loaded from an outside host.
 
-    The report needs none of them: outputs are static images, tables and text.
+    nbconvert's template loads RequireJS, MathJax and Mermaid from public CDNs. The report needs
+    none of them (its outputs are static images, tables and text), and a client's report must
+    open offline without calling out.
     """
-    html = _REMOTE_SCRIPT.sub("", html)
+    html = _SCRIPT.sub("", html)
     html = _REMOTE_LINK.sub("", html)
     return html
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError, Problem
 
 MAX_CONFIG_BYTES = 1_000_000
-MAX_ALIASES = 100
+MAX_ALIASES = 20
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 CONFIG_NAME = "client.yaml"
 

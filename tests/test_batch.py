@@ -1,0 +1,96 @@
+"""Batch runs: papermill per client into reports/<client>/, failures isolated, old reports kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from ipm_analysis.batch import FAILED_DIR, REPORT_HTML, run_batch, run_client
+
+from .conftest import write_client
+
+
+def _notebook(folder, name, code):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    params = nbformat.v4.new_code_cell('client_dir = ""\noutput_dir = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / name)
+
+
+@pytest.fixture
+def probe_notebooks(tmp_path):
+    """A report notebook that records the parameters it got, and fails for the client 'broken'."""
+    nbs = tmp_path / "notebooks"
+    _notebook(nbs, "01_probe.ipynb", (
+        "import json, pathlib\n"
+        "import ipm_analysis as ipm\n"
+        "client = ipm.load_client(client_dir)\n"
+        "pathlib.Path(output_dir, 'probe.json').write_text(json.dumps({'id': client.id, 'type': type(client.id).__name__}))\n"
+        "print('client', client.id)\n"
+        "assert pathlib.Path(client_dir, 'FAIL').exists() is False, 'this client is set to fail'\n"
+    ))
+    return nbs
+
+
+def test_batch_writes_notebooks_html_and_keeps_string_ids(tmp_path, probe_notebooks):
+    good = write_client(tmp_path / "clients" / "good")
+    runs = run_batch([good], tmp_path / "reports", probe_notebooks)
+    assert [r.status for r in runs] == ["ok"]
+    out = tmp_path / "reports" / "007"
+    assert (out / "01_probe.ipynb").exists() and (out / REPORT_HTML).exists()
+    assert json.loads((out / "probe.json").read_text()) == {"id": "007", "type": "str"}
+    html = (out / REPORT_HTML).read_text()
+    assert "client 007" in html
+    assert "ipm.load_client" not in html  # code is hidden in the report
+    assert "https://cdn" not in html and "<script src=\"http" not in html  # opens offline
+    summary = json.loads((tmp_path / "reports" / "last_run.json").read_text())
+    assert summary[0]["client"] == "007" and summary[0]["status"] == "ok"
+
+
+def test_failing_client_keeps_old_report_and_others_complete(tmp_path, probe_notebooks, base_config):
+    reports = tmp_path / "reports"
+    good = write_client(tmp_path / "clients" / "good")
+    base_config["id"] = "other"
+    other = write_client(tmp_path / "clients" / "other", base_config)
+    assert run_client(other, reports, sorted(probe_notebooks.glob("*.ipynb"))).status == "ok"
+    old_html = (reports / "other" / REPORT_HTML).read_bytes()
+    (other / "FAIL").write_text("")
+    runs = run_batch([other, good], reports, probe_notebooks)
+    assert [r.status for r in runs] == ["failed", "ok"]
+    assert "this client is set to fail" in runs[0].message
+    # the previous good report is untouched; the failed run is kept for diagnosis
+    assert (reports / "other" / REPORT_HTML).read_bytes() == old_html
+    failed_nb = nbformat.read(reports / "other" / FAILED_DIR / "01_probe.ipynb", as_version=4)
+    assert any(o.get("output_type") == "error" for c in failed_nb.cells for o in c.get("outputs", []))
+    assert (reports / "007" / REPORT_HTML).exists()
+    # a later good run replaces the report and clears the failed run
+    (other / "FAIL").unlink()
+    assert run_client(other, reports, sorted(probe_notebooks.glob("*.ipynb"))).status == "ok"
+    assert not (reports / "other" / FAILED_DIR).exists()
+    assert not [p for p in reports.iterdir() if p.name.startswith(".")], "no staging folders left behind"
+
+
+def test_invalid_client_is_not_run_and_nothing_is_written(tmp_path, probe_notebooks):
+    bad = write_client(tmp_path / "clients" / "bad", responses_csv="response_id\n")
+    runs = run_batch([bad], tmp_path / "reports", probe_notebooks)
+    assert runs[0].status == "invalid" and "responses.csv" in runs[0].message
+    assert not (tmp_path / "reports" / "007").exists()
+
+
+def test_real_notebooks_run_on_the_tiny_client(tmp_path):
+    """The project's report notebooks run top to bottom on another client than their default."""
+    client = write_client(tmp_path / "clients" / "tiny")
+    runs = run_batch([client], tmp_path / "reports")
+    assert runs[0].status == "ok", runs[0].message
+    out = tmp_path / "reports" / "007"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overview"]["client"] == "007"
+    assert summary["overview"]["result_kpi"]["n"] == 4
+    html = (out / REPORT_HTML).read_text()
+    assert "Traceback" not in html
