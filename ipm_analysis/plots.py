@@ -80,3 +80,65 @@ def estimate_bars(data: pd.DataFrame, y: str, x: str, low: str, high: str, *, ax
     if title:
         ax.set_title(title)
     return ax
+
+
+def kpi_structure(config, status: pd.DataFrame | None = None):
+    """The KPI structure as a tree per chain: result KPI ← chain ← chain KPIs ← owning links.
+
+    Drawn from client.yaml alone; ``status`` (a chain-KPI table with ``chain``, ``kpi`` and
+    ``status`` columns, e.g. from :func:`ipm_analysis.kpis.chain_kpi_table`) colours each KPI node
+    by its status against target. Returns the Figure.
+    """
+    status_of = {}
+    if status is not None and len(status):
+        status_of = {(r.chain, r.kpi): r.status for r in status.itertuples()}
+    chains = config.chains
+    n_rows = sum(max(len(c.kpis), 1) for c in chains) + len(chains) - 1
+    fig, ax = plt.subplots(figsize=(10, 0.55 * n_rows + 1.0))
+    ax.set_axis_off()
+    ax.set_xlim(-0.2, 4.2)
+    ax.set_ylim(-0.8, n_rows)
+    result_name = config.result_kpi.name if config.result_kpi is not None else "Result KPI (no survey)"
+    x_result, x_chain, x_kpi, x_link = 0.3, 1.45, 2.65, 3.75
+    y = n_rows - 0.5
+    chain_ys = []
+    box = dict(boxstyle="round,pad=0.35", lw=1)
+    for chain in chains:
+        ys = []
+        for k in chain.kpis:
+            st = status_of.get((chain.id, k.id), "no data")
+            colour = STATUS_COLOURS.get(st, "#9e9e9e")
+            ax.annotate(_wrap(k.name, 24), (x_kpi, y), ha="center", va="center", fontsize=8, color="white",
+                        bbox={**box, "fc": colour, "ec": colour})
+            ax.annotate(_wrap(k.link, 16), (x_link, y), ha="center", va="center", fontsize=8,
+                        bbox={**box, "fc": "#eceff1", "ec": "#90a4ae"})
+            ax.plot([x_kpi, x_link], [y, y], color="#90a4ae", lw=1, zorder=0)
+            ys.append(y)
+            y -= 1
+        yc = sum(ys) / len(ys)
+        for yk in ys:
+            ax.plot([x_chain, x_kpi], [yc, yk], color="#90a4ae", lw=1, zorder=0)
+        ax.annotate(_wrap(f"{chain.name}\nowner: {chain.owner}", 26), (x_chain, yc), ha="center", va="center",
+                    fontsize=8, bbox={**box, "fc": "#e3f2fd", "ec": PALETTE[0]})
+        chain_ys.append(yc)
+        y -= 1
+    yr = sum(chain_ys) / len(chain_ys)
+    for yc in chain_ys:
+        ax.plot([x_result, x_chain], [yr, yc], color="#90a4ae", lw=1, zorder=0)
+    ax.annotate(_wrap(result_name, 14), (x_result, yr), ha="center", va="center", fontsize=9, color="white",
+                fontweight="bold", bbox={**box, "fc": PALETTE[0], "ec": PALETTE[0]})
+    for x, label in ((x_result, "result KPI"), (x_chain, "chain (owner)"), (x_kpi, "chain KPI"),
+                     (x_link, "owning link")):
+        ax.text(x, n_rows - 0.05, label, ha="center", va="bottom", fontsize=8, color="#555555")
+    shown = {**STATUS_COLOURS, "no data": "#9e9e9e"}
+    handles = [plt.Line2D([], [], marker="s", ls="", color=c, label=s) for s, c in shown.items()]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=4, fontsize=8)
+    ax.set_title("KPI structure: which chain KPIs, owned by which link, feed the result KPI", pad=18)
+    fig.tight_layout()
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.fill(part, width) for part in str(text).split("\n"))
