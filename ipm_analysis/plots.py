@@ -142,3 +142,64 @@ def _wrap(text: str, width: int) -> str:
     import textwrap
 
     return "\n".join(textwrap.fill(part, width) for part in str(text).split("\n"))
+
+
+def kpi_months(table: pd.DataFrame, col_wrap: int = 3):
+    """Small multiples: each chain KPI per month with its interval band and target line."""
+    keys = list(dict.fromkeys(zip(table["chain"], table["kpi"])))
+    n = len(keys)
+    ncols = min(col_wrap, max(n, 1))
+    nrows = int(np.ceil(n / ncols)) if n else 1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.8 * nrows), squeeze=False)
+    for ax, (chain, kpi) in zip(axes.flat, keys):
+        d = table[(table["chain"] == chain) & (table["kpi"] == kpi)].sort_values("period")
+        unit = d["unit"].iloc[0]
+        mult = 100.0 if unit == "share" else 1.0
+        ylabel = "% of cases" if unit == "share" else unit
+        ax.plot(d["period"], d["value"] * mult, marker="o", ms=3, color=PALETTE[0])
+        ax.fill_between(d["period"], d["ci_low"] * mult, d["ci_high"] * mult, color=PALETTE[0], alpha=0.2)
+        if "small_base" in d and d["small_base"].any():
+            f = d[d["small_base"]]
+            ax.scatter(f["period"], f["value"] * mult, s=40, facecolors="white", edgecolors=PALETTE[1], zorder=3)
+        target = d["target"].iloc[0]
+        if pd.notna(target):
+            ax.axhline(target * mult, color=STATUS_COLOURS["below target"], ls="--", lw=1)
+        ax.set_title(_wrap(f"{d['kpi_name'].iloc[0]} ({d['link'].iloc[0]})", 34), fontsize=9)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("month")
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.suptitle("Chain KPIs by month (band: 95% interval; dashed: target; hollow: small base)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def lag_effects(table: pd.DataFrame, col_wrap: int = 3):
+    """Estimated association of the monthly result KPI with each chain KPI by lag, with intervals."""
+    d = table.dropna(subset=["coef"]) if "coef" in table else table.iloc[0:0]
+    keys = list(dict.fromkeys(zip(d["chain"], d["kpi"])))
+    n = max(len(keys), 1)
+    ncols = min(col_wrap, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 2.6 * nrows), squeeze=False)
+    for ax, (chain, kpi) in zip(axes.flat, keys):
+        g = d[(d["chain"] == chain) & (d["kpi"] == kpi)]
+        mult = 0.1 if g["unit"].iloc[0] == "share" else 1.0  # per 10 pp for shares
+        err = np.vstack([(g["coef"] - g["ci_low"]) * mult, (g["ci_high"] - g["coef"]) * mult])
+        ax.errorbar(g["lag"], g["coef"] * mult, yerr=err, fmt="o", color=PALETTE[0], capsize=3)
+        ax.axhline(0, color="#555555", lw=0.8)
+        per = "+10 pp" if g["unit"].iloc[0] == "share" else f"+1 {g['unit'].iloc[0]}"
+        ax.set_title(_wrap(f"{g['kpi_name'].iloc[0]} ({per})", 34), fontsize=9)
+        ax.set_xlabel("lag (months)")
+        ax.set_xticks(range(int(g["lag"].max()) + 1))
+        ax.set_ylabel("result KPI change")
+    if not keys:
+        axes.flat[0].text(0.5, 0.5, "too few months to estimate", ha="center", va="center")
+        axes.flat[0].set_axis_off()
+    for ax in list(axes.flat)[len(keys):]:
+        if keys:
+            ax.set_visible(False)
+    fig.suptitle("Month-by-month association of the result KPI with each chain KPI (95% intervals)", fontsize=10)
+    fig.tight_layout()
+    return fig

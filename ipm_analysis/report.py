@@ -191,3 +191,97 @@ def result_kpi_summary(client: Client, overall) -> dict | None:
         d.update(value=overall.mean, ci_low=overall.mean_ci_low, ci_high=overall.mean_ci_high,
                  top_box=overall.top_box, bottom_box=overall.bottom_box)
     return d
+
+
+def chain_kpis_monthly(client: Client) -> pd.DataFrame:
+    """Each chain KPI per month (small bases flagged, tiny ones suppressed)."""
+    table = chain_kpis(client, period=True)
+    table = table[table["period"].astype(str) != "all"].copy()
+    table["period"] = pd.to_datetime(table["period"])
+    return table
+
+
+def chain_kpi_trends(client: Client, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Slope per month of each chain KPI with its interval and a plain reading."""
+    monthly = chain_kpis_monthly(client) if monthly is None else monthly
+    return kpis.kpi_trend(monthly)
+
+
+def segment_result_kpi(client: Client) -> pd.DataFrame:
+    """The result KPI per value of every segment, stacked (``segment``, ``group`` columns)."""
+    if client.linked is None:
+        return pd.DataFrame()
+    parts = []
+    for seg in client.config.segments:
+        t = result_kpi_by_segment(client, seg.id).rename(columns={seg.id: "group"})
+        t.insert(0, "segment", seg.name)
+        t["group"] = t["group"].astype("string").fillna("(missing)")
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def segment_chain_kpis(client: Client) -> pd.DataFrame:
+    """Chain KPIs per value of every case-table segment, stacked (``segment``, ``group``)."""
+    parts = []
+    for seg in client.config.segments:
+        if seg.table != "cases":
+            continue
+        t = chain_kpis(client, by=seg.id).rename(columns={seg.id: "group"})
+        t.insert(0, "segment", seg.name)
+        t["group"] = t["group"].astype("string").fillna("(missing)")
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def recent_change(client: Client, months: int = 3):
+    """The result KPI of the last ``months`` months against the ``months`` before, with a test."""
+    if client.responses is None:
+        return None
+    r = client.responses
+    last = r["period"].max()
+    cut = last - pd.DateOffset(months=months - 1)
+    prev = cut - pd.DateOffset(months=months)
+    after = r.loc[r["period"] >= cut, "score"]
+    before = r.loc[(r["period"] >= prev) & (r["period"] < cut), "score"]
+    rep = client.config.reporting
+    if min(len(after), len(before)) < rep.min_base_suppress:
+        return None
+    if scale_of(client)["type"] == "nps":
+        res = kpis.nps_change(before, after)
+    else:
+        res = kpis.mean_change(before, after)
+    return {"before_months": f"{prev:%Y-%m} to {(cut - pd.DateOffset(months=1)):%Y-%m}",
+            "after_months": f"{cut:%Y-%m} to {last:%Y-%m}", "result": res}
+
+
+def change_sentence(client: Client, change) -> str:
+    if change is None:
+        return "Too few responses to compare recent months with the months before."
+    res = change["result"]
+    unit = "points" if scale_of(client)["type"] == "nps" else "on the scale"
+    verdict = ("a change unlikely to be chance alone (p < 0.05)" if res.p_value < 0.05
+               else "within what chance alone could give (p ≥ 0.05)")
+    return (f"{client.config.result_kpi.name} {change['after_months']}: {res.after:.1f} against "
+            f"{res.before:.1f} in {change['before_months']}; a difference of {res.diff:+.1f} {unit} "
+            f"(95% interval {res.ci_low:+.1f} to {res.ci_high:+.1f}), {verdict}.")
+
+
+def monthly_association(client: Client, max_lag: int = 3) -> pd.DataFrame:
+    """Monthly result KPI against each chain KPI 0..max_lag months earlier (HAC errors).
+
+    Association only: months where both moved together, not proof that one moved the other.
+    """
+    if client.responses is None:
+        return pd.DataFrame()
+    result = result_kpi_by_period(client)[["period", "value"]].rename(columns={"value": "result"})
+    monthly_kpis = chain_kpis_monthly(client)
+    parts = []
+    for (chain, kpi_id), g in monthly_kpis.groupby(["chain", "kpi"], sort=False):
+        frame = result.merge(g[["period", "value"]].rename(columns={"value": "kpi"}), on="period", how="outer")
+        t = kpis.lagged_association(frame, "result", "kpi", max_lag=max_lag)
+        t.insert(0, "kpi_name", g["kpi_name"].iloc[0])
+        t.insert(0, "kpi", kpi_id)
+        t.insert(0, "chain", chain)
+        t["unit"] = g["unit"].iloc[0]
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
