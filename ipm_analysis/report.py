@@ -131,6 +131,17 @@ def result_kpi_sentence(client: Client, overall) -> str:
         return ("There is no survey for this client, so the result KPI and the driver analysis "
                 "are not available; the chain KPIs and journeys below still are.")
     name = client.config.result_kpi.name
+    rep = client.config.reporting
+    if overall.n < rep.min_base_suppress:
+        return (f"Only {overall.n} responses: below the minimum base of {rep.min_base_suppress}, so "
+                f"{name} is not reported.")
+    caution = (f" Small base (under {rep.min_base_flag} responses): interpret with care."
+               if overall.n < rep.min_base_flag else "")
+    return _result_sentence(client, overall) + caution
+
+
+def _result_sentence(client: Client, overall) -> str:
+    name = client.config.result_kpi.name
     if client.config.result_kpi.scale == "nps":
         return (f"{name} is {overall.value:+.0f} points (95% interval {overall.ci_low:+.0f} to "
                 f"{overall.ci_high:+.0f}) from {overall.n:,} responses: {overall.promoters:.0%} promoters, "
@@ -181,7 +192,7 @@ def target_gaps(table: pd.DataFrame) -> pd.DataFrame:
 
 def result_kpi_summary(client: Client, overall) -> dict | None:
     """The result KPI as it goes into summary.json."""
-    if overall is None:
+    if overall is None or overall.n < client.config.reporting.min_base_suppress:
         return None
     d = {"name": client.config.result_kpi.name, "scale": client.config.result_kpi.scale, "n": overall.n}
     if client.config.result_kpi.scale == "nps":
