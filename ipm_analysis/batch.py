@@ -1,17 +1,29 @@
-"""Run the report notebooks per client with papermill and export a code-free HTML report.
+"""Run the report notebooks per client, in batch, through Dask; write reports atomically.
 
-Each client is executed into a fresh staging folder next to its report folder. Only when every
-notebook ran does the staging folder replace ``reports/<client>/`` (by renames, so a reader
-never sees a half-written report). A client that fails keeps its previous report untouched;
-its executed notebooks, with the error cell, go to ``reports/<client>/failed-run/``.
+A *job* is one client: validate its data, execute every report notebook with papermill in a
+private temporary folder, export one code-free HTML report. Jobs run on Dask workers: by default
+a local cluster sized to the machine, or an existing cluster given by address
+(``--scheduler tcp://host:port`` or ``IPM_SCHEDULER``). Workers need read access to the client
+folders under the same path (or a shared location); they do **not** need the reports folder:
+a job returns its files to the submitting process, which writes them.
+
+Writing is atomic per client: the new files go to a staging folder beside
+``reports/<client>/`` that replaces it by renames only when every notebook ran. A client that
+fails keeps its previous report untouched; its executed notebooks, with the error cell, go to
+``reports/<client>/failed-run/``.
+
+A client whose inputs, notebooks and package code are unchanged since its last successful run
+is skipped (``force=True`` runs it anyway).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -20,13 +32,16 @@ from pathlib import Path
 import nbformat
 
 from .config import check_client_id, load_config
-from .data import validate_client
+from .data import CACHE_ENV
 from .errors import IpmError
 
 KERNEL_NAME = "python3"
 NOTEBOOK_PATTERN = re.compile(r"^\d{2}_.+\.ipynb$")
 FAILED_DIR = "failed-run"
 REPORT_HTML = "report.html"
+RUN_FILE = "run.json"
+SCHEDULER_ENV = "IPM_SCHEDULER"
+
 
 
 @dataclass
@@ -35,11 +50,25 @@ class ClientRun:
 
     client_id: str
     client_dir: Path
-    status: str = "pending"  # ok | failed | invalid
+    status: str = "pending"  # ok | failed | invalid | skipped
     seconds: float = 0.0
     message: str = ""
     report_dir: Path | None = None
     notebooks: list[str] = field(default_factory=list)
+    notebook_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class JobResult:
+    """What a worker sends back: the files it made, never a path on its own disk."""
+
+    client_id: str
+    status: str
+    message: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
+    seconds: float = 0.0
+    notebook_seconds: dict[str, float] = field(default_factory=dict)
+    detail: str = ""
 
 
 def package_root() -> Path:
@@ -56,6 +85,61 @@ def report_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
     return found
 
 
+# -- the job: runs on a worker ------------------------------------------------------------------
+
+def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int | None = 1800) -> JobResult:
+    """Validate one client and execute the given notebooks for it in a private temp folder.
+
+    ``notebooks`` holds (file name, notebook JSON text) pairs, so the worker needs no copy of
+    the project. Never raises for the client's own failure: the result says what happened.
+    """
+    from .data import validate_client
+
+    start = time.perf_counter()
+    client_dir = str(Path(client_dir).resolve())
+    try:
+        cfg = load_config(client_dir)
+        client_id = check_client_id(cfg.id)
+    except IpmError as e:
+        return JobResult(Path(client_dir).name, "invalid", str(e), seconds=time.perf_counter() - start)
+    with tempfile.TemporaryDirectory(prefix=f"ipm-{client_id}-") as tmp:
+        tmp = Path(tmp)
+        cache = tmp / "cache"
+        cache.mkdir()
+        os.environ[CACHE_ENV] = str(cache)  # notebooks of this job load the client once
+        try:
+            problems = validate_client(client_dir)
+            errors = [p for p in problems if p.severity == "error"]
+            if errors:
+                msg = f"{len(errors)} data problem(s); first: {errors[0]}"
+                return JobResult(client_id, "invalid", msg, seconds=time.perf_counter() - start,
+                                 detail="\n".join(str(p) for p in problems))
+            out = tmp / "out"
+            nb_dir = tmp / "notebooks"
+            out.mkdir()
+            nb_dir.mkdir()
+            executed: list[Path] = []
+            nb_seconds: dict[str, float] = {}
+            status, message, detail = "ok", "", ""
+            try:
+                for name, text in notebooks:
+                    src = nb_dir / name
+                    src.write_text(text, encoding="utf-8")
+                    dst = out / name
+                    executed.append(dst)
+                    t0 = time.perf_counter()
+                    _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout)
+                    nb_seconds[name] = time.perf_counter() - t0
+                export_html(executed, out / REPORT_HTML, cfg.title)
+            except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
+                status, message = "failed", _short_error(e)
+                detail = "".join(traceback.format_exception(e))
+            files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+            return JobResult(client_id, status, message, files, time.perf_counter() - start, nb_seconds, detail)
+        finally:
+            os.environ.pop(CACHE_ENV, None)
+
+
 def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: int | None) -> None:
     import papermill as pm
 
@@ -70,6 +154,14 @@ def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: in
         execution_timeout=timeout,
     )
 
+
+def _short_error(e: BaseException) -> str:
+    if type(e).__name__ == "PapermillExecutionError":
+        return f"cell {getattr(e, 'exec_count', '?')} raised {e.ename}: {e.evalue}"[:500]
+    return f"{type(e).__name__}: {e}"[:500]
+
+
+# -- HTML export --------------------------------------------------------------------------------
 
 def export_html(notebook_paths: list[Path], html_path: Path, title: str) -> None:
     """Join executed notebooks into one code-free HTML report that opens offline."""
@@ -92,8 +184,7 @@ def export_html(notebook_paths: list[Path], html_path: Path, title: str) -> None
         exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(merged)
-    body = strip_remote_assets(body)
-    _atomic_write_text(html_path, body)
+    _atomic_write_text(html_path, strip_remote_assets(body))
 
 
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.I | re.S)
@@ -108,14 +199,23 @@ def strip_remote_assets(html: str) -> str:
     open offline without calling out.
     """
     html = _SCRIPT.sub("", html)
-    html = _REMOTE_LINK.sub("", html)
-    return html
+    return _REMOTE_LINK.sub("", html)
 
+
+# -- writing: in the submitting process ---------------------------------------------------------
 
 def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def _replace_dir(staging: Path, final: Path) -> None:
@@ -132,93 +232,224 @@ def _replace_dir(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def run_client(
-    client_dir: str | Path,
-    out_root: str | Path = "reports",
-    notebooks: list[Path] | None = None,
-    timeout: int | None = 1800,
-) -> ClientRun:
-    """Execute every report notebook for one client; never raises for a client's failure."""
-    client_dir = Path(client_dir).resolve()
-    out_root = Path(out_root).resolve()
-    notebooks = notebooks or report_notebooks()
-    start = time.perf_counter()
-    try:
-        cfg = load_config(client_dir)
-        client_id = check_client_id(cfg.id)
-    except IpmError as e:
-        return ClientRun(client_dir.name, client_dir, "invalid", time.perf_counter() - start, str(e))
-    run = ClientRun(client_id, client_dir)
-    problems = validate_client(client_dir)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        run.status = "invalid"
-        run.message = f"{len(errors)} data problem(s); first: {errors[0]}"
-        run.seconds = time.perf_counter() - start
+def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprint: str | None = None) -> ClientRun:
+    """Write a job's files under ``out_root/<client>/`` atomically; see the module docstring."""
+    run = ClientRun(result.client_id, Path(client_dir), result.status, result.seconds, result.message,
+                    notebooks=[n for n in result.files if n.endswith(".ipynb")],
+                    notebook_seconds=result.notebook_seconds)
+    if result.status == "invalid":
         return run
     out_root.mkdir(parents=True, exist_ok=True)
-    final = out_root / client_id
-    staging = out_root / f".{client_id}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    executed: list[Path] = []
-    try:
-        for nb in notebooks:
-            out_nb = staging / nb.name
-            executed.append(out_nb)
-            params = {"client_dir": str(client_dir), "output_dir": str(staging)}
-            _execute(nb, out_nb, params, nb.parent, timeout)
-        export_html(executed, staging / REPORT_HTML, cfg.title)
-        # a previous failed run's leftovers do not belong to the new good report
-        shutil.rmtree(staging / FAILED_DIR, ignore_errors=True)
-        _replace_dir(staging, final)
-        run.status = "ok"
-        run.report_dir = final
-        run.notebooks = [p.name for p in executed]
-    except Exception as e:  # noqa: BLE001 - a client's failure must not stop the batch
-        run.status = "failed"
-        run.message = _short_error(e)
-        failed = final / FAILED_DIR
-        final.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(failed, ignore_errors=True)
-        failed.mkdir()
-        for p in executed:
-            if p.exists():
-                shutil.copy2(p, failed / p.name)
-        (failed / "error.txt").write_text(run.message + "\n\n" + "".join(traceback.format_exception(e)),
-                                          encoding="utf-8")
+    final = out_root / result.client_id
+    if result.status == "ok":
+        staging = out_root / f".{result.client_id}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
+        try:
+            staging.mkdir(parents=True)
+            for name, data in result.files.items():
+                target = staging / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            run_info = {"client": result.client_id, "fingerprint": fingerprint,
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(result.seconds, 2),
+                        "notebooks": {k: round(v, 2) for k, v in result.notebook_seconds.items()}}
+            (staging / RUN_FILE).write_text(json.dumps(run_info, indent=2), encoding="utf-8")
+            _replace_dir(staging, final)
+        except OSError as e:  # e.g. a full disk: the old report stays as it was
+            shutil.rmtree(staging, ignore_errors=True)
+            run.status = "failed"
+            run.message = f"could not write the report: {e}"
+            return run
+        run.report_dir = final
+        return run
+    # failed: keep the executed notebooks with the error beside the untouched old report
+    failed = final / FAILED_DIR
+    staging = out_root / f".{result.client_id}.failed-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir(parents=True)
+        for name, data in result.files.items():
+            if name.endswith(".ipynb"):
+                (staging / Path(name).name).write_bytes(data)
+        (staging / "error.txt").write_text(result.message + "\n\n" + result.detail, encoding="utf-8")
+        final.mkdir(parents=True, exist_ok=True)
+        _replace_dir(staging, failed)
         run.report_dir = failed
-    run.seconds = time.perf_counter() - start
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
     return run
 
 
-def _short_error(e: BaseException) -> str:
-    name = type(e).__name__
-    if name == "PapermillExecutionError":
-        return f"cell {getattr(e, 'exec_count', '?')} raised {e.ename}: {e.evalue}"[:500]
-    return f"{name}: {e}"[:500]
+# -- incremental runs ---------------------------------------------------------------------------
+
+_HASH_LIMIT = 64 * 1024 * 1024
+
+
+def fingerprint(client_dir: Path, notebooks: list[tuple[str, str]]) -> str:
+    """A digest of everything a client's report depends on: its folder, the notebooks, the code.
+
+    Files up to 64 MB are hashed by content; larger ones by size and modification time.
+    """
+    h = hashlib.sha256()
+    for p in sorted(Path(client_dir).rglob("*")):
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        h.update(p.relative_to(client_dir).as_posix().encode())
+        st = p.stat()
+        if st.st_size <= _HASH_LIMIT:
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+        else:
+            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    for name, text in notebooks:
+        h.update(name.encode())
+        h.update(text.encode())
+    pkg = Path(__file__).resolve().parent
+    for p in sorted(pkg.rglob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _up_to_date(final: Path, digest: str) -> bool:
+    info = final / RUN_FILE
+    if not info.is_file() or not (final / REPORT_HTML).is_file() or (final / FAILED_DIR).exists():
+        return False  # a failed run since the last good one: run again to clear it
+    try:
+        return json.loads(info.read_text()).get("fingerprint") == digest
+    except (OSError, ValueError):
+        return False
+
+
+# -- the batch ----------------------------------------------------------------------------------
+
+@dataclass
+class _Pending:
+    client_dir: Path
+    digest: str
+    future: object = None
+    started: float = 0.0
+
+
+def _dask_client(scheduler: str | None, n_workers: int | None):
+    from distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get(SCHEDULER_ENV)
+    if address:
+        try:
+            return Client(address, timeout="20s"), None
+        except OSError as e:
+            raise IpmError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+    n = n_workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=40)
+    return Client(cluster), cluster
 
 
 def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
-              notebooks_dir: str | Path | None = None, on_done=None) -> list[ClientRun]:
-    """Run every client in turn; a failing client does not stop the others."""
-    notebooks = report_notebooks(notebooks_dir)
-    runs = []
+              notebooks_dir: str | Path | None = None, on_done=None, *, scheduler: str | None = None,
+              n_workers: int | None = None, fail_fast: bool = False, force: bool = False,
+              timeout: int | None = 1800, serial: bool = False) -> list[ClientRun]:
+    """Run every client's notebooks; a failing client does not stop the others.
+
+    Parameters
+    ----------
+    scheduler
+        Address of an existing Dask scheduler; default: ``IPM_SCHEDULER`` or a local cluster.
+    n_workers
+        Size of the local cluster (default: one worker per core).
+    fail_fast
+        Cancel the clients not yet finished after the first failure.
+    force
+        Run clients whose report is up to date too.
+    serial
+        Run in this process without Dask (for debugging).
+    on_done
+        Called with each :class:`ClientRun` as it finishes.
+    """
+    out_root = Path(out_root).resolve()
+    nb_paths = report_notebooks(notebooks_dir)
+    notebooks = [(p.name, p.read_text(encoding="utf-8")) for p in nb_paths]
+    runs: list[ClientRun] = []
+    todo: list[_Pending] = []
     for d in client_dirs:
-        run = run_client(d, out_root, notebooks)
+        d = Path(d).resolve()
+        digest = fingerprint(d, notebooks)
+        try:
+            cid = check_client_id(load_config(d).id)
+        except IpmError:
+            cid = None
+        if cid and not force and _up_to_date(out_root / cid, digest):
+            run = ClientRun(cid, d, "skipped", 0.0, "unchanged since the last successful run",
+                            report_dir=out_root / cid)
+            runs.append(run)
+            if on_done:
+                on_done(run)
+            continue
+        todo.append(_Pending(d, digest))
+
+    def finish(p: _Pending, result: JobResult) -> None:
+        run = write_result(result, p.client_dir, out_root, p.digest)
         runs.append(run)
         if on_done:
             on_done(run)
-    _write_run_summary(runs, Path(out_root))
+
+    if serial or not todo:
+        for p in todo:
+            finish(p, execute_job(str(p.client_dir), notebooks, timeout))
+            if fail_fast and runs[-1].status in ("failed", "invalid"):
+                break
+    else:
+        from distributed import as_completed
+
+        client, cluster = _dask_client(scheduler, n_workers or min(len(todo), os.cpu_count() or 1))
+        try:
+            by_key = {}
+            for p in todo:
+                p.future = client.submit(execute_job, str(p.client_dir), notebooks, timeout, pure=False,
+                                         key=f"ipm-{p.client_dir.name}-{p.digest[:12]}-{time.time_ns()}")
+                p.started = time.perf_counter()
+                by_key[p.future.key] = p
+            for fut in as_completed([p.future for p in todo]):
+                p = by_key[fut.key]
+                try:
+                    result = fut.result()
+                except Exception as e:  # noqa: BLE001 - a lost worker or a killed job
+                    result = JobResult(p.client_dir.name, "failed", f"the job did not finish: {_short_error(e)}",
+                                       seconds=time.perf_counter() - p.started)
+                    try:
+                        result.client_id = check_client_id(load_config(p.client_dir).id)
+                    except IpmError:
+                        result.status = "invalid"
+                finish(p, result)
+                if fail_fast and result.status in ("failed", "invalid"):
+                    for q in todo:
+                        if q.future is not None and not q.future.done():
+                            q.future.cancel()
+                            runs.append(ClientRun(q.client_dir.name, q.client_dir, "cancelled", 0.0,
+                                                  "cancelled after an earlier failure (--fail-fast)"))
+                    break
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    _write_run_summary(runs, out_root)
     return runs
+
+
+def run_client(client_dir: str | Path, out_root: str | Path = "reports", notebooks: list[Path] | None = None,
+               timeout: int | None = 1800) -> ClientRun:
+    """Run one client in this process (no Dask), always, and write its report."""
+    notebooks = notebooks or report_notebooks()
+    pairs = [(p.name, p.read_text(encoding="utf-8")) for p in notebooks]
+    d = Path(client_dir).resolve()
+    result = execute_job(str(d), pairs, timeout)
+    return write_result(result, d, Path(out_root).resolve(), fingerprint(d, pairs))
 
 
 def _write_run_summary(runs: list[ClientRun], out_root: Path) -> None:
     out_root.mkdir(parents=True, exist_ok=True)
     data = [
         {"client": r.client_id, "status": r.status, "seconds": round(r.seconds, 1), "message": r.message,
-         "report": str(Path(r.report_dir).relative_to(out_root.resolve())) if r.report_dir else None}
+         "report": str(Path(r.report_dir).relative_to(out_root)) if r.report_dir else None}
         for r in runs
     ]
     _atomic_write_text(out_root / "last_run.json", json.dumps(data, indent=2))

@@ -60,9 +60,20 @@ def demo(out_root: Path, size: str) -> None:
               help="Reports folder; each client gets reports/<client>/.")
 @click.option("--notebooks", "notebooks_dir", default=None, type=click.Path(path_type=Path),
               help="Folder of report notebooks (default: the project's notebooks/).")
-def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks_dir: Path | None) -> None:
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Send the jobs to this Dask scheduler (default: $IPM_SCHEDULER, else a local cluster).")
+@click.option("--workers", "n_workers", type=click.IntRange(1, 256), default=None,
+              help="Workers of the local cluster (default: one per core).")
+@click.option("--fail-fast", is_flag=True, help="Stop the batch at the first failing client.")
+@click.option("--force", is_flag=True, help="Also run clients whose report is up to date.")
+@click.option("--serial", is_flag=True, help="Run in this process, without Dask (for debugging).")
+def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks_dir: Path | None,
+        scheduler: str | None, n_workers: int | None, fail_fast: bool, force: bool, serial: bool) -> None:
     """Execute every report notebook per client into reports/<client>/ (notebooks + HTML)."""
+    import time
+
     from .batch import report_notebooks, run_batch
+    from .portfolio import write_portfolio
 
     dirs = list(client_dirs)
     if use_demo:
@@ -74,19 +85,30 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
         raise IpmError(f"not a client folder (no client.yaml): {', '.join(missing)}")
     nbs = report_notebooks(notebooks_dir)
     click.echo(f"running {len(nbs)} notebook(s) for {len(dirs)} client(s) into {out_root}/")
+    start = time.perf_counter()
+    done: list = []
 
     def progress(r) -> None:
-        click.echo(f"  {r.client_id:<20} {r.status:<8} {r.seconds:6.1f} s  {r.message}")
+        done.append(r)
+        elapsed = time.perf_counter() - start
+        n_failed = sum(x.status in ("failed", "invalid") for x in done)
+        ran = [x for x in done if x.status != "skipped"]
+        left = len(dirs) - len(done)
+        eta = f", about {elapsed / len(ran) * left / max(1, (n_workers or 1)):.0f} s left" if ran and left else ""
+        click.echo(f"[{len(done)}/{len(dirs)} done, {n_failed} failed, {left} queued or running; "
+                   f"{elapsed:.0f} s{eta}] {r.client_id}: {r.status}" + (f" - {r.message}" if r.message else ""))
 
-    runs = run_batch(dirs, out_root, notebooks_dir, on_done=progress)
+    runs = run_batch(dirs, out_root, notebooks_dir, on_done=progress, scheduler=scheduler, n_workers=n_workers,
+                     fail_fast=fail_fast, force=force, serial=serial)
+    index = write_portfolio(out_root)
     click.echo("")
-    click.echo(f"{'client':<20} {'status':<8} {'seconds':>7}  report")
+    click.echo(f"{'client':<20} {'status':<9} {'seconds':>7}  report")
     for r in runs:
-        click.echo(f"{r.client_id:<20} {r.status:<8} {r.seconds:7.1f}  {r.report_dir or ''}")
-    n_bad = sum(r.status != "ok" for r in runs)
-    click.echo(f"{len(runs) - n_bad} of {len(runs)} client(s) ok")
+        click.echo(f"{r.client_id:<20} {r.status:<9} {r.seconds:7.1f}  {r.report_dir or ''}")
+    n_bad = sum(r.status not in ("ok", "skipped") for r in runs)
+    click.echo(f"{len(runs) - n_bad} of {len(runs)} client(s) ok; portfolio index: {index}")
     if n_bad:
-        sys.exit(2 if all(r.status == "invalid" for r in runs) else 1)
+        sys.exit(2 if all(r.status == "invalid" for r in runs if r.status != "skipped") else 1)
 
 
 def _demo_dirs() -> list[Path]:

@@ -12,6 +12,9 @@ Nothing is ever written into the client folder.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +113,7 @@ def _q(name: str) -> str:
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"threads": 2})
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -472,7 +476,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
     con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM raw_cases")
     for chain_id, k in selects:
         n = con.execute(
-            f"SELECT count({_q(k.id)}) FROM kpi_values JOIN raw_cases USING (case_id) "
+            f"SELECT count(kv.{_q(k.id)}) FROM kpi_values kv JOIN raw_cases rc USING (case_id) "
             f"WHERE chain = {_sql_str(chain_id)}").fetchone()[0]
         if n == 0:
             col.warn(CONFIG_NAME, f"KPI '{chain_id}.{k.id}' has no value for any case of its chain",
@@ -755,9 +759,32 @@ def _check_journeys(con, cfg: ClientConfig, col: _Collector) -> None:
             col.warn(CONFIG_NAME, f"avoidable contact '{a}' never occurs in the event log", "contacts.avoidable")
 
 
+CACHE_ENV = "IPM_CLIENT_CACHE"
+
+
+def _cached_load(path: Path) -> tuple[Client | None, list[Problem]]:
+    """Load once per batch job: with ``IPM_CLIENT_CACHE`` set (by the batch runner, to a private
+    temporary folder of the job), the loaded client is kept there and the job's other notebooks
+    read it back instead of parsing the raw files again."""
+    cache_dir = os.environ.get(CACHE_ENV)
+    if not cache_dir or not Path(cache_dir).is_dir():
+        return _load(path)
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+    cached = Path(cache_dir) / f"{key}.pickle"
+    if cached.is_file():
+        with cached.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 - written by this job, in its own temp folder
+    result = _load(path)
+    tmp = cached.with_suffix(f".tmp-{os.getpid()}")
+    with tmp.open("wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, cached)
+    return result
+
+
 def validate_client(path: str | Path) -> list[Problem]:
     """Every problem found in a client folder, in one pass (errors and warnings)."""
-    _, problems = _load(Path(path))
+    _, problems = _cached_load(Path(path))
     return problems
 
 
@@ -769,7 +796,7 @@ def load_client(path: str | Path) -> Client:
     ValidationError
         With every problem found, when the folder has errors.
     """
-    client, problems = _load(Path(path))
+    client, problems = _cached_load(Path(path))
     if client is None:
         raw_id = Path(path).name
         raise ValidationError(problems, raw_id)

@@ -234,3 +234,11 @@ def test_unlinked_share_is_a_warning_not_an_error(tiny_client):
     problems = ipm.validate_client(tiny_client)
     assert not [p for p in problems if p.severity == "error"]
     assert any(p.severity == "warning" and "25%" in p.message for p in problems)
+
+
+def test_kpi_id_may_equal_a_case_column(tmp_path, base_config):
+    base_config["chains"][0]["kpis"][0]["id"] = "region"
+    base_config["chains"][0]["kpis"][0]["expression"] = "installed_at::DATE <= promised_at::DATE"
+    base_config["segments"] = []
+    c = ipm.load_client(write_client(tmp_path / "c", base_config))
+    assert c.case_kpis.set_index("case_id").loc["c2", "region"] == 0.0

@@ -1,0 +1,695 @@
+"""From drivers to an improvement agenda: importance-performance, what-if, ranked actions.
+
+Importance-performance matrix
+-----------------------------
+Per chain, each chain KPI gets its *importance* (share of the explained variance of the score,
+exact Shapley decomposition from :func:`ipm_analysis.drivers.relative_importance`, with a
+bootstrap percentile interval over respondents) and its *performance* against its target
+(``gap``: how far the current value is better (+) or worse (-) than the target, in the KPI's
+unit, taking its direction into account). The quadrant rule:
+
+=================  ====================================  ==================================
+                   below target                          on or above target
+=================  ====================================  ==================================
+high importance    **fix first**                         **keep up**
+low importance     **low priority**                      **possible overkill**
+=================  ====================================  ==================================
+
+*High importance* means a share at least equal to an equal split (``share >= 1 / p`` for p
+drivers in the chain model), the usual "mean importance" split of importance-performance
+analysis. A KPI without a target has no quadrant (``"no target"``). The interval of the share
+is shown next to it: a driver near the line may belong to either side.
+
+What-if
+-------
+"If chain KPI X moved from its current value to its target": the ordinal logit of the chain
+(:func:`ipm_analysis.regression.fit_ordinal`) predicts each respondent's score distribution
+``P(score = k)`` under the observed values and under the scenario; the result KPI is computed
+from the averaged distributions (NPS = % promoters - % detractors; the mean score for a rating
+scale). NPS is not linear in the mean score, so this goes through the distribution, not
+through the OLS slope. The scenarios:
+
+* a **share** (a 0/1 value per case) moves from ``p`` to target ``t``: a fraction
+  ``q = (t - p) / (1 - p)`` of the failing cases succeed (for lower-is-better shares,
+  ``q = (p - t) / p`` of the failing cases stop failing). Each failing respondent's predicted
+  distribution becomes ``(1 - q) * P(observed) + q * P(success)``: the expected value of
+  flipping a random ``q`` of them, without a random draw;
+* a **numeric** KPI, ``mode="shift"`` (default): every respondent is moved by
+  ``target - current mean`` (the needed amount), so the mean reaches the target as the KPI
+  report measures it (values are not clipped at natural bounds such as 0 days: keep targets
+  within the observed range); ``mode="clip"``: every respondent worse than the target is
+  brought to the target and the others keep their value (the mean then passes the target).
+
+The gain is ``KPI(scenario) - KPI(observed)``, both predicted by the model; the expected KPI
+is the observed KPI plus the gain. Its interval is the delta method on the ordinal model's
+parameters (central-difference gradient, the model's covariance): it covers the estimation
+uncertainty of the association, not a change in who answers the survey.
+
+Improvement agenda
+------------------
+An action is proposed for a chain KPI when all of these hold:
+
+1. the chain's driver model is reliable (the drivers jointly explain the score, HC3 Wald test
+   at ``1 - ci``, and R² is at least ``min_r2``);
+2. the KPI's own association is reliable: its OLS (HC3) p-value, Holm-adjusted over every KPI
+   considered across all chains, is below ``1 - ci``;
+3. the KPI has a target and is worse than it;
+4. the what-if gain's interval lies above zero (an association in the unexpected direction is
+   reported, not proposed).
+
+Actions are ranked by their expected gain on the *overall* result KPI: the gain among the
+chain's respondents times the chain's share of all scored responses (responses of other
+chains assumed unchanged). When no action qualifies because no reliable driver exists, the
+agenda is empty and the sentence says plainly that no reliable driver was found. Every
+sentence speaks of association ("expected gain if the association holds"), never of cause.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .drivers import relative_importance
+from .errors import AnalysisError
+from .kpis import nps
+from .modelframe import ModelFrame, model_frame
+from .regression import (
+    DriverModels,
+    _check_ci,
+    _check_driver,
+    _check_mf,
+    _design,
+    _is_binary,
+    driver_effects,
+    fit_ordinal,
+    kpi_unit,
+    level_weights,
+    ordinal_contrast,
+)
+
+__all__ = [
+    "QUADRANTS",
+    "Agenda",
+    "WhatIf",
+    "agenda_summary",
+    "importance_performance",
+    "improvement_agenda",
+    "what_if",
+]
+
+QUADRANTS = ("fix first", "keep up", "possible overkill", "low priority")
+QUADRANT_RULE = (
+    "High importance: a share of explained variance at least equal to an equal split (1/p for p "
+    "drivers). Fix first: high importance, below target. Keep up: high importance, on target. "
+    "Possible overkill: low importance, on target. Low priority: low importance, below target."
+)
+NO_DRIVER_SENTENCE = "No reliable driver was found"
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt_value(x: float, unit: str) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    if unit == "share":
+        return f"{100 * x:.0f} %" if abs(100 * x - round(100 * x)) < 0.05 else f"{100 * x:.1f} %"
+    if unit in ("days", "hours"):
+        return f"{x:.1f} {unit}"
+    return f"{x:.3g}"
+
+
+def _gap(current: float, target: float | None, direction: str | None) -> float:
+    if target is None or direction is None or not np.isfinite(current):
+        return math.nan
+    return current - target if direction == "higher" else target - current
+
+
+def _current_from_cases(cases: pd.DataFrame | None, chain: str | None, driver: str) -> float | None:
+    if cases is None or chain is None or driver not in cases.columns or "chain" not in cases.columns:
+        return None
+    vals = pd.to_numeric(cases.loc[cases["chain"] == chain, driver], errors="coerce").dropna()
+    return float(vals.mean()) if len(vals) else None
+
+
+def _kpi_now(mf: ModelFrame) -> float:
+    scores = mf.frame["score"].to_numpy(dtype=float)
+    return nps(scores).value if mf.is_nps else float(scores.mean())
+
+
+# --------------------------------------------------------------------------------------------
+# importance-performance
+# --------------------------------------------------------------------------------------------
+
+
+def importance_performance(
+    mf: ModelFrame,
+    cases: pd.DataFrame | None = None,
+    n_boot: int = 200,
+    ci: float = 0.95,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Importance against performance for the drivers of one chain.
+
+    Parameters
+    ----------
+    mf : ModelFrame
+    cases : DataFrame, optional
+        Per-case KPI values with a ``chain`` column (``client.case_kpis``): the current value
+        is then the mean over all the chain's cases, as in the KPI reports. Without it, the
+        mean over the respondents of the model frame.
+    n_boot : int, default 200
+        Bootstrap replicates for the importance interval (respondents resampled).
+    ci : float, default 0.95
+    seed : int or None, default 0
+
+    Returns
+    -------
+    DataFrame
+        One row per driver: ``chain, driver, name, link, owner, unit, direction, importance,
+        share, share_ci_low, share_ci_high, current, target, gap`` (in the KPI's unit, + is
+        better than target), ``gap_relative`` (gap / |target|, comparable across units, for
+        the matrix's x axis), ``on_target, high_importance, quadrant``. ``attrs``: ``rule`` (the quadrant rule in words), ``r2``, ``n``, ``ci``.
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    if not mf.drivers:
+        raise AnalysisError(f"the model frame has no driver left ({mf.policy})")
+    ri = relative_importance(mf.frame, "score", list(mf.drivers), always=list(mf.controls) or None,
+                             n_boot=int(n_boot), ci=ci, seed=seed)
+    p = len(mf.drivers)
+    rows = []
+    for d in mf.drivers:
+        spec = mf.specs[d]
+        cur = _current_from_cases(cases, mf.chain, d)
+        if cur is None:
+            cur = float(mf.frame[d].mean())
+        gap = _gap(cur, spec.target, spec.direction)
+        share = float(ri.loc[d, "share"])
+        high = bool(np.isfinite(share) and share >= 1 / p - 1e-12)
+        on = None if not np.isfinite(gap) else bool(gap >= 0)
+        if on is None:
+            quadrant = "no target"
+        elif high:
+            quadrant = "keep up" if on else "fix first"
+        else:
+            quadrant = "possible overkill" if on else "low priority"
+        rows.append({
+            "chain": mf.chain, "driver": d, "name": spec.name, "link": spec.link, "owner": spec.owner,
+            "unit": spec.unit, "direction": spec.direction,
+            "importance": float(ri.loc[d, "importance"]), "share": share,
+            "share_ci_low": float(ri.loc[d, "ci_low"]) if "ci_low" in ri else math.nan,
+            "share_ci_high": float(ri.loc[d, "ci_high"]) if "ci_high" in ri else math.nan,
+            "current": cur, "target": spec.target, "gap": gap,
+            "gap_relative": gap / abs(spec.target) if np.isfinite(gap) and spec.target else math.nan,
+            "on_target": on,
+            "high_importance": high, "quadrant": quadrant,
+        })
+    out = pd.DataFrame(rows)
+    out.attrs.update(rule=QUADRANT_RULE, r2=float(ri.attrs.get("r2", math.nan)), n=mf.n, ci=ci,
+                     n_boot=int(n_boot))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# what-if
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The expected result KPI if one chain KPI moved to a new level.
+
+    Attributes
+    ----------
+    chain, driver, name, unit : str
+    current : float
+        The driver's mean among the respondents modelled.
+    to : float
+        The level moved to (the target by default).
+    mode : str
+        ``"flip"`` (a share: a fraction of failing cases succeed), ``"shift"`` or ``"clip"``.
+    mean_after : float
+        The driver's mean among the respondents in the scenario (expected value for ``flip``).
+    kpi_now : float
+        The observed result KPI of these respondents (NPS in points, or the mean score).
+    gain, gain_ci_low, gain_ci_high, se, p_value : float
+        Predicted change of the result KPI (ordinal model) with its delta-method interval.
+    kpi_expected, kpi_expected_ci_low, kpi_expected_ci_high : float
+        ``kpi_now + gain`` and its interval.
+    n : int
+    kpi_unit : str
+    sentence : str
+    ci : float
+    """
+
+    chain: str | None
+    driver: str
+    name: str
+    unit: str
+    current: float
+    to: float
+    mode: str
+    mean_after: float
+    kpi_now: float
+    gain: float
+    gain_ci_low: float
+    gain_ci_high: float
+    se: float
+    p_value: float
+    kpi_expected: float
+    kpi_expected_ci_low: float
+    kpi_expected_ci_high: float
+    n: int
+    kpi_unit: str
+    sentence: str
+    ci: float
+
+
+def what_if(
+    mf: ModelFrame,
+    driver: str,
+    to: float | None = None,
+    mode: str | None = None,
+    ci: float = 0.95,
+    model: Any = None,
+) -> WhatIf:
+    """Predicted result KPI if ``driver`` moved from its current value to ``to`` (its target).
+
+    Parameters
+    ----------
+    mf : ModelFrame
+    driver : str
+    to : float, optional
+        The level to move to; default the driver's target (an error if it has none).
+    mode : {"flip", "shift", "clip"}, optional
+        Default ``"flip"`` for a 0/1 share, ``"shift"`` otherwise (see the module docs).
+    ci : float, default 0.95
+    model : fitted ordinal results or DriverModels, optional
+        Reuse an ordinal model fitted on ``mf``; fitted here otherwise.
+
+    Returns
+    -------
+    WhatIf
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    driver = _check_driver(mf, driver)
+    spec = mf.specs[driver]
+    if to is None:
+        if spec.target is None:
+            raise AnalysisError(f"driver '{driver}' has no target; pass to= the level to move it to")
+        to = float(spec.target)
+    if isinstance(to, bool) or not isinstance(to, (int, float, np.floating)) or not np.isfinite(to):
+        raise AnalysisError(f"to must be a number, got {to!r}")
+    to = float(to)
+    x = mf.frame[driver].to_numpy(dtype=float)
+    binary = spec.unit == "share" and _is_binary(x)
+    if mode is None:
+        mode = "flip" if binary else "shift"
+    if mode not in ("flip", "clip", "shift"):
+        raise AnalysisError(f"mode must be 'flip', 'clip' or 'shift', got {mode!r}")
+    if mode == "flip" and not binary:
+        raise AnalysisError(f"mode 'flip' needs a 0/1 driver; '{driver}' has other values")
+    if spec.unit == "share" and not 0 <= to <= 1:
+        raise AnalysisError(f"driver '{driver}' is a share: to must be between 0 and 1, got {to}")
+    if model is None:
+        res = fit_ordinal(mf)
+    elif isinstance(model, DriverModels):
+        res = model.ordinal if model.ordinal is not None else fit_ordinal(mf)
+    else:
+        res = model
+    X = _design(mf, const=False).to_numpy()
+    cols = list(mf.drivers) + list(mf.controls)
+    j = cols.index(driver)
+    current = float(x.mean())
+    higher = spec.direction != "lower"
+    base = [(X, 1.0)]
+    if mode == "flip":
+        X1 = X.copy()
+        if to >= current:  # more successes: a fraction q of the zeros become one
+            q = 0.0 if current >= 1 else (to - current) / (1 - current)
+            X1[:, j] = 1.0
+            fail = (x == 0).astype(float)
+        else:  # fewer ones (e.g. a lower-is-better share): a fraction of the ones become zero
+            q = (current - to) / current
+            X1[:, j] = 0.0
+            fail = (x == 1).astype(float)
+        new = [(X, 1.0 - q * fail), (X1, q * fail)]
+        mean_after = float(np.mean((1.0 - q * fail) * x + q * fail * X1[:, j]))
+    else:
+        X1 = X.copy()
+        if mode == "clip":
+            X1[:, j] = np.maximum(x, to) if higher else np.minimum(x, to)
+        else:
+            X1[:, j] = x + (to - current)
+        new = [(X1, 1.0)]
+        mean_after = float(X1[:, j].mean())
+    w = level_weights(mf, np.sort(mf.frame["score"].unique()))
+    gain, se = ordinal_contrast(res, new, base, w)
+    z = float(stats.norm.ppf(0.5 + ci / 2))
+    lo, hi = gain - z * se, gain + z * se
+    p = float(2 * stats.norm.sf(abs(gain / se))) if se > 0 else math.nan
+    now = _kpi_now(mf)
+    unit = kpi_unit(mf)
+    f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
+    g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
+    cur_txt, to_txt = _fmt_value(current, spec.unit), _fmt_value(to, spec.unit)
+    if mode == "flip":
+        scen = f"If {spec.name} moved from {cur_txt} to {to_txt} (enough failing cases succeeding)"
+    elif mode == "shift":
+        scen = (f"If {spec.name} moved from {cur_txt} to {to_txt} (every case "
+                f"{_fmt_value(abs(to - current), spec.unit)} {'more' if to > current else 'less'})")
+    else:
+        worse = "below" if higher else "above"
+        scen = (f"If every case {worse} {to_txt} were brought to {to_txt} ({spec.name} from {cur_txt} to "
+                f"{_fmt_value(mean_after, spec.unit)} on average)")
+    sentence = (f"{scen}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
+                f"({g(gain)} {unit}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
+    return WhatIf(mf.chain, driver, spec.name, spec.unit, current, to, mode, mean_after, now, gain, lo, hi, se, p,
+                  now + gain, now + lo, now + hi, mf.n, unit, sentence, ci)
+
+
+# --------------------------------------------------------------------------------------------
+# agenda
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """The ranked improvement agenda across chains.
+
+    Attributes
+    ----------
+    actions : DataFrame
+        One row per proposed action, best first: ``rank, chain, chain_name, owner, kpi, name,
+        link, unit, current, target, current_label, target_label, gain, gain_ci_low,
+        gain_ci_high, gain_overall, gain_overall_ci_low, gain_overall_ci_high, share,
+        share_ci_low, share_ci_high, p_holm, n, sentence``. Empty when nothing qualifies.
+    considered : DataFrame
+        Every chain KPI considered, with ``status`` (``"action"`` or why not) and the numbers.
+    matrix : DataFrame
+        The importance-performance rows of every chain analysed.
+    models : dict
+        ``{chain: DriverModels}`` of the chains analysed.
+    chain_notes : dict
+        ``{chain: sentence}`` on each chain's model (or why it was not analysed).
+    reliable : bool
+        True when at least one chain has a reliable driver model.
+    sentence : str
+        The headline: the first action, or that no reliable driver was found.
+    result_name, kpi_unit : str
+    ci : float
+    """
+
+    actions: pd.DataFrame
+    considered: pd.DataFrame
+    matrix: pd.DataFrame
+    models: Mapping[str, DriverModels]
+    chain_notes: Mapping[str, str]
+    reliable: bool
+    sentence: str
+    result_name: str
+    kpi_unit: str
+    ci: float = 0.95
+    method: str = field(default="")
+
+
+_ACTION_COLUMNS = [
+    "rank", "chain", "chain_name", "owner", "kpi", "name", "link", "unit", "current", "target",
+    "current_label", "target_label", "gain", "gain_ci_low", "gain_ci_high", "gain_overall",
+    "gain_overall_ci_low", "gain_overall_ci_high", "share", "share_ci_low", "share_ci_high",
+    "p_holm", "n", "sentence",
+]
+
+_METHOD = (
+    "Per chain: OLS of the score on the chain KPIs (HC3 errors) for reliability, exact Shapley "
+    "decomposition of R² with bootstrap intervals for importance, and an ordinal logit for the "
+    "expected gain of moving a KPI to its target (delta-method interval). An action needs a "
+    "reliable chain model, a reliable KPI association (Holm-adjusted over all KPIs), a KPI below "
+    "target and a gain interval above zero. Associations, not proof of cause."
+)
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.isfinite(p)
+    if not ok.any():
+        return out
+    from statsmodels.stats.multitest import multipletests
+
+    out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
+
+
+def _frames_for_client(client: Any, chains, features, missing) -> tuple[list[ModelFrame], dict[str, str]]:
+    frames, notes = [], {}
+    ids = [c.id for c in client.config.chains] if chains is None else list(chains)
+    for cid in ids:
+        try:
+            frames.append(model_frame(client, cid, features=features, missing=missing))
+        except AnalysisError as e:
+            notes[cid] = f"not analysed: {e}"
+    return frames, notes
+
+
+def improvement_agenda(
+    source: Any,
+    cases: pd.DataFrame | None = None,
+    *,
+    chains: Sequence[str] | None = None,
+    features: pd.DataFrame | None = None,
+    missing: str = "drop",
+    n_boot: int = 200,
+    ci: float = 0.95,
+    seed: int | None = 0,
+    min_r2: float = 0.02,
+) -> Agenda:
+    """Ranked improvement actions across chains, or an honest empty agenda.
+
+    Parameters
+    ----------
+    source : Client, ModelFrame or list of ModelFrame
+        A loaded client (every chain with a survey is analysed; ``cases`` defaults to
+        ``client.case_kpis``), or ready model frames (one per chain).
+    cases : DataFrame, optional
+        Per-case KPI values with a ``chain`` column, for the current values.
+    chains : list of str, optional
+        With a client: only these chains.
+    features, missing
+        Passed to :func:`~ipm_analysis.modelframe.model_frame` for a client.
+    n_boot : int, default 200
+        Bootstrap replicates for the importance intervals.
+    ci : float, default 0.95
+    seed : int or None, default 0
+    min_r2 : float, default 0.02
+        A chain model explaining less than this share of the score is not reliable.
+
+    Returns
+    -------
+    Agenda
+    """
+    ci = _check_ci(ci)
+    notes: dict[str, str] = {}
+    if isinstance(source, ModelFrame):
+        frames = [source]
+    elif isinstance(source, (list, tuple)) and all(isinstance(f, ModelFrame) for f in source):
+        frames = list(source)
+    elif hasattr(source, "config") and hasattr(source, "linked"):
+        if source.linked is None:
+            raise AnalysisError(f"client '{source.config.id}' has no survey, so there is no result KPI and no "
+                                "agenda")
+        frames, notes = _frames_for_client(source, chains, features, missing)
+        if cases is None:
+            cases = source.case_kpis
+    else:
+        raise AnalysisError(f"source must be a Client, a ModelFrame or a list of ModelFrames, got "
+                            f"{type(source).__name__}")
+    if not frames:
+        raise AnalysisError("no chain could be analysed: " + "; ".join(f"{k}: {v}" for k, v in notes.items()))
+    result_name = frames[0].result_name
+    unit = kpi_unit(frames[0])
+    alpha = 1 - ci
+
+    models: dict[str, DriverModels] = {}
+    matrices, cand = [], []
+    for mf in frames:
+        key = mf.chain or "all"
+        if not mf.drivers:
+            notes[key] = f"not analysed: no driver left ({mf.policy})"
+            continue
+        try:
+            dm = driver_effects(mf, ci=ci, min_r2=min_r2)
+        except AnalysisError as e:
+            notes[key] = f"not analysed: {e}"
+            continue
+        models[key] = dm
+        notes[key] = dm.reading
+        try:
+            ip = importance_performance(mf, cases, n_boot=n_boot, ci=ci, seed=seed)
+        except AnalysisError as e:
+            ip = None
+            notes[key] += f" Importance not computed: {e}."
+        if ip is not None:
+            matrices.append(ip)
+        eff = dm.effects.set_index("driver")
+        for d in mf.kpi_drivers:
+            spec = mf.specs[d]
+            cur = _current_from_cases(cases, mf.chain, d)
+            cur = float(mf.frame[d].mean()) if cur is None else cur
+            row = {"chain": mf.chain, "chain_name": mf.chain_name, "owner": mf.owner, "kpi": d,
+                   "name": spec.name, "link": spec.link, "unit": spec.unit, "direction": spec.direction,
+                   "current": cur, "target": spec.target, "gap": _gap(cur, spec.target, spec.direction),
+                   "p_value": float(eff.loc[d, "p_value"]), "effect_kpi": float(eff.loc[d, "effect_kpi"]),
+                   "model_reliable": dm.reliable, "n": mf.n, "weight": mf.n_chain / max(mf.n_responses, 1),
+                   "_mf": mf, "_dm": dm}
+            if ip is not None:
+                r = ip.set_index("driver").loc[d]
+                row.update(share=r["share"], share_ci_low=r["share_ci_low"], share_ci_high=r["share_ci_high"],
+                           quadrant=r["quadrant"])
+            cand.append(row)
+
+    p_holm = _holm(np.array([r["p_value"] for r in cand])) if cand else np.array([])
+    considered, actions = [], []
+    for r, ph in zip(cand, p_holm, strict=True):
+        r["p_holm"] = float(ph)
+        r.update(gain=math.nan, gain_ci_low=math.nan, gain_ci_high=math.nan)
+        if not r["model_reliable"]:
+            r["status"] = "chain model not reliable"
+        elif not ph < alpha:
+            r["status"] = "no reliable association"
+        elif r["target"] is None or r["direction"] is None:
+            r["status"] = "no target"
+        elif r["gap"] >= 0:
+            r["status"] = "on target"
+        else:
+            try:
+                wi = what_if(r["_mf"], r["kpi"], ci=ci, model=r["_dm"])
+            except AnalysisError as e:
+                r["status"] = f"what-if not computed: {e}"
+            else:
+                r.update(gain=wi.gain, gain_ci_low=wi.gain_ci_low, gain_ci_high=wi.gain_ci_high)
+                if wi.gain_ci_low > 0:
+                    r["status"] = "action"
+                elif wi.gain_ci_high < 0:
+                    r["status"] = "associated in the unexpected direction"
+                else:
+                    r["status"] = "expected gain not distinguishable from zero"
+        considered.append(r)
+        if r["status"] == "action":
+            actions.append(r)
+
+    for r in actions:
+        w = r["weight"]
+        r.update(gain_overall=r["gain"] * w, gain_overall_ci_low=r["gain_ci_low"] * w,
+                 gain_overall_ci_high=r["gain_ci_high"] * w,
+                 current_label=_fmt_value(r["current"], r["unit"]), target_label=_fmt_value(r["target"], r["unit"]))
+        r["sentence"] = _action_sentence(r, result_name, unit, ci)
+    actions.sort(key=lambda r: -r["gain_overall"])
+    for i, r in enumerate(actions, start=1):
+        r["rank"] = i
+    act = pd.DataFrame([{k: r.get(k, math.nan) for k in _ACTION_COLUMNS} for r in actions], columns=_ACTION_COLUMNS)
+    cons_cols = ["chain", "kpi", "name", "link", "owner", "unit", "direction", "current", "target", "gap",
+                 "effect_kpi", "p_value", "p_holm", "model_reliable", "share", "share_ci_low", "share_ci_high",
+                 "quadrant", "gain", "gain_ci_low", "gain_ci_high", "status"]
+    cons = pd.DataFrame([{k: r.get(k, math.nan) for k in cons_cols} for r in considered], columns=cons_cols)
+    matrix = pd.concat(matrices, ignore_index=True) if matrices else pd.DataFrame()
+    if len(matrices):
+        matrix.attrs.update(rule=QUADRANT_RULE)
+    reliable = any(m.reliable for m in models.values())
+    sentence = _headline(act, cons, models, reliable, result_name, unit, ci)
+    return Agenda(act, cons, matrix, models, notes, reliable, sentence, result_name, unit, ci, _METHOD)
+
+
+def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float) -> str:
+    who = r["link"] or "owning link not given"
+    owner = f"; chain owner {r['owner']}" if r.get("owner") else ""
+    return (f"Lift {r['name']} from {r['current_label']} to {r['target_label']} ({who}{owner}): expected gain "
+            f"{r['gain']:+.1f} {unit} among this chain's respondents ({ci:.0%} interval {r['gain_ci_low']:+.1f} to "
+            f"{r['gain_ci_high']:+.1f}), {r['gain_overall']:+.1f} on the overall {result_name}, if the association "
+            "holds.")
+
+
+def _headline(act, cons, models, reliable, result_name, unit, ci) -> str:
+    if len(act):
+        top = act.iloc[0]
+        more = f" {len(act)} actions in all, ranked by expected gain." if len(act) > 1 else ""
+        return f"First action: {top['sentence']}{more}"
+    if not reliable:
+        r2s = [m.r2 for m in models.values()]
+        r2_txt = (f"the chain KPIs explain at most {100 * max(r2s):.1f} % of the variation in the score"
+                  if r2s else "no chain could be modelled")
+        return (f"{NO_DRIVER_SENTENCE}: {r2_txt}, and their effects cannot be told apart from no effect, so no "
+                f"improvement agenda is proposed. Ranking these KPIs would rank noise.")
+    reliable_kpis = cons[cons["status"].isin(["on target", "no target", "action",
+                                              "expected gain not distinguishable from zero",
+                                              "associated in the unexpected direction"])]
+    if reliable_kpis.empty:
+        return (f"{NO_DRIVER_SENTENCE}: the chain models explain some of the {result_name}, but no single chain KPI's "
+                "association is reliable once all KPIs tested are allowed for, so no improvement agenda is proposed.")
+    on = reliable_kpis[reliable_kpis["status"] == "on target"]["name"].tolist()
+    if on and len(on) == len(reliable_kpis):
+        return (f"The chain KPIs with a reliable association ({', '.join(on)}) already meet their targets; no "
+                "improvement action is proposed. Keep them there.")
+    return ("No action is proposed: the chain KPIs with a reliable association either meet their target, have "
+            "none, or their expected gain at target cannot be told apart from zero.")
+
+
+def _json_value(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if not np.isfinite(v) else round(float(v), 4)
+    if v is pd.NA:
+        return None
+    return str(v) if not isinstance(v, (str, list, dict)) else v
+
+
+def agenda_summary(agenda: Agenda) -> dict:
+    """The agenda as JSON-ready dicts for the client's ``summary.json``.
+
+    Returns
+    -------
+    dict
+        ``{"result_kpi", "kpi_unit", "ci", "reliable", "sentence", "method", "actions": [...],
+        "chains": [...]}``; every number is a plain float (rounded to 4 decimals) or None.
+    """
+    if not isinstance(agenda, Agenda):
+        raise AnalysisError(f"agenda_summary needs an Agenda (improvement_agenda), got {type(agenda).__name__}")
+    actions = []
+    for r in agenda.actions.to_dict("records"):
+        actions.append({k: _json_value(v) for k, v in r.items()})
+    chains = []
+    for key, note in agenda.chain_notes.items():
+        m = agenda.models.get(key)
+        chains.append({
+            "chain": key,
+            "n": _json_value(m.n) if m else None,
+            "r2": _json_value(m.r2) if m else None,
+            "reliable": bool(m.reliable) if m else False,
+            "collinearity_warning": m.collinearity.warning if m else None,
+            "note": note,
+        })
+    return {
+        "result_kpi": agenda.result_name,
+        "kpi_unit": agenda.kpi_unit,
+        "ci": _json_value(agenda.ci),
+        "reliable": bool(agenda.reliable),
+        "sentence": agenda.sentence,
+        "method": agenda.method,
+        "actions": actions,
+        "chains": chains,
+    }

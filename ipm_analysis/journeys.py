@@ -1,0 +1,1250 @@
+"""Customer journeys mined from an event log.
+
+Variants, conformance to the designed journey, directly-follows times, handovers between
+links, funnels, channel mix and contacts, and one row of journey features per case for the
+driver analysis.
+
+Input contract
+--------------
+Every function takes an ``events`` DataFrame with the columns
+
+``case_id``
+    the case of the event (text).
+``activity``
+    what happened (text).
+``timestamp``
+    when. ``datetime64`` naive or tz-aware. Tz-aware values are converted to UTC; a column of
+    text or of ``Timestamp`` objects with mixed UTC offsets is parsed with
+    ``pd.to_datetime(utc=True)``. Naive values are taken as they are.
+``row`` (optional)
+    int64, the event's row order in the source file.
+``channel``, ``link``, ``customer_id`` (optional)
+    used by the channel, handover and contact functions; they say which one they need.
+
+Missing columns and missing values in ``case_id``, ``activity``, ``timestamp`` or ``row``
+raise :class:`~ipm_analysis.errors.AnalysisError` naming the column. The frame is never
+modified.
+
+Event order (the tie rule)
+--------------------------
+The events of a case are ordered by ``timestamp`` (in UTC when tz-aware). Events of one case
+with the same timestamp are ordered by ``row``, their row order in the source file; when
+``row`` is absent (or equal) they keep their order in the frame. This is the order in which
+pm4py's ``format_dataframe`` leaves a log read from the same file (it sorts by case,
+timestamp and original position, stably), so variants and directly-follows counts agree
+with pm4py on logs whose events share timestamps.
+
+Empty input
+-----------
+An events frame with the contract columns and no rows is not an error: every function
+returns a frame with its documented columns and no rows (per-step tables keep one row per
+designed step, with ``n_cases`` 0 and shares NaN). Validating that a client's event log is
+not empty is the job of the data layer.
+
+Conformance to the designed journey
+-----------------------------------
+The designed journey is a sequence of distinct activity names, ``K`` long. For a case with
+``n`` events:
+
+``skipped``
+    designed steps never done.
+``repeated``
+    occurrences of designed steps beyond the first.
+``extra``
+    events whose activity is not a designed step.
+``out_of_order``
+    designed steps that were done but cannot be kept in designed order. The steps kept in
+    order are a longest common subsequence of the trace and the design (a longest strictly
+    increasing subsequence of the design positions of the case's designed events, repeats
+    included); when several exist, the one with the smallest design positions is taken
+    (lexicographically), each at its earliest possible occurrence. So in ``a, c, b`` against
+    ``a, b, c`` the step ``c`` is out of order (done too early), and in ``b, a, b, c`` no
+    step is (the second ``b`` is in order; the first is a repeat).
+``fitness``
+    ``1 - (skipped + repeated + extra + 2 * out_of_order) / (K + n)``. The numerator is the
+    cost of an optimal alignment of the trace with the designed sequence (log moves +
+    model moves, unit costs): every out-of-order step costs a move in the log and one in
+    the model. It lies in [0, 1], is 1 exactly when the trace equals the designed sequence,
+    and equals pm4py's alignment fitness against a sequential Petri net of the design.
+``fits``
+    the trace equals the designed sequence (``fitness == 1``).
+``deviation``
+    ``"none"`` for a fitting case, else the deviation type with the largest count among
+    ``skipped``, ``repeated``, ``out_of_order``, ``extra``; ties go to the first in that
+    order.
+
+Durations
+---------
+Durations are reported in hours (directly-follows pairs, handovers) or days (lead time).
+Medians and 90th percentiles use linear interpolation (``pandas.Series.quantile``).
+
+Performance
+-----------
+Everything is vectorised with numpy and pandas: the only Python loops run over positions
+within a case, over designed steps or over distinct variants, never over cases. Activity,
+case and attribute values are factorised to integer codes once, so 10 million events take
+a few hundred megabytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ipm_analysis.errors import AnalysisError
+
+__all__ = [
+    "DEFAULT_CHANNEL_GROUPS",
+    "ChannelMix",
+    "case_variants",
+    "channel_mix",
+    "conformance",
+    "contacts",
+    "directly_follows",
+    "events_from_milestones",
+    "funnel",
+    "handovers",
+    "journey_features",
+    "slowest_handovers",
+    "start_end_activities",
+    "step_deviation",
+    "variants",
+]
+
+#: Channel -> channel group used by :func:`channel_mix`. Keys are matched case-insensitively
+#: after stripping spaces; channels not listed fall in the group ``"other"`` (e.g. a visit
+#: or a letter). Pass ``channel_groups=`` to override.
+DEFAULT_CHANNEL_GROUPS: Mapping[str, str] = {
+    "phone": "phone",
+    "web": "online",
+    "e-mail": "online",
+    "email": "online",
+    "app": "online",
+    "chat": "online",
+}
+
+_REQUIRED = ("case_id", "activity", "timestamp")
+_NS_PER_HOUR = 3_600 * 10**9
+_NS_PER_DAY = 86_400 * 10**9
+_DEVIATIONS = ("skipped", "repeated", "out_of_order", "extra")
+
+
+# --------------------------------------------------------------------------------------
+# input validation and the prepared log
+# --------------------------------------------------------------------------------------
+
+
+def _require_columns(frame: object, columns: Iterable[str], what: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise AnalysisError(f"{what}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        names = ", ".join(f"'{c}'" for c in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise AnalysisError(
+            f"{what}: missing column{plural} {names} (columns present: {list(frame.columns)})"
+        )
+
+
+def _missing_values_error(
+    what: str, column: str, mask: np.ndarray, index: pd.Index
+) -> AnalysisError:
+    where = index[np.flatnonzero(mask)[:5]].tolist()
+    more = ", ..." if mask.sum() > 5 else ""
+    return AnalysisError(
+        f"{what}: column '{column}' has {int(mask.sum())} missing value(s) "
+        f"(index {', '.join(map(str, where))}{more})"
+    )
+
+
+def _to_datetime(values: pd.Series, column: str, what: str) -> pd.Series:
+    """A datetime64 Series: tz-aware input in UTC, naive input as it is."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        raise AnalysisError(
+            f"{what}: column '{column}' must hold timestamps, got numbers (dtype {values.dtype})"
+        )
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        try:
+            values = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            try:
+                values = pd.to_datetime(values, utc=True, format="mixed")
+            except (ValueError, TypeError) as exc:
+                raise AnalysisError(
+                    f"{what}: column '{column}' is not a timestamp column and does not parse "
+                    f"as one ({exc})"
+                ) from None
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC")
+    return values
+
+
+def _to_ns(values: pd.Series, column: str, what: str) -> np.ndarray:
+    """Timestamps as int64 nanoseconds (UTC for tz-aware input)."""
+    values = _to_datetime(values, column, what)
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise _missing_values_error(what, column, missing, values.index)
+    try:
+        return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    except (OverflowError, ValueError) as exc:  # outside 1677-2262
+        raise AnalysisError(
+            f"{what}: column '{column}' holds timestamps out of range ({exc})"
+        ) from None
+
+
+@dataclass(frozen=True, eq=False)
+class _Log:
+    """An event log sorted by case, timestamp and row, as integer codes.
+
+    All per-event arrays are in sorted order; ``perm`` maps a sorted position to the
+    position in the caller's frame. Case codes follow the sorted case ids, so the cases of
+    every per-case output come out sorted by ``case_id``.
+    """
+
+    events: pd.DataFrame
+    perm: np.ndarray
+    case: np.ndarray
+    act: np.ndarray
+    ts: np.ndarray
+    case_ids: pd.Index
+    activities: pd.Index
+    starts: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def n_events(self) -> int:
+        return len(self.case)
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_ids)
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self.starts + self.lengths - 1
+
+    def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
+        """Integer codes of ``column`` in sorted event order (-1 for missing) and labels."""
+        codes, labels = pd.factorize(self.events[column], sort=True)
+        return codes[self.perm], labels
+
+
+def _event_order(case: np.ndarray, ts: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Stable order by (case, ts, row): ties on all three keep frame order.
+
+    Group by case first (a stable sort, near linear on exports grouped by case), then
+    fully sort only the cases whose events are not yet in (ts, row) order, which on real
+    exports are few or none.
+    """
+    perm = np.argsort(case, kind="stable")
+    c, t, r = case[perm], ts[perm], row[perm]
+    back = (c[1:] == c[:-1]) & ((t[1:] < t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] < r[:-1])))
+    if back.any():
+        unsorted = np.zeros(int(case.max()) + 1, dtype=bool)
+        unsorted[c[1:][back]] = True
+        idx = np.flatnonzero(unsorted[c])  # whole cases, in case order
+        perm[idx] = perm[idx[np.lexsort((r[idx], t[idx], c[idx]))]]
+    return perm
+
+
+def _prepare(events: pd.DataFrame, what: str = "events") -> _Log:
+    _require_columns(events, _REQUIRED, what)
+    index = events.index
+    case, case_ids = pd.factorize(events["case_id"], sort=True)
+    if (case < 0).any():
+        raise _missing_values_error(what, "case_id", case < 0, index)
+    act, activities = pd.factorize(events["activity"], sort=True)
+    if (act < 0).any():
+        raise _missing_values_error(what, "activity", act < 0, index)
+    ts = _to_ns(events["timestamp"], "timestamp", what)
+    n = len(events)
+    if "row" in events.columns:
+        row_s = events["row"]
+        missing = row_s.isna().to_numpy()
+        if missing.any():
+            raise _missing_values_error(what, "row", missing, index)
+        if not pd.api.types.is_numeric_dtype(row_s.dtype) or pd.api.types.is_bool_dtype(
+            row_s.dtype
+        ):
+            raise AnalysisError(f"{what}: column 'row' must hold integers, got dtype {row_s.dtype}")
+        row = row_s.to_numpy(dtype=np.int64)
+    else:
+        row = np.arange(n, dtype=np.int64)
+    perm = _event_order(case, ts, row)
+    case = case[perm].astype(np.int64, copy=False)
+    lengths = np.bincount(case, minlength=len(case_ids)).astype(np.int64)
+    starts = np.zeros(len(case_ids), dtype=np.int64)
+    if len(lengths) > 1:
+        np.cumsum(lengths[:-1], out=starts[1:])
+    return _Log(
+        events=events,
+        perm=perm,
+        case=case,
+        act=act[perm].astype(np.int64, copy=False),
+        ts=ts[perm],
+        case_ids=case_ids,
+        activities=activities,
+        starts=starts,
+        lengths=lengths,
+    )
+
+
+def _designed_steps(designed_steps: object) -> list[str]:
+    if isinstance(designed_steps, str) or not isinstance(designed_steps, Iterable):
+        raise AnalysisError(
+            "designed_steps: expected a sequence of activity names in designed order, "
+            f"got {designed_steps!r}"
+        )
+    steps = list(designed_steps)
+    if not steps:
+        raise AnalysisError("designed_steps: the designed journey has no steps")
+    seen: set = set()
+    dupes = [s for s in steps if s in seen or seen.add(s)]
+    if dupes:
+        raise AnalysisError(f"designed_steps: each step may appear once; repeated: {dupes}")
+    return steps
+
+
+def _names(values: object, what: str) -> list:
+    """A list of names; a single string is one name."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    if not isinstance(values, Iterable):
+        raise AnalysisError(f"{what}: expected a list of names, got {values!r}")
+    return list(values)
+
+
+def _case_frame(log: _Log, **columns: object) -> pd.DataFrame:
+    return pd.DataFrame({"case_id": log.case_ids, **columns}, index=pd.RangeIndex(log.n_cases))
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + n)`` for every (s, n), without a Python loop."""
+    total = int(lengths.sum())
+    offsets = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+
+
+def _by_length(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cases ordered longest first, their lengths, and ``alive[k]`` = cases longer than k.
+
+    Loops over positions ``k`` then touch only the first ``alive[k]`` cases of the order.
+    """
+    order = np.argsort(-lengths, kind="stable")
+    maxlen = int(lengths.max(initial=0))
+    alive = len(lengths) - np.cumsum(np.bincount(lengths, minlength=maxlen + 1))[:maxlen]
+    return order, lengths[order], alive
+
+
+# --------------------------------------------------------------------------------------
+# variants
+# --------------------------------------------------------------------------------------
+
+
+def _variant_codes(log: _Log) -> tuple[np.ndarray, np.ndarray]:
+    """Per case an exact variant code, and per code one representative case.
+
+    Traces are refined position by position: after step k two cases share a code exactly
+    when their first k+1 activities are equal. The loop runs over positions, each step
+    touching only the cases still that long.
+    """
+    n_cases = log.n_cases
+    order, lengths, alive = _by_length(log.lengths)
+    starts = log.starts[order]
+    prefix = np.zeros(n_cases, dtype=np.int64)
+    n_act = max(len(log.activities), 1)
+    for k, m in enumerate(alive.tolist()):
+        key = prefix[:m] * n_act + log.act[starts[:m] + k]
+        prefix[:m] = pd.factorize(key)[0]
+    # cases of equal length stopped at the same step, so (length, prefix) is exact
+    final = lengths * (int(prefix.max(initial=0)) + 1) + prefix
+    _, first, inverse = np.unique(final, return_index=True, return_inverse=True)
+    code = np.empty(n_cases, dtype=np.int64)
+    code[order] = inverse
+    return code, order[first]
+
+
+@dataclass(frozen=True)
+class _Variants:
+    case_variant: np.ndarray  # per case its variant id (rank, 0 = most frequent)
+    activities: list  # per variant id its tuple
+    cases: np.ndarray  # per variant id its number of cases
+
+
+def _variants(log: _Log) -> _Variants:
+    code, rep = _variant_codes(log)
+    counts = np.bincount(code, minlength=len(rep))
+    lengths = log.lengths[rep]
+    labels = np.asarray(log.activities, dtype=object)[log.act[_ranges(log.starts[rep], lengths)]]
+    tuples = (
+        [tuple(p.tolist()) for p in np.split(labels, np.cumsum(lengths)[:-1])] if len(rep) else []
+    )
+    order = sorted(range(len(rep)), key=lambda v: (-int(counts[v]), tuples[v]))
+    rank = np.empty(len(rep), dtype=np.int64)
+    rank[order] = np.arange(len(rep))
+    return _Variants(
+        case_variant=rank[code],
+        activities=[tuples[v] for v in order],
+        cases=counts[order].astype(np.int64),
+    )
+
+
+def _tuple_array(tuples: list) -> np.ndarray:
+    out = np.empty(len(tuples), dtype=object)
+    for i, t in enumerate(tuples):  # one per variant, not per case
+        out[i] = t
+    return out
+
+
+def variants(events: pd.DataFrame) -> pd.DataFrame:
+    """Count the distinct journeys (variants): the ordered activities of each case.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+
+    Returns
+    -------
+    DataFrame
+        One row per variant, most frequent first, ties ordered by the activities tuple:
+        ``variant_id`` (int, the row's rank from 0), ``activities`` (tuple of str),
+        ``length`` (number of events), ``cases`` (int), ``share`` (float, of all cases).
+    """
+    log = _prepare(events)
+    v = _variants(log)
+    n = len(v.activities)
+    return pd.DataFrame(
+        {
+            "variant_id": np.arange(n, dtype=np.int64),
+            "activities": _tuple_array(v.activities),
+            "length": np.array([len(t) for t in v.activities], dtype=np.int64),
+            "cases": v.cases,
+            "share": v.cases / log.n_cases if log.n_cases else np.zeros(0),
+        }
+    )
+
+
+def case_variants(events: pd.DataFrame) -> pd.DataFrame:
+    """Each case's variant, for joining to case-level data.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+
+    Returns
+    -------
+    DataFrame
+        One row per case, sorted by ``case_id``: ``case_id``, ``variant_id`` (the row of
+        :func:`variants` it belongs to), ``activities`` (tuple of str), ``length``.
+    """
+    log = _prepare(events)
+    v = _variants(log)
+    tuples = _tuple_array(v.activities)
+    return _case_frame(
+        log,
+        variant_id=v.case_variant,
+        activities=tuples[v.case_variant],
+        length=log.lengths,
+    )
+
+
+def start_end_activities(events: pd.DataFrame) -> pd.DataFrame:
+    """Count how many cases start and end with each activity.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+
+    Returns
+    -------
+    DataFrame
+        ``activity``, ``start`` (cases starting with it), ``end`` (cases ending with it);
+        only activities that start or end some case; sorted by ``start`` then ``end``
+        (descending), then ``activity``.
+    """
+    log = _prepare(events)
+    n_act = len(log.activities)
+    start = (
+        np.bincount(log.act[log.starts], minlength=n_act)
+        if log.n_cases
+        else np.zeros(n_act, np.int64)
+    )
+    end = (
+        np.bincount(log.act[log.ends], minlength=n_act)
+        if log.n_cases
+        else np.zeros(n_act, np.int64)
+    )
+    keep = (start > 0) | (end > 0)
+    out = pd.DataFrame(
+        {
+            "activity": log.activities[keep],
+            "start": start[keep].astype(np.int64),
+            "end": end[keep].astype(np.int64),
+        }
+    )
+    out = out.sort_values(
+        ["start", "end", "activity"], ascending=[False, False, True], kind="stable"
+    )
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# conformance
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Conformance:
+    n_events: np.ndarray
+    skipped: np.ndarray
+    repeated: np.ndarray
+    out_of_order: np.ndarray
+    extra: np.ndarray
+    fitness: np.ndarray
+    fits: np.ndarray
+    occurrences: np.ndarray  # (cases, K) int32
+    out_of_order_steps: np.ndarray  # (cases, K) bool
+
+
+def _lcs_with_design(
+    dcase: np.ndarray, dval: np.ndarray, n_cases: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per case the longest strictly increasing subsequence of ``dval`` and its steps.
+
+    ``dcase``/``dval`` are the designed events (case code, design position), sorted by
+    case and event order. Returns the LIS length per case and a (cases, K) matrix marking
+    the design positions of the canonical LIS (smallest design positions, earliest
+    occurrences). Loops run over positions within a case and over LIS elements.
+    """
+    n = len(dval)
+    dlen = np.bincount(dcase, minlength=n_cases).astype(np.int64)
+    dstart = np.zeros(n_cases, dtype=np.int64)
+    if n_cases > 1:
+        np.cumsum(dlen[:-1], out=dstart[1:])
+    order, lengths, alive = _by_length(dlen)
+    starts = dstart[order]
+    n_live = int(alive[0]) if len(alive) else 0
+    cols = np.arange(k)
+    l_end = np.zeros(n, dtype=np.int32)  # LIS ending at this event
+    l_start = np.zeros(n, dtype=np.int32)  # LIS starting at this event
+    below = np.zeros((n_live, k), dtype=np.int32)  # best LIS ending in a value < v so far
+    above = np.zeros((n_live, k), dtype=np.int32)  # best LIS starting in a value > v later
+    for pos, m in enumerate(alive.tolist()):
+        rows = np.arange(m)
+        idx = starts[:m] + pos
+        v = dval[idx]
+        best = below[:m][rows, v] + 1
+        l_end[idx] = best
+        np.maximum(below[:m], np.where(cols > v[:, None], best[:, None], 0), out=below[:m])
+        idx = starts[:m] + lengths[:m] - 1 - pos
+        v = dval[idx]
+        best = above[:m][rows, v] + 1
+        l_start[idx] = best
+        np.maximum(above[:m], np.where(cols < v[:, None], best[:, None], 0), out=above[:m])
+    lis = np.zeros(n_cases, dtype=np.int64)
+    nonempty = dlen > 0
+    if n:
+        lis[nonempty] = np.maximum.reduceat(l_end, dstart[nonempty])
+    # canonical LIS: repeatedly take the smallest next value that still completes a LIS
+    matched = np.zeros((n_cases, k), dtype=bool)
+    remaining = lis.copy()
+    prev_val = np.full(n_cases, -1, dtype=np.int64)
+    prev_pos = np.full(n_cases, -1, dtype=np.int64)
+    gidx = np.arange(n, dtype=np.int64)
+    none = np.iinfo(np.int64).max
+    for _ in range(int(lis.max(initial=0))):
+        need = remaining[dcase]
+        cand = (need > 0) & (l_start == need) & (dval > prev_val[dcase]) & (gidx > prev_pos[dcase])
+        key = dval[cand].astype(np.int64) * max(n, 1) + gidx[cand]
+        best = np.full(n_cases, none, dtype=np.int64)
+        np.minimum.at(best, dcase[cand], key)
+        sel = np.flatnonzero(best != none)
+        val, pos = np.divmod(best[sel], max(n, 1))
+        matched[sel, val] = True
+        prev_val[sel] = val
+        prev_pos[sel] = pos
+        remaining[sel] -= 1
+    return lis, matched
+
+
+def _conformance(log: _Log, steps: list) -> _Conformance:
+    k = len(steps)
+    n_cases = log.n_cases
+    step_of_act = np.full(len(log.activities) + 1, -1, dtype=np.int64)
+    codes = log.activities.get_indexer(pd.Index(steps, dtype=object))
+    step_of_act[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+    d = step_of_act[log.act] if log.n_events else np.zeros(0, np.int64)
+    designed = d >= 0
+    dcase = log.case[designed]
+    dval = d[designed]
+    extra = np.bincount(log.case[~designed], minlength=n_cases).astype(np.int64)
+    occ = np.zeros((n_cases, k), dtype=np.int32)
+    np.add.at(occ.reshape(-1), dcase * k + dval, 1)
+    done = occ > 0
+    n_done = done.sum(axis=1).astype(np.int64)
+    skipped = k - n_done
+    repeated = occ.sum(axis=1, dtype=np.int64) - n_done
+    lis, matched = _lcs_with_design(dcase, dval, n_cases, k)
+    out_of_order = n_done - lis
+    cost = skipped + repeated + extra + 2 * out_of_order
+    n_events = log.lengths
+    fitness = 1.0 - cost / (k + n_events)
+    return _Conformance(
+        n_events=n_events,
+        skipped=skipped,
+        repeated=repeated,
+        out_of_order=out_of_order,
+        extra=extra,
+        fitness=fitness,
+        fits=cost == 0,
+        occurrences=occ,
+        out_of_order_steps=done & ~matched,
+    )
+
+
+def conformance(events: pd.DataFrame, designed_steps: Sequence[str]) -> pd.DataFrame:
+    """Compare each case's journey with the designed journey.
+
+    The measures are defined in the module docstring ("Conformance to the designed
+    journey").
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+    designed_steps : sequence of str
+        The designed journey: distinct activity names in designed order.
+
+    Returns
+    -------
+    DataFrame
+        One row per case, sorted by ``case_id``: ``case_id``, ``n_events``, ``skipped``,
+        ``repeated``, ``out_of_order``, ``extra`` (int), ``fitness`` (float in [0, 1]),
+        ``fits`` (bool), ``deviation`` (``"none"``, ``"skipped"``, ``"repeated"``,
+        ``"out_of_order"`` or ``"extra"``).
+    """
+    steps = _designed_steps(designed_steps)
+    log = _prepare(events)
+    c = _conformance(log, steps)
+    counts = np.column_stack([c.skipped, c.repeated, c.out_of_order, c.extra])
+    main = (
+        np.asarray(_DEVIATIONS, dtype=object)[counts.argmax(axis=1)]
+        if log.n_cases
+        else np.zeros(0, object)
+    )
+    deviation = np.where(c.fits, "none", main).astype(object)
+    return _case_frame(
+        log,
+        n_events=c.n_events,
+        skipped=c.skipped,
+        repeated=c.repeated,
+        out_of_order=c.out_of_order,
+        extra=c.extra,
+        fitness=c.fitness,
+        fits=c.fits,
+        deviation=pd.array(deviation, dtype="str"),
+    )
+
+
+def step_deviation(events: pd.DataFrame, designed_steps: Sequence[str]) -> pd.DataFrame:
+    """For each designed step, the share of cases that skipped, repeated or reordered it.
+
+    A case did a step out of order when the step is one of the case's ``out_of_order``
+    steps of :func:`conformance`, so the per-step out-of-order counts add up to the
+    per-case ones.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+    designed_steps : sequence of str
+        The designed journey: distinct activity names in designed order.
+
+    Returns
+    -------
+    DataFrame
+        One row per designed step in designed order: ``step``, ``position`` (1-based),
+        ``n_cases``, ``done_share``, ``skipped_share``, ``repeated_share``,
+        ``out_of_order_share`` (shares of all cases; NaN when there are no cases).
+    """
+    steps = _designed_steps(designed_steps)
+    log = _prepare(events)
+    c = _conformance(log, steps)
+    n = log.n_cases
+
+    def share(mask: np.ndarray) -> np.ndarray:
+        counts = mask.sum(axis=0)
+        return counts / n if n else np.full(len(steps), np.nan)
+
+    return pd.DataFrame(
+        {
+            "step": steps,
+            "position": np.arange(1, len(steps) + 1, dtype=np.int64),
+            "n_cases": np.full(len(steps), n, dtype=np.int64),
+            "done_share": share(c.occurrences > 0),
+            "skipped_share": share(c.occurrences == 0),
+            "repeated_share": share(c.occurrences > 1),
+            "out_of_order_share": share(c.out_of_order_steps),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------
+# directly-follows and handovers
+# --------------------------------------------------------------------------------------
+
+
+def _pair_stats(
+    src: np.ndarray,
+    dst: np.ndarray,
+    ns: np.ndarray,
+    labels: pd.Index,
+    names: tuple[str, str],
+) -> pd.DataFrame:
+    """Count, mean, median and p90 (hours) of durations per (src, dst) code pair."""
+    cols = [names[0], names[1], "count", "mean_hours", "median_hours", "p90_hours"]
+    if len(src) == 0:
+        empty = pd.Series([], dtype=labels.dtype)
+        return pd.DataFrame(
+            {
+                names[0]: empty,
+                names[1]: empty.copy(),
+                "count": pd.Series([], dtype=np.int64),
+                "mean_hours": pd.Series([], dtype=float),
+                "median_hours": pd.Series([], dtype=float),
+                "p90_hours": pd.Series([], dtype=float),
+            }
+        )[cols]
+    width = max(len(labels), 1)
+    key = src.astype(np.int64) * width + dst
+    grouped = pd.Series(ns / _NS_PER_HOUR).groupby(key, sort=True)
+    stats = grouped.agg(["size", "mean", "median"])
+    p90 = grouped.quantile(0.9)
+    pair = stats.index.to_numpy()
+    out = pd.DataFrame(
+        {
+            names[0]: labels[pair // width],
+            names[1]: labels[pair % width],
+            "count": stats["size"].to_numpy(dtype=np.int64),
+            "mean_hours": stats["mean"].to_numpy(),
+            "median_hours": stats["median"].to_numpy(),
+            "p90_hours": p90.to_numpy(),
+        }
+    )
+    out = out.sort_values(
+        ["count", names[0], names[1]], ascending=[False, True, True], kind="stable"
+    )
+    return out.reset_index(drop=True)
+
+
+def directly_follows(events: pd.DataFrame) -> pd.DataFrame:
+    """Count the directly-follows pairs of activities and the time between them.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+
+    Returns
+    -------
+    DataFrame
+        One row per pair (a then b, consecutive events of one case): ``from_activity``,
+        ``to_activity``, ``count``, ``mean_hours``, ``median_hours``, ``p90_hours``; most
+        frequent first, ties by the activity names.
+    """
+    log = _prepare(events)
+    same = log.case[1:] == log.case[:-1]
+    return _pair_stats(
+        log.act[:-1][same],
+        log.act[1:][same],
+        (log.ts[1:] - log.ts[:-1])[same],
+        log.activities,
+        ("from_activity", "to_activity"),
+    )
+
+
+def _handovers(log: _Log) -> pd.DataFrame:
+    if "link" not in log.events.columns:
+        raise AnalysisError("events: missing column 'link' (needed for handovers)")
+    link, labels = log.codes("link")
+    has = link >= 0
+    case, link, ts = log.case[has], link[has], log.ts[has]
+    change = (case[1:] == case[:-1]) & (link[1:] != link[:-1])
+    return _pair_stats(
+        link[:-1][change],
+        link[1:][change],
+        (ts[1:] - ts[:-1])[change],
+        labels,
+        ("from_link", "to_link"),
+    )
+
+
+def handovers(events: pd.DataFrame) -> pd.DataFrame:
+    """Count the handovers between links and the time they take.
+
+    A handover is a change of ``link`` between consecutive events of a case; events
+    without a link are skipped, so a handover runs from the last event at one link to the
+    first event at the next.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape, with a ``link`` column.
+
+    Returns
+    -------
+    DataFrame
+        One row per (``from_link``, ``to_link``): ``count``, ``mean_hours``,
+        ``median_hours``, ``p90_hours``; most frequent first.
+    """
+    return _handovers(_prepare(events))
+
+
+def slowest_handovers(events: pd.DataFrame, n: int = 5, min_count: int = 1) -> pd.DataFrame:
+    """The ``n`` handovers with the longest median duration.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape, with a ``link`` column.
+    n : int, default 5
+        How many handovers to return.
+    min_count : int, default 1
+        Leave out handovers seen fewer times than this (a median of one case is noise).
+
+    Returns
+    -------
+    DataFrame
+        Rows of :func:`handovers`, sorted by ``median_hours`` then ``p90_hours``
+        (descending).
+    """
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise AnalysisError(f"slowest_handovers: n must be a non-negative integer, got {n!r}")
+    table = _handovers(_prepare(events))
+    table = table[table["count"] >= min_count]
+    table = table.sort_values(
+        ["median_hours", "p90_hours", "count"], ascending=[False, False, False], kind="stable"
+    )
+    return table.head(n).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# funnel
+# --------------------------------------------------------------------------------------
+
+
+def _case_segments(log: _Log, by: str | pd.Series) -> tuple[str, np.ndarray]:
+    if isinstance(by, str):
+        if by not in log.events.columns:
+            raise AnalysisError(f"events: missing column '{by}' (the funnel segment)")
+        values = log.events[by].iloc[log.perm[log.starts]].to_numpy(dtype=object)
+        return by, values
+    if isinstance(by, pd.Series):
+        if by.index.has_duplicates:
+            raise AnalysisError(
+                "funnel: the segment Series has a case_id more than once in its index"
+            )
+        name = by.name if isinstance(by.name, str) else "segment"
+        return name, by.reindex(log.case_ids).to_numpy(dtype=object)
+    raise AnalysisError(
+        f"funnel: by must be a column name or a case_id -> segment Series, got {type(by).__name__}"
+    )
+
+
+def funnel(
+    events: pd.DataFrame,
+    designed_steps: Sequence[str],
+    by: str | pd.Series | None = None,
+) -> pd.DataFrame:
+    """Share of cases that reach each designed step, optionally per segment.
+
+    A case reaches a step when it has at least one event of that step, wherever it is in
+    the journey.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+    designed_steps : sequence of str
+        The designed journey: distinct activity names in designed order.
+    by : str or Series, optional
+        A column of ``events`` (a case's segment is its value on the case's first event)
+        or a Series mapping ``case_id`` (index) to segment. Cases without a segment value
+        form their own group (NaN).
+
+    Returns
+    -------
+    DataFrame
+        One row per (segment,) designed step: [segment column,] ``step``, ``position``
+        (1-based), ``n_cases`` (cases in the segment), ``n_reached``, ``share``
+        (``n_reached / n_cases``; NaN without cases).
+    """
+    steps = _designed_steps(designed_steps)
+    log = _prepare(events)
+    reached = _conformance(log, steps).occurrences > 0
+    k = len(steps)
+    if by is None:
+        n = log.n_cases
+        counts = reached.sum(axis=0).astype(np.int64)
+        return pd.DataFrame(
+            {
+                "step": steps,
+                "position": np.arange(1, k + 1, dtype=np.int64),
+                "n_cases": np.full(k, n, dtype=np.int64),
+                "n_reached": counts,
+                "share": counts / n if n else np.full(k, np.nan),
+            }
+        )
+    name, segment = _case_segments(log, by)
+    grouped = pd.DataFrame(reached.astype(np.int64)).groupby(segment, dropna=False, sort=True)
+    sums = grouped.sum()
+    sizes = grouped.size().to_numpy(dtype=np.int64)
+    n_seg = len(sums)
+    return pd.DataFrame(
+        {
+            name: np.repeat(sums.index.to_numpy(dtype=object), k),
+            "step": np.tile(np.asarray(steps, dtype=object), n_seg),
+            "position": np.tile(np.arange(1, k + 1, dtype=np.int64), n_seg),
+            "n_cases": np.repeat(sizes, k),
+            "n_reached": sums.to_numpy(dtype=np.int64).reshape(-1),
+            "share": (sums.to_numpy(dtype=float) / sizes[:, None]).reshape(-1)
+            if n_seg
+            else np.zeros(0),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------
+# channels and contacts
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelMix:
+    """Channel use per activity.
+
+    Attributes
+    ----------
+    shares : DataFrame
+        ``activity``, ``channel``, ``group`` (phone / online / other), ``events``,
+        ``share`` (of the activity's events that have a channel).
+    ratio : DataFrame
+        Per ``activity``: ``n_events`` (with a channel), ``n_phone``, ``n_online``,
+        ``phone_online_ratio`` (``n_phone / n_online``; NaN when ``n_online`` is 0).
+    """
+
+    shares: pd.DataFrame
+    ratio: pd.DataFrame
+
+
+def _normalise(name: object) -> str:
+    return str(name).strip().casefold()
+
+
+def channel_mix(
+    events: pd.DataFrame, channel_groups: Mapping[str, str] | None = None
+) -> ChannelMix:
+    """Share of each channel per activity, and the phone / online ratio.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log with ``activity`` and ``channel`` columns. Events without a channel are
+        left out.
+    channel_groups : mapping, optional
+        Channel -> group; defaults to :data:`DEFAULT_CHANNEL_GROUPS` (phone = phone;
+        online = web, e-mail/email, app, chat). Channel names are matched
+        case-insensitively; unlisted channels are ``"other"``. The ratio counts the groups
+        named ``"phone"`` and ``"online"``.
+
+    Returns
+    -------
+    ChannelMix
+    """
+    _require_columns(events, ("activity", "channel"), "events")
+    groups = {
+        _normalise(k): v
+        for k, v in (DEFAULT_CHANNEL_GROUPS if channel_groups is None else channel_groups).items()
+    }
+    missing = events["activity"].isna().to_numpy()
+    if missing.any():
+        raise _missing_values_error("events", "activity", missing, events.index)
+    frame = events.loc[events["channel"].notna(), ["activity", "channel"]]
+    counts = frame.groupby(["activity", "channel"], sort=True).size().rename("events").reset_index()
+    counts["events"] = counts["events"].astype(np.int64)
+    labels = pd.Index(counts["channel"].unique())
+    group_of = pd.Series(
+        [groups.get(_normalise(c), "other") for c in labels], index=labels, dtype=object
+    )
+    counts.insert(2, "group", group_of.reindex(counts["channel"]).to_numpy())
+    totals = counts.groupby("activity", sort=True)["events"].transform("sum")
+    counts["share"] = counts["events"] / totals
+    per = (
+        counts.assign(
+            phone=np.where(counts["group"] == "phone", counts["events"], 0),
+            online=np.where(counts["group"] == "online", counts["events"], 0),
+        )
+        .groupby("activity", sort=True)[["events", "phone", "online"]]
+        .sum()
+    )
+    ratio = pd.DataFrame(
+        {
+            "activity": per.index.to_numpy(),
+            "n_events": per["events"].to_numpy(dtype=np.int64),
+            "n_phone": per["phone"].to_numpy(dtype=np.int64),
+            "n_online": per["online"].to_numpy(dtype=np.int64),
+        }
+    )
+    ratio["phone_online_ratio"] = ratio["n_phone"] / ratio["n_online"].where(ratio["n_online"] > 0)
+    return ChannelMix(shares=counts.reset_index(drop=True), ratio=ratio)
+
+
+@dataclass(frozen=True)
+class _Contacts:
+    contact: np.ndarray  # per sorted event
+    avoidable: np.ndarray
+    repeat: np.ndarray  # repeat within the case
+
+
+def _contact_flags(
+    log: _Log,
+    avoidable: Sequence[str],
+    repeat_within_days: float,
+    contact_channels: Sequence[str] | None,
+) -> _Contacts:
+    if (
+        not isinstance(repeat_within_days, (int, float, np.integer, np.floating))
+        or repeat_within_days < 0
+    ):
+        raise AnalysisError(
+            f"contacts: repeat_within_days must be a number >= 0, got {repeat_within_days!r}"
+        )
+    avoid_codes = log.activities.get_indexer(pd.Index(_names(avoidable, "avoidable"), dtype=object))
+    is_avoid = np.isin(log.act, avoid_codes[avoid_codes >= 0])
+    has_channel = "channel" in log.events.columns
+    if contact_channels is not None:
+        if not has_channel:
+            raise AnalysisError("events: missing column 'channel' (needed for contact_channels)")
+        wanted = {_normalise(c) for c in _names(contact_channels, "contact_channels")}
+        codes, labels = log.codes("channel")
+        ok = np.array([_normalise(c) in wanted for c in labels] + [False], dtype=bool)
+        by_channel = ok[codes]  # code -1 picks the trailing False
+    elif has_channel:
+        by_channel = log.codes("channel")[0] >= 0
+    else:
+        by_channel = np.ones(log.n_events, dtype=bool)
+    contact = by_channel | is_avoid
+    pos = np.flatnonzero(contact)
+    repeat = np.zeros(log.n_events, dtype=bool)
+    limit = round(repeat_within_days * _NS_PER_DAY)
+    if len(pos) > 1:
+        c, t = log.case[pos], log.ts[pos]
+        repeat[pos[1:]] = (c[1:] == c[:-1]) & (t[1:] - t[:-1] <= limit)
+    return _Contacts(contact=contact, avoidable=contact & is_avoid, repeat=repeat)
+
+
+def _per_case_count(log: _Log, mask: np.ndarray) -> np.ndarray:
+    return np.bincount(log.case[mask], minlength=log.n_cases).astype(np.int64)
+
+
+def contacts(
+    events: pd.DataFrame,
+    avoidable: Sequence[str] = (),
+    repeat_within_days: float = 7,
+    contact_channels: Sequence[str] | None = None,
+    per: str = "case",
+) -> pd.DataFrame:
+    """Count contacts, avoidable contacts and repeat contacts.
+
+    A contact is an event with a contact channel (any non-missing ``channel`` when
+    ``contact_channels`` is None; every event when the log has no ``channel`` column) or
+    an avoidable activity. A repeat contact is a contact within ``repeat_within_days``
+    days (inclusive) after the previous contact of the same case (``per="case"``) or of
+    the same customer across all their cases (``per="customer"``).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+    avoidable : sequence of str
+        Activities that are contacts the customer should not have needed.
+    repeat_within_days : float, default 7
+        Window for a repeat contact.
+    contact_channels : sequence of str, optional
+        Channels that count as contacts (matched case-insensitively).
+    per : {"case", "customer"}
+        ``"customer"`` needs a ``customer_id`` column; events without one are left out.
+
+    Returns
+    -------
+    DataFrame
+        ``per="case"``: one row per case, sorted by ``case_id``: ``case_id``,
+        ``n_contacts``, ``n_avoidable``, ``n_repeat``. ``per="customer"``: one row per
+        customer: ``customer_id``, ``n_cases``, ``n_contacts``, ``n_avoidable``,
+        ``n_repeat``.
+    """
+    if per not in ("case", "customer"):
+        raise AnalysisError(f"contacts: per must be 'case' or 'customer', got {per!r}")
+    if per == "customer":
+        _require_columns(events, _REQUIRED + ("customer_id",), "events")
+    log = _prepare(events)
+    flags = _contact_flags(log, avoidable, repeat_within_days, contact_channels)
+    if per == "case":
+        return _case_frame(
+            log,
+            n_contacts=_per_case_count(log, flags.contact),
+            n_avoidable=_per_case_count(log, flags.avoidable),
+            n_repeat=_per_case_count(log, flags.repeat),
+        )
+    cust, labels = log.codes("customer_id")
+    n_cust = len(labels)
+    known = cust >= 0
+    pairs = pd.unique(cust[known] * max(log.n_cases, 1) + log.case[known])
+    n_cases = np.bincount(pairs // max(log.n_cases, 1), minlength=n_cust)
+    pos = np.flatnonzero(flags.contact & known)
+    pos = pos[_event_order(cust[pos], log.ts[pos], pos)]  # by customer, time, case order
+    repeat = np.zeros(len(pos), dtype=bool)
+    if len(pos) > 1:
+        c, t = cust[pos], log.ts[pos]
+        repeat[1:] = (c[1:] == c[:-1]) & (t[1:] - t[:-1] <= round(repeat_within_days * _NS_PER_DAY))
+    return pd.DataFrame(
+        {
+            "customer_id": labels,
+            "n_cases": n_cases.astype(np.int64),
+            "n_contacts": np.bincount(cust[pos], minlength=n_cust).astype(np.int64),
+            "n_avoidable": np.bincount(cust[pos][flags.avoidable[pos]], minlength=n_cust).astype(
+                np.int64
+            ),
+            "n_repeat": np.bincount(cust[pos][repeat], minlength=n_cust).astype(np.int64),
+        }
+    )
+
+
+def journey_features(
+    events: pd.DataFrame,
+    designed_steps: Sequence[str],
+    avoidable: Sequence[str] = (),
+    repeat_within_days: float = 7,
+    contact_channels: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Numeric journey features per case, ready to join as drivers.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event log in the module's contract shape.
+    designed_steps : sequence of str
+        The designed journey: distinct activity names in designed order.
+    avoidable, repeat_within_days, contact_channels
+        As in :func:`contacts`.
+
+    Returns
+    -------
+    DataFrame
+        One row per case, sorted by ``case_id``: ``case_id``, ``fits`` (0/1), ``fitness``,
+        ``skipped``, ``repeated``, ``out_of_order``, ``extra``, ``n_events``,
+        ``n_contacts``, ``n_avoidable``, ``n_repeat``, ``lead_time_days`` (first to last
+        event).
+    """
+    steps = _designed_steps(designed_steps)
+    log = _prepare(events)
+    c = _conformance(log, steps)
+    flags = _contact_flags(log, avoidable, repeat_within_days, contact_channels)
+    lead = (log.ts[log.ends] - log.ts[log.starts]) / _NS_PER_DAY if log.n_cases else np.zeros(0)
+    return _case_frame(
+        log,
+        fits=c.fits.astype(np.int64),
+        fitness=c.fitness,
+        skipped=c.skipped,
+        repeated=c.repeated,
+        out_of_order=c.out_of_order,
+        extra=c.extra,
+        n_events=c.n_events,
+        n_contacts=_per_case_count(log, flags.contact),
+        n_avoidable=_per_case_count(log, flags.avoidable),
+        n_repeat=_per_case_count(log, flags.repeat),
+        lead_time_days=lead,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# milestones
+# --------------------------------------------------------------------------------------
+
+
+def events_from_milestones(
+    cases: pd.DataFrame,
+    milestones: Mapping[str, str],
+    keep: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Build an event log from milestone timestamp columns of a cases table.
+
+    Each non-missing milestone timestamp becomes one event whose activity is the step
+    name. ``row`` is ``case row * len(milestones) + milestone position``, so milestones of
+    a case at the same timestamp keep the order of ``milestones``.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        Cases table with a ``case_id`` column and the milestone columns.
+    milestones : mapping of str to str
+        Step name -> timestamp column, in designed order.
+    keep : sequence of str, optional
+        Further case columns to copy onto every event (e.g. ``customer_id``, ``channel``).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id``, ``activity``, ``timestamp``, ``row`` and the ``keep`` columns, ordered
+        by ``row``. Tz-aware milestone columns are converted to UTC; mixing tz-aware and
+        naive milestone columns is an error.
+    """
+    if not isinstance(milestones, Mapping) or not milestones:
+        raise AnalysisError(
+            "events_from_milestones: milestones must be a non-empty mapping step -> column, "
+            f"got {milestones!r}"
+        )
+    keep = _names(keep, "keep")
+    _require_columns(cases, ["case_id", *milestones.values(), *keep], "cases")
+    missing = cases["case_id"].isna().to_numpy()
+    if missing.any():
+        raise _missing_values_error("cases", "case_id", missing, cases.index)
+    stamps = [_to_datetime(cases[col], col, "cases") for col in milestones.values()]
+    aware = {isinstance(s.dtype, pd.DatetimeTZDtype) for s in stamps}
+    if len(aware) > 1:
+        raise AnalysisError(
+            "cases: milestone columns mix timestamps with and without a UTC offset: "
+            + ", ".join(
+                f"'{c}' ({'UTC' if isinstance(s.dtype, pd.DatetimeTZDtype) else 'naive'})"
+                for c, s in zip(milestones.values(), stamps)
+            )
+        )
+    n_steps = len(milestones)
+    base = np.arange(len(cases), dtype=np.int64) * n_steps
+    parts = []
+    for j, (step, ts) in enumerate(zip(milestones, stamps)):  # one per milestone
+        ok = ts.notna().to_numpy()
+        part = {
+            "case_id": cases["case_id"].to_numpy()[ok],
+            "activity": np.full(int(ok.sum()), step, dtype=object),
+            "timestamp": ts[ok].reset_index(drop=True),
+            "row": base[ok] + j,
+        }
+        for col in keep:
+            part[col] = cases[col].to_numpy()[ok]
+        parts.append(pd.DataFrame(part))
+    out = (
+        pd.concat(parts, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+    )
+    out["case_id"] = out["case_id"].astype("str")
+    out["activity"] = out["activity"].astype("str")
+    return out[["case_id", "activity", "timestamp", "row", *keep]]

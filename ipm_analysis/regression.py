@@ -1,0 +1,1186 @@
+"""Driver regressions: how the result KPI moves with each chain KPI, with intervals.
+
+Everything here works on a :class:`~ipm_analysis.modelframe.ModelFrame` (one row per
+response, drivers and controls without missing values) and returns tidy frames or frozen
+dataclasses holding the numbers *and* their intervals. Nothing is printed.
+
+Models
+------
+* **OLS** of the score on the drivers and controls, with HC3 heteroskedasticity-robust
+  standard errors (statsmodels ``cov_type="HC3"``; normal-based intervals and p-values, as
+  statsmodels gives them for a robust covariance).
+* **Ordinal logit** (statsmodels ``OrderedModel``, ``distr="logit"``) on the score's observed
+  levels: respects the scale, and gives the predicted score *distribution* that NPS needs.
+* **Logits on the top box and on the bottom box** (promoters 9-10 and detractors 0-6 for
+  NPS). Their covariance is the joint sandwich (HC0) of the two fits, so that a difference of
+  their effects (the NPS) has a proper interval.
+
+Effects in the result KPI's unit
+--------------------------------
+Each driver is moved by a *change* a manager thinks in: +10 pp for a share, +1 day, +1 hour,
++1 for a count, and a round number near one standard deviation for other numbers (override
+with ``changes=``). The effect of that change is
+
+* on the score: ``beta * change`` (OLS, HC3 interval);
+* on the top / bottom box in percentage points: the average marginal effect of the logits.
+  For a 0/1 driver (a share KPI per case) it is ``change`` times the average discrete effect of
+  0 → 1, i.e. what moving ``change`` of the respondents from failure to success is expected
+  to do; for other drivers it is the average effect of adding ``change`` to every
+  respondent's value. Intervals by the delta method;
+* on the result KPI: for NPS ``100 * (dp_top - dp_bottom)`` in NPS points, from the two
+  logits and their joint covariance; for a rating scale the effect on the mean score;
+* on the result KPI through the ordinal model (``effect_kpi_ordinal``): the same change pushed
+  through the predicted score distribution, delta-method interval with a numerical gradient.
+
+These are associations in observational data: "a response with +10 pp on time is associated
+with +3 NPS points", never "on time causes".
+
+Collinearity
+------------
+Variance inflation factors (statsmodels ``variance_inflation_factor`` on the design with the
+intercept) and the condition number of the correlation matrix of the regressors
+(``sqrt(largest / smallest eigenvalue)``: Belsley's index on centred and scaled columns, so
+neither the intercept nor the units inflate it). Above VIF 5 or condition number 30 a plain
+warning says which drivers overlap.
+
+Non-linear effects and thresholds
+---------------------------------
+:func:`response_curve` bins a numeric driver (its own values when it has few, quantile bins
+otherwise; bins merged until each has ``min_n`` responses) and gives, per bin, the raw result
+KPI with its interval and the contrast with the *best* bin (the best level of the driver by
+its direction) adjusted for the other drivers and controls. :func:`find_threshold` fits the
+broken-stick (hinge) regression ``kpi = a + b1 * x + b2 * max(0, x - k) + other drivers``
+for every candidate knot ``k`` and picks the knot of the smallest residual sum of squares (the
+profile likelihood of a normal model). The knot's interval is the set of candidate knots not
+rejected by the profile likelihood-ratio criterion ``n * log(RSS_k / RSS_min) <=
+chi2_1(ci)``. A threshold is reported when the slope change ``b2`` is significant after a
+Bonferroni correction for the number of knots tried (conservative: the knot was chosen by
+looking at the data). The per-response KPI is ``100 * (promoter - detractor)`` for NPS (its
+mean is the NPS, so slopes are in NPS points) and the score for a rating scale.
+
+Segments
+--------
+:func:`segment_drivers` repeats the OLS / logit effects within each segment whose base is at
+least ``min_base_suppress`` (and five responses per model parameter); bases under
+``min_base_flag`` are flagged. :func:`segment_difference` tests whether a driver's
+association differs between segments: the model with segment dummies and driver × segment
+interactions, and an HC3 Wald (chi-square) test that every interaction is zero.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+from .errors import AnalysisError
+from .kpis import mean_ci, nps
+from .modelframe import ModelFrame
+
+__all__ = [
+    "COND_LIMIT",
+    "VIF_LIMIT",
+    "BoxLogits",
+    "Collinearity",
+    "DriverModels",
+    "Threshold",
+    "change_label",
+    "collinearity",
+    "default_change",
+    "driver_effects",
+    "find_threshold",
+    "fit_box_logits",
+    "fit_ols",
+    "fit_ordinal",
+    "kpi_unit",
+    "level_weights",
+    "ordinal_contrast",
+    "response_curve",
+    "segment_difference",
+    "segment_drivers",
+]
+
+#: A driver whose variance inflation factor exceeds this overlaps with the others.
+VIF_LIMIT = 5.0
+#: A condition number of the regressors' correlation matrix above this signals overlap.
+COND_LIMIT = 30.0
+#: Least number of responses in the top box and in the bottom box (and outside them) for a logit.
+MIN_BOX_EVENTS = 10
+
+_DEFAULT_CHANGE = {"share": 0.10, "days": 1.0, "hours": 1.0, "count": 1.0}
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_mf(mf: Any) -> ModelFrame:
+    if not isinstance(mf, ModelFrame):
+        raise AnalysisError(f"expected a ModelFrame (from model_frame or frame_from_data), got {type(mf).__name__}")
+    return mf
+
+
+def _check_ci(ci: Any) -> float:
+    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1:
+        raise AnalysisError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), got {ci!r}")
+    return float(ci)
+
+
+def _check_driver(mf: ModelFrame, driver: Any) -> str:
+    if not isinstance(driver, str) or driver not in mf.drivers:
+        raise AnalysisError(f"driver {driver!r} is not a driver of the model frame; drivers are {list(mf.drivers)}")
+    return driver
+
+
+def _z(ci: float) -> float:
+    return float(stats.norm.ppf(0.5 + ci / 2))
+
+
+def _is_binary(values: np.ndarray) -> bool:
+    return bool(np.isin(values, (0.0, 1.0)).all())
+
+
+def _nice(x: float) -> float:
+    """A round number (1, 2 or 5 times a power of ten) at or below ``x``."""
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    e = math.floor(math.log10(x))
+    for m in (5, 2, 1):
+        if m * 10**e <= x:
+            return float(m * 10**e)
+    return float(10**e)
+
+
+def default_change(unit: str, values: Any = None) -> float:
+    """The change a driver is moved by in the effects table.
+
+    +0.10 (10 pp) for a share, +1 for days, hours and counts, and for any other number a
+    round value (1, 2 or 5 × 10^k) at or below one standard deviation of ``values``.
+    """
+    if unit in _DEFAULT_CHANGE:
+        return _DEFAULT_CHANGE[unit]
+    if values is None:
+        return 1.0
+    return _nice(float(np.nanstd(np.asarray(values, dtype=float), ddof=1)))
+
+
+def change_label(unit: str, change: float) -> str:
+    """``+10 pp``, ``+1 day``, ``+2 hours``, ``+1``."""
+    sign = "+" if change >= 0 else "-"
+    a = abs(change)
+    if unit == "share":
+        return f"{sign}{100 * a:g} pp"
+    if unit in ("days", "hours"):
+        word = unit[:-1] if a == 1 else unit
+        return f"{sign}{a:g} {word}"
+    return f"{sign}{a:g}"
+
+
+def kpi_unit(mf: ModelFrame) -> str:
+    """The unit of the result KPI: ``"NPS points"`` or ``"points on the 1-5 scale"``."""
+    if mf.is_nps:
+        return "NPS points"
+    return f"points on the {mf.scale.min}-{mf.scale.max} scale"
+
+
+def _boxes(mf: ModelFrame) -> tuple[np.ndarray, np.ndarray]:
+    s = mf.frame["score"].to_numpy(dtype=float)
+    return np.isin(s, mf.scale.top_box).astype(float), np.isin(s, mf.scale.bottom_box).astype(float)
+
+
+def _kpi_var(mf: ModelFrame) -> np.ndarray:
+    """Per-response result KPI: ``100 * (top - bottom)`` for NPS (mean = NPS), else the score."""
+    if mf.is_nps:
+        top, bottom = _boxes(mf)
+        return 100.0 * (top - bottom)
+    return mf.frame["score"].to_numpy(dtype=float)
+
+
+def level_weights(mf: ModelFrame, levels: Sequence[float], measure: str = "kpi") -> np.ndarray:
+    """Weight of each score level in a result-KPI measure, so that ``KPI = P @ weights``.
+
+    ``measure="kpi"``: NPS (``+100`` promoters, ``-100`` detractors) or the mean score;
+    ``"top"`` / ``"bottom"``: the top / bottom box share in percent.
+    """
+    lv = np.asarray(levels, dtype=float)
+    top = np.isin(lv, mf.scale.top_box).astype(float)
+    bottom = np.isin(lv, mf.scale.bottom_box).astype(float)
+    if measure == "top":
+        return 100 * top
+    if measure == "bottom":
+        return 100 * bottom
+    if measure != "kpi":
+        raise AnalysisError(f"measure must be 'kpi', 'top' or 'bottom', got {measure!r}")
+    return 100 * (top - bottom) if mf.is_nps else lv
+
+
+def _design(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = True) -> pd.DataFrame:
+    cols = list(mf.drivers if drivers is None else drivers) + list(mf.controls)
+    X = mf.frame.loc[:, cols].astype(float)
+    if const:
+        X.insert(0, "const", 1.0)
+    return X
+
+
+def _need_rows(mf: ModelFrame, k: int, what: str) -> None:
+    if mf.n < k + 2:
+        raise AnalysisError(f"{what} needs more responses than parameters: {mf.n} response(s) for {k} "
+                            "parameter(s)")
+
+
+# --------------------------------------------------------------------------------------------
+# the fits
+# --------------------------------------------------------------------------------------------
+
+
+def fit_ols(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
+    """OLS of the score on the drivers and controls with HC3 standard errors.
+
+    Returns the statsmodels results (``sm.OLS(score, const + drivers + controls)
+    .fit(cov_type="HC3")``), exactly as a direct statsmodels call gives them.
+    """
+    mf = _check_mf(mf)
+    X = _design(mf, drivers)
+    _need_rows(mf, X.shape[1], "the OLS model")
+    return sm.OLS(mf.frame["score"].to_numpy(dtype=float), X).fit(cov_type="HC3")
+
+
+def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
+    """Ordinal logit (proportional odds) of the score on the drivers and controls.
+
+    The categories are the score levels observed (ordered); there is no intercept (the
+    thresholds play its role). Fitted with BFGS by statsmodels' ``OrderedModel``; a fit that
+    does not converge raises :class:`AnalysisError`.
+    """
+    mf = _check_mf(mf)
+    X = _design(mf, drivers, const=False)
+    levels = np.sort(mf.frame["score"].unique())
+    if len(levels) < 2:
+        raise AnalysisError("the ordinal model needs at least two different scores; every response has "
+                            f"score {levels[0]:g}")
+    _need_rows(mf, X.shape[1] + len(levels) - 1, "the ordinal model")
+    y = pd.Series(pd.Categorical(mf.frame["score"].to_numpy(), categories=levels, ordered=True))
+    model = OrderedModel(y, X, distr="logit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(method="bfgs", disp=False, maxiter=3000)
+    if not res.mle_retvals.get("converged", False):
+        raise AnalysisError("the ordinal model did not converge (drivers may separate the scores perfectly)")
+    return res
+
+
+@dataclass(frozen=True)
+class BoxLogits:
+    """Logits on the top box and on the bottom box, with their joint robust covariance.
+
+    Attributes
+    ----------
+    top, bottom : statsmodels results
+        The two fits (``sm.Logit(box, const + drivers + controls)``).
+    cov : ndarray
+        ``(2k, 2k)`` joint sandwich covariance of ``(beta_top, beta_bottom)`` (HC0).
+    columns : tuple of str
+        The design's columns, ``const`` first.
+    """
+
+    top: Any
+    bottom: Any
+    cov: np.ndarray
+    columns: tuple[str, ...]
+
+
+def _fit_logit(y: np.ndarray, X: pd.DataFrame) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sm.Logit(y, X).fit(disp=False, method="newton", maxiter=100)
+    if not res.mle_retvals.get("converged", False) or not np.isfinite(res.params).all():
+        raise AnalysisError("a box logit did not converge (a driver may separate the box perfectly)")
+    return res
+
+
+def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxLogits:
+    """Logits on the top box (promoters) and the bottom box (detractors).
+
+    Raises
+    ------
+    AnalysisError
+        When a box (or its complement) has fewer than ``MIN_BOX_EVENTS`` responses, or a fit
+        does not converge.
+    """
+    mf = _check_mf(mf)
+    X = _design(mf, drivers)
+    _need_rows(mf, X.shape[1], "the box logits")
+    top, bottom = _boxes(mf)
+    for name, y in (("top box", top), ("bottom box", bottom)):
+        k = int(y.sum())
+        if min(k, len(y) - k) < MIN_BOX_EVENTS:
+            raise AnalysisError(f"the {name} logit needs at least {MIN_BOX_EVENTS} responses in and out of the "
+                                f"{name}; got {k} of {len(y)}")
+    rt, rb = _fit_logit(top, X), _fit_logit(bottom, X)
+    Xa = X.to_numpy()
+    blocks, scores = [], []
+    for res, y in ((rt, top), (rb, bottom)):
+        p = res.predict(Xa)
+        blocks.append(np.linalg.pinv((Xa * (p * (1 - p))[:, None]).T @ Xa))
+        scores.append(Xa * (y - p)[:, None])
+    k = Xa.shape[1]
+    ainv = np.zeros((2 * k, 2 * k))
+    ainv[:k, :k], ainv[k:, k:] = blocks
+    S = np.hstack(scores)
+    cov = ainv @ (S.T @ S) @ ainv
+    return BoxLogits(rt, rb, cov, tuple(X.columns))
+
+
+# --------------------------------------------------------------------------------------------
+# contrasts through the fitted models
+# --------------------------------------------------------------------------------------------
+
+
+def _scenario_x(X: np.ndarray, j: int, binary: bool, change: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """(X0, X1, factor): effect = factor * mean(f(X1) - f(X0))."""
+    if binary:
+        X0, X1 = X.copy(), X.copy()
+        X0[:, j], X1[:, j] = 0.0, 1.0
+        return X0, X1, change
+    X1 = X.copy()
+    X1[:, j] += change
+    return X, X1, 1.0
+
+
+def _logit_change(beta: np.ndarray, X0: np.ndarray, X1: np.ndarray, factor: float) -> tuple[float, np.ndarray]:
+    """Average change in the probability and its gradient with respect to beta."""
+    p0, p1 = 1 / (1 + np.exp(-(X0 @ beta))), 1 / (1 + np.exp(-(X1 @ beta)))
+    est = factor * float(np.mean(p1 - p0))
+    grad = factor * ((p1 * (1 - p1)) @ X1 - (p0 * (1 - p0)) @ X0) / len(X0)
+    return est, grad
+
+
+def ordinal_contrast(
+    res: Any,
+    new: Sequence[tuple[np.ndarray, np.ndarray | float]],
+    base: Sequence[tuple[np.ndarray, np.ndarray | float]],
+    weights: np.ndarray,
+) -> tuple[float, float]:
+    """A difference of mean predicted KPIs between two scenarios of the ordinal model.
+
+    A scenario is a list of ``(X, row_weights)``: the predicted KPI of respondent ``i`` is
+    ``sum_v row_weights_v[i] * P(X_v[i]) @ weights`` (a mixture of designs, e.g. a failing
+    case that succeeds with probability q), averaged over respondents.
+
+    Returns
+    -------
+    (estimate, standard error)
+        The standard error is the delta method with a central-difference gradient over the
+        model's parameters and its covariance (``res.cov_params()``).
+    """
+    w = np.asarray(weights, dtype=float)
+    model = res.model
+    theta = np.asarray(res.params, dtype=float)
+
+    def value(th: np.ndarray) -> float:
+        tot = 0.0
+        for sign, scen in ((1.0, new), (-1.0, base)):
+            for X, rw in scen:
+                P = model.predict(th, exog=X)
+                tot += sign * float(np.mean(np.asarray(rw) * (P @ w)))
+        return tot
+
+    est = value(theta)
+    grad = np.empty_like(theta)
+    for i in range(len(theta)):
+        h = 1e-5 * max(1.0, abs(theta[i]))
+        up, dn = theta.copy(), theta.copy()
+        up[i] += h
+        dn[i] -= h
+        grad[i] = (value(up) - value(dn)) / (2 * h)
+    cov = np.asarray(res.cov_params(), dtype=float)
+    se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+    return est, se
+
+
+# --------------------------------------------------------------------------------------------
+# collinearity
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collinearity:
+    """How much the drivers overlap.
+
+    Attributes
+    ----------
+    vif : DataFrame
+        One row per driver: ``driver, vif, r2_others`` (R² of the driver on the other
+        regressors, ``1 - 1/vif``), ``most_correlated`` (the other driver it moves most with)
+        and ``correlation``.
+    condition_number : float
+        ``sqrt(largest / smallest eigenvalue)`` of the regressors' correlation matrix.
+    warning : str or None
+        A plain-language warning when a VIF exceeds ``VIF_LIMIT`` or the condition number
+        exceeds ``COND_LIMIT``; None otherwise.
+    """
+
+    vif: pd.DataFrame
+    condition_number: float
+    warning: str | None
+
+
+def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collinearity:
+    """VIF per driver and the condition number, with a warning when drivers overlap."""
+    mf = _check_mf(mf)
+    drivers = list(mf.drivers if drivers is None else drivers)
+    X = _design(mf, drivers)
+    Xa = X.to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vifs = [float(variance_inflation_factor(Xa, X.columns.get_loc(d))) for d in drivers]
+        regs = X.drop(columns="const")
+        corr = np.corrcoef(regs.to_numpy(), rowvar=False) if regs.shape[1] > 1 else np.ones((1, 1))
+    corr = np.atleast_2d(corr)
+    eig = np.linalg.eigvalsh(corr) if np.isfinite(corr).all() else np.array([np.nan])
+    cond = float(np.sqrt(eig.max() / eig.min())) if eig.min() > 1e-12 else float("inf")
+    rows = []
+    names = list(regs.columns)
+    for d, v in zip(drivers, vifs, strict=True):
+        i = names.index(d)
+        others = [(abs(corr[i, k]), names[k], corr[i, k]) for k in range(len(names)) if k != i and names[k] in drivers]
+        best = max(others) if others else (np.nan, None, np.nan)
+        rows.append({"driver": d, "vif": v, "r2_others": 1 - 1 / v if np.isfinite(v) and v > 0 else 1.0,
+                     "most_correlated": best[1], "correlation": float(best[2])})
+    table = pd.DataFrame(rows, columns=["driver", "vif", "r2_others", "most_correlated", "correlation"])
+    warning = None
+    high = table[~(table["vif"] <= VIF_LIMIT)]
+    if len(high) or not cond <= COND_LIMIT:
+        parts = []
+        if len(high):
+            pairs = []
+            for r in high.itertuples():
+                pair = tuple(sorted((r.driver, r.most_correlated or "the other drivers")))
+                if pair not in [p[0] for p in pairs]:
+                    pairs.append((pair, r.correlation))
+            said = "; ".join(f"{a} and {b} move together (correlation {c:+.2f})" if np.isfinite(c)
+                             else f"{a} is largely explained by {b}" for (a, b), c in pairs)
+            vif_txt = ", ".join(f"{r.driver} {r.vif:.1f}" for r in high.itertuples())
+            parts.append(f"Some drivers overlap: {said} (variance inflation {vif_txt}; above {VIF_LIMIT:g} "
+                         "means overlap).")
+        if not cond <= COND_LIMIT:
+            parts.append(f"The condition number of the drivers is {cond:.0f} (above {COND_LIMIT:g}).")
+        parts.append("Their separate effects are uncertain and can trade places; read overlapping drivers "
+                     "together rather than one by one.")
+        warning = " ".join(parts)
+    return Collinearity(table, cond, warning)
+
+
+# --------------------------------------------------------------------------------------------
+# driver effects
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriverModels:
+    """The driver models of one model frame and their effects in the result KPI's unit.
+
+    Attributes
+    ----------
+    frame : ModelFrame
+        The data the models were fitted on.
+    effects : DataFrame
+        One row per driver (see :func:`driver_effects`).
+    ols, ordinal : statsmodels results or None
+        The OLS (HC3) fit and the ordinal logit (None when skipped or not estimable).
+    logits : BoxLogits or None
+        Top- and bottom-box logits (None when a box is too small).
+    collinearity : Collinearity
+    r2, r2_adj : float
+        R² and adjusted R² of the OLS model.
+    p_drivers : float
+        HC3 Wald test that every driver coefficient is zero (controls kept).
+    n : int
+    reliable : bool
+        True when the drivers jointly explain the score (``p_drivers < 1 - ci``) and R² is
+        at least ``min_r2``.
+    reading : str
+        A plain sentence about the model as a whole.
+    notes : tuple of str
+        What could not be estimated, and why.
+    ci : float
+    kpi_unit : str
+    """
+
+    frame: ModelFrame
+    effects: pd.DataFrame
+    ols: Any
+    ordinal: Any
+    logits: BoxLogits | None
+    collinearity: Collinearity
+    r2: float
+    r2_adj: float
+    p_drivers: float
+    n: int
+    reliable: bool
+    reading: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    ci: float = 0.95
+    kpi_unit: str = "NPS points"
+
+
+_EFFECT_COLUMNS = [
+    "driver", "name", "unit", "change", "change_label",
+    "effect_score", "effect_score_ci_low", "effect_score_ci_high", "p_value",
+    "effect_top", "effect_top_ci_low", "effect_top_ci_high",
+    "effect_bottom", "effect_bottom_ci_low", "effect_bottom_ci_high",
+    "effect_kpi", "effect_kpi_ci_low", "effect_kpi_ci_high", "p_value_kpi",
+    "effect_kpi_ordinal", "effect_kpi_ordinal_ci_low", "effect_kpi_ordinal_ci_high",
+    "vif", "reliable", "reading",
+]
+
+
+def _fmt_signed(x: float, digits: int = 1) -> str:
+    return f"{x:+.{digits}f}" if np.isfinite(x) else "n/a"
+
+
+def _fmt_effect(x: float, nps_points: bool) -> str:
+    """An effect for a sentence: 1 decimal in NPS points; 2 (3 below 0.1) on a rating scale."""
+    if not np.isfinite(x):
+        return "n/a"
+    if nps_points:
+        return f"{x:+.1f}"
+    return f"{x:+.2f}" if abs(x) >= 0.1 else f"{x:+.3f}"
+
+
+def _resolve_changes(mf: ModelFrame, changes: Mapping[str, float] | None) -> dict[str, float]:
+    changes = dict(changes or {})
+    unknown = [k for k in changes if k not in mf.drivers]
+    if unknown:
+        raise AnalysisError(f"changes name {unknown}, which are not drivers {list(mf.drivers)}")
+    out = {}
+    for d in mf.drivers:
+        if d in changes:
+            c = changes[d]
+            if isinstance(c, bool) or not isinstance(c, (int, float, np.floating)) or not np.isfinite(c) or c == 0:
+                raise AnalysisError(f"the change of driver '{d}' must be a non-zero number, got {c!r}")
+            out[d] = float(c)
+        else:
+            out[d] = default_change(mf.specs[d].unit, mf.frame[d].to_numpy())
+    return out
+
+
+def driver_effects(
+    mf: ModelFrame,
+    changes: Mapping[str, float] | None = None,
+    ci: float = 0.95,
+    ordinal: bool = True,
+    min_r2: float = 0.02,
+) -> DriverModels:
+    """Fit the driver models and express every driver's effect in the result KPI's unit.
+
+    Parameters
+    ----------
+    mf : ModelFrame
+    changes : dict, optional
+        ``{driver: change}`` overriding the default change (10 pp, 1 day, ...).
+    ci : float, default 0.95
+    ordinal : bool, default True
+        Fit the ordinal logit and add ``effect_kpi_ordinal`` (skip for speed).
+    min_r2 : float, default 0.02
+        R² below which the model is not called reliable, whatever its p-value.
+
+    Returns
+    -------
+    DriverModels
+        ``effects`` has one row per driver with columns ``driver, name, unit, change,
+        change_label``; ``effect_score`` (+ ``_ci_low``, ``_ci_high``) and ``p_value`` from
+        OLS with HC3; ``effect_top`` and ``effect_bottom`` (percentage points of top / bottom
+        box, logit average marginal effects); ``effect_kpi`` (NPS points from the two logits,
+        or the mean score for a rating scale) with interval and ``p_value_kpi``;
+        ``effect_kpi_ordinal`` with interval; ``vif``; ``reliable`` (the OLS interval
+        excludes 0) and a ``reading`` sentence. ``attrs`` holds ``kpi_unit`` and ``ci``.
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    if not mf.drivers:
+        raise AnalysisError(f"the model frame has no driver left ({mf.policy})")
+    alpha, z = 1 - ci, _z(ci)
+    chg = _resolve_changes(mf, changes)
+    notes: list[str] = []
+    ols = fit_ols(mf)
+    Xdf = _design(mf)
+    X = Xdf.to_numpy()
+    cols = list(Xdf.columns)
+    unit = kpi_unit(mf)
+
+    try:
+        logits = fit_box_logits(mf)
+    except AnalysisError as e:
+        logits = None
+        notes.append(f"Top/bottom-box effects not estimated: {e}.")
+    ordres = None
+    if ordinal:
+        try:
+            ordres = fit_ordinal(mf)
+        except AnalysisError as e:
+            notes.append(f"Ordinal-model effects not estimated: {e}.")
+    col = collinearity(mf)
+
+    rows = []
+    ci_ols = np.asarray(ols.conf_int(alpha))
+    for d in mf.drivers:
+        spec = mf.specs[d]
+        j = cols.index(d)
+        c = chg[d]
+        binary = spec.unit == "share" and _is_binary(X[:, j])
+        beta, (lo, hi) = float(ols.params.iloc[j]), ci_ols[j]
+        row = {
+            "driver": d, "name": spec.name, "unit": spec.unit, "change": c,
+            "change_label": change_label(spec.unit, c),
+            "effect_score": beta * c,
+            "effect_score_ci_low": min(lo * c, hi * c), "effect_score_ci_high": max(lo * c, hi * c),
+            "p_value": float(ols.pvalues.iloc[j]),
+        }
+        for key in ("top", "bottom"):
+            row.update({f"effect_{key}": np.nan, f"effect_{key}_ci_low": np.nan, f"effect_{key}_ci_high": np.nan})
+        row.update({"effect_kpi": np.nan, "effect_kpi_ci_low": np.nan, "effect_kpi_ci_high": np.nan,
+                    "p_value_kpi": np.nan})
+        X0, X1, factor = _scenario_x(X, j, binary, c)
+        if logits is not None:
+            k = len(cols)
+            et, gt = _logit_change(np.asarray(logits.top.params), X0, X1, factor)
+            eb, gb = _logit_change(np.asarray(logits.bottom.params), X0, X1, factor)
+            for key, est, g in (("top", et, np.r_[gt, np.zeros(k)]), ("bottom", eb, np.r_[np.zeros(k), gb])):
+                se = float(np.sqrt(max(g @ logits.cov @ g, 0.0)))
+                row.update({f"effect_{key}": 100 * est, f"effect_{key}_ci_low": 100 * (est - z * se),
+                            f"effect_{key}_ci_high": 100 * (est + z * se)})
+            if mf.is_nps:
+                g = 100 * np.r_[gt, -gb]
+                est = 100 * (et - eb)
+                se = float(np.sqrt(max(g @ logits.cov @ g, 0.0)))
+                row.update({"effect_kpi": est, "effect_kpi_ci_low": est - z * se, "effect_kpi_ci_high": est + z * se,
+                            "p_value_kpi": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan})
+        if not mf.is_nps:
+            row.update({"effect_kpi": row["effect_score"], "effect_kpi_ci_low": row["effect_score_ci_low"],
+                        "effect_kpi_ci_high": row["effect_score_ci_high"], "p_value_kpi": row["p_value"]})
+        row.update({"effect_kpi_ordinal": np.nan, "effect_kpi_ordinal_ci_low": np.nan,
+                    "effect_kpi_ordinal_ci_high": np.nan})
+        if ordres is not None:
+            Xo = X[:, 1:]
+            jo = j - 1
+            O0, O1, f = _scenario_x(Xo, jo, binary, c)
+            w = level_weights(mf, np.sort(mf.frame["score"].unique()))
+            est, se = ordinal_contrast(ordres, [(O1, f)], [(O0, f)], w)
+            row.update({"effect_kpi_ordinal": est, "effect_kpi_ordinal_ci_low": est - z * se,
+                        "effect_kpi_ordinal_ci_high": est + z * se})
+        vif = col.vif.set_index("driver").loc[d, "vif"]
+        row["vif"] = float(vif)
+        row["reliable"] = bool(row["p_value"] < alpha)
+        row["reading"] = _effect_reading(row, spec.name, unit, ci, mf)
+        rows.append(row)
+    effects = pd.DataFrame(rows, columns=_EFFECT_COLUMNS)
+    effects.attrs.update(kpi_unit=unit, ci=ci, result_name=mf.result_name)
+
+    R = np.zeros((len(mf.drivers), len(cols)))
+    for i, d in enumerate(mf.drivers):
+        R[i, cols.index(d)] = 1.0
+    wald = ols.wald_test(R, use_f=False, scalar=True)
+    p_drivers = float(wald.pvalue)
+    r2 = float(ols.rsquared)
+    reliable = bool(p_drivers < alpha and r2 >= min_r2)
+    reading = _model_reading(r2, p_drivers, reliable, effects, mf, min_r2)
+    return DriverModels(mf, effects, ols, ordres, logits, col, r2, float(ols.rsquared_adj), p_drivers, mf.n,
+                        reliable, reading, tuple(notes), ci, unit)
+
+
+def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf: ModelFrame) -> str:
+    lab = row["change_label"]
+    if mf.is_nps and np.isfinite(row["effect_kpi"]):
+        e, lo, hi, p = row["effect_kpi"], row["effect_kpi_ci_low"], row["effect_kpi_ci_high"], row["p_value_kpi"]
+        u = "NPS points"
+    else:
+        e, lo, hi, p = row["effect_score"], row["effect_score_ci_low"], row["effect_score_ci_high"], row["p_value"]
+        u = "score points"
+    nps_points = u == "NPS points"
+    f = (lambda v: _fmt_effect(v, nps_points))
+    interval = f"{ci:.0%} interval {f(lo)} to {f(hi)}"
+    if p < 1 - ci:
+        return f"{lab} {name} is associated with {f(e)} {u} ({interval})."
+    return (f"{lab} {name} shows no reliable association with the {mf.result_name} "
+            f"({f(e)} {u}, {interval}, includes no effect).")
+
+
+def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
+    if reliable:
+        return (f"The drivers together explain {r2:.0%} of the variation in the {mf.result_name} score "
+                f"(R² {r2:.3f}; joint test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}); "
+                "these are associations, not proof of cause.")
+    why = []
+    if r2 < min_r2:
+        why.append(f"the drivers explain only {100 * r2:.1f} % of the variation in the score (R² {r2:.3f})")
+    if p >= 0.05 or not effects["reliable"].any():
+        why.append("no driver's interval excludes zero" if not effects["reliable"].any()
+                   else f"the joint test does not distinguish them from no effect (p = {p:.2f})")
+    return "No reliable driver was found: " + " and ".join(why or ["the joint test is not significant"]) + "."
+
+
+# --------------------------------------------------------------------------------------------
+# non-linear effects
+# --------------------------------------------------------------------------------------------
+
+
+def _numeric_driver(mf: ModelFrame, driver: str, min_distinct: int) -> np.ndarray:
+    x = mf.frame[driver].to_numpy(dtype=float)
+    k = len(np.unique(x))
+    if k < min_distinct:
+        raise AnalysisError(f"driver '{driver}' has {k} distinct value(s); a response curve or threshold needs "
+                            f"at least {min_distinct} (a 0/1 share has no shape to find)")
+    return x
+
+
+def _bins(x: np.ndarray, n_bins: int, max_levels: int, min_n: int) -> np.ndarray:
+    """Bin edges as a list of (low, high) pairs, every bin with at least min_n responses."""
+    vals, counts = np.unique(x, return_counts=True)
+    if len(vals) <= max_levels:
+        groups: list[list[int]] = []
+        cur: list[int] = []
+        n = 0
+        for i, c in enumerate(counts):
+            cur.append(i)
+            n += c
+            if n >= min_n:
+                groups.append(cur)
+                cur, n = [], 0
+        if cur:
+            if groups:
+                groups[-1].extend(cur)
+            else:
+                groups.append(cur)
+        return np.array([(vals[g[0]], vals[g[-1]]) for g in groups])
+    qs = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))
+    edges = []
+    lo = x.min()
+    for q in qs[1:]:
+        inbin = (x >= lo) & (x <= q)
+        if inbin.sum() >= min_n or q == qs[-1]:
+            edges.append([lo, q])
+            above = x[x > q]
+            lo = above.min() if len(above) else q
+    if len(edges) > 1 and ((x >= edges[-1][0]) & (x <= edges[-1][1])).sum() < min_n:
+        edges[-2][1] = edges[-1][1]
+        edges.pop()
+    return np.array(edges)
+
+
+def _bin_label(lo: float, hi: float, unit: str) -> str:
+    f = (lambda v: f"{100 * v:g} %") if unit == "share" else (lambda v: f"{v:g}")
+    u = f" {unit}" if unit in ("days", "hours") else ""
+    return f"{f(lo)}{u}" if lo == hi else f"{f(lo)} to {f(hi)}{u}"
+
+
+def response_curve(
+    mf: ModelFrame,
+    driver: str,
+    n_bins: int = 5,
+    max_levels: int = 12,
+    min_n: int | None = None,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """The result KPI along the values of a numeric driver, bin by bin, with intervals.
+
+    Parameters
+    ----------
+    mf : ModelFrame
+    driver : str
+        A numeric driver with at least three distinct values.
+    n_bins : int, default 5
+        Quantile bins when the driver has more than ``max_levels`` distinct values.
+    max_levels : int, default 12
+        Up to this many distinct values, each value is its own bin (merged with its
+        neighbours until a bin has ``min_n`` responses).
+    min_n : int, optional
+        Least responses per bin; default the frame's ``min_base_flag``.
+    ci : float, default 0.95
+
+    Returns
+    -------
+    DataFrame
+        One row per bin, in the order of the driver's values: ``bin`` (label), ``x_low``,
+        ``x_high``, ``x_mean``, ``n``, ``score_mean`` with ``score_ci_low/high`` (t interval),
+        ``kpi`` with ``kpi_ci_low/high`` (NPS with its analytic interval, or the mean score),
+        ``reference`` (the best bin by the driver's direction; the lowest bin without a
+        direction), ``kpi_vs_ref`` with ``kpi_vs_ref_ci_low/high`` and ``p_value``: the
+        bin's difference from the reference in the result KPI's unit, adjusted for the other
+        drivers and controls (OLS of the per-response KPI on bin dummies, HC3), and
+        ``small_base`` (n below ``min_base_flag``). ``attrs``: ``driver``, ``kpi_unit``,
+        ``ci``.
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    driver = _check_driver(mf, driver)
+    x = _numeric_driver(mf, driver, 3)
+    min_n = mf.min_base_flag if min_n is None else int(min_n)
+    spec = mf.specs[driver]
+    edges = _bins(x, int(n_bins), int(max_levels), min_n)
+    if len(edges) < 2:
+        raise AnalysisError(f"driver '{driver}' leaves fewer than two bins of {min_n} responses; "
+                            "too few responses for a curve")
+    idx = np.zeros(len(x), dtype=int)
+    for b, (lo, hi) in enumerate(edges):
+        idx[(x >= lo) & (x <= hi)] = b
+    ref = len(edges) - 1 if spec.direction == "higher" else 0
+    kv = _kpi_var(mf)
+    scores = mf.frame["score"].to_numpy(dtype=float)
+    # adjusted contrasts: per-response KPI on bin dummies + the other drivers + controls
+    others = [d for d in mf.drivers if d != driver]
+    X = _design(mf, others)
+    dummies = [b for b in range(len(edges)) if b != ref]
+    for b in dummies:
+        X[f"bin{b}"] = (idx == b).astype(float)
+    fit = sm.OLS(kv, X).fit(cov_type="HC3")
+    conf = np.asarray(fit.conf_int(1 - ci))
+    rows = []
+    for b, (lo, hi) in enumerate(edges):
+        m = idx == b
+        mc = mean_ci(scores[m], ci)
+        if mf.is_nps:
+            r = nps(scores[m], ci)
+            kpi, klo, khi = r.value, r.ci_low, r.ci_high
+        else:
+            kpi, klo, khi = mc.mean, mc.ci_low, mc.ci_high
+        row = {"bin": _bin_label(lo, hi, spec.unit), "x_low": lo, "x_high": hi, "x_mean": float(x[m].mean()),
+               "n": int(m.sum()), "score_mean": mc.mean, "score_ci_low": mc.ci_low, "score_ci_high": mc.ci_high,
+               "kpi": kpi, "kpi_ci_low": klo, "kpi_ci_high": khi, "reference": b == ref}
+        if b == ref:
+            row.update(kpi_vs_ref=0.0, kpi_vs_ref_ci_low=0.0, kpi_vs_ref_ci_high=0.0, p_value=np.nan)
+        else:
+            j = list(X.columns).index(f"bin{b}")
+            row.update(kpi_vs_ref=float(fit.params.iloc[j]), kpi_vs_ref_ci_low=float(conf[j, 0]),
+                       kpi_vs_ref_ci_high=float(conf[j, 1]), p_value=float(fit.pvalues.iloc[j]))
+        row["small_base"] = row["n"] < mf.min_base_flag
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs.update(driver=driver, kpi_unit=kpi_unit(mf), ci=ci,
+                     method="bins of the driver's values; contrasts vs the best bin adjusted for the other "
+                            "drivers (OLS, HC3)")
+    return out
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A change of slope (a threshold) in a numeric driver's association with the result KPI.
+
+    Attributes
+    ----------
+    driver, name, unit : str
+    kpi_unit : str
+        Unit of the slopes and the cost (NPS points, or points of a rating scale).
+    knot, knot_ci_low, knot_ci_high : float
+        The best knot and the range of candidate knots its profile-likelihood interval keeps.
+    slope_before, slope_before_ci_low, slope_before_ci_high : float
+        Change in the KPI per unit of the driver up to the knot.
+    slope_after, slope_after_ci_low, slope_after_ci_high : float
+        Per unit beyond the knot.
+    slope_change, p_value, p_adjusted : float
+        ``slope_after - slope_before``, its HC3 p-value at the chosen knot and that p-value
+        times the number of knots tried (Bonferroni, at most 1).
+    n_candidates : int
+    found : bool
+        ``p_adjusted < 1 - ci``.
+    at, cost, cost_ci_low, cost_ci_high : float
+        The KPI difference between the driver at ``at`` (its 90th percentile) and at the knot.
+    n : int
+    sentence : str
+    profile : DataFrame
+        ``knot, rss, lr`` for every candidate (``lr = n * log(rss / rss_min)``).
+    ci : float
+    """
+
+    driver: str
+    name: str
+    unit: str
+    kpi_unit: str
+    knot: float
+    knot_ci_low: float
+    knot_ci_high: float
+    slope_before: float
+    slope_before_ci_low: float
+    slope_before_ci_high: float
+    slope_after: float
+    slope_after_ci_low: float
+    slope_after_ci_high: float
+    slope_change: float
+    p_value: float
+    p_adjusted: float
+    n_candidates: int
+    found: bool
+    at: float
+    cost: float
+    cost_ci_low: float
+    cost_ci_high: float
+    n: int
+    sentence: str
+    profile: pd.DataFrame
+    ci: float
+
+
+def _candidate_knots(x: np.ndarray, min_side: int) -> np.ndarray:
+    lo, hi = np.quantile(x, [0.1, 0.9])
+    vals = np.unique(x)
+    cand = vals[(vals >= lo) & (vals <= hi)] if len(vals) <= 30 else np.unique(np.quantile(x, np.arange(0.1, 0.901, 0.05)))
+    keep = [k for k in cand if (x <= k).sum() >= min_side and (x > k).sum() >= min_side]
+    return np.array(keep, dtype=float)
+
+
+def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int | None = None) -> Threshold:
+    """Look for a threshold in a numeric driver (broken-stick regression with a profiled knot).
+
+    Parameters
+    ----------
+    mf : ModelFrame
+    driver : str
+        A numeric driver with at least four distinct values.
+    ci : float, default 0.95
+    min_side : int, optional
+        Least responses on each side of a candidate knot; default ``max(min_base_flag,
+        5 % of n)``.
+
+    Returns
+    -------
+    Threshold
+
+    Notes
+    -----
+    Model: ``kpi_i = a + b1 * x_i + b2 * max(0, x_i - k) + other drivers + controls``, where
+    ``kpi_i`` is ``100 * (promoter - detractor)`` for NPS and the score otherwise. Candidate
+    knots: the driver's distinct values between its 10th and 90th percentiles (or its 5 %
+    quantiles when it has more than 30 values) with ``min_side`` responses on each side. The
+    knot minimising the residual sum of squares is the profile-likelihood estimate; its
+    interval keeps the candidates with ``n * log(RSS_k / RSS_min) <= chi2_1(ci)``. Slopes and
+    the cost use HC3 errors at the chosen knot, which ignores the uncertainty of the knot
+    itself; the slope change's p-value is therefore Bonferroni-adjusted for the knots tried.
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    driver = _check_driver(mf, driver)
+    x = _numeric_driver(mf, driver, 4)
+    spec = mf.specs[driver]
+    n = len(x)
+    min_side = max(mf.min_base_flag, int(0.05 * n)) if min_side is None else int(min_side)
+    cand = _candidate_knots(x, min_side)
+    if len(cand) == 0:
+        raise AnalysisError(f"driver '{driver}' has no candidate knot with {min_side} responses on each side")
+    y = _kpi_var(mf)
+    base = _design(mf)  # const, the driver itself, other drivers, controls
+    B = base.to_numpy()
+    rss = np.empty(len(cand))
+    for i, k in enumerate(cand):
+        Xk = np.column_stack([B, np.maximum(0.0, x - k)])
+        beta, *_ = np.linalg.lstsq(Xk, y, rcond=None)
+        r = y - Xk @ beta
+        rss[i] = float(r @ r)
+    best = int(np.argmin(rss))
+    with np.errstate(divide="ignore"):
+        lr = n * np.log(rss / rss[best])
+    crit = float(stats.chi2.ppf(ci, 1))
+    kept = cand[lr <= crit]
+    knot = float(cand[best])
+    X = base.copy()
+    X["hinge"] = np.maximum(0.0, x - knot)
+    fit = sm.OLS(y, X).fit(cov_type="HC3")
+    cols = list(X.columns)
+    jx, jh = cols.index(driver), cols.index("hinge")
+    alpha = 1 - ci
+
+    def lin(weights: dict[int, float]) -> tuple[float, float, float, float]:
+        L = np.zeros(len(cols))
+        for j, w in weights.items():
+            L[j] = w
+        t = fit.t_test(L)
+        lo, hi = np.asarray(t.conf_int(alpha)).ravel()
+        return float(np.asarray(t.effect).ravel()[0]), float(lo), float(hi), float(np.asarray(t.pvalue).ravel()[0])
+
+    sb = lin({jx: 1.0})
+    sa = lin({jx: 1.0, jh: 1.0})
+    sc = lin({jh: 1.0})
+    p_adj = min(1.0, sc[3] * len(cand))
+    at = float(np.quantile(x, 0.9))
+    if at <= knot:
+        at = float(x.max())
+    cost = lin({jx: at - knot, jh: at - knot})
+    found = bool(p_adj < alpha)
+    profile = pd.DataFrame({"knot": cand, "rss": rss, "lr": lr})
+    sentence = _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, len(cand), kpi_unit(mf), ci,
+                                   mf.result_name)
+    return Threshold(driver, spec.name, spec.unit, kpi_unit(mf), knot, float(kept.min()), float(kept.max()),
+                     sb[0], sb[1], sb[2], sa[0], sa[1], sa[2], sc[0], sc[3], p_adj, len(cand), found,
+                     at, cost[0], cost[1], cost[2], n, sentence, profile, ci)
+
+
+def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name) -> str:
+    u = spec.unit if spec.unit in ("days", "hours") else ""
+    one = u[:-1] if u else "unit"
+    v = (lambda t: f"{t:g} {u}".strip())
+    nps_points = unit == "NPS points"
+    f = (lambda x: _fmt_effect(x, nps_points))
+    iv = (lambda e: f"{ci:.0%} interval {f(e[1])} to {f(e[2])}")
+    if not found:
+        return (f"No threshold found for {spec.name}: a change of slope is not distinguishable from a straight "
+                f"line (p = {p_adj:.2f} after allowing for the {m} knots tried).")
+    if sb[1] <= 0 <= sb[2]:
+        before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
+                  f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
+    else:
+        before = f"up to {v(knot)}, each extra {one} is associated with {f(sb[0])} {unit} ({iv(sb)})"
+    after = f"beyond {v(knot)}, each extra {one} is associated with {f(sa[0])} {unit} ({iv(sa)})"
+    tail = f"At {v(at)} that adds up to {f(cost[0])} {unit} compared with {v(knot)} ({iv(cost)})."
+    return f"{spec.name}: {before}; {after}. {tail}"
+
+
+# --------------------------------------------------------------------------------------------
+# segments
+# --------------------------------------------------------------------------------------------
+
+
+def _check_segment(mf: ModelFrame, segment: Any) -> str:
+    if not isinstance(segment, str) or segment not in mf.frame.columns:
+        raise AnalysisError(f"segment {segment!r} is not a column of the model frame; segments are "
+                            f"{list(mf.segments)}")
+    return segment
+
+
+def _segment_levels(mf: ModelFrame, segment: str) -> tuple[pd.Series, list[Any], list[Any]]:
+    s = mf.frame[segment]
+    counts = s.dropna().value_counts()
+    keep = [lev for lev, k in counts.items() if k >= mf.min_base_suppress]
+    small = [lev for lev, k in counts.items() if k < mf.min_base_suppress]
+    return s, keep, small
+
+
+def segment_drivers(mf: ModelFrame, segment: str, ci: float = 0.95,
+                    changes: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Driver effects within each segment whose base allows a model.
+
+    A segment level is analysed when it has at least ``min_base_suppress`` responses and five
+    responses per OLS parameter; drivers that do not vary within a level are left out there.
+    Levels under ``min_base_flag`` are flagged (``small_base``).
+
+    Returns
+    -------
+    DataFrame
+        One row per (level, driver): ``segment, level, n, small_base, r2`` and the effect
+        columns of :func:`driver_effects` (without the ordinal model). ``attrs["not_analysed"]``
+        maps each level left out to the reason.
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    segment = _check_segment(mf, segment)
+    s, keep, small = _segment_levels(mf, segment)
+    not_done = {lev: f"base {int((s == lev).sum())} below {mf.min_base_suppress}" for lev in small}
+    frames = []
+    for lev in keep:
+        sub = mf.subset((s == lev).to_numpy())
+        varying = [d for d in sub.drivers if sub.frame[d].nunique() > 1]
+        if not varying:
+            not_done[lev] = "no driver varies within this segment"
+            continue
+        sub = sub.with_drivers(varying)
+        controls_var = [c for c in sub.controls if sub.frame[c].nunique() > 1]
+        sub = ModelFrame(**{**sub.__dict__, "controls": tuple(controls_var)})
+        k = 1 + len(varying) + len(controls_var)
+        if sub.n < 5 * k:
+            not_done[lev] = f"base {sub.n} is below five responses per parameter ({5 * k})"
+            continue
+        sub_changes = {d: c for d, c in (changes or {}).items() if d in varying}
+        sub_changes = {**{d: default_change(mf.specs[d].unit, mf.frame[d].to_numpy()) for d in varying},
+                       **sub_changes}
+        res = driver_effects(sub, changes=sub_changes, ci=ci, ordinal=False)
+        eff = res.effects.drop(columns=["effect_kpi_ordinal", "effect_kpi_ordinal_ci_low",
+                                        "effect_kpi_ordinal_ci_high"])
+        eff.insert(0, "segment", segment)
+        eff.insert(1, "level", lev)
+        eff.insert(2, "n", sub.n)
+        eff.insert(3, "small_base", sub.n < mf.min_base_flag)
+        eff.insert(4, "r2", res.r2)
+        frames.append(eff)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["segment", "level", "n", "small_base", "r2"])
+    out.attrs.update(not_analysed=not_done, ci=ci, kpi_unit=kpi_unit(mf))
+    return out
+
+
+def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | None = None,
+                       ci: float = 0.95) -> pd.DataFrame:
+    """Test whether each driver's association with the score differs between segments.
+
+    For each driver: OLS of the score on all drivers, controls, segment dummies and the
+    driver × segment-dummy interactions, on the responses of the levels with at least
+    ``min_base_suppress`` responses; an HC3 Wald chi-square test that every interaction is
+    zero (degrees of freedom = levels - 1).
+
+    Returns
+    -------
+    DataFrame
+        One row per driver: ``driver, name, segment, levels, n, df, statistic, p_value,
+        differs`` (``p_value < 1 - ci``), per-level slopes as ``slopes`` (``{level: score
+        points per change}``) and a ``reading``.
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    segment = _check_segment(mf, segment)
+    drivers = list(mf.drivers if drivers is None else drivers)
+    for d in drivers:
+        _check_driver(mf, d)
+    s, keep, _ = _segment_levels(mf, segment)
+    if len(keep) < 2:
+        raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
+                            f"{mf.min_base_suppress} responses; nothing to compare")
+    levels = sorted(keep, key=str)
+    use = s.isin(levels).to_numpy()
+    sub = mf.subset(use)
+    seg = sub.frame[segment].to_numpy(dtype=object)
+    y = sub.frame["score"].to_numpy(dtype=float)
+    ref = levels[0]
+    rows = []
+    for d in drivers:
+        X = _design(sub)
+        prefix = f"{segment}["
+        have_dummies = any(c.startswith(prefix) for c in X.columns)
+        for lev in levels[1:]:
+            ind = (seg == lev).astype(float)
+            if not have_dummies:
+                X[f"__seg[{lev}]"] = ind
+            X[f"__int[{lev}]"] = ind * sub.frame[d].to_numpy(dtype=float)
+        fit = sm.OLS(y, X).fit(cov_type="HC3")
+        cols = list(X.columns)
+        R = np.zeros((len(levels) - 1, len(cols)))
+        for i, lev in enumerate(levels[1:]):
+            R[i, cols.index(f"__int[{lev}]")] = 1.0
+        w = fit.wald_test(R, use_f=False, scalar=True)
+        stat, p = float(np.asarray(w.statistic).ravel()[0]), float(w.pvalue)
+        c = default_change(mf.specs[d].unit, mf.frame[d].to_numpy())
+        jd = cols.index(d)
+        slopes = {ref: float(fit.params.iloc[jd]) * c}
+        for lev in levels[1:]:
+            slopes[lev] = (float(fit.params.iloc[jd]) + float(fit.params.iloc[cols.index(f"__int[{lev}]")])) * c
+        differs = bool(p < 1 - ci)
+        name = mf.specs[d].name
+        lab = change_label(mf.specs[d].unit, c)
+        shown = ", ".join(f"{lev}: {v:+.2f}" for lev, v in slopes.items())
+        if differs:
+            reading = (f"The association of {name} with the score differs between {segment} segments "
+                       f"(p = {p:.3g}); score points per {lab}: {shown}.")
+        else:
+            reading = (f"No evidence that the association of {name} with the score differs between {segment} "
+                       f"segments (p = {p:.2f}).")
+        rows.append({"driver": d, "name": name, "segment": segment, "levels": len(levels), "n": sub.n,
+                     "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,
+                     "slopes": slopes, "reading": reading})
+    out = pd.DataFrame(rows)
+    out.attrs.update(ci=ci, test="HC3 Wald chi-square of the driver x segment interactions")
+    return out

@@ -1,0 +1,694 @@
+"""Tests for ipm_analysis.journeys.
+
+Hand-made logs pin down each definition; the two real logs in tests/data/real_logs are
+cross-checked against pm4py (a test-only peer, AGPL: never imported by the package).
+
+pm4py quirks these tests work around:
+
+- ``pm4py.get_variants`` / start / end activities on a frame that did not go through
+  ``pm4py.format_dataframe`` read the rows in frame order (its own internal sort result is
+  discarded), so every pm4py call here gets a formatted frame.
+- ``format_dataframe`` sorts by case, timestamp and the original position (a stable
+  ``np.lexsort`` underneath), so ties at one timestamp keep frame order: we hand pm4py the
+  frame in source-row order, which is our tie rule.
+- ``format_dataframe`` tries to parse every text column as a timestamp and adds columns to
+  the frame it is given, so it gets a copy holding only the three columns it needs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ipm_analysis import journeys as j
+from ipm_analysis.errors import AnalysisError, IpmError
+
+# pm4py's alignments use np.matrix, which warns on every trace
+pytestmark = pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+
+REAL_LOGS = Path(__file__).parent / "data" / "real_logs"
+DESIGN = ["a", "b", "c", "d"]
+T0 = pd.Timestamp("2024-03-01 08:00", tz="UTC")
+
+
+def make_events(traces: dict[str, str | list[str]], hours: float = 1.0, **extra) -> pd.DataFrame:
+    """One event per activity, ``hours`` apart; single letters in a str are activities."""
+    rows = []
+    for case, acts in traces.items():
+        for i, act in enumerate(acts):
+            rows.append(
+                {"case_id": case, "activity": act, "timestamp": T0 + pd.Timedelta(hours=i * hours)}
+            )
+    frame = pd.DataFrame(rows)
+    frame["row"] = np.arange(len(frame), dtype=np.int64)
+    for name, values in extra.items():
+        frame[name] = values
+    return frame
+
+
+# --------------------------------------------------------------------------------------
+# pm4py peer on the real logs
+# --------------------------------------------------------------------------------------
+
+
+def _read_real_log(name: str) -> pd.DataFrame:
+    raw = pd.read_csv(
+        REAL_LOGS / f"{name}.csv", usecols=["case:concept:name", "concept:name", "time:timestamp"]
+    )
+    raw["time:timestamp"] = pd.to_datetime(raw["time:timestamp"], utc=True, format="ISO8601")
+    return raw
+
+
+def _ours(raw: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "case_id": raw["case:concept:name"],
+            "activity": raw["concept:name"],
+            "timestamp": raw["time:timestamp"],
+            "row": np.arange(len(raw), dtype=np.int64),
+        }
+    )
+
+
+def _pm4py_frame(pm4py, raw: pd.DataFrame) -> pd.DataFrame:
+    return pm4py.format_dataframe(
+        raw[["case:concept:name", "concept:name", "time:timestamp"]].copy(),
+        case_id="case:concept:name",
+        activity_key="concept:name",
+        timestamp_key="time:timestamp",
+    )
+
+
+@pytest.fixture(scope="module")
+def pm4py():
+    os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "False")  # read when pm4py is imported
+    return pytest.importorskip("pm4py")
+
+
+@pytest.fixture(scope="module", params=["receipt", "helpdesk"])
+def real_log(request, pm4py):
+    raw = _read_real_log(request.param)
+    return request.param, _ours(raw), _pm4py_frame(pm4py, raw), raw
+
+
+def test_real_logs_have_the_documented_size(real_log):
+    name, events, _, _ = real_log
+    expected = {"receipt": (8577, 1434), "helpdesk": (21348, 4580)}[name]
+    assert (len(events), events["case_id"].nunique()) == expected
+
+
+def test_variants_match_pm4py(real_log, pm4py):
+    _, events, formatted, _ = real_log
+    ours = j.variants(events)
+    assert dict(zip(ours["activities"], ours["cases"])) == pm4py.get_variants(formatted)
+    assert ours["cases"].sum() == events["case_id"].nunique()
+    assert ours["share"].sum() == pytest.approx(1.0)
+    # most frequent first, ties by the activities tuple
+    keys = list(zip(-ours["cases"], ours["activities"]))
+    assert keys == sorted(keys)
+
+
+def test_start_end_activities_match_pm4py(real_log, pm4py):
+    _, events, formatted, _ = real_log
+    ours = j.start_end_activities(events)
+    assert {
+        a: n for a, n in zip(ours["activity"], ours["start"]) if n
+    } == pm4py.get_start_activities(formatted)
+    assert {a: n for a, n in zip(ours["activity"], ours["end"]) if n} == pm4py.get_end_activities(
+        formatted
+    )
+
+
+def test_directly_follows_counts_and_durations_match_pm4py(real_log, pm4py):
+    _, events, formatted, _ = real_log
+    ours = j.directly_follows(events)
+    dfg, _, _ = pm4py.discover_dfg(formatted)
+    assert {
+        (a, b): n for a, b, n in zip(ours["from_activity"], ours["to_activity"], ours["count"])
+    } == dfg
+    perf, _, _ = pm4py.discover_performance_dfg(formatted)
+    assert set(perf) == set(zip(ours["from_activity"], ours["to_activity"]))
+    for a, b, mean, median in zip(
+        ours["from_activity"], ours["to_activity"], ours["mean_hours"], ours["median_hours"]
+    ):
+        assert mean * 3600 == pytest.approx(perf[(a, b)]["mean"], rel=1e-9, abs=1e-6)
+        assert median * 3600 == pytest.approx(perf[(a, b)]["median"], rel=1e-9, abs=1e-6)
+
+
+def test_row_order_not_frame_order_decides(real_log):
+    _, events, _, _ = real_log
+    shuffled = events.sample(frac=1.0, random_state=3)
+    pd.testing.assert_frame_equal(j.variants(shuffled), j.variants(events))
+    pd.testing.assert_frame_equal(j.directly_follows(shuffled), j.directly_follows(events))
+    pd.testing.assert_frame_equal(j.case_variants(shuffled), j.case_variants(events))
+
+
+def test_ties_follow_source_row_like_pm4py(pm4py):
+    """helpdesk has 130 (case, timestamp) groups with several events: the tie rule shows."""
+    raw = _read_real_log("helpdesk")
+    assert raw.duplicated(["case:concept:name", "time:timestamp"]).sum() > 0
+    events = _ours(raw)
+    reversed_rows = events.assign(row=np.arange(len(events))[::-1].astype(np.int64))
+    ours = j.variants(reversed_rows)
+    # pm4py sees the file in the same (reversed) source order
+    expected = pm4py.get_variants(_pm4py_frame(pm4py, raw.iloc[::-1].reset_index(drop=True)))
+    assert dict(zip(ours["activities"], ours["cases"])) == expected
+    assert expected != pm4py.get_variants(_pm4py_frame(pm4py, raw))  # the ties did matter
+
+
+def _sequence_net(steps):
+    from pm4py.objects.petri_net.obj import Marking, PetriNet
+    from pm4py.objects.petri_net.utils import petri_utils
+
+    net = PetriNet("designed journey")
+    places = [PetriNet.Place(f"p{i}") for i in range(len(steps) + 1)]
+    for place in places:
+        net.places.add(place)
+    for i, step in enumerate(steps):
+        transition = PetriNet.Transition(f"t{i}", step)
+        net.transitions.add(transition)
+        petri_utils.add_arc_from_to(places[i], transition, net)
+        petri_utils.add_arc_from_to(transition, places[i + 1], net)
+    return net, Marking({places[0]: 1}), Marking({places[-1]: 1})
+
+
+def _pm4py_alignment_fitness(pm4py, formatted: pd.DataFrame, steps) -> pd.Series:
+    diagnostics = pm4py.conformance_diagnostics_alignments(
+        formatted, *_sequence_net(steps), multi_processing=False, return_diagnostics_dataframe=True
+    )
+    return diagnostics.set_index("case_id")["fitness"]
+
+
+def test_fits_and_fitness_match_pm4py_alignments(real_log, pm4py):
+    """Design = the log's most frequent variant, a straight line; ~200 sampled cases."""
+    _, events, _, raw = real_log
+    design = list(j.variants(events)["activities"].iloc[0])
+    assert len(set(design)) == len(design)
+    rng = np.random.default_rng(11)
+    sample = rng.choice(events["case_id"].unique(), size=200, replace=False)
+    keep = events["case_id"].isin(sample).to_numpy()
+    ours = j.conformance(events[keep], design).set_index("case_id")
+    theirs = _pm4py_alignment_fitness(pm4py, _pm4py_frame(pm4py, raw[keep]), design).reindex(
+        ours.index
+    )
+    assert theirs.notna().all()
+    assert (ours["fits"] == (theirs == 1.0)).all()
+    np.testing.assert_allclose(ours["fitness"], theirs, rtol=0, atol=1e-12)
+    assert 0 < ours["fits"].sum() < len(ours)  # both verdicts occur in the sample
+
+
+def test_random_traces_fitness_matches_pm4py_alignments(pm4py):
+    rng = np.random.default_rng(5)
+    alphabet = np.array(DESIGN + ["x"])
+    traces = {f"c{i:03d}": list(rng.choice(alphabet, size=rng.integers(1, 9))) for i in range(150)}
+    traces["fit"] = list(DESIGN)
+    events = make_events(traces)
+    ours = j.conformance(events, DESIGN).set_index("case_id")
+    formatted = pm4py.format_dataframe(
+        events.rename(
+            columns={
+                "case_id": "case:concept:name",
+                "activity": "concept:name",
+                "timestamp": "time:timestamp",
+            }
+        )[["case:concept:name", "concept:name", "time:timestamp"]],
+        case_id="case:concept:name",
+        activity_key="concept:name",
+        timestamp_key="time:timestamp",
+    )
+    theirs = _pm4py_alignment_fitness(pm4py, formatted, DESIGN).reindex(ours.index)
+    np.testing.assert_allclose(ours["fitness"], theirs, rtol=0, atol=1e-12)
+    assert (ours["fits"] == (theirs == 1.0)).all()
+
+
+# --------------------------------------------------------------------------------------
+# conformance by hand
+# --------------------------------------------------------------------------------------
+
+
+HAND = {
+    "perfect": "abcd",
+    "skip": "abd",
+    "repeat": "abbcd",
+    "reorder": "acbd",
+    "extra": "abxcd",
+    "late": "acdb",
+    "rework": "babcd",
+    "single": "a",
+    "nothing": "xy",
+}
+
+
+def test_conformance_each_deviation_type():
+    table = j.conformance(make_events(HAND), DESIGN).set_index("case_id")
+    cols = ["n_events", "skipped", "repeated", "out_of_order", "extra"]
+    expected = {
+        "perfect": (4, 0, 0, 0, 0, "none"),
+        "skip": (3, 1, 0, 0, 0, "skipped"),
+        "repeat": (5, 0, 1, 0, 0, "repeated"),
+        "reorder": (4, 0, 0, 1, 0, "out_of_order"),
+        "extra": (5, 0, 0, 0, 1, "extra"),
+        "late": (4, 0, 0, 1, 0, "out_of_order"),
+        "rework": (5, 0, 1, 0, 0, "repeated"),  # b, a, b, c, d: the second b is in order
+        "single": (1, 3, 0, 0, 0, "skipped"),
+        "nothing": (2, 4, 0, 0, 2, "skipped"),  # tie 4 vs 2 -> larger; skipped first on ties
+    }
+    for case, (*counts, deviation) in expected.items():
+        assert table.loc[case, cols].tolist() == counts, case
+        assert table.loc[case, "deviation"] == deviation, case
+    assert table["fits"].to_dict() == {c: c == "perfect" for c in table.index}
+    # fitness = 1 - (skipped + repeated + extra + 2 * out_of_order) / (K + n)
+    assert table.loc["perfect", "fitness"] == 1.0
+    assert table.loc["skip", "fitness"] == pytest.approx(1 - 1 / 7)
+    assert table.loc["reorder", "fitness"] == pytest.approx(1 - 2 / 8)
+    assert table.loc["extra", "fitness"] == pytest.approx(1 - 1 / 9)
+    assert table.loc["nothing", "fitness"] == pytest.approx(0.0)
+    assert list(table.index) == sorted(table.index)
+
+
+def test_deviation_ties_go_to_the_first_type():
+    table = j.conformance(make_events({"t": "abbd"}), DESIGN).set_index("case_id")
+    assert table.loc["t", ["skipped", "repeated"]].tolist() == [1, 1]
+    assert table.loc["t", "deviation"] == "skipped"
+
+
+def test_step_deviation_shares_and_consistency():
+    events = make_events(HAND)
+    steps = j.step_deviation(events, DESIGN).set_index("step")
+    n = len(HAND)
+    assert steps["n_cases"].eq(n).all()
+    assert steps["position"].tolist() == [1, 2, 3, 4]
+    assert steps.loc["c", "skipped_share"] == pytest.approx(3 / n)  # skip, single, nothing
+    assert steps.loc["b", "repeated_share"] == pytest.approx(2 / n)  # repeat, rework
+    assert steps.loc["c", "out_of_order_share"] == pytest.approx(1 / n)  # reorder: c too early
+    assert steps.loc["b", "out_of_order_share"] == pytest.approx(1 / n)  # late: b too late
+    table = j.conformance(events, DESIGN)
+    assert (steps["out_of_order_share"] * n).sum() == pytest.approx(table["out_of_order"].sum())
+    assert (steps["skipped_share"] * n).sum() == pytest.approx(table["skipped"].sum())
+    np.testing.assert_allclose(steps["done_share"] + steps["skipped_share"], 1.0)
+
+
+def _reference_conformance(trace: list[str], design: list[str]) -> dict:
+    """Straight from the definitions, one case at a time (tests only)."""
+    k = len(design)
+    pos = {s: i for i, s in enumerate(design)}
+    seq = [pos[a] for a in trace if a in pos]
+    done = sorted(set(seq))
+
+    def embeds(steps):
+        it = iter(seq)
+        return all(any(x == s for x in it) for s in steps)
+
+    best: tuple = ()
+    for size in range(len(done), 0, -1):
+        fitting = [c for c in itertools.combinations(done, size) if embeds(c)]
+        if fitting:
+            best = min(fitting)
+            break
+    counts = {s: seq.count(s) for s in done}
+    out = {
+        "skipped": k - len(done),
+        "repeated": sum(c - 1 for c in counts.values()),
+        "out_of_order": len(done) - len(best),
+        "extra": len(trace) - len(seq),
+        "ooo_steps": {design[s] for s in done if s not in best},
+    }
+    cost = out["skipped"] + out["repeated"] + out["extra"] + 2 * out["out_of_order"]
+    out["fitness"] = 1 - cost / (k + len(trace))
+    out["fits"] = trace == design
+    return out
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(list("abcdex")), min_size=1, max_size=9), min_size=1, max_size=25
+    )
+)
+def test_conformance_matches_reference_definitions(traces):
+    design = ["a", "b", "c", "d", "e"]
+    named = {f"c{i:02d}": t for i, t in enumerate(traces)}
+    events = make_events(named)
+    table = j.conformance(events, design).set_index("case_id")
+    steps = j.step_deviation(events, design).set_index("step")
+    ooo_count = dict.fromkeys(design, 0)
+    for case, trace in named.items():
+        ref = _reference_conformance(trace, design)
+        got = table.loc[case]
+        for col in ("skipped", "repeated", "out_of_order", "extra", "fits"):
+            assert got[col] == ref[col], (trace, col)
+        assert got["fitness"] == pytest.approx(ref["fitness"])
+        for s in ref["ooo_steps"]:
+            ooo_count[s] += 1
+    np.testing.assert_allclose(
+        steps["out_of_order_share"] * len(named), [ooo_count[s] for s in design]
+    )
+
+
+def test_conformance_validates_design():
+    events = make_events({"x": "ab"})
+    with pytest.raises(AnalysisError, match="sequence of activity names"):
+        j.conformance(events, "abcd")
+    with pytest.raises(AnalysisError, match="repeated"):
+        j.conformance(events, ["a", "b", "a"])
+    with pytest.raises(AnalysisError, match="no steps"):
+        j.conformance(events, [])
+
+
+# --------------------------------------------------------------------------------------
+# ordering, time zones, edge cases
+# --------------------------------------------------------------------------------------
+
+
+def test_ties_are_broken_by_row_not_frame_order():
+    same = T0
+    events = pd.DataFrame(
+        {
+            "case_id": ["k", "k", "k"],
+            "activity": ["start", "second", "first"],
+            "timestamp": [same - pd.Timedelta(hours=1), same, same],
+            "row": np.array([0, 2, 1], dtype=np.int64),  # 'first' came first in the file
+        }
+    )
+    assert j.variants(events)["activities"].iloc[0] == ("start", "first", "second")
+    # without a row column the frame order decides
+    assert j.variants(events.drop(columns="row"))["activities"].iloc[0] == (
+        "start",
+        "second",
+        "first",
+    )
+
+
+def test_timestamps_with_different_utc_offsets_are_ordered_in_utc():
+    # 10:00+02:00 is 08:00 UTC, before 09:30+01:00 (08:30 UTC), though its clock time is later
+    late = pd.Timestamp("2024-03-01 09:30+01:00")
+    early = pd.Timestamp("2024-03-01 10:00+02:00")
+    events = pd.DataFrame(
+        {
+            "case_id": ["k", "k"],
+            "activity": ["late", "early"],
+            "timestamp": pd.Series([late, early], dtype=object),  # what mixed offsets give
+        }
+    )
+    assert j.variants(events)["activities"].iloc[0] == ("early", "late")
+    as_text = events.assign(timestamp=["2024-03-01 09:30+01:00", "2024-03-01 10:00+02:00"])
+    assert j.variants(as_text)["activities"].iloc[0] == ("early", "late")
+    assert j.directly_follows(events)["mean_hours"].iloc[0] == pytest.approx(0.5)
+
+
+def test_tz_aware_in_any_zone_and_naive_agree():
+    events = make_events({"k": "abcd", "m": "ab"}, hours=5)
+    amsterdam = events.assign(timestamp=events["timestamp"].dt.tz_convert("Europe/Amsterdam"))
+    naive = events.assign(timestamp=events["timestamp"].dt.tz_localize(None))
+    base = j.journey_features(events, DESIGN)
+    pd.testing.assert_frame_equal(j.journey_features(amsterdam, DESIGN), base)
+    pd.testing.assert_frame_equal(j.journey_features(naive, DESIGN), base)
+    pd.testing.assert_frame_equal(j.directly_follows(naive), j.directly_follows(events))
+
+
+def test_empty_events_give_empty_frames():
+    empty = make_events({"k": "ab"}).iloc[:0]
+    assert j.variants(empty).empty and list(j.variants(empty).columns) == [
+        "variant_id",
+        "activities",
+        "length",
+        "cases",
+        "share",
+    ]
+    assert j.case_variants(empty).empty
+    assert j.start_end_activities(empty).empty
+    assert j.directly_follows(empty).empty
+    assert list(j.directly_follows(empty).columns) == [
+        "from_activity",
+        "to_activity",
+        "count",
+        "mean_hours",
+        "median_hours",
+        "p90_hours",
+    ]
+    table = j.conformance(empty, DESIGN)
+    assert table.empty and "fitness" in table.columns
+    steps = j.step_deviation(empty, DESIGN)
+    assert len(steps) == 4 and steps["n_cases"].eq(0).all() and steps["skipped_share"].isna().all()
+    funnel = j.funnel(empty, DESIGN)
+    assert funnel["n_reached"].eq(0).all() and funnel["share"].isna().all()
+    assert j.contacts(empty).empty
+    assert j.journey_features(empty, DESIGN).empty
+    assert j.handovers(empty.assign(link=pd.Series([], dtype="str"))).empty
+    assert j.channel_mix(empty.assign(channel=pd.Series([], dtype="str"))).shares.empty
+
+
+def test_a_case_with_one_event():
+    events = make_events({"solo": "a", "pair": "ab"})
+    assert j.variants(events).set_index("length")["cases"].to_dict() == {1: 1, 2: 1}
+    start_end = j.start_end_activities(events).set_index("activity")
+    assert start_end.loc["a"].tolist() == [2, 1]
+    assert start_end.loc["b"].tolist() == [0, 1]
+    follows = j.directly_follows(events)
+    assert follows[["from_activity", "to_activity", "count"]].values.tolist() == [["a", "b", 1]]
+    features = j.journey_features(events, ["a"]).set_index("case_id")
+    assert features.loc["solo", ["fits", "n_events", "lead_time_days"]].tolist() == [1, 1, 0.0]
+    assert features.loc["pair", "extra"] == 1
+
+
+def test_missing_columns_and_values_are_named():
+    events = make_events({"k": "ab"})
+    with pytest.raises(AnalysisError, match="'timestamp'"):
+        j.variants(events.drop(columns="timestamp"))
+    with pytest.raises(AnalysisError, match="'case_id', 'activity'"):
+        j.variants(events.drop(columns=["case_id", "activity"]))
+    broken = events.astype({"activity": object})
+    broken.loc[1, "activity"] = None
+    with pytest.raises(AnalysisError, match="column 'activity' has 1 missing"):
+        j.directly_follows(broken)
+    with pytest.raises(AnalysisError, match="column 'timestamp' has 1 missing"):
+        j.variants(events.assign(timestamp=[T0, pd.NaT]))
+    with pytest.raises(AnalysisError, match="'link'"):
+        j.handovers(events)
+    with pytest.raises(AnalysisError, match="'channel'"):
+        j.channel_mix(events)
+    with pytest.raises(AnalysisError, match="'timestamp'"):
+        j.variants(events.assign(timestamp=["yesterday", "today"]))
+    with pytest.raises(AnalysisError, match="'timestamp' must hold timestamps"):
+        j.variants(events.assign(timestamp=[1, 2]))
+    with pytest.raises(IpmError):
+        j.variants("not a frame")
+
+
+def test_input_frame_is_not_modified():
+    events = make_events(HAND, channel="phone", link="Sales").sample(frac=1.0, random_state=1)
+    before = events.copy()
+    j.journey_features(events, DESIGN, avoidable=["x"])
+    j.handovers(events)
+    j.variants(events)
+    pd.testing.assert_frame_equal(events, before)
+
+
+# --------------------------------------------------------------------------------------
+# durations, handovers, funnel
+# --------------------------------------------------------------------------------------
+
+
+def test_directly_follows_duration_statistics():
+    rows = []
+    for i, gap in enumerate([1, 2, 3, 4, 10]):
+        rows += [(f"c{i}", "a", T0), (f"c{i}", "b", T0 + pd.Timedelta(hours=gap))]
+    events = pd.DataFrame(rows, columns=["case_id", "activity", "timestamp"])
+    row = j.directly_follows(events).iloc[0]
+    assert row["count"] == 5
+    assert row["mean_hours"] == pytest.approx(4.0)
+    assert row["median_hours"] == pytest.approx(3.0)
+    assert row["p90_hours"] == pytest.approx(np.quantile([1, 2, 3, 4, 10], 0.9))
+
+
+def test_handovers_and_slowest():
+    events = pd.DataFrame(
+        {
+            "case_id": ["k"] * 5 + ["m"] * 3,
+            "activity": list("abcde") + list("abc"),
+            "timestamp": [T0 + pd.Timedelta(hours=h) for h in (0, 1, 3, 4, 10)]
+            + [T0 + pd.Timedelta(hours=h) for h in (0, 2, 50)],
+            "link": ["Sales", "Sales", "Planning", None, "Service"]
+            + ["Sales", "Planning", "Service"],
+        }
+    )
+    table = j.handovers(events).set_index(["from_link", "to_link"])
+    assert table["count"].to_dict() == {("Sales", "Planning"): 2, ("Planning", "Service"): 2}
+    # k: Sales@1h -> Planning@3h = 2h; m: 0h -> 2h = 2h
+    assert table.loc[("Sales", "Planning"), "median_hours"] == pytest.approx(2.0)
+    # k: Planning@3h -> (no link @4h) -> Service@10h = 7h; m: 48h
+    assert table.loc[("Planning", "Service"), "mean_hours"] == pytest.approx((7 + 48) / 2)
+    slowest = j.slowest_handovers(events, n=1)
+    assert slowest[["from_link", "to_link"]].values.tolist() == [["Planning", "Service"]]
+    assert j.slowest_handovers(events, n=5, min_count=3).empty
+
+
+def test_funnel_overall_and_by_segment():
+    traces = {"k1": "abcd", "k2": "ab", "k3": "a", "k4": "acd"}
+    events = make_events(traces)
+    overall = j.funnel(events, DESIGN).set_index("step")
+    assert overall["n_reached"].tolist() == [4, 2, 2, 2]
+    assert overall["share"].tolist() == [1.0, 0.5, 0.5, 0.5]
+    seg_of_event = events["case_id"].map({"k1": "new", "k2": "new", "k3": "old", "k4": "old"})
+    by_col = j.funnel(events.assign(tenure=seg_of_event), DESIGN, by="tenure")
+    got = by_col.set_index(["tenure", "step"])
+    assert got.loc[("new", "b"), "n_reached"] == 2 and got.loc[("new", "b"), "n_cases"] == 2
+    assert got.loc[("old", "c"), "share"] == pytest.approx(0.5)
+    series = pd.Series({"k1": "new", "k2": "new", "k3": "old", "k4": "old"}, name="tenure")
+    pd.testing.assert_frame_equal(j.funnel(events, DESIGN, by=series), by_col)
+    partial = j.funnel(events, DESIGN, by=pd.Series({"k1": "x"}))
+    assert partial["segment"].isna().sum() == 4  # the other cases keep a NaN segment
+    with pytest.raises(AnalysisError, match="'nope'"):
+        j.funnel(events, DESIGN, by="nope")
+
+
+# --------------------------------------------------------------------------------------
+# channels and contacts
+# --------------------------------------------------------------------------------------
+
+
+def test_channel_mix_shares_and_ratio():
+    events = make_events(
+        {"k": "aaaab", "m": "aa"},
+        channel=["Phone", "web", "E-mail", "phone", None, "visit", "chat"],
+    )
+    mix = j.channel_mix(events)
+    shares = mix.shares.set_index(["activity", "channel"])
+    assert shares.loc[("a", "Phone"), "group"] == "phone"
+    assert shares.loc[("a", "E-mail"), "group"] == "online"
+    assert shares.loc[("a", "visit"), "group"] == "other"
+    assert mix.shares.groupby("activity")["share"].sum().tolist() == pytest.approx([1.0])
+    ratio = mix.ratio.set_index("activity").loc["a"]
+    # a: Phone, web, E-mail, phone, visit, chat -> 2 phone, 3 online (b has no channel)
+    assert ratio[["n_events", "n_phone", "n_online"]].tolist() == [6, 2, 3]
+    assert ratio["phone_online_ratio"] == pytest.approx(2 / 3)
+    custom = (
+        j.channel_mix(events, channel_groups={"visit": "online"})
+        .ratio.set_index("activity")
+        .loc["a"]
+    )
+    assert custom[["n_phone", "n_online"]].tolist() == [0, 1]
+    assert np.isnan(j.channel_mix(events, channel_groups={}).ratio["phone_online_ratio"].iloc[0])
+
+
+def test_contacts_per_case_and_per_customer():
+    day = pd.Timedelta(days=1)
+    events = pd.DataFrame(
+        {
+            "case_id": ["k"] * 5 + ["m"] * 2,
+            "activity": [
+                "Order",
+                "Status call",
+                "Status call",
+                "Install",
+                "Complaint",
+                "Order",
+                "Status call",
+            ],
+            "timestamp": [
+                T0,
+                T0 + 1 * day,
+                T0 + 8 * day,
+                T0 + 20 * day,
+                T0 + 27 * day,
+                T0 + 30 * day,
+                T0 + 31 * day,
+            ],
+            "channel": ["web", "phone", "phone", None, "e-mail", "web", "phone"],
+            "customer_id": ["anna"] * 5 + ["anna", "anna"],
+        }
+    )
+    per_case = j.contacts(events, avoidable=["Status call"], repeat_within_days=7).set_index(
+        "case_id"
+    )
+    # k: web day 0, phone day 1 (repeat), phone day 8 (repeat: exactly 7 days later),
+    # no channel day 20 (not a contact), e-mail day 27 (19 days later) -> 4 contacts
+    assert per_case.loc["k"].tolist() == [4, 2, 2]
+    assert per_case.loc["m"].tolist() == [2, 1, 1]
+    phone_only = j.contacts(events, avoidable=[], contact_channels=["PHONE"]).set_index("case_id")
+    assert phone_only["n_contacts"].to_dict() == {"k": 2, "m": 1}
+    per_customer = j.contacts(events, avoidable=["Status call"], per="customer").set_index(
+        "customer_id"
+    )
+    # across cases: m's Order on day 30 is 3 days after k's day-27 complaint
+    assert per_customer.loc["anna"].tolist() == [2, 6, 3, 4]
+    with pytest.raises(AnalysisError, match="'customer_id'"):
+        j.contacts(events.drop(columns="customer_id"), per="customer")
+    with pytest.raises(AnalysisError, match="'channel'"):
+        j.contacts(events.drop(columns="channel"), contact_channels=["phone"])
+    no_channel = j.contacts(events.drop(columns="channel"))
+    assert no_channel["n_contacts"].tolist() == [5, 2]  # every event is a contact
+
+
+def test_journey_features_are_numeric_and_consistent():
+    events = make_events(HAND, hours=12, channel="phone")
+    features = j.journey_features(events, DESIGN, avoidable=["x"], repeat_within_days=1)
+    expected_cols = [
+        "case_id",
+        "fits",
+        "fitness",
+        "skipped",
+        "repeated",
+        "out_of_order",
+        "extra",
+        "n_events",
+        "n_contacts",
+        "n_avoidable",
+        "n_repeat",
+        "lead_time_days",
+    ]
+    assert list(features.columns) == expected_cols
+    assert all(pd.api.types.is_numeric_dtype(features[c]) for c in expected_cols[1:])
+    assert features["case_id"].is_unique and len(features) == len(HAND)
+    table = j.conformance(events, DESIGN)
+    pd.testing.assert_series_equal(features["fits"], table["fits"].astype(np.int64))
+    pd.testing.assert_series_equal(features["fitness"], table["fitness"])
+    contacts = j.contacts(events, avoidable=["x"], repeat_within_days=1)
+    pd.testing.assert_frame_equal(
+        features[["case_id", "n_contacts", "n_avoidable", "n_repeat"]], contacts
+    )
+    lead = features.set_index("case_id")["lead_time_days"]
+    assert lead["perfect"] == pytest.approx(1.5)  # 4 events, 12 h apart
+
+
+# --------------------------------------------------------------------------------------
+# milestones
+# --------------------------------------------------------------------------------------
+
+
+def test_events_from_milestones():
+    cases = pd.DataFrame(
+        {
+            "case_id": ["k", "m", "n"],
+            "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-05", None]),
+            "installed_at": pd.to_datetime(["2024-01-10", "2024-01-05", "2024-01-07"]),
+            "invoiced_at": pd.to_datetime(["2024-01-03", None, None]),
+            "customer_id": ["anna", "bob", "cem"],
+        }
+    )
+    milestones = {"Order": "ordered_at", "Install": "installed_at", "Invoice": "invoiced_at"}
+    events = j.events_from_milestones(cases, milestones, keep=["customer_id"])
+    assert list(events.columns) == ["case_id", "activity", "timestamp", "row", "customer_id"]
+    assert len(events) == 6  # 9 milestones, 3 of them NaT
+    assert events["row"].is_monotonic_increasing and events["row"].dtype == np.int64
+    variants = j.case_variants(events).set_index("case_id")["activities"]
+    assert variants["k"] == ("Order", "Invoice", "Install")  # by time
+    assert variants["m"] == ("Order", "Install")  # same day: milestone order
+    table = j.conformance(events, list(milestones)).set_index("case_id")
+    assert table.loc["m", "skipped"] == 1 and table.loc["k", "out_of_order"] == 1
+    with pytest.raises(AnalysisError, match="'shipped_at'"):
+        j.events_from_milestones(cases, {"Ship": "shipped_at"})
+    mixed = cases.assign(invoiced_at=cases["invoiced_at"].dt.tz_localize("UTC"))
+    with pytest.raises(AnalysisError, match="mix"):
+        j.events_from_milestones(mixed, milestones)
+    aware = cases.assign(
+        **{c: cases[c].dt.tz_localize("Europe/Amsterdam") for c in milestones.values()}
+    )
+    assert str(j.events_from_milestones(aware, milestones)["timestamp"].dt.tz) == "UTC"
