@@ -1248,3 +1248,61 @@ def events_from_milestones(
     out["case_id"] = out["case_id"].astype("str")
     out["activity"] = out["activity"].astype("str")
     return out[["case_id", "activity", "timestamp", "row", *keep]]
+
+
+# --------------------------------------------------------------------------------------------
+# client level: one chain's journeys and what deviations cost in the result KPI
+# --------------------------------------------------------------------------------------------
+
+
+def chain_events(client, chain_id: str) -> pd.DataFrame:
+    """The events of one chain's cases (empty frame when the client has no event log)."""
+    if client.events is None:
+        return pd.DataFrame(columns=["case_id", "activity", "timestamp", "row"])
+    ids = client.cases.loc[client.cases["chain"] == chain_id, "case_id"]
+    return client.events[client.events["case_id"].isin(ids)].reset_index(drop=True)
+
+
+def chain_journey_features(client, chain_id: str) -> pd.DataFrame:
+    """:func:`journey_features` for one chain, with the design and contacts from client.yaml."""
+    chain = client.config.chain(chain_id)
+    ev = chain_events(client, chain_id)
+    if chain.journey is None or ev.empty:
+        return pd.DataFrame(columns=["case_id"])
+    return journey_features(ev, chain.journey.steps, client.config.contacts.avoidable,
+                            client.config.contacts.repeat_within_days)
+
+
+def journey_cost(client, chain_id: str) -> dict:
+    """The result KPI of conforming against deviating journeys, per deviation type, and with
+    against without avoidable contacts — each with its interval and base rules.
+
+    Returns a dict of tidy frames (``by_fit``, ``by_deviation``, ``by_avoidable``) and the
+    change test of deviating against conforming (``difference``, or None when a group is below
+    the minimum base). Association only: deviating cases may differ in other ways too.
+    """
+    from . import kpis, report
+
+    out = {"by_fit": pd.DataFrame(), "by_deviation": pd.DataFrame(), "by_avoidable": pd.DataFrame(),
+           "difference": None}
+    if client.linked is None:
+        return out
+    feats = chain_journey_features(client, chain_id)
+    if feats.empty:
+        return out
+    steps = client.config.chain(chain_id).journey.steps
+    conf = conformance(chain_events(client, chain_id), steps)[["case_id", "deviation"]]
+    resp = client.linked[client.linked["chain"] == chain_id][["case_id", "score"]]
+    d = resp.merge(feats, on="case_id").merge(conf, on="case_id")
+    d["journey"] = np.where(d["fits"] == 1, "as designed", "deviating")
+    d["avoidable contact"] = np.where(d["n_avoidable"] > 0, "one or more", "none")
+    rep = client.config.reporting
+    scale = report.scale_of(client)
+    for key, col in (("by_fit", "journey"), ("by_deviation", "deviation"), ("by_avoidable", "avoidable contact")):
+        out[key] = kpis.result_kpi_by(d, "score", scale, by=col, flag=rep.min_base_flag,
+                                      suppress=rep.min_base_suppress)
+    a = d.loc[d["journey"] == "as designed", "score"]
+    b = d.loc[d["journey"] == "deviating", "score"]
+    if min(len(a), len(b)) >= rep.min_base_suppress:
+        out["difference"] = kpis.nps_change(a, b) if scale["type"] == "nps" else kpis.mean_change(a, b)
+    return out

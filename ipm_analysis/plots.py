@@ -203,3 +203,78 @@ def lag_effects(table: pd.DataFrame, col_wrap: int = 3):
     fig.suptitle("Month-by-month association of the result KPI with each chain KPI (95% intervals)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+QUADRANT_COLOURS = {"fix first": "#c62828", "keep up": "#2e7d32", "possible overkill": "#f9a825",
+                    "low priority": "#757575"}
+
+
+def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
+    """Importance (share of explained variance, with interval) against distance to target.
+
+    One point per chain KPI; the quadrant colours follow the matrix's ``quadrant`` column.
+    """
+    ax = ax or plt.subplots(figsize=(8, 5))[1]
+    d = matrix.dropna(subset=["share"]).reset_index(drop=True)
+    x = d["gap_relative"] * 100
+    y = d["share"] * 100
+    err = np.vstack([y - d["share_ci_low"] * 100, d["share_ci_high"] * 100 - y])
+    ax.errorbar(x, y, yerr=err, fmt="none", ecolor="#999999", capsize=3, lw=1, zorder=1)
+    for q, g in d.groupby("quadrant"):
+        ax.scatter(g["gap_relative"] * 100, g["share"] * 100, s=60, color=QUADRANT_COLOURS.get(q, PALETTE[0]),
+                   label=q, zorder=2)
+    for xi, yi, name, link in zip(x, y, d["name"], d["link"]):
+        ax.annotate(_wrap(f"{name} ({link})", 22), (xi, yi), xytext=(5, 4), textcoords="offset points", fontsize=7)
+    ax.axvline(0, color="#555555", lw=0.8)
+    ax.set_xlabel("performance: distance to target (% of target; right = better than target)")
+    ax.set_ylabel("importance: share of explained variance in its chain (%)")
+    ax.set_title(title or "Importance against performance")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: str = "", title: str = ""):
+    """The result KPI per bin of a driver, with 95% intervals; small bases hollow."""
+    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
+    d = curve.reset_index(drop=True)
+    pos = np.arange(len(d))
+    err = np.vstack([d["kpi"] - d["kpi_ci_low"], d["kpi_ci_high"] - d["kpi"]])
+    ax.errorbar(pos, d["kpi"], yerr=err, fmt="o-", color=PALETTE[0], capsize=3)
+    if "small_base" in d and d["small_base"].any():
+        f = d[d["small_base"]]
+        ax.scatter(pos[d["small_base"].to_numpy()], f["kpi"], s=80, facecolors="white", edgecolors=PALETTE[1],
+                   zorder=3)
+    ax.set_xticks(pos, [_wrap(b, 12) for b in d["bin"]], fontsize=8)
+    ax.set_xlabel(xlabel or "bin")
+    ax.set_ylabel(ylabel or "result KPI")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def top_variants(variants: pd.DataFrame, n: int = 8, *, designed: tuple | None = None, ax=None, title: str = ""):
+    """The most frequent journeys (variants) as horizontal bars of their share of cases."""
+    d = variants.head(n).reset_index(drop=True)
+    ax = ax or plt.subplots(figsize=(9, 0.5 * len(d) + 1.2))[1]
+    labels = [_wrap(" → ".join(a), 70) for a in d["activities"]]
+    colours = [STATUS_COLOURS["on target"] if designed is not None and tuple(a) == tuple(designed) else PALETTE[0]
+               for a in d["activities"]]
+    ax.barh(np.arange(len(d)), d["share"] * 100, color=colours)
+    ax.set_yticks(np.arange(len(d)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("% of cases")
+    ax.set_title(title or "Most frequent journeys (green: as designed)")
+    return ax
+
+
+def step_deviations(table: pd.DataFrame, *, ax=None, title: str = ""):
+    """Per designed step: share of cases that skipped it, repeated it or did it out of order."""
+    cols = {"skipped_share": "skipped", "repeated_share": "repeated", "out_of_order_share": "out of order"}
+    d = table.set_index("step")[list(cols)].rename(columns=cols) * 100
+    ax = ax or plt.subplots(figsize=(8, 3.5))[1]
+    d.plot.bar(ax=ax, color=[PALETTE[1], PALETTE[3], PALETTE[4]], rot=30)
+    ax.set_xlabel("designed step")
+    ax.set_ylabel("% of cases")
+    ax.set_title(title or "Deviation from the designed journey, per step")
+    ax.legend(fontsize=8)
+    return ax

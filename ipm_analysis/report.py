@@ -296,3 +296,71 @@ def monthly_association(client: Client, max_lag: int = 3) -> pd.DataFrame:
         t["unit"] = g["unit"].iloc[0]
         parts.append(t)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def agenda_table(agenda) -> pd.DataFrame:
+    """The improvement agenda as a reader sees it: action, owner, current → target, gain."""
+    a = agenda.actions
+    if a.empty:
+        return pd.DataFrame(columns=["rank", "chain KPI", "owning link", "chain owner", "now → target",
+                                     "expected gain (overall)", "95% interval"])
+    return pd.DataFrame({
+        "rank": a["rank"],
+        "chain KPI": a["name"],
+        "owning link": a["link"],
+        "chain owner": a["owner"],
+        "now → target": a["current_label"] + " → " + a["target_label"],
+        "expected gain (overall)": a["gain_overall"].map(lambda v: f"{v:+.1f}"),
+        "95% interval": [f"{lo:+.1f} to {hi:+.1f}" for lo, hi in zip(a["gain_overall_ci_low"],
+                                                                    a["gain_overall_ci_high"])],
+    })
+
+
+def effects_table(models) -> pd.DataFrame:
+    """Each driver's association with the result KPI, in the KPI's own unit, with its interval."""
+    e = models.effects
+    unit = models.kpi_unit
+    return pd.DataFrame({
+        "chain KPI": e["name"],
+        "change": e["change_label"],
+        f"associated change ({unit})": e["effect_kpi"].round(1),
+        "95% interval": [f"{lo:+.1f} to {hi:+.1f}" for lo, hi in zip(e["effect_kpi_ci_low"], e["effect_kpi_ci_high"])],
+        "ordinal-model check": e["effect_kpi_ordinal"].round(1),
+        "p": e["p_value_kpi"].map(lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}"),
+        "VIF": e["vif"].round(1),
+    })
+
+
+def drivers_summary(agenda, top_n: int = 3) -> dict:
+    """The driver results as the portfolio reads them (``summary.json`` section ``drivers``)."""
+    from .agenda import agenda_summary
+
+    top = []
+    m = agenda.matrix
+    if agenda.reliable and len(agenda.actions):
+        for r in agenda.actions.head(top_n).itertuples():
+            top.append({"chain": r.chain, "kpi": r.kpi, "kpi_name": r.name, "link": r.link, "share": r.share,
+                        "ci_low": r.share_ci_low, "ci_high": r.share_ci_high, "gain": r.gain_overall,
+                        "gain_ci_low": r.gain_overall_ci_low, "gain_ci_high": r.gain_overall_ci_high})
+    return _jsonable({"top": top, "note": agenda.sentence, "agenda": agenda_summary(agenda),
+                      "matrix": m[["chain", "driver", "name", "link", "share", "share_ci_low", "share_ci_high",
+                                   "quadrant"]].to_dict("records") if len(m) else []})
+
+
+def segment_differences_text(client: Client, agenda, alpha: float = 0.05) -> str:
+    """Which chain KPIs' associations differ between segment groups, with a multiple-testing caution."""
+    from . import regression
+
+    names = {s.id: s.name for s in client.config.segments}
+    lines, n_tests = [], 0
+    for chain_id, models in agenda.models.items():
+        for seg in models.frame.segments:
+            t = regression.segment_difference(models.frame, seg)
+            n_tests += len(t)
+            for r in t[t["p_value"] < alpha].itertuples():
+                lines.append(f"- {client.config.chain(chain_id).name}, {names.get(seg, seg)}: {r.reading}")
+    if not n_tests:
+        return "No segment had a large enough base in every group to test."
+    head = (f"{len(lines)} of {n_tests} tests show a difference at p < {alpha:g}; with this many tests about "
+            f"{n_tests * alpha:.1f} would by chance alone, so treat single differences as leads to check.")
+    return "\n".join([head, *lines])
