@@ -130,7 +130,9 @@ def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int 
                     t0 = time.perf_counter()
                     _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout)
                     nb_seconds[name] = time.perf_counter() - t0
-                export_html(executed, out / REPORT_HTML, cfg.title)
+                summary_path = out / "summary.json"
+                summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
+                export_html(executed, out / REPORT_HTML, cfg.title, summary)
             except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
                 status, message = "failed", _short_error(e)
                 detail = "".join(traceback.format_exception(e))
@@ -163,13 +165,27 @@ def _short_error(e: BaseException) -> str:
 
 # -- HTML export --------------------------------------------------------------------------------
 
-def export_html(notebook_paths: list[Path], html_path: Path, title: str) -> None:
-    """Join executed notebooks into one code-free HTML report that opens offline."""
+def _html_cell(html_text: str):
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html_text})]
+    return cell
+
+
+def export_html(notebook_paths: list[Path], html_path: Path, title: str, summary: dict | None = None) -> None:
+    """Join executed notebooks into one code-free HTML report that opens offline.
+
+    With ``summary`` (the client's summary.json), the report opens with the manager summary and
+    closes with the methods note (see :mod:`ipm_analysis.summary_page`).
+    """
     from nbconvert import HTMLExporter
+
+    from .summary_page import METHODS_HTML, summary_html
 
     merged = nbformat.v4.new_notebook()
     merged.metadata = nbformat.read(str(notebook_paths[0]), as_version=4).metadata
     merged.metadata["title"] = title
+    if summary:
+        merged.cells.append(_html_cell(summary_html(summary)))
     for p in notebook_paths:
         nb = nbformat.read(str(p), as_version=4)
         for cell in nb.cells:
@@ -177,6 +193,8 @@ def export_html(notebook_paths: list[Path], html_path: Path, title: str) -> None
             if "parameters" in tags or "injected-parameters" in tags or "remove-cell" in tags:
                 continue
             merged.cells.append(cell)
+    if summary:
+        merged.cells.append(_html_cell(METHODS_HTML))
     exporter = HTMLExporter(
         template_name="lab",
         exclude_input=True,
@@ -431,6 +449,8 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
             client.close()
             if cluster is not None:
                 cluster.close()
+    order = {str(Path(d).resolve()): i for i, d in enumerate(client_dirs)}
+    runs.sort(key=lambda r: order.get(str(Path(r.client_dir).resolve()), len(order)))
     _write_run_summary(runs, out_root)
     return runs
 

@@ -1,0 +1,53 @@
+"""The manager summary that opens each HTML report."""
+
+from __future__ import annotations
+
+from ipm_analysis.summary_page import summary_html
+
+ACTION = {"rank": 1, "name": "On time", "link": "Planning", "owner": "Head of Service", "current_label": "80 %",
+          "target_label": "90 %", "gain_overall": 2.5, "gain_overall_ci_low": 1.0, "gain_overall_ci_high": 4.0}
+
+
+def _summary(actions, title="Koffie"):
+    return {
+        "overview": {"title": title, "chains": {"inst": {"name": "Install <b>", "owner": "Head"}},
+                     "result_kpi": {"name": "NPS", "scale": "nps", "value": 19.6, "ci_low": 16.4, "ci_high": 22.6,
+                                    "n": 2000},
+                     "linkage": {"responses": 2000, "linked": 1900, "rate": 0.95},
+                     "chain_kpis": [{"chain": "inst", "kpi": "on_time", "kpi_name": "On time", "link": "Planning",
+                                     "unit": "share", "value": 0.8, "target": 0.9, "status": "below target"}]},
+        "drivers": {"note": "No reliable driver was found: the chain KPIs explain too little.",
+                    "agenda": {"kpi_unit": "NPS points", "actions": actions}},
+    }
+
+
+def test_summary_shows_result_kpi_actions_and_off_target_chains():
+    html = summary_html(_summary([dict(ACTION, rank=i) for i in range(1, 6)]))
+    assert "<b>+20</b> points (95% interval +16 to +23; 2,000 responses)" in html
+    assert html.count("<tr><td>") == 3  # the three biggest actions only
+    assert "2 more in the agenda below" in html
+    assert "On time 80.0% against 90.0% (Planning)" in html
+    assert "95% of them linked" in html
+    assert "not proof of cause" in html
+
+
+def test_no_reliable_driver_is_said_plainly():
+    html = summary_html(_summary([]))
+    assert "No reliable driver was found" in html
+    assert "biggest improvement actions" not in html
+
+
+def test_client_text_is_escaped():
+    html = summary_html(_summary([dict(ACTION, name="<script>alert(1)</script>")], title="<img src=x onerror=1>"))
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Install &lt;b&gt;" in html
+
+
+def test_client_without_survey():
+    s = _summary([])
+    s["overview"]["result_kpi"] = None
+    s["overview"]["linkage"] = {"responses": 0, "linked": 0, "rate": None}
+    del s["drivers"]
+    html = summary_html(s)
+    assert "No survey for this client" in html and "improvement actions" not in html.lower()
