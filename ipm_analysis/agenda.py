@@ -92,6 +92,7 @@ from .regression import (
     level_weights,
     ordinal_contrast,
 )
+from .units import format_value
 
 __all__ = [
     "QUADRANTS",
@@ -115,16 +116,6 @@ NO_DRIVER_SENTENCE = "No reliable driver was found"
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _fmt_value(x: float, unit: str) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    if unit == "share":
-        return f"{100 * x:.0f} %" if abs(100 * x - round(100 * x)) < 0.05 else f"{100 * x:.1f} %"
-    if unit in ("days", "hours"):
-        return f"{x:.1f} {unit}"
-    return f"{x:.3g}"
 
 
 def _gap(current: float, target: float | None, direction: str | None) -> float:
@@ -362,16 +353,16 @@ def what_if(
     unit = kpi_unit(mf)
     f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
     g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
-    cur_txt, to_txt = _fmt_value(current, spec.unit), _fmt_value(to, spec.unit)
+    cur_txt, to_txt = format_value(current, spec.unit), format_value(to, spec.unit)
     if mode == "flip":
         scen = f"If {spec.name} moved from {cur_txt} to {to_txt} (enough failing cases succeeding)"
     elif mode == "shift":
         scen = (f"If {spec.name} moved from {cur_txt} to {to_txt} (every case "
-                f"{_fmt_value(abs(to - current), spec.unit)} {'more' if to > current else 'less'})")
+                f"{format_value(abs(to - current), spec.unit)} {'more' if to > current else 'less'})")
     else:
         worse = "below" if higher else "above"
         scen = (f"If every case {worse} {to_txt} were brought to {to_txt} ({spec.name} from {cur_txt} to "
-                f"{_fmt_value(mean_after, spec.unit)} on average)")
+                f"{format_value(mean_after, spec.unit)} on average)")
     sentence = (f"{scen}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
                 f"({g(gain)} {unit}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
     return WhatIf(mf.chain, driver, spec.name, spec.unit, current, to, mode, mean_after, now, gain, lo, hi, se, p,
@@ -592,7 +583,7 @@ def improvement_agenda(
         w = r["weight"]
         r.update(gain_overall=r["gain"] * w, gain_overall_ci_low=r["gain_ci_low"] * w,
                  gain_overall_ci_high=r["gain_ci_high"] * w,
-                 current_label=_fmt_value(r["current"], r["unit"]), target_label=_fmt_value(r["target"], r["unit"]))
+                 current_label=format_value(r["current"], r["unit"]), target_label=format_value(r["target"], r["unit"]))
         r["sentence"] = _action_sentence(r, result_name, unit, ci)
     actions.sort(key=lambda r: -r["gain_overall"])
     for i, r in enumerate(actions, start=1):

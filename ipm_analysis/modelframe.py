@@ -40,6 +40,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .config import NPSScale, RatingScale
 from .errors import AnalysisError
+from .units import format_value
 
 __all__ = ["MISSING_POLICIES", "DriverSpec", "ModelFrame", "frame_from_data", "model_frame"]
 
@@ -230,18 +231,6 @@ def _as_scale(scale: Any) -> NPSScale | RatingScale:
                         f"bottom_box; got {scale!r}")
 
 
-def _fmt_num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
-def _fmt_value(x: float, unit: str) -> str:
-    if unit == "share":
-        return f"{100 * x:.1f} %"
-    if unit in ("days", "hours"):
-        return f"{_fmt_num(x)} {unit}"
-    return _fmt_num(x)
-
-
 # --------------------------------------------------------------------------------------------
 # the core: raw rows in, ModelFrame out
 # --------------------------------------------------------------------------------------------
@@ -325,7 +314,7 @@ def _build(
                 dropped_drivers[s.id] = f"it has no value for any response {among}"
             elif obs.nunique() < 2:
                 dropped_drivers[s.id] = (f"it does not vary {among} (every value is "
-                                         f"{_fmt_value(float(obs.iloc[0]), s.unit)})")
+                                         f"{format_value(float(obs.iloc[0]), s.unit)})")
             else:
                 continue
             kept.remove(s)
@@ -370,7 +359,7 @@ def _build(
             out[ind] = miss.astype(float).to_numpy()
             indicators.append(ind)
             spec = next((s for s in kept if s.id == c), None)
-            shown = _fmt_value(mean, spec.unit) if spec else _fmt_num(mean)
+            shown = format_value(mean, spec.unit) if spec else format_value(mean, "number")
             fill_notes.append(f"{c} is missing for {int(miss.sum()):,} response(s), filled with the mean "
                               f"({shown}) and flagged in {ind}")
         _drop_constant(out.loc[:, [s.id for s in kept]], "among the responses used")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import kpis
 from .data import Client
+from .units import format_value
 
 SUMMARY_NAME = "summary.json"
 
@@ -70,17 +71,6 @@ def chain_kpis(client: Client, period: bool = False, by: str | None = None) -> p
                                 by=by, flag=rep.min_base_flag, suppress=rep.min_base_suppress)
 
 
-def format_kpi_value(value: float, unit: str) -> str:
-    """A chain-KPI value as a reader expects it: shares in %, times with their unit."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if unit == "share":
-        return f"{100 * value:.1f}%"
-    if unit in ("days", "hours"):
-        return f"{value:.1f} {unit}"
-    return f"{value:.2f}"
-
-
 def chain_kpi_display(table: pd.DataFrame) -> pd.DataFrame:
     """The chain-KPI table with values, intervals and targets formatted in their units."""
     rows = []
@@ -91,9 +81,9 @@ def chain_kpi_display(table: pd.DataFrame) -> pd.DataFrame:
             "chain KPI": r["kpi_name"],
             "owner (link)": r["link"],
             "cases": int(r["n"]),
-            "value": format_kpi_value(r["value"], u),
-            "95% interval": f"{format_kpi_value(r['ci_low'], u)} – {format_kpi_value(r['ci_high'], u)}",
-            "target": format_kpi_value(r["target"], u) if pd.notna(r["target"]) else "–",
+            "value": format_value(r["value"], u),
+            "95% interval": f"{format_value(r['ci_low'], u)} – {format_value(r['ci_high'], u)}",
+            "target": format_value(r["target"], u) if pd.notna(r["target"]) else "–",
             "status": r["status"] + (" (small base)" if r.get("small_base", False) else ""),
         })
     return pd.DataFrame(rows)

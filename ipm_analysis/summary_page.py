@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .units import format_value
+
 STYLE = """
 <style>
 .ipm-summary { font-family: system-ui, sans-serif; border: 1px solid #cfd8dc; border-radius: 6px;
@@ -26,16 +28,6 @@ STYLE = """
 
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _fmt(value: float | None, unit: str | None) -> str:
-    if value is None:
-        return "–"
-    if unit == "share":
-        return f"{100 * value:.1f}%"
-    if unit in ("days", "hours"):
-        return f"{value:.1f} {unit}"
-    return f"{value:.2f}"
 
 
 def _result_block(overview: dict, kpi_structure: dict) -> str:
@@ -88,8 +80,8 @@ def _off_target_block(overview: dict) -> str:
     items = []
     for chain_id in dict.fromkeys(k["chain"] for k in off):
         c = chains.get(chain_id, {"name": chain_id, "owner": ""})
-        kpis = "; ".join(f"{_e(k.get('kpi_name', k['kpi']))} {_fmt(k['value'], k.get('unit'))} against "
-                         f"{_fmt(k['target'], k.get('unit'))} ({_e(k['link'])})" for k in off if k["chain"] == chain_id)
+        kpis = "; ".join(f"{_e(k.get('kpi_name', k['kpi']))} {format_value(k['value'], k.get('unit'))} against "
+                         f"{format_value(k['target'], k.get('unit'))} ({_e(k['link'])})" for k in off if k["chain"] == chain_id)
         items.append(f"<li><b>{_e(c['name'])}</b> (owner {_e(c['owner'])}): {kpis}</li>")
     return f"<h2>Chains off target</h2><ul>{''.join(items)}</ul>"
 

@@ -26,7 +26,7 @@ def test_summary_shows_result_kpi_actions_and_off_target_chains():
     assert "<b>+20</b> points (95% interval +16 to +23; 2,000 responses)" in html
     assert html.count("<tr><td>") == 3  # the three biggest actions only
     assert "2 more in the agenda below" in html
-    assert "On time 80.0% against 90.0% (Planning)" in html
+    assert "On time 80% against 90% (Planning)" in html
     assert "95% of them linked" in html
     assert "not proof of cause" in html
 
@@ -51,3 +51,12 @@ def test_client_without_survey():
     del s["drivers"]
     html = summary_html(s)
     assert "No survey for this client" in html and "improvement actions" not in html.lower()
+
+
+def test_values_are_written_in_their_unit():
+    from ipm_analysis.units import format_value
+
+    assert format_value(0.767, "share") == "76.7%" and format_value(0.9, "share") == "90%"
+    assert format_value(15.04, "days") == "15.0 days" and format_value(26.72, "hours") == "26.7 hours"
+    assert format_value(float("nan"), "share") == "–" and format_value(None, "days") == "–"
+    assert format_value(1234.5, "count") == "1,234" and format_value(3.14159, "number") == "3.14"
