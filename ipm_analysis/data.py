@@ -12,7 +12,9 @@ Nothing is ever written into the client folder.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
 import pickle
 import re
@@ -25,11 +27,14 @@ import pandas as pd
 
 from .config import CONFIG_NAME, ClientConfig, TableSpec, config_problems, read_yaml
 from .errors import ConfigError, ExpressionError, Problem, ValidationError
-from .expressions import check_expression
+from .expressions import check_expression, referenced_columns
 
 MAX_COLUMNS = 2_000
+HEADER_BYTES = 4 * 1024 * 1024  # the header row must lie within the first 4 MB
 EXAMPLE_ROWS = 5
 ROW = "__row"  # 1-based data row number in the source file
+# timestamps outside these bounds are typos or placeholders (and beyond 2262 no analysis can hold them)
+EARLIEST, LATEST = "1900-01-01", "2200-01-01"
 
 CONTRACT = {
     "responses": {"response_id": "id", "responded_at": "timestamp", "score": "score",
@@ -94,12 +99,20 @@ class Client:
 class _Collector:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # (file, contract column) -> the client's own column name, from tables.*.columns
+        self.own_names: dict[tuple[str, str], str] = {}
+
+    def _add(self, file: str, message: str, column: str | None, rows, severity: str) -> None:
+        theirs = self.own_names.get((file, column)) if column else None
+        if theirs and f"'{theirs}'" not in message:
+            message += f" (the file's column '{theirs}')"
+        self.problems.append(Problem(file, message, column, tuple(int(r) for r in rows), severity))
 
     def error(self, file: str, message: str, column: str | None = None, rows=()) -> None:
-        self.problems.append(Problem(file, message, column, tuple(int(r) for r in rows)))
+        self._add(file, message, column, rows, "error")
 
     def warn(self, file: str, message: str, column: str | None = None, rows=()) -> None:
-        self.problems.append(Problem(file, message, column, tuple(int(r) for r in rows), "warning"))
+        self._add(file, message, column, rows, "warning")
 
     @property
     def has_errors(self) -> bool:
@@ -128,31 +141,30 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
         col.error(file, "the file is empty")
         return False
     try:
+        with path.open("rb") as f:
+            is_parquet = f.read(4) == b"PAR1"
         if path.suffix.lower() == ".parquet":
-            rel = f"read_parquet({_sql_str(path)})"
-        else:
-            head = path.read_bytes()[:65536]
-            try:
-                head.decode("utf-8")
-            except UnicodeDecodeError as e:
-                if e.start < len(head) - 4:  # not a multi-byte char cut at the sample edge
-                    col.error(file, f"not UTF-8 text (byte {e.start}); save the file as UTF-8")
-                    return False
-            first_line = head.split(b"\n", 1)[0]
-            if first_line.count(b",") + 1 > MAX_COLUMNS:
-                col.error(file, f"{first_line.count(b',') + 1:,} columns; at most {MAX_COLUMNS:,} are read")
+            if not is_parquet:
+                col.error(file, "not a Parquet file (a CSV file renamed to .parquet?); name a CSV file .csv")
                 return False
+            rel = f"read_parquet({_sql_str(path)})"
+        elif is_parquet:
+            col.error(file, "a Parquet file, not CSV text; name it .parquet in the folder and in client.yaml")
+            return False
+        else:
+            header = _csv_header(path, file, col)
+            if header is None:
+                return False
+            # the header is parsed here, so DuckDB's dialect sniffer does not guess: no row is
+            # skipped as a "comment" and a malformed row is reported with its row number
+            names = ", ".join(f"{_sql_str(h)}: 'VARCHAR'" for h in header)
             rel = (
-                f"read_csv({_sql_str(path)}, header=true, all_varchar=true, delim=',', quote='\"', "
-                "escape='\"', strict_mode=true, null_padding=false, sample_size=-1)"
+                f"read_csv({_sql_str(path)}, header=true, auto_detect=false, columns={{{names}}}, "
+                "delim=',', quote='\"', escape='\"', strict_mode=true, null_padding=false)"
             )
         con.execute(f"CREATE OR REPLACE TABLE raw_{name} AS SELECT row_number() OVER () AS {ROW}, * FROM {rel}")
     except duckdb.Error as e:
-        msg = str(e).splitlines()[0]
-        msg = re.sub(r"\s+", " ", msg.replace(str(path), file))
-        if "unicode" in msg.lower() or "utf-8" in msg.lower():
-            msg = "not UTF-8 text; save the file as UTF-8"
-        col.error(file, f"cannot be read as {path.suffix.lstrip('.').upper()}: {msg[:300]}")
+        _read_error(e, path, file, col)
         return False
     ncols = len(con.execute(f"DESCRIBE raw_{name}").fetchall()) - 1
     if ncols > MAX_COLUMNS:
@@ -163,6 +175,75 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
         col.error(file, "has a header but no data rows")
         return False
     return True
+
+
+def _csv_header(path: Path, file: str, col: _Collector) -> list[str] | None:
+    """The column names of a CSV file's header row, or None after reporting why it is unusable."""
+    with path.open("rb") as f:
+        head = f.read(HEADER_BYTES)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not a multi-byte char cut at the sample edge
+            col.error(file, f"not UTF-8 text (byte {e.start}); save the file as UTF-8")
+            return None
+        text = head[: e.start].decode("utf-8")
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as Excel writes it
+    if "\x00" in text:
+        col.error(file, "holds NUL bytes: not a text (CSV) file; save it as UTF-8 CSV")
+        return None
+    if len(head) == HEADER_BYTES and "\n" not in text and "\r" not in text:
+        col.error(file, f"the first line is longer than {HEADER_BYTES // 1_000_000} MB: not a CSV header row")
+        return None
+    try:
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', strict=True), None)
+    except csv.Error as e:
+        col.error(file, f"the header row cannot be read: {e}", rows=())
+        return None
+    if not header or all(not h.strip() for h in header):
+        col.error(file, "the first line is empty; a CSV file must start with a header row naming its columns")
+        return None
+    if len(header) > MAX_COLUMNS:
+        col.error(file, f"{len(header):,} columns; at most {MAX_COLUMNS:,} are read")
+        return None
+    if len(header) == 1:
+        for delim, label in ((";", "';'"), ("\t", "tabs"), ("|", "'|'")):
+            if delim in header[0]:
+                col.error(file, f"the header has a single column '{header[0][:80]}': the file seems to use {label} "
+                                "as delimiter; save it comma-separated (CSV)")
+                return None
+    names = [h.strip() or f"unnamed_{i + 1}" for i, h in enumerate(header)]
+    positions: dict[str, list[int]] = {}
+    for i, h in enumerate(names):
+        positions.setdefault(h, []).append(i + 1)
+    ok = True
+    for h, pos in positions.items():
+        if len(pos) > 1:
+            col.error(file, f"column '{h}' occurs more than once in the header (columns "
+                            f"{', '.join(map(str, pos))}); give each column its own name", h)
+            ok = False
+    return names if ok else None
+
+
+def _read_error(e: duckdb.Error, path: Path, file: str, col: _Collector) -> None:
+    """Turn a DuckDB read error into a message with the row it happened on."""
+    full = str(e).replace(str(path), file)
+    first = re.sub(r"\s+", " ", full.splitlines()[0])
+    m = re.search(r"CSV Error on Line: (\d+)", full)
+    rows = (int(m.group(1)) - 1,) if m else ()  # DuckDB counts the header as line 1
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", full)
+    if fields:
+        exp, got = int(fields.group(1)), int(fields.group(2))
+        why = ("an unquoted comma in a text field?" if got > exp
+               else "a line cut short, or a line break in an unquoted text field?")
+        col.error(file, f"a row has {got} fields where the header has {exp} ({why})", rows=rows)
+    elif "unterminated quote" in full.lower():
+        col.error(file, "a quoted field is never closed (a stray '\"')", rows=rows)
+    elif "unicode" in full.lower() or "utf-8" in full.lower():
+        col.error(file, "not UTF-8 text; save the file as UTF-8", rows=rows)
+    else:
+        what = path.suffix.lstrip(".").upper() or "CSV"
+        col.error(file, f"cannot be read as {what}: {first[:300]}", rows=rows)
 
 
 def _sql_str(value) -> str:
@@ -190,9 +271,12 @@ def _map_columns(con, name: str, spec: TableSpec, col: _Collector) -> bool:
             ok = False
         elif contract != theirs:
             if contract in have and contract not in spec.columns.values():
-                col.error(file, f"column '{contract}' exists and '{theirs}' is mapped onto it too", contract)
+                col.error(file, f"the file has a column '{contract}' and client.yaml maps '{theirs}' onto "
+                                f"'{contract}' too; rename one of them", contract)
                 ok = False
             renames.append((theirs, contract))
+    if not ok:
+        return False
     for theirs, contract in renames:
         con.execute(f"ALTER TABLE raw_{name} RENAME COLUMN {_q(theirs)} TO {_q('__tmp_' + contract)}")
     for _, contract in renames:
@@ -295,6 +379,15 @@ def _convert_timestamp(con, table, file, c, optional, col, now) -> None:
     if n_null and not optional:
         rows = _examples(con, f"SELECT {ROW} FROM {table} WHERE {qc} IS NULL")
         col.error(file, f"{n_null:,} rows have no {c}", c, rows)
+    odd_sql = (f"SELECT {ROW} FROM {table} WHERE {qc} < TIMESTAMP '{EARLIEST}' OR {qc} >= TIMESTAMP '{LATEST}'")
+    n_odd = con.execute(f"SELECT count(*) FROM ({odd_sql})").fetchone()[0]
+    if n_odd:
+        rows = _examples(con, odd_sql)
+        vals = [str(r[0]) for r in con.execute(
+            f"SELECT {qc} FROM {table} WHERE {ROW} IN ({','.join(map(str, rows[:3]))}) ORDER BY {ROW}").fetchall()]
+        col.error(file, f"{n_odd:,} timestamps lie outside the years {EARLIEST[:4]}-{int(LATEST[:4]) - 1} "
+                        f"(e.g. {', '.join(vals)}); a typo or a placeholder date?", c, rows)
+        return
     future_sql = f"SELECT {ROW} FROM {table} WHERE {qc} > TIMESTAMP '{now.strftime('%Y-%m-%d %H:%M:%S')}'"
     n_future = con.execute(f"SELECT count(*) FROM ({future_sql})").fetchone()[0]
     if n_future:
@@ -338,8 +431,9 @@ def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
         case = " ".join(f"WHEN {_sql_str(v)} THEN {i + 1}" for i, v in enumerate(labels))
         con.execute(f"ALTER TABLE {table} ALTER COLUMN score SET DATA TYPE DOUBLE USING CASE {txt} {case} END")
     else:
-        if t == "VARCHAR":
-            bad_sql = (f"SELECT {ROW} FROM {table} WHERE score IS NOT NULL AND TRY_CAST({txt} AS DOUBLE) IS NULL")
+        if t == "VARCHAR":  # 'NaN' and 'inf' cast to a double too, but are not answers
+            bad_sql = (f"SELECT {ROW} FROM {table} WHERE score IS NOT NULL AND "
+                       f"(TRY_CAST({txt} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST({txt} AS DOUBLE)))")
             n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
             if n_bad:
                 vals = [r[0] for r in con.execute(
@@ -350,7 +444,7 @@ def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
         con.execute(f"ALTER TABLE {table} ALTER COLUMN score SET DATA TYPE DOUBLE USING TRY_CAST({txt} AS DOUBLE)")
         lo, hi = spec.min, spec.max
         bad_sql = (f"SELECT {ROW} FROM {table} WHERE score IS NOT NULL AND "
-                   f"(score < {lo} OR score > {hi} OR score <> round(score))")
+                   f"(NOT isfinite(score) OR score < {lo} OR score > {hi} OR score <> round(score))")
         n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
         if n_bad:
             vals = [r[0] for r in con.execute(
@@ -374,7 +468,7 @@ def _derive_cases_from_events(con, cfg: ClientConfig) -> None:
         checks = ", ".join(f"max(k{i}) <= 1" for i in range(len(cols)))
         inner = ", ".join(f"count(DISTINCT {_q(c)}) AS k{i}" for i, c in enumerate(cols))
         flags = con.execute(f"SELECT {checks} FROM (SELECT {inner} FROM raw_events GROUP BY case_id)").fetchone()
-        constant = [c for c, f in zip(cols, flags) if f and c not in ("channel", "link")]
+        constant = [c for c, f in zip(cols, flags) if f]
     extra = "".join(f", any_value({_q(c)}) AS {_q(c)}" for c in constant)
     con.execute(
         "CREATE OR REPLACE TABLE raw_cases AS SELECT min(__row) AS __row, case_id, "
@@ -405,6 +499,12 @@ def _add_constant_chain(con, cfg: ClientConfig, col: _Collector, file: str) -> N
 def _check_chains(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
     known = [c.id for c in cfg.chains]
     in_list = ", ".join(_sql_str(k) for k in known)
+    con.execute("UPDATE raw_cases SET chain = NULLIF(trim(chain), '')")
+    none_sql = f"SELECT {ROW} FROM raw_cases WHERE chain IS NULL"
+    n_none = con.execute(f"SELECT count(*) FROM ({none_sql})").fetchone()[0]
+    if n_none:
+        col.error(file, f"{n_none:,} cases have no chain; each case needs one of {known}", "chain",
+                  _examples(con, none_sql))
     bad_sql = f"SELECT {ROW} FROM raw_cases WHERE chain IS NOT NULL AND chain NOT IN ({in_list})"
     n_bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
     if n_bad:
@@ -458,23 +558,21 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
     cols = []
     for chain_id, k in selects:
         expr = f"CASE WHEN chain = {_sql_str(chain_id)} THEN CAST(({k.expression}) AS DOUBLE) END"
-        try:
-            con.execute(f"SELECT {expr} FROM raw_cases LIMIT 0")
-            con.execute(f"SELECT count({expr}) FROM raw_cases").fetchone()
-        except duckdb.Error as e:
-            msg = str(e).splitlines()[0]
-            col.error(CONFIG_NAME, f"KPI '{chain_id}.{k.id}' cannot be computed: {msg[:300]}",
-                      f"chains.{chain_id}.kpis.{k.id}.expression")
+        key = f"chains.{chain_id}.kpis.{k.id}.expression"
+        if _expression_fails(con, "raw_cases", expr, files["cases"], f"KPI '{chain_id}.{k.id}'", key,
+                             k.expression, col):
             continue
-        cols.append((k.id, expr))
+        cols.append((chain_id, k, expr))
+    if col.has_errors:
+        return
     # KPIs of the same id in several chains share a column: each case belongs to one chain
     merged: dict[str, list[str]] = {}
-    for kid, expr in cols:
-        merged.setdefault(kid, []).append(expr)
+    for _, k, expr in cols:
+        merged.setdefault(k.id, []).append(expr)
     sel = ", ".join(f"coalesce({', '.join(exprs)}) AS {_q(kid)}" if len(exprs) > 1 else f"{exprs[0]} AS {_q(kid)}"
                     for kid, exprs in merged.items())
     con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM raw_cases")
-    for chain_id, k in selects:
+    for chain_id, k, _ in cols:
         n = con.execute(
             f"SELECT count(kv.{_q(k.id)}) FROM kpi_values kv JOIN raw_cases rc USING (case_id) "
             f"WHERE chain = {_sql_str(chain_id)}").fetchone()[0]
@@ -490,12 +588,79 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
         tcols = [c for c in _columns(con, table) if c != ROW]
         try:
             check_expression(seg.sql, tcols, f"segment '{seg.id}'")
-            con.execute(f"SELECT CAST(({seg.sql}) AS VARCHAR) FROM {table} LIMIT 0")
         except ExpressionError as e:
             col.error(CONFIG_NAME, str(e), f"segments.{seg.id}")
-        except duckdb.Error as e:
-            col.error(CONFIG_NAME, f"segment '{seg.id}' cannot be computed: {str(e).splitlines()[0][:300]}",
-                      f"segments.{seg.id}")
+            continue
+        _expression_fails(con, table, f"CAST(({seg.sql}) AS VARCHAR)", files["cases" if seg.table == "cases"
+                          else "responses"], f"segment '{seg.id}'", f"segments.{seg.id}", seg.sql, col)
+
+
+def _expression_fails(con, table: str, expr: str, file: str, what: str, key: str, source: str,
+                      col: _Collector) -> bool:
+    """Run a checked expression over a table; report a failure with its rows and column.
+
+    An expression that cannot even be bound (a type error such as text * 2) is a client.yaml
+    problem. One that fails on some rows only (a date column with a word in one row) is a data
+    problem: the rows are found by bisection over the row numbers and reported with the text
+    column the expression reads.
+    """
+    try:
+        con.execute(f"SELECT {expr} FROM {table} LIMIT 0")
+    except duckdb.Error as e:
+        col.error(CONFIG_NAME, f"{what} cannot be computed: {_first_line(e)}", key)
+        return True
+    try:
+        con.execute(f"SELECT count({expr}) FROM {table}").fetchone()
+        return False
+    except duckdb.Error as e:
+        error = _first_line(e)
+    rows = _failing_rows(con, table, expr)
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall())
+    text_cols = [c for c in referenced_columns(source) if types.get(c) == "VARCHAR"]
+    if not rows:  # fails on the whole table only (e.g. an overflow in an aggregate): say so plainly
+        col.error(CONFIG_NAME, f"{what} cannot be computed on the data: {error}", key)
+        return True
+    column = text_cols[0] if len(text_cols) == 1 else None
+    shown = ""
+    if text_cols:
+        vals = con.execute(f"SELECT {', '.join(_q(c) for c in text_cols)} FROM {table} WHERE {ROW} = {rows[0]}").fetchone()
+        shown = "; row " + str(rows[0]) + " holds " + ", ".join(f"{c}={v!r}" for c, v in zip(text_cols, vals))
+    col.error(file, f"{what} ({source}) cannot be computed for these rows: {error}{shown}", column, rows)
+    return True
+
+
+def _failing_rows(con, table: str, expr: str) -> list[int]:
+    """Up to EXAMPLE_ROWS row numbers on which ``expr`` raises, found by bisection."""
+    lo, hi = con.execute(f"SELECT min({ROW}), max({ROW}) FROM {table}").fetchone()
+    if lo is None:
+        return []
+
+    def fails(a: int, b: int) -> bool:
+        try:
+            con.execute(f"SELECT count({expr}) FROM {table} WHERE {ROW} BETWEEN {a} AND {b}").fetchone()
+            return False
+        except duckdb.Error:
+            return True
+
+    rows: list[int] = []
+    start = lo
+    while len(rows) < EXAMPLE_ROWS and start <= hi and fails(start, hi):
+        a, b = start, hi
+        while a < b:
+            mid = (a + b) // 2
+            if fails(a, mid):
+                b = mid
+            else:
+                a = mid + 1
+        if not fails(a, a):  # fails only together with other rows
+            break
+        rows.append(a)
+        start = a + 1
+    return rows
+
+
+def _first_line(e: Exception) -> str:
+    return re.sub(r"\s+", " ", str(e).splitlines()[0])[:300]
 
 
 def _link(con, cfg: ClientConfig, col: _Collector, file: str) -> None:
@@ -629,6 +794,11 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
     col.problems += problems
     if cfg is None:
         return None, col.problems
+    for table in ("responses", "cases", "events"):
+        spec = getattr(cfg.tables, table)
+        if spec is not None and spec.file is not None:
+            col.own_names.update({(spec.file, contract): theirs for contract, theirs in spec.columns.items()
+                                  if contract != theirs})
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     con = _connect()
     try:
