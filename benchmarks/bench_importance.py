@@ -21,8 +21,8 @@ in the table. Times are wall-clock seconds, best of a few repeats for the fast c
 
 Usage::
 
-    /tmp/venv/bin/python benchmarks/bench_importance.py            # full grid
-    /tmp/venv/bin/python benchmarks/bench_importance.py --quick    # smoke run (< 1 min)
+    python benchmarks/bench_importance.py            # full grid
+    python benchmarks/bench_importance.py --quick    # smoke run (< 1 min)
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Run from the repository root, e.g.::
 
-    /tmp/venv/bin/python benchmarks/bench_journeys.py --events 1000000
-    /tmp/venv/bin/python benchmarks/bench_journeys.py --events 10000000 --only variants conformance
+    python benchmarks/bench_journeys.py --events 1000000
+    python benchmarks/bench_journeys.py --events 10000000 --only variants conformance
 
 The log mimics an installer's journey: a designed sequence of six steps with skips,
 repeats, swaps, status calls and a channel and link per event, and a few very long cases
@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--only", nargs="*", default=None, help="function names to time")
     parser.add_argument("--shuffle", action="store_true", help="rows not grouped by case")
+    parser.add_argument("--peer", action="store_true",
+                        help="also time pm4py (a test-only peer) on the same log: variants and DFG")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -119,6 +121,38 @@ def main(argv: list[str] | None = None) -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         seconds = time.perf_counter() - t0
         print(f"{name:22s} {seconds:7.2f}s  {rows:>9,} rows  peak RSS so far {peak_mb:,.0f} MB")
+    if args.peer:
+        compare_with_pm4py(events)
+
+
+def compare_with_pm4py(events: pd.DataFrame) -> None:
+    """Variants and directly-follows counts by pm4py on the same log, side by side with ours."""
+    import pm4py
+
+    frame = events[["case_id", "activity", "timestamp"]].copy()
+    t0 = time.perf_counter()
+    frame = pm4py.format_dataframe(frame, case_id="case_id", activity_key="activity", timestamp_key="timestamp")
+    t_format = time.perf_counter() - t0
+    rows = []
+    t0 = time.perf_counter()
+    peer_variants = pm4py.get_variants(frame)
+    t_peer = time.perf_counter() - t0 + t_format
+    t0 = time.perf_counter()
+    ours = journeys.variants(events)
+    rows.append(("variants", time.perf_counter() - t0, t_peer, len(ours) == len(peer_variants)
+                 and sorted(ours["cases"]) == sorted(peer_variants.values())))
+    t0 = time.perf_counter()
+    dfg, _, _ = pm4py.discover_dfg(frame)
+    t_peer = time.perf_counter() - t0 + t_format
+    t0 = time.perf_counter()
+    df = journeys.directly_follows(events)
+    ours_dfg = {(a, b): c for a, b, c in zip(df["from_activity"], df["to_activity"], df["count"])}
+    rows.append(("directly_follows", time.perf_counter() - t0, t_peer, ours_dfg == dict(dfg)))
+    print()
+    print("| function | ours (s) | pm4py incl. format_dataframe (s) | ratio | same counts |")
+    print("|---|---|---|---|---|")
+    for name, ours_s, peer_s, same in rows:
+        print(f"| {name} | {ours_s:.2f} | {peer_s:.2f} | {peer_s / ours_s:.1f}x | {same} |")
 
 
 if __name__ == "__main__":
