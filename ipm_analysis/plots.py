@@ -6,14 +6,10 @@ Figure for multi-panel figures); styling is one :func:`set_theme` call.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
 STATUS_COLOURS = {"on target": "#2e7d32", "below target": "#c62828", "no target": "#757575"}
 PALETTE = ["#1f4e79", "#e07b39", "#3a923a", "#c03d3e", "#9372b2", "#845b53", "#d684bd", "#7f7f7f"]

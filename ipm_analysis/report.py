@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import kpis
 from .data import Client
+from .errors import AnalysisError
 from .units import format_value
 
 SUMMARY_NAME = "summary.json"
@@ -294,15 +295,16 @@ def agenda_table(agenda) -> pd.DataFrame:
     if a.empty:
         return pd.DataFrame(columns=["rank", "chain KPI", "owning link", "chain owner", "now → target",
                                      "expected gain (overall)", "95% interval"])
+    d = 1 if "NPS" in agenda.kpi_unit else 2  # a mean on a 1-5 scale needs two decimals
     return pd.DataFrame({
         "rank": a["rank"],
         "chain KPI": a["name"],
         "owning link": a["link"],
         "chain owner": a["owner"],
         "now → target": a["current_label"] + " → " + a["target_label"],
-        "expected gain (overall)": a["gain_overall"].map(lambda v: f"{v:+.1f}"),
-        "95% interval": [f"{lo:+.1f} to {hi:+.1f}" for lo, hi in zip(a["gain_overall_ci_low"],
-                                                                    a["gain_overall_ci_high"])],
+        "expected gain (overall)": a["gain_overall"].map(lambda v: f"{v:+.{d}f}"),
+        "95% interval": [f"{lo:+.{d}f} to {hi:+.{d}f}" for lo, hi in zip(a["gain_overall_ci_low"],
+                                                                        a["gain_overall_ci_high"])],
     })
 
 
@@ -345,7 +347,10 @@ def segment_differences_text(client: Client, agenda, alpha: float = 0.05) -> str
     lines, n_tests = [], 0
     for chain_id, models in agenda.models.items():
         for seg in models.frame.segments:
-            t = regression.segment_difference(models.frame, seg)
+            try:
+                t = regression.segment_difference(models.frame, seg)
+            except AnalysisError:  # e.g. one group only in this chain, or groups below the base
+                continue
             n_tests += len(t)
             for r in t[t["p_value"] < alpha].itertuples():
                 lines.append(f"- {client.config.chain(chain_id).name}, {names.get(seg, seg)}: {r.reading}")

@@ -56,10 +56,12 @@ def _actions_block(drivers: dict | None, has_survey: bool) -> str:
     if not actions:
         return f"<h2>Improvement actions</h2><p>{_e(drivers.get('note') or 'No reliable driver was found.')}</p>"
     unit = (drivers.get("agenda") or {}).get("kpi_unit", "")
+    d = 1 if "NPS" in unit else 2  # a mean on a 1-5 scale needs two decimals
     rows = "".join(
         f"<tr><td>{a['rank']}</td><td>{_e(a['name'])}</td><td>{_e(a['link'])}</td><td>{_e(a['owner'])}</td>"
         f"<td>{_e(a['current_label'])} → {_e(a['target_label'])}</td>"
-        f"<td><b>{a['gain_overall']:+.1f}</b> ({a['gain_overall_ci_low']:+.1f} to {a['gain_overall_ci_high']:+.1f})</td></tr>"
+        f"<td><b>{a['gain_overall']:+.{d}f}</b> ({a['gain_overall_ci_low']:+.{d}f} to "
+        f"{a['gain_overall_ci_high']:+.{d}f})</td></tr>"
         for a in actions[:3]
     )
     more = f"<p class=muted>{len(actions) - 3} more in the agenda below.</p>" if len(actions) > 3 else ""

@@ -95,5 +95,6 @@ def test_real_notebooks_run_on_the_tiny_client(tmp_path):
     assert "below the minimum base" in (out / REPORT_HTML).read_text()
     html = (out / REPORT_HTML).read_text()
     assert "Traceback" not in html
+    assert html.count("data:image/png;base64") >= 2  # the figures are in the report
     # manager first: the summary opens the report, the methods note closes it
     assert html.index("ipm-summary") < html.index("Data overview and result KPI") < html.index("How to read this report")

@@ -1,0 +1,635 @@
+"""The what-if explorer: a data scientist's view of one client in JupyterLab.
+
+Pick a chain and one of its chain KPIs, read how much of the result KPI it explains and how
+strongly it is associated with it, then move a slider over the KPI's plausible range and see
+the predicted result KPI (e.g. NPS) with its interval, live. ``notebooks/explorer.ipynb`` only
+loads a client and displays :func:`build_explorer`.
+
+The numbers come from :mod:`ipm_analysis.agenda`: the importance and effects of the chain's
+driver models (:func:`~ipm_analysis.agenda.improvement_agenda`) and the prediction of
+:func:`~ipm_analysis.agenda.what_if` (the chain's ordinal model; a share moves by flipping a
+fraction of failing cases, a time or number by shifting every case). The interval is that of
+the predicted *change* (the uncertainty of the association), added to the observed result KPI
+of the chain's respondents: at the current value it has zero width. Every prediction holds
+*if the association holds*; it is not proof of cause.
+
+The logic is plain functions, testable without a front end:
+
+* :func:`kpi_range`: the slider's plausible range, step and start value for one KPI;
+* :func:`whatif_curve`: the predicted result KPI at several values of one KPI;
+* :func:`default_values`, :func:`format_curve`: a small what-if table as plain text (what the
+  notebook prints, so nbval checks the numbers even where widgets do not render);
+* :func:`chain_kpi_table`: importance and effect of every KPI of a chain.
+
+:func:`build_explorer` wires them to ipywidgets and returns an :class:`ExplorerBox`.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from .agenda import Agenda, WhatIf, improvement_agenda, what_if
+from .errors import AnalysisError
+from .modelframe import ModelFrame, model_frame
+from .regression import DriverModels, _nice, fit_ordinal, kpi_unit
+from .units import format_value
+
+__all__ = [
+    "ExplorerBox",
+    "build_explorer",
+    "chain_kpi_table",
+    "default_values",
+    "format_curve",
+    "kpi_range",
+    "whatif_curve",
+]
+
+CURVE_COLUMNS = ["value", "predicted", "ci_low", "ci_high", "change", "change_ci_low", "change_ci_high"]
+_NON_NEGATIVE = ("days", "hours", "count")
+
+
+# --------------------------------------------------------------------------------------------
+# formatting
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt_kpi_value(x: float | None, unit: str) -> str:
+    """A chain-KPI value in its unit, by the package's one rule (shares in %, times with their unit)."""
+    return format_value(x, unit)
+
+
+def _fmt_result(x: float, is_nps: bool, signed: bool = False) -> str:
+    """A result-KPI value: NPS in points with a sign (1 decimal), a rating mean with 2 decimals."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    x = round(float(x), 1 if is_nps else 2) + 0.0  # + 0.0: no "-0.0"
+    if is_nps or signed:
+        return f"{x:+.1f}" if is_nps else f"{x:+.2f}"
+    return f"{x:.2f}"
+
+
+# --------------------------------------------------------------------------------------------
+# the model frame and fitted model behind a chain
+# --------------------------------------------------------------------------------------------
+
+
+def _is_client(obj: Any) -> bool:
+    return hasattr(obj, "config") and hasattr(obj, "linked")
+
+
+def _resolve(source: Any, chain: str | None) -> tuple[ModelFrame, Any]:
+    """(model frame, fitted ordinal model or None) of ``chain`` from any accepted source."""
+    if isinstance(source, Agenda):
+        if chain not in source.models:
+            analysed = list(source.models)
+            note = source.chain_notes.get(chain) if chain is not None else None
+            raise AnalysisError(f"chain {chain!r} has no driver model in this agenda"
+                                + (f" ({note})" if note else "") + f"; chains analysed: {analysed}")
+        dm = source.models[chain]
+        return dm.frame, dm
+    if isinstance(source, DriverModels):
+        mf, model = source.frame, source
+    elif isinstance(source, ModelFrame):
+        mf, model = source, None
+    elif _is_client(source):
+        return model_frame(source, chain), None
+    else:
+        raise AnalysisError(f"source must be a Client, an Agenda, DriverModels or a ModelFrame, got "
+                            f"{type(source).__name__}")
+    if chain is not None and mf.chain is not None and chain != mf.chain:
+        raise AnalysisError(f"the model frame is of chain {mf.chain!r}, not {chain!r}")
+    return mf, model
+
+
+def _check_kpi(mf: ModelFrame, kpi: Any) -> str:
+    if not isinstance(kpi, str) or kpi not in mf.drivers:
+        dropped = mf.dropped_drivers.get(kpi) if isinstance(kpi, str) else None
+        why = f" (left out of the model: {dropped})" if dropped else ""
+        raise AnalysisError(f"{kpi!r} is not a driver of chain {mf.chain!r}{why}; drivers are {list(mf.drivers)}")
+    return kpi
+
+
+# --------------------------------------------------------------------------------------------
+# plausible range
+# --------------------------------------------------------------------------------------------
+
+
+def kpi_range(source: Any, chain: str | None, kpi: str) -> dict:
+    """The plausible range of a chain KPI for the what-if slider.
+
+    A share runs from 0 to 1 in steps of 0.1 pp. A time or other number runs over the 5th to
+    95th percentile of the respondents' values, widened to take in the current mean and the
+    target, never below 0 for days, hours and counts, in a round step of about 1/200 of the
+    range. (Moving a number far outside what was observed would extrapolate the model.)
+
+    Parameters
+    ----------
+    source : Client, Agenda, DriverModels or ModelFrame
+    chain : str or None
+    kpi : str
+
+    Returns
+    -------
+    dict
+        ``min, max, step, current`` (the mean among the respondents modelled: the slider's
+        start, where the predicted change is zero), ``target`` (None without one), ``unit``,
+        ``name``.
+    """
+    mf, _ = _resolve(source, chain)
+    kpi = _check_kpi(mf, kpi)
+    spec = mf.specs[kpi]
+    x = mf.frame[kpi].to_numpy(dtype=float)
+    current = float(x.mean())
+    target = None if spec.target is None else float(spec.target)
+    if spec.unit == "share":
+        lo, hi, step = 0.0, 1.0, 0.001
+    else:
+        q_lo, q_hi = np.quantile(x, [0.05, 0.95])
+        pts = [q_lo, q_hi, current] + ([target] if target is not None else [])
+        lo, hi = float(min(pts)), float(max(pts))
+        if spec.unit in _NON_NEGATIVE:
+            lo = max(lo, 0.0)
+        if hi <= lo:
+            hi = lo + 1.0
+        step = _nice((hi - lo) / 200)
+        lo = math.floor(lo / step + 1e-9) * step
+        hi = math.ceil(hi / step - 1e-9) * step
+        lo, hi = round(lo, 10), round(hi, 10)
+    return {"min": lo, "max": hi, "step": step, "current": current, "target": target,
+            "unit": spec.unit, "name": spec.name}
+
+
+def default_values(source: Any, chain: str | None, kpi: str, n: int = 5) -> list[float]:
+    """``n`` evenly spaced values over :func:`kpi_range`, plus the current value and the target."""
+    r = kpi_range(source, chain, kpi)
+    vals = {round(float(v), 6) for v in np.linspace(r["min"], r["max"], int(n))}
+    vals.add(round(r["current"], 6))
+    if r["target"] is not None and r["min"] <= r["target"] <= r["max"]:
+        vals.add(round(r["target"], 6))
+    return sorted(vals)
+
+
+# --------------------------------------------------------------------------------------------
+# what-if curve
+# --------------------------------------------------------------------------------------------
+
+
+def whatif_curve(
+    source: Any,
+    chain: str | None,
+    kpi: str,
+    values: Iterable[float],
+    *,
+    ci: float = 0.95,
+    mode: str | None = None,
+    model: Any = None,
+) -> pd.DataFrame:
+    """The predicted result KPI if chain KPI ``kpi`` moved to each of ``values``.
+
+    One :func:`~ipm_analysis.agenda.what_if` per value, on one fitted ordinal model.
+
+    Parameters
+    ----------
+    source : Client, Agenda, DriverModels or ModelFrame
+        A loaded client (the chain's model frame is built and its model fitted), an agenda or
+        driver models (their fitted model is reused), or a model frame.
+    chain : str or None
+        The chain id (None: the model frame's own chain, or a client's only chain).
+    kpi : str
+        A driver of the chain's model frame.
+    values : iterable of float
+        Levels to move the KPI to (fractions for shares).
+    ci : float, default 0.95
+    mode : {"flip", "shift", "clip"}, optional
+        See :func:`~ipm_analysis.agenda.what_if` (default: flip a share, shift a number).
+    model : fitted ordinal results or DriverModels, optional
+        Reuse this model instead of fitting one.
+
+    Returns
+    -------
+    DataFrame
+        One row per value: ``value, predicted, ci_low, ci_high`` (the expected result KPI and
+        its interval) and ``change, change_ci_low, change_ci_high`` (against the observed
+        result KPI of the chain's respondents). ``attrs``: ``chain, kpi, name, unit,
+        chain_name, current, target, kpi_now, result_name, kpi_unit, is_nps, mode, n, ci``.
+    """
+    mf, found = _resolve(source, chain)
+    kpi = _check_kpi(mf, kpi)
+    vals = [v for v in values]
+    if not vals:
+        raise AnalysisError("values is empty: give at least one level to move the KPI to")
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise AnalysisError(f"values must be finite numbers, got {v!r}")
+    res = model if model is not None else found
+    if isinstance(res, DriverModels):
+        res = res.ordinal
+    if res is None:
+        res = fit_ordinal(mf)
+    rows, last = [], None
+    for v in vals:
+        w = what_if(mf, kpi, to=float(v), mode=mode, ci=ci, model=res)
+        rows.append([float(v), w.kpi_expected, w.kpi_expected_ci_low, w.kpi_expected_ci_high,
+                     w.gain, w.gain_ci_low, w.gain_ci_high])
+        last = w
+    out = pd.DataFrame(rows, columns=CURVE_COLUMNS)
+    spec = mf.specs[kpi]
+    out.attrs.update(chain=mf.chain, chain_name=mf.chain_name or mf.chain, kpi=kpi, name=spec.name, unit=spec.unit, current=last.current,
+                     target=spec.target, kpi_now=last.kpi_now, result_name=mf.result_name,
+                     kpi_unit=kpi_unit(mf), is_nps=mf.is_nps, mode=last.mode, n=mf.n, ci=ci)
+    return out
+
+
+def format_curve(curve: pd.DataFrame) -> str:
+    """A what-if curve as a plain-text table a reader can check (values in their units)."""
+    a = curve.attrs
+    is_nps = bool(a.get("is_nps", True))
+    name, unit, res = a.get("name", "KPI"), a.get("unit", "number"), a.get("result_name", "result KPI")
+    ci = a.get("ci", 0.95)
+    marks = []
+    for v in curve["value"]:
+        m = []
+        if a.get("current") is not None and abs(v - a["current"]) < 1e-6:
+            m.append("now")
+        if a.get("target") is not None and abs(v - a["target"]) < 1e-9:
+            m.append("target")
+        marks.append(", ".join(m))
+    table = pd.DataFrame({
+        name: [_fmt_kpi_value(v, unit) for v in curve["value"]],
+        "": marks,
+        f"expected {res}": [_fmt_result(v, is_nps) for v in curve["predicted"]],
+        f"{ci:.0%} interval": [f"{_fmt_result(lo, is_nps)} to {_fmt_result(hi, is_nps)}"
+                              for lo, hi in zip(curve["ci_low"], curve["ci_high"], strict=True)],
+        "change": [_fmt_result(v, is_nps, signed=True) for v in curve["change"]],
+    })
+    head = (f"{a.get('chain_name') or a.get('chain')}: {name} (now {_fmt_kpi_value(a.get('current'), unit)} among {a.get('n')} "
+            f"respondents; {res} now {_fmt_result(a.get('kpi_now', math.nan), is_nps)})")
+    return head + "\n" + table.to_string(index=False)
+
+
+# --------------------------------------------------------------------------------------------
+# importance and effect per KPI of a chain
+# --------------------------------------------------------------------------------------------
+
+
+def chain_kpi_table(agenda: Agenda, chain: str) -> pd.DataFrame:
+    """Importance, effect, performance and agenda status of every KPI of one analysed chain.
+
+    Returns
+    -------
+    DataFrame
+        One row per driver: ``kpi, name, link, unit, current, target, share, share_ci_low,
+        share_ci_high`` (share of the explained variance), ``change_label, effect,
+        effect_ci_low, effect_ci_high`` (associated change of the result KPI per
+        ``change_label``), ``reliable, quadrant, status, reading``.
+    """
+    if not isinstance(agenda, Agenda):
+        raise AnalysisError(f"chain_kpi_table needs an Agenda (improvement_agenda), got {type(agenda).__name__}")
+    if chain not in agenda.models:
+        raise AnalysisError(f"chain {chain!r} has no driver model: {agenda.chain_notes.get(chain, 'not analysed')}")
+    eff = agenda.models[chain].effects.set_index("driver")
+    m = agenda.matrix
+    mat = m[m["chain"] == chain].set_index("driver") if len(m) else pd.DataFrame()
+    cons = agenda.considered
+    cons = cons[cons["chain"] == chain].set_index("kpi") if len(cons) else pd.DataFrame()
+    mf = agenda.models[chain].frame
+    rows = []
+    for d in mf.drivers:
+        spec = mf.specs[d]
+        e = eff.loc[d]
+
+        def pick(frame, col, default=math.nan, d=d):
+            return frame.loc[d, col] if len(frame) and d in frame.index and col in frame.columns else default
+
+        rows.append({
+            "kpi": d, "name": spec.name, "link": spec.link, "unit": spec.unit,
+            "current": float(pick(mat, "current", float(mf.frame[d].mean()))), "target": spec.target,
+            "share": float(pick(mat, "share")), "share_ci_low": float(pick(mat, "share_ci_low")),
+            "share_ci_high": float(pick(mat, "share_ci_high")),
+            "change_label": e["change_label"], "effect": float(e["effect_kpi"]),
+            "effect_ci_low": float(e["effect_kpi_ci_low"]), "effect_ci_high": float(e["effect_kpi_ci_high"]),
+            "reliable": bool(e["reliable"]), "quadrant": pick(mat, "quadrant", ""),
+            "status": pick(cons, "status", ""), "reading": e["reading"],
+        })
+    return pd.DataFrame(rows)
+
+
+def _chain_table_html(table: pd.DataFrame, selected: str, is_nps: bool, unit: str) -> str:
+    head = ("<tr><th>chain KPI</th><th>owning link</th><th>now (all cases)</th><th>target</th>"
+            "<th>share of explained variance (95% interval)</th>"
+            f"<th>associated change in {html.escape(unit)} (95% interval)</th><th>quadrant</th><th>agenda</th></tr>")
+    body = []
+    for r in table.itertuples():
+        style = ' style="background:#fff3cd;font-weight:600"' if r.kpi == selected else ""
+        share = "–" if not np.isfinite(r.share) else (
+            f"{100 * r.share:.0f}% ({100 * r.share_ci_low:.0f}–{100 * r.share_ci_high:.0f}%)")
+        eff = (f"{_fmt_result(r.effect, is_nps, True)} per {html.escape(r.change_label)} "
+               f"({_fmt_result(r.effect_ci_low, is_nps, True)} to {_fmt_result(r.effect_ci_high, is_nps, True)})")
+        body.append(
+            f"<tr{style}><td>{html.escape(r.name)}</td><td>{html.escape(r.link or '–')}</td>"
+            f"<td>{_fmt_kpi_value(r.current, r.unit)}</td>"
+            f"<td>{_fmt_kpi_value(r.target, r.unit) if r.target is not None else '–'}</td>"
+            f"<td>{share}</td><td>{eff}</td><td>{html.escape(str(r.quadrant))}</td>"
+            f"<td>{html.escape(str(r.status))}</td></tr>")
+    return ('<table style="border-collapse:collapse;font-size:90%" cellpadding="4">'
+            f"<thead>{head}</thead><tbody>{''.join(body)}</tbody></table>")
+
+
+# --------------------------------------------------------------------------------------------
+# the widget
+# --------------------------------------------------------------------------------------------
+
+
+class _Guard:
+    """Silence the widget observers while the explorer changes several widgets at once."""
+
+    def __init__(self, box: ExplorerBox):
+        self.box = box
+
+    def __enter__(self):
+        self.box._updating = True
+
+    def __exit__(self, *exc):
+        self.box._updating = False
+
+
+def _overall_html(client: Any, result_name: str) -> str:
+    from .report import result_kpi_overall
+
+    r = result_kpi_overall(client)
+    if r is None:
+        return ""
+    if hasattr(r, "promoters"):  # NPSResult
+        v, lo, hi, is_nps = r.value, r.ci_low, r.ci_high, True
+    else:  # RatingResult
+        v, lo, hi, is_nps = r.mean, r.mean_ci_low, r.mean_ci_high, False
+    return (f"<p style='margin:0.2em 0'>{html.escape(result_name)} over all {r.n:,} responses: "
+            f"<b>{_fmt_result(v, is_nps)}</b> (95% interval {_fmt_result(lo, is_nps)} to "
+            f"{_fmt_result(hi, is_nps)}).</p>")
+
+
+class ExplorerBox(widgets.VBox):
+    """The explorer's widget box (made by :func:`build_explorer`); its parts are attributes.
+
+    Attributes
+    ----------
+    agenda : Agenda
+    chain, kpi : ipywidgets.Dropdown
+    slider : ipywidgets.FloatSlider
+    details, prediction : ipywidgets.HTML
+        The chain's importance and effects table; the prediction at the slider's value.
+    curve_image : ipywidgets.Image
+        The what-if curve of the selected KPI as a PNG (when ``plot``).
+    result : WhatIf or None
+        The prediction at the slider's value, updated on every move.
+    curve : DataFrame or None
+        The what-if curve drawn for the selected KPI.
+    """
+
+    def _setup(self, client: Any, agenda: Agenda, ci: float, plot: bool, curve_points: int) -> None:
+        self.client, self.agenda, self.ci, self.plot, self.curve_points = client, agenda, ci, plot, curve_points
+        self.result: WhatIf | None = None
+        self.curve: pd.DataFrame | None = None
+        self._updating = False
+        res = agenda.result_name
+
+        def chain_label(cid: str) -> str:
+            mf = agenda.models[cid].frame
+            owner = f" (owner: {mf.owner})" if mf.owner else ""
+            return f"{mf.chain_name or cid}{owner}"
+
+        style = {"description_width": "7em"}
+        self.chain = widgets.Dropdown(options=[(chain_label(c), c) for c in agenda.models], description="Chain",
+                                      style=style, layout=widgets.Layout(width="44em"))
+        self.kpi = widgets.Dropdown(options=[], description="Chain KPI", style=style,
+                                    layout=widgets.Layout(width="44em"))
+        self.details = widgets.HTML()
+        self.slider = widgets.FloatSlider(description="What if", min=0.0, max=1.0, step=0.01, value=0.0,
+                                          continuous_update=True, style=style, layout=widgets.Layout(width="44em"))
+        self.slider_note = widgets.HTML()
+        self.prediction = widgets.HTML()
+        self.curve_image = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="44em"))
+
+        title = getattr(getattr(client, "config", None), "title", "") or ""
+        head = f"<h3 style='margin:0.2em 0'>What-if explorer{': ' + html.escape(title) if title else ''}</h3>"
+        overall = _overall_html(client, res) if _is_client(client) else ""
+        skipped = [f"{html.escape(k)}: {html.escape(v)}" for k, v in agenda.chain_notes.items()
+                   if k not in agenda.models]
+        skipped_html = ("<p style='color:#555;margin:0.2em 0'>Chains without a driver model: "
+                        + "; ".join(skipped) + "</p>") if skipped else ""
+        caution = ("<p style='color:#555;font-size:90%;margin:0.3em 0'>Predictions hold <i>if the association "
+                   "holds</i>: customers whose case went better on a chain KPI gave better scores, which is not "
+                   "proof that changing the KPI will move the score by that amount. The interval is the "
+                   "uncertainty of the predicted change (the model's), around the observed "
+                   f"{html.escape(res)} of the chain's respondents; it is zero at today's value.</p>")
+        self.header = widgets.HTML(head + overall + skipped_html)
+        self.children = [self.header, self.chain, self.kpi, self.details, self.slider, self.slider_note,
+                         self.prediction, self.curve_image, widgets.HTML(caution)]
+        self.chain.observe(self._on_chain, names="value")
+        self.kpi.observe(self._on_kpi, names="value")
+        self.slider.observe(self._on_slider, names="value")
+        start_chain, start_kpi = _default_choice(agenda)
+        with _Guard(self):
+            self.chain.value = start_chain
+            self._fill_kpis(start_kpi)
+        self._show_kpi()
+
+    def __repr__(self) -> str:  # the text/plain shown where widgets do not render
+        agenda = getattr(self, "agenda", None)
+        if agenda is None:
+            return "ExplorerBox()"
+        return (f"What-if explorer ({agenda.result_name}; chains {', '.join(agenda.models)}): "
+                "open in JupyterLab with a running kernel to use the widgets.")
+
+    @property
+    def model_frame(self) -> ModelFrame:
+        """The model frame of the selected chain."""
+        return self.agenda.models[self.chain.value].frame
+
+    # -- observers ---------------------------------------------------------------------------
+
+    def _fill_kpis(self, kpi: str | None = None) -> None:
+        mf = self.model_frame
+        options = [(mf.specs[d].name, d) for d in mf.kpi_drivers]
+        self.kpi.options = options
+        self.kpi.value = kpi if kpi in mf.kpi_drivers else (options[0][1] if options else None)
+
+    def _on_chain(self, change) -> None:
+        if self._updating:
+            return
+        with _Guard(self):
+            self._fill_kpis()
+        self._show_kpi()
+
+    def _on_kpi(self, change) -> None:
+        if not self._updating:
+            self._show_kpi()
+
+    def _on_slider(self, change) -> None:
+        if not self._updating:
+            self.update(change["new"])
+
+    # -- views -------------------------------------------------------------------------------
+
+    def _show_kpi(self) -> None:
+        chain, kpi = self.chain.value, self.kpi.value
+        if kpi is None:
+            self.details.value = "<p>This chain has no chain KPI left in its model.</p>"
+            self.prediction.value = ""
+            return
+        dm = self.agenda.models[chain]
+        mf = dm.frame
+        table = chain_kpi_table(self.agenda, chain)
+        row = table.set_index("kpi").loc[kpi]
+        self.details.value = (
+            f"<p style='margin:0.3em 0'>{html.escape(dm.reading)}</p>"
+            + _chain_table_html(table, kpi, mf.is_nps, dm.kpi_unit)
+            + f"<p style='margin:0.3em 0'><b>{html.escape(row['name'])}</b>: {html.escape(row['reading'])}</p>")
+        r = kpi_range(self.agenda, chain, kpi)
+        s = self.slider
+        with _Guard(self):  # widen first so that min <= max holds at every step
+            s.min = min(s.min, r["min"])
+            s.max = r["max"]
+            s.min = r["min"]
+            s.step = r["step"]
+            s.readout_format = _readout_format(r["unit"], r["step"])
+            # on the step grid, as the front end would snap it: the prediction is for what is shown
+            s.value = min(max(r["min"] + round((r["current"] - r["min"]) / r["step"]) * r["step"], r["min"]), r["max"])
+        tgt = "" if r["target"] is None else f"; target {_fmt_kpi_value(r['target'], r['unit'])}"
+        self.slider_note.value = (
+            f"<p style='color:#555;margin:0 0 0 7.5em;font-size:90%'>{html.escape(r['name'])}: now "
+            f"{_fmt_kpi_value(r['current'], r['unit'])} among the {mf.n:,} respondents modelled{tgt}. "
+            f"Slide from {_fmt_kpi_value(r['min'], r['unit'])} to {_fmt_kpi_value(r['max'], r['unit'])}.</p>")
+        self.update(s.value)
+        if self.plot:
+            self._draw_curve(r)
+
+    def update(self, value: float) -> WhatIf | None:
+        """Predict at ``value`` (what a slider move does), show it and return the WhatIf."""
+        dm = self.agenda.models[self.chain.value]
+        try:
+            w = what_if(dm.frame, self.kpi.value, to=float(value), ci=self.ci, model=dm)
+        except AnalysisError as e:
+            self.result = None
+            self.prediction.value = f"<p style='color:#b71c1c'>No prediction: {html.escape(str(e))}</p>"
+            return None
+        self.result = w
+        self.prediction.value = _prediction_html(w, dm.frame)
+        return w
+
+    def _draw_curve(self, r: dict) -> None:
+        import io
+
+        from matplotlib.figure import Figure  # no pyplot: works whatever the notebook's backend
+
+        from . import plots
+
+        chain, kpi = self.chain.value, self.kpi.value
+        c = whatif_curve(self.agenda, chain, kpi, np.linspace(r["min"], r["max"], self.curve_points), ci=self.ci)
+        self.curve = c
+        k = 100.0 if r["unit"] == "share" else 1.0
+        res = c.attrs["result_name"]
+        fig = Figure(figsize=(7, 3.2), dpi=100)
+        ax = fig.subplots()
+        ax.plot(c["value"] * k, c["predicted"], color=plots.PALETTE[0], label=f"expected {res}")
+        ax.fill_between(c["value"] * k, c["ci_low"], c["ci_high"], color=plots.PALETTE[0], alpha=0.2,
+                        label=f"{self.ci:.0%} interval")
+        ax.axvline(r["current"] * k, color="#555555", ls=":", lw=1, label="now")
+        if r["target"] is not None:
+            ax.axvline(r["target"] * k, color=plots.STATUS_COLOURS["below target"], ls="--", lw=1, label="target")
+        ax.set_xlabel(f"{r['name']} ({'%' if r['unit'] == 'share' else r['unit']})")
+        ax.set_ylabel(res)
+        ax.set_title(f"Expected {res} if {r['name']} moved")
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        self.curve_image.value = buf.getvalue()
+        self.curve_image.layout.display = None
+
+
+def _readout_format(unit: str, step: float) -> str:
+    """The slider's d3 number format: enough decimals for its step (in % for a share)."""
+    decimals = max(0, -math.floor(math.log10(step * (100 if unit == "share" else 1)) + 1e-9))
+    return f".{decimals}%" if unit == "share" else f".{decimals}f"
+
+
+def _prediction_html(w: WhatIf, mf: ModelFrame) -> str:
+    is_nps = mf.is_nps
+    res = html.escape(mf.result_name)
+    mean_after = f" (mean after: {_fmt_kpi_value(w.mean_after, w.unit)})" if w.mode == "clip" else ""
+    return (
+        f"<div style='font-size:115%;margin:0.3em 0'>{html.escape(w.name)} at "
+        f"<b>{_fmt_kpi_value(w.to, w.unit)}</b>{mean_after}: expected {res} "
+        f"<b>{_fmt_result(w.kpi_expected, is_nps)}</b> ({w.ci:.0%} interval "
+        f"{_fmt_result(w.kpi_expected_ci_low, is_nps)} to {_fmt_result(w.kpi_expected_ci_high, is_nps)}), "
+        f"now {_fmt_result(w.kpi_now, is_nps)}: change <b>{_fmt_result(w.gain, is_nps, True)}</b> "
+        f"{html.escape(w.kpi_unit)}.</div>")
+
+
+def _default_choice(agenda: Agenda) -> tuple[str, str | None]:
+    """Start on the top action if there is one, else the first chain's most important KPI."""
+    if len(agenda.actions):
+        top = agenda.actions.iloc[0]
+        if top["chain"] in agenda.models:
+            return top["chain"], top["kpi"]
+    chain = next(iter(agenda.models))
+    m = agenda.matrix
+    if len(m):
+        sub = m[m["chain"] == chain].sort_values("share", ascending=False)
+        if len(sub):
+            return chain, sub.iloc[0]["driver"]
+    kd = agenda.models[chain].frame.kpi_drivers
+    return chain, (kd[0] if kd else None)
+
+
+def build_explorer(
+    client: Any,
+    agenda: Agenda | None = None,
+    *,
+    ci: float = 0.95,
+    n_boot: int = 200,
+    seed: int | None = 0,
+    plot: bool = True,
+    curve_points: int = 21,
+):
+    """The what-if explorer for one client: chain and KPI dropdowns, a what-if slider.
+
+    Parameters
+    ----------
+    client : Client
+        A loaded client with a survey.
+    agenda : Agenda, optional
+        Its improvement agenda (computed here when not given).
+    ci : float, default 0.95
+    n_boot, seed
+        Passed to :func:`~ipm_analysis.agenda.improvement_agenda` for the importance intervals.
+    plot : bool, default True
+        Draw the what-if curve of the selected KPI (off in tests, for speed).
+    curve_points : int, default 21
+
+    Returns
+    -------
+    ExplorerBox
+        An ``ipywidgets.VBox``; display it in a notebook. Moving the slider (or calling
+        ``box.update(value)``) recomputes the prediction; ``box.result`` holds the last one.
+    """
+    if agenda is None:
+        if not _is_client(client):
+            raise AnalysisError(f"build_explorer needs a loaded Client (load_client), got {type(client).__name__}")
+        if client.linked is None:
+            raise AnalysisError(f"client '{client.config.id}' has no survey, so there is no result KPI to explore")
+        agenda = improvement_agenda(client, n_boot=n_boot, ci=ci, seed=seed)
+    if not agenda.models:
+        raise AnalysisError("no chain has a driver model to explore: "
+                            + "; ".join(f"{k}: {v}" for k, v in agenda.chain_notes.items()))
+    box = ExplorerBox()
+    box._setup(client, agenda, ci, plot, int(curve_points))
+    return box

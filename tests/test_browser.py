@@ -1,0 +1,328 @@
+"""The reports as a reader's browser shows them: headless Chromium, network off.
+
+Builds the report of the fixture client and of one small demo client (once per module), then the
+portfolio index, and opens each page from disk (file://) in Debian's ``chromium``, driven over the
+DevTools protocol (a websocket; ``websocket-client`` comes with jupyter_server). Every request the
+page makes is recorded, and the network is cut three ways (DevTools offline mode, a dead proxy and
+a resolver that resolves nothing), so an outside request fails *and* is seen. Per page: no
+console error or uncaught exception, no request other than file: and data:, every image loaded
+and non-empty, no visible code cell, stderr output or traceback. A screenshot of the first screen
+(1280 x 800) goes to ``tests/artifacts/`` with a JSON of what was recorded.
+
+Skipped when no Chromium is installed (``.ci/run`` installs it; ``IPM_CHROMIUM`` names another
+binary).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from .conftest import FIXTURE_CLIENT, ROOT
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+VIEWPORT = (1280, 800)
+DEMO = {"kind": "woonstad", "n_responses": 2000}  # a rating-scale client without an event log: quick
+PAGE_TIMEOUT = 60
+ALLOWED_SCHEMES = ("file:", "data:")
+
+
+def _chromium() -> str | None:
+    named = os.environ.get("IPM_CHROMIUM")
+    if named:
+        return shutil.which(named) or (named if Path(named).is_file() else None)
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+# -- a minimal DevTools-protocol client ---------------------------------------------------------
+
+
+class CDP:
+    """Commands and events over Chromium's browser websocket (flat sessions)."""
+
+    def __init__(self, ws_url: str):
+        import websocket  # websocket-client, a dependency of jupyter_server
+
+        self.ws = websocket.create_connection(ws_url, timeout=PAGE_TIMEOUT, suppress_origin=True,
+                                              enable_multithread=False)
+        self.events: list[dict] = []
+        self._id = 0
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing a dead socket
+            self.ws.close()
+
+    def _recv(self, deadline: float) -> dict:
+        import websocket
+
+        self.ws.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            return json.loads(self.ws.recv())
+        except websocket.WebSocketTimeoutException:
+            raise TimeoutError("no answer from Chromium in time") from None
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float = PAGE_TIMEOUT) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        self.ws.send(json.dumps(msg))
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._recv(deadline)
+            if m.get("id") == self._id:
+                if "error" in m:
+                    raise RuntimeError(f"{method}: {m['error']}")
+                return m.get("result", {})
+            if "method" in m:
+                self.events.append(m)
+
+    def wait_for(self, method: str, session: str | None, timeout: float = PAGE_TIMEOUT) -> dict:
+        for i, e in enumerate(self.events):
+            if e["method"] == method and e.get("sessionId") == session:
+                return self.events.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = self._recv(deadline)
+            if "method" not in m:
+                continue
+            if m["method"] == method and m.get("sessionId") == session:
+                return m
+            self.events.append(m)
+
+    def drain(self, seconds: float) -> None:
+        """Collect the events that arrive within ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                m = self._recv(deadline)
+            except TimeoutError:
+                return
+            if "method" in m:
+                self.events.append(m)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("no Chromium binary found (apt-get install chromium, or set IPM_CHROMIUM); "
+                    "CI installs it in .ci/run")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    args = [
+        binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-default-apps", "--disable-extensions", "--no-first-run", "--no-default-browser-check",
+        "--metrics-recording-only", "--mute-audio", "--hide-scrollbars",
+        # no way out even if DevTools offline mode missed a request: a dead proxy, no DNS
+        "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
+        f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank",
+    ]
+    log = open(profile.parent / "chromium.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    port_file = profile / "DevToolsActivePort"
+    deadline = time.monotonic() + 30
+    while not (port_file.is_file() and len(port_file.read_text().splitlines()) >= 2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            text = (profile.parent / "chromium.log").read_text(errors="replace")[-2000:]
+            proc.kill()
+            pytest.fail(f"Chromium did not start its DevTools endpoint ({binary}):\n{text}")
+        time.sleep(0.1)
+    port, path = port_file.read_text().splitlines()[:2]
+    cdp = CDP(f"ws://127.0.0.1:{port}{path}")
+    try:
+        yield cdp
+    finally:
+        cdp.close()
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the browser and its helpers: the group we started
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+# -- the reports --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Reports of the fixture and one small demo client, and the portfolio index over them."""
+    from ipm_analysis.batch import run_client
+    from ipm_analysis.demo import generate_client
+    from ipm_analysis.portfolio import write_portfolio
+
+    tmp = tmp_path_factory.mktemp("browser-reports")
+    out = tmp / "reports"
+    demo = generate_client(DEMO["kind"], tmp / "clients" / DEMO["kind"], n_responses=DEMO["n_responses"])
+    runs = {}
+    for name, folder in (("fixture", FIXTURE_CLIENT), ("demo", demo.path)):
+        runs[name] = run_client(folder, out)
+    index = write_portfolio(out)
+    return {"runs": runs, "index": index, "out": out}
+
+
+_COLLECT_JS = r"""
+(() => {
+  const visible = el => {
+    const s = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0;
+  };
+  const text = el => (el.innerText || '').trim();
+  const images = [...document.images].map(i => ({
+    src: (i.currentSrc || i.src || '').slice(0, 80), complete: i.complete,
+    naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight,
+    shownWidth: Math.round(i.getBoundingClientRect().width), visible: visible(i)}));
+  const code = [...document.querySelectorAll(
+      '.jp-CodeCell .jp-InputArea, .jp-CodeCell .jp-Cell-inputWrapper, .jp-InputArea-editor, .jp-CodeMirrorEditor, '
+      + '.CodeMirror, .jp-InputPrompt')]
+    .filter(el => visible(el) && text(el)).map(el => text(el).slice(0, 120));
+  const stderr = [...document.querySelectorAll(
+      '[data-mime-type="application/vnd.jupyter.stderr"], .jp-OutputArea-output.jp-RenderedText[data-mime-type*="error"]')]
+    .filter(el => visible(el) && text(el)).map(el => text(el).slice(0, 200));
+  const body = document.body ? document.body.innerText : '';
+  const links = [...document.querySelectorAll('a[href]')].map(a => a.href);
+  return {title: document.title, images, code, stderr, body, links,
+          scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+          readyState: document.readyState};
+})()
+"""
+
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception|Warning): |"
+                        r"\.py:\d+: [A-Z]\w*Warning|^\s*File \".*\", line \d+", re.MULTILINE)
+
+
+def _open(cdp: CDP, url: str, shot: Path) -> dict:
+    """Load ``url`` in a fresh tab with the network off; return what the page did and shows."""
+    target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    try:
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            cdp.send(f"{domain}.enable", session=session)
+        cdp.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": 0,
+                                                      "uploadThroughput": 0}, session=session)
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True}, session=session)
+        cdp.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
+                                                        "deviceScaleFactor": 1, "mobile": False}, session=session)
+        cdp.events.clear()
+        nav = cdp.send("Page.navigate", {"url": url}, session=session)
+        assert not nav.get("errorText"), f"{url} did not load: {nav['errorText']}"
+        cdp.wait_for("Page.loadEventFired", session)
+        cdp.send("Runtime.evaluate", {"expression": "Promise.all([...document.images].map(i => i.decode()"
+                                      ".catch(() => null)))", "awaitPromise": True}, session=session)
+        cdp.drain(0.5)  # late console messages and requests
+        page = cdp.send("Runtime.evaluate", {"expression": _COLLECT_JS, "returnByValue": True},
+                        session=session)["result"]["value"]
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        png = cdp.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False},
+                       session=session)["data"]
+        shot.write_bytes(base64.b64decode(png))
+        events = [e for e in cdp.events if e.get("sessionId") == session]
+    finally:
+        cdp.send("Target.closeTarget", {"targetId": target})
+    requests = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+    errors = []
+    for e in events:
+        p = e["params"]
+        if e["method"] == "Runtime.consoleAPICalled" and p["type"] in ("error", "assert"):
+            errors.append("console." + p["type"] + ": " + " ".join(str(a.get("value", a.get("description", "")))
+                                                                  for a in p.get("args", [])))
+        elif e["method"] == "Runtime.exceptionThrown":
+            d = p["exceptionDetails"]
+            errors.append("exception: " + str(d.get("exception", {}).get("description") or d.get("text")))
+        elif e["method"] == "Log.entryAdded" and p["entry"]["level"] == "error":
+            errors.append(f"log ({p['entry']['source']}): {p['entry']['text']} {p['entry'].get('url', '')}")
+        elif e["method"] == "Network.loadingFailed" and not p.get("canceled"):
+            errors.append(f"request failed: {p.get('errorText')}")
+    page.update(requests=requests, errors=errors)
+    record = {k: v for k, v in page.items() if k not in ("body", "requests")}
+    record["requests"] = [u[:120] for u in requests]
+    record["body_start"] = page["body"][:2000]
+    shot.with_suffix(".json").write_text(json.dumps({"url": url, **record}, indent=2), encoding="utf-8")
+    return page
+
+
+def _check_page(page: dict, what: str) -> None:
+    outside = [u for u in page["requests"] if not u.startswith(ALLOWED_SCHEMES)]
+    assert not outside, f"{what} asked for outside resources (it must open offline): {outside}"
+    assert not page["errors"], f"{what} logged errors in the browser: {page['errors']}"
+    assert page["readyState"] == "complete"
+    broken = [i for i in page["images"] if not i["complete"] or i["naturalWidth"] == 0 or i["naturalHeight"] == 0]
+    assert not broken, f"{what} has missing or empty images: {broken}"
+    assert not page["code"], f"{what} shows code cells: {page['code'][:3]}"
+    assert not page["stderr"], f"{what} shows stderr or error output: {page['stderr'][:3]}"
+    m = _TRACEBACK.search(page["body"])
+    assert m is None, f"{what} shows a traceback or warning: ...{page['body'][max(0, m.start() - 200):m.end() + 200]}..."
+    assert page["body"].strip(), f"{what} is empty"
+
+
+@pytest.mark.parametrize("name", ["fixture", "demo"])
+def test_client_report_renders_offline_without_code_or_errors(browser, reports, name):
+    run = reports["runs"][name]
+    if run.status != "ok":
+        pytest.fail(f"the {name} client's report was not built ({run.status}): {run.message}")
+    html = run.report_dir / "report.html"
+    page = _open(browser, html.as_uri(), ARTIFACTS / f"report-{name}.png")
+    _check_page(page, f"{run.client_id}/report.html")
+    assert page["images"], (f"{run.client_id}/report.html shows no figure at all; the report notebooks draw "
+                            "several (is the notebook's matplotlib backend still inline?)")
+    too_wide = [i for i in page["images"] if i["shownWidth"] > VIEWPORT[0]]
+    assert not too_wide, f"figures wider than a {VIEWPORT[0]} px laptop screen: {too_wide}"
+
+
+def test_portfolio_index_renders_offline_and_links_to_the_reports(browser, reports):
+    index = reports["index"]
+    page = _open(browser, index.as_uri(), ARTIFACTS / "portfolio-index.png")
+    _check_page(page, "reports/index.html")
+    built = [r for r in reports["runs"].values() if r.status == "ok"]
+    for r in built:
+        assert any(u.endswith(f"/{r.client_id}/report.html") for u in page["links"]), \
+            f"index.html has no link to {r.client_id}'s report: {page['links']}"
+    for u in page["links"]:
+        if u.startswith("file:"):
+            target = Path(unquote(urlparse(u).path))
+            assert target.is_file(), f"index.html links to a missing file: {target}"
+
+
+def test_the_checks_catch_a_page_that_calls_out_breaks_or_shows_code(browser, tmp_path):
+    """The checks above are not vacuous: a page with every fault is caught on each count."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<!DOCTYPE html><html><head><title>bad</title>"
+        "<script src='https://cdn.example.org/require.js'></script></head><body><p>text</p>"
+        "<img src='https://example.org/logo.png' width=10 height=10><img src='missing.png' width=10 height=10>"
+        "<div class='jp-Cell jp-CodeCell'><div class='jp-Cell-inputWrapper'><div class='jp-InputArea'>"
+        "<pre>import pandas as pd</pre></div></div>"
+        "<div class='jp-RenderedText' data-mime-type='application/vnd.jupyter.stderr'><pre>Traceback (most recent "
+        "call last):\nValueError: boom</pre></div></div>"
+        "<script>console.error('boom'); throw new Error('uncaught');</script></body></html>",
+        encoding="utf-8")
+    page = _open(browser, bad.as_uri(), tmp_path / "bad.png")
+    assert any("cdn.example.org" in u for u in page["requests"])
+    assert any("example.org/logo.png" in u for u in page["requests"])
+    assert any("boom" in e for e in page["errors"]) and any("uncaught" in e for e in page["errors"])
+    assert sum(1 for i in page["images"] if i["naturalWidth"] == 0) == 2
+    assert page["code"] and page["stderr"] and _TRACEBACK.search(page["body"])
+    with pytest.raises(AssertionError, match="outside resources"):
+        _check_page(page, "bad.html")

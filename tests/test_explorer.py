@@ -1,0 +1,188 @@
+"""The what-if explorer: its functions on the fixture client, and its widgets without a front end."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import ipm_analysis as ipm
+from ipm_analysis import explorer as ex
+from ipm_analysis.agenda import improvement_agenda, what_if
+from ipm_analysis.errors import AnalysisError
+from ipm_analysis.modelframe import model_frame
+
+from .conftest import BASE_CONFIG, FIXTURE_CLIENT, write_client
+
+
+@pytest.fixture(scope="module")
+def client():
+    return ipm.load_client(FIXTURE_CLIENT)
+
+
+@pytest.fixture(scope="module")
+def agenda(client):
+    return improvement_agenda(client, n_boot=50, seed=0)
+
+
+@pytest.fixture
+def box(client, agenda):
+    return ex.build_explorer(client, agenda, plot=False)
+
+
+# -- whatif_curve ---------------------------------------------------------------------------------
+
+
+def test_whatif_curve_is_monotone_for_a_positive_driver(agenda):
+    # on the fixture, "installed on the promised day" is a reliable positive driver of NPS
+    values = np.linspace(0.5, 1.0, 6)
+    c = ex.whatif_curve(agenda, "installation", "on_time", values)
+    assert list(c.columns[:4]) == ["value", "predicted", "ci_low", "ci_high"]
+    assert np.allclose(c["value"], values)
+    assert (np.diff(c["predicted"]) > 0).all()
+    assert c["predicted"].iloc[-1] - c["predicted"].iloc[0] > 10  # NPS points: a clear effect
+    assert (c["ci_low"] <= c["predicted"] + 1e-9).all() and (c["predicted"] <= c["ci_high"] + 1e-9).all()
+    assert np.allclose(c["predicted"] - c["change"], c.attrs["kpi_now"])
+    assert c.attrs["is_nps"] and c.attrs["result_name"] == "NPS" and c.attrs["mode"] == "flip"
+
+
+def test_whatif_curve_falls_for_a_lower_is_better_driver(agenda):
+    r = ex.kpi_range(agenda, "repair", "response_time_hours")
+    c = ex.whatif_curve(agenda, "repair", "response_time_hours", np.linspace(r["min"], r["max"], 5))
+    assert (np.diff(c["predicted"]) < 0).all()
+    assert c.attrs["mode"] == "shift"
+
+
+def test_whatif_curve_is_zero_change_at_the_current_value_and_matches_what_if(agenda):
+    r = ex.kpi_range(agenda, "installation", "on_time")
+    c = ex.whatif_curve(agenda, "installation", "on_time", [r["current"], 0.9])
+    assert c["change"].iloc[0] == pytest.approx(0, abs=1e-9)
+    assert c["ci_low"].iloc[0] == pytest.approx(c["ci_high"].iloc[0], abs=1e-6)
+    dm = agenda.models["installation"]
+    w = what_if(dm.frame, "on_time", to=0.9, model=dm)
+    assert c["predicted"].iloc[1] == pytest.approx(w.kpi_expected)
+    assert c["ci_low"].iloc[1] == pytest.approx(w.kpi_expected_ci_low)
+    assert c["ci_high"].iloc[1] == pytest.approx(w.kpi_expected_ci_high)
+
+
+def test_whatif_curve_accepts_a_client_a_model_frame_or_driver_models(client, agenda):
+    values = [0.6, 0.9]
+    ref = ex.whatif_curve(agenda, "installation", "on_time", values)
+    for source in (client, model_frame(client, "installation"), agenda.models["installation"]):
+        c = ex.whatif_curve(source, "installation", "on_time", values)
+        assert np.allclose(c["predicted"], ref["predicted"], atol=1e-6)
+        assert np.allclose(c["ci_high"], ref["ci_high"], atol=1e-4)
+
+
+@pytest.mark.parametrize("chain, kpi, values, match", [
+    ("installation", "nope", [0.5], "not a driver"),
+    ("installation", "on_time", [], "empty"),
+    ("installation", "on_time", [float("nan")], "finite numbers"),
+    ("installation", "on_time", [1.5], "between 0 and 1"),
+    ("nope", "on_time", [0.5], "no driver model"),
+])
+def test_whatif_curve_says_what_is_wrong(agenda, chain, kpi, values, match):
+    with pytest.raises(AnalysisError, match=match):
+        ex.whatif_curve(agenda, chain, kpi, values)
+
+
+def test_a_model_frame_of_another_chain_is_refused(client):
+    with pytest.raises(AnalysisError, match="not 'repair'"):
+        ex.whatif_curve(model_frame(client, "installation"), "repair", "on_time", [0.5])
+
+
+# -- ranges and the plain table -------------------------------------------------------------------
+
+
+def test_kpi_range_of_a_share_and_of_a_time(agenda):
+    r = ex.kpi_range(agenda, "installation", "on_time")
+    assert (r["min"], r["max"], r["step"]) == (0.0, 1.0, 0.001)
+    assert r["target"] == 0.9 and 0 < r["current"] < 1
+    t = ex.kpi_range(agenda, "repair", "response_time_hours")
+    assert 0 <= t["min"] <= min(t["current"], t["target"]) <= max(t["current"], t["target"]) <= t["max"]
+    assert t["step"] > 0 and 100 <= (t["max"] - t["min"]) / t["step"] <= 500  # a smooth slider
+    assert t["unit"] == "hours" and t["name"] == "Report to first visit"
+
+
+def test_default_values_and_format_curve(agenda):
+    vals = ex.default_values(agenda, "installation", "on_time")
+    assert vals == sorted(vals) and 0.0 in vals and 1.0 in vals and 0.9 in vals and len(vals) == 7
+    text = ex.format_curve(ex.whatif_curve(agenda, "installation", "on_time", vals))
+    assert "Install a coffee machine: Installed on the promised day" in text
+    assert "now" in text and "target" in text and "90%" in text and "expected NPS" in text
+    assert "-0.0" not in text
+
+
+def test_chain_kpi_table_has_importance_and_effect(agenda):
+    t = ex.chain_kpi_table(agenda, "installation")
+    assert list(t["kpi"]) == ["on_time", "right_first_time", "lead_time_days"]
+    assert t["share"].sum() == pytest.approx(1.0)
+    assert (t["share_ci_low"] <= t["share"]).all() and (t["share"] <= t["share_ci_high"]).all()
+    on_time = t.set_index("kpi").loc["on_time"]
+    assert on_time["effect"] > 0 and on_time["effect_ci_low"] > 0 and on_time["change_label"] == "+10 pp"
+    assert on_time["status"] == "action" and on_time["quadrant"] == "fix first"
+
+
+# -- the widgets ----------------------------------------------------------------------------------
+
+
+def test_explorer_starts_on_the_top_action_at_its_current_value(box, agenda):
+    top = agenda.actions.iloc[0]
+    assert (box.chain.value, box.kpi.value) == (top["chain"], top["kpi"])
+    r = ex.kpi_range(agenda, box.chain.value, box.kpi.value)
+    assert box.slider.min == r["min"] and box.slider.max == r["max"]
+    assert box.slider.value == pytest.approx(r["current"], abs=r["step"] / 2)  # on the slider's grid
+    assert box.result.to == box.slider.value and box.result.gain == pytest.approx(0, abs=0.1)
+    assert box.slider.readout_format == ".1%"
+    assert "expected NPS" in box.prediction.value
+    assert "share of explained variance" in box.details.value
+    assert "What-if explorer" in repr(box)
+
+
+def test_moving_the_slider_changes_the_prediction(box):
+    assert (box.chain.value, box.kpi.value) == ("installation", "on_time")
+    before_html, before = box.prediction.value, box.result.kpi_expected
+    box.slider.value = 0.95  # what a slider move in JupyterLab does: the observer runs
+    assert box.result.to == pytest.approx(0.95)
+    assert box.result.kpi_expected > before + 5
+    assert box.prediction.value != before_html
+    assert "<b>95%</b>" in box.prediction.value
+    assert f"{box.result.kpi_expected:+.1f}" in box.prediction.value
+    box.slider.value = 0.5
+    assert box.result.kpi_expected < before
+    assert f"{box.result.kpi_expected:+.1f}" in box.prediction.value
+
+
+def test_picking_another_kpi_and_chain_resets_the_slider(box, agenda):
+    box.kpi.value = "lead_time_days"
+    r = ex.kpi_range(agenda, "installation", "lead_time_days")
+    assert (box.slider.min, box.slider.max, box.slider.step) == (r["min"], r["max"], r["step"])
+    assert box.slider.value == pytest.approx(r["current"], abs=r["step"] / 2)
+    assert box.result.driver == "lead_time_days" and box.result.gain == pytest.approx(0, abs=0.1)
+    assert "Order to installation" in box.prediction.value
+    box.chain.value = "repair"
+    assert [v for _, v in box.kpi.options] == ["fixed_first_visit", "response_time_hours"]
+    assert box.result.chain == "repair" and box.result.driver == "fixed_first_visit"
+    box.kpi.value = "response_time_hours"
+    box.slider.value = box.slider.min
+    assert box.result.gain > 0  # a faster first visit goes with a better NPS on the fixture
+
+
+def test_explorer_draws_the_curve_as_an_image_whatever_the_backend(client, agenda):
+    b = ex.build_explorer(client, agenda, plot=True, curve_points=5)
+    assert len(b.curve) == 5 and b.curve.attrs["kpi"] == b.kpi.value
+    png = b.curve_image.value
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    b.kpi.value = "lead_time_days"
+    assert b.curve.attrs["kpi"] == "lead_time_days" and b.curve_image.value != png
+
+
+def test_explorer_needs_a_survey(tmp_path):
+    cfg = copy.deepcopy(BASE_CONFIG)
+    del cfg["tables"]["responses"]
+    cfg.pop("result_kpi")
+    cfg["segments"] = [s for s in cfg["segments"] if s["table"] != "responses"]
+    c = ipm.load_client(write_client(tmp_path / "c", cfg, responses_csv=None))
+    with pytest.raises(AnalysisError, match="no survey"):
+        ex.build_explorer(c)
