@@ -18,8 +18,14 @@ from .errors import ConfigError, Problem
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_ALIASES = 20
+MAX_DEPTH = 50
+MAX_NODES = 20_000
+MAX_PROBLEMS = 50  # schema problems listed; the rest are counted
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 CONFIG_NAME = "client.yaml"
+# columns of the loaded tables that a segment id (which also becomes a column) must not shadow
+_RESERVED_COLUMNS = frozenset({"response_id", "responded_at", "score", "case_id", "chain", "period", "linked",
+                               "customer_id"})
 
 
 class _Model(BaseModel):
@@ -58,7 +64,16 @@ class RatingScale(_Model):
             bad = [v for v in getattr(self, name) if not self.min <= v <= self.max]
             if bad:
                 raise ValueError(f"{name} values {bad} lie outside the scale {self.min}-{self.max}")
+        _check_boxes(self.top_box, self.bottom_box)
         return self
+
+
+def _check_boxes(top: list, bottom: list) -> None:
+    if not top or not bottom:
+        raise ValueError("top_box and bottom_box must each name at least one value")
+    both = [v for v in top if v in bottom]
+    if both:
+        raise ValueError(f"top_box and bottom_box must not share values; both hold {both}")
 
 
 class LabelScale(_Model):
@@ -77,6 +92,7 @@ class LabelScale(_Model):
             bad = [v for v in getattr(self, name) if v not in self.labels]
             if bad:
                 raise ValueError(f"{name} names labels {bad} that are not in labels {self.labels}")
+        _check_boxes(self.top_box, self.bottom_box)
         return self
 
     @property
@@ -153,6 +169,14 @@ class TableSpec(_Model):
             raise ValueError("give file: or from:, not both")
         if self.file is not None:
             _check_relative_file(self.file)
+        sources: dict[str, list[str]] = {}
+        for contract, theirs in self.columns.items():
+            sources.setdefault(theirs, []).append(contract)
+        twice = {theirs: names for theirs, names in sources.items() if len(names) > 1}
+        if twice:
+            theirs, names = next(iter(twice.items()))
+            raise ValueError(f"columns maps the file's column '{theirs}' onto several columns ({', '.join(names)}); "
+                             "map each column once")
         return self
 
 
@@ -303,6 +327,11 @@ class ClientConfig(_Model):
         dup = sorted({i for i in seg if seg.count(i) > 1})
         if dup:
             raise ValueError(f"segment ids {dup} occur more than once")
+        kpi_ids = {k.id for c in self.chains for k in c.kpis}
+        taken = sorted(i for i in seg if i in kpi_ids or i in _RESERVED_COLUMNS)
+        if taken:
+            raise ValueError(f"segment ids {taken} are also KPI ids or names the analysis uses "
+                             f"({', '.join(sorted(_RESERVED_COLUMNS))}); give the segments other ids")
         if self.tables.responses is not None and self.result_kpi is None:
             raise ValueError("a responses table needs a result_kpi")
         for t in (self.tables.cases, self.tables.events):
@@ -333,18 +362,31 @@ class ClientConfig(_Model):
 
 
 class _LimitedLoader(yaml.SafeLoader):
-    """Safe loader that refuses documents with more than MAX_ALIASES aliases (alias bombs)."""
+    """Safe loader that refuses alias bombs (more than MAX_ALIASES aliases), deep nesting (more
+    than MAX_DEPTH levels, which would exhaust Python's stack) and documents of more than
+    MAX_NODES values (a client.yaml has hundreds; millions would take minutes to validate)."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self._aliases = 0
+        self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 raise ConfigError(f"{CONFIG_NAME}: more than {MAX_ALIASES} YAML aliases; refused")
-        return super().compose_node(parent, index)
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise ConfigError(f"{CONFIG_NAME}: more than {MAX_NODES:,} values; refused")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ConfigError(f"{CONFIG_NAME}: nested more than {MAX_DEPTH} levels deep; refused")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def read_yaml(path: Path) -> Any:
@@ -366,6 +408,8 @@ def read_yaml(path: Path) -> Any:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{path.name}: not valid YAML{where}: {problem}") from None
+    except (ValueError, RecursionError) as e:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"{path.name}: not usable YAML: {str(e).splitlines()[0][:200]}") from None
 
 
 def _format_pydantic(err: ValidationError) -> list[str]:
@@ -383,23 +427,32 @@ def _format_pydantic(err: ValidationError) -> list[str]:
 
 def parse_config(raw: Any, source: str = CONFIG_NAME) -> ClientConfig:
     """Validate a parsed YAML document against the client contract."""
+    if raw is None:
+        raise ConfigError(f"{source}: the file is empty; see docs/data-contract.md for what it holds")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     try:
         return ClientConfig.model_validate(raw)
     except ValidationError as err:
         lines = _format_pydantic(err)
+        if len(lines) > MAX_PROBLEMS:
+            lines = lines[:MAX_PROBLEMS] + [f"... and {len(lines) - MAX_PROBLEMS:,} more problems"]
         raise ConfigError(f"{source}: " + "; ".join(lines)) from None
 
 
 def config_problems(raw: Any, source: str = CONFIG_NAME) -> tuple[ClientConfig | None, list[Problem]]:
     """Like :func:`parse_config` but returns one :class:`Problem` per schema error."""
+    if raw is None:
+        return None, [Problem(source, "the file is empty; see docs/data-contract.md for what it holds")]
     if not isinstance(raw, dict):
         return None, [Problem(source, f"expected a mapping of keys at the top level, got {type(raw).__name__}")]
     try:
         return ClientConfig.model_validate(raw), []
     except ValidationError as err:
-        return None, [Problem(source, line) for line in _format_pydantic(err)]
+        lines = _format_pydantic(err)
+        if len(lines) > MAX_PROBLEMS:
+            lines = lines[:MAX_PROBLEMS] + [f"... and {len(lines) - MAX_PROBLEMS:,} more problems"]
+        return None, [Problem(source, line) for line in lines]
 
 
 def load_config(client_dir: str | Path) -> ClientConfig:

@@ -33,6 +33,8 @@ MAX_COLUMNS = 2_000
 HEADER_BYTES = 4 * 1024 * 1024  # the header row must lie within the first 4 MB
 EXAMPLE_ROWS = 5
 ROW = "__row"  # 1-based data row number in the source file
+SEG = "__segment_"  # prefix of evaluated segment columns (file columns cannot start with '__')
+COMPUTED = ("period",)  # columns the loader adds to responses and cases
 # timestamps outside these bounds are typos or placeholders (and beyond 2262 no analysis can hold them)
 EARLIEST, LATEST = "1900-01-01", "2200-01-01"
 
@@ -213,6 +215,11 @@ def _csv_header(path: Path, file: str, col: _Collector) -> list[str] | None:
                                 "as delimiter; save it comma-separated (CSV)")
                 return None
     names = [h.strip() or f"unnamed_{i + 1}" for i, h in enumerate(header)]
+    reserved = [h for h in names if h.startswith("__")]
+    if reserved:
+        col.error(file, f"column names starting with '__' are reserved for the analysis; rename '{reserved[0]}'",
+                  reserved[0])
+        return None
     positions: dict[str, list[int]] = {}
     for i, h in enumerate(names):
         positions.setdefault(h, []).append(i + 1)
@@ -244,6 +251,23 @@ def _read_error(e: duckdb.Error, path: Path, file: str, col: _Collector) -> None
     else:
         what = path.suffix.lstrip(".").upper() or "CSV"
         col.error(file, f"cannot be read as {what}: {first[:300]}", rows=rows)
+
+
+def _check_reserved(con, name: str, file: str, col: _Collector, computed: bool = True) -> bool:
+    """File columns may not take the names of columns the loader adds (they would shadow them)."""
+    ok = True
+    for c in _columns(con, f"raw_{name}"):
+        if c == ROW:
+            continue
+        if c.startswith("__"):
+            col.error(file, f"column names starting with '__' are reserved for the analysis; rename '{c}' "
+                            f"(or map it to another name under tables.{name}.columns in client.yaml)", c)
+            ok = False
+        elif computed and c in COMPUTED:
+            col.error(file, f"column '{c}' is computed by the analysis (the reporting period) and would be "
+                            f"shadowed; rename it or map it under tables.{name}.columns in client.yaml", c)
+            ok = False
+    return ok
 
 
 def _sql_str(value) -> str:
@@ -462,7 +486,8 @@ def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
 
 def _derive_cases_from_events(con, cfg: ClientConfig) -> None:
     """One case per case_id of the event log; case-level columns are those constant per case."""
-    cols = [c for c in _columns(con, "raw_events") if c not in (ROW, "case_id", "activity", "timestamp")]
+    derived = (ROW, "case_id", "activity", "timestamp", "opened_at", "closed_at", "n_events")  # computed here
+    cols = [c for c in _columns(con, "raw_events") if c not in derived]
     constant = []
     if cols:
         checks = ", ".join(f"max(k{i}) <= 1" for i in range(len(cols)))
@@ -610,7 +635,7 @@ def _expression_fails(con, table: str, expr: str, file: str, what: str, key: str
         col.error(CONFIG_NAME, f"{what} cannot be computed: {_first_line(e)}", key)
         return True
     try:
-        con.execute(f"SELECT count({expr}) FROM {table}").fetchone()
+        con.execute(f"SELECT min(hash({expr})) FROM {table}").fetchone()  # hash: evaluated on every row
         return False
     except duckdb.Error as e:
         error = _first_line(e)
@@ -637,7 +662,7 @@ def _failing_rows(con, table: str, expr: str) -> list[int]:
 
     def fails(a: int, b: int) -> bool:
         try:
-            con.execute(f"SELECT count({expr}) FROM {table} WHERE {ROW} BETWEEN {a} AND {b}").fetchone()
+            con.execute(f"SELECT min(hash({expr})) FROM {table} WHERE {ROW} BETWEEN {a} AND {b}").fetchone()
             return False
         except duckdb.Error:
             return True
@@ -713,13 +738,13 @@ def _collect(con, cfg: ClientConfig):
     # cases
     case_close = "coalesce(closed_at, opened_at)" if "closed_at" in _columns(con, "raw_cases") else "opened_at"
     case_segs = [s for s in cfg.segments if s.table == "cases"]
-    seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q('segment_' + s.id)}" for s in case_segs)
+    seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in case_segs)
     con.execute(f"CREATE OR REPLACE TABLE cases AS SELECT *, {_period_expr(period, case_close)} AS period"
                 f"{seg_sel} FROM raw_cases")
     cases = con.execute(f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}").df()
     cases = _segments_to_columns(cases, case_segs)
     kpi_ids = list(dict.fromkeys(k.id for k in cfg.kpis))
-    seg_cols = "".join(f", c.{_q('segment_' + s.id)} AS {_q(s.id)}" for s in case_segs)
+    seg_cols = "".join(f", c.{_q(SEG + s.id)} AS {_q(s.id)}" for s in case_segs)
     kpi_cols = "".join(f", k.{_q(k)}" for k in kpi_ids)
     case_kpis = con.execute(
         f"SELECT c.case_id, c.chain, c.period{kpi_cols}{seg_cols} FROM cases c JOIN kpi_values k USING (case_id) "
@@ -728,7 +753,7 @@ def _collect(con, cfg: ClientConfig):
     responses = linked = None
     if "raw_responses" in tables:
         resp_segs = [s for s in cfg.segments if s.table == "responses"]
-        seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q('segment_' + s.id)}" for s in resp_segs)
+        seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in resp_segs)
         if "link" in tables:
             join = "LEFT JOIN link l USING (response_id)"
             case_col = ", l.case_id AS case_id"
@@ -746,7 +771,7 @@ def _collect(con, cfg: ClientConfig):
         kp = "".join(f", k.{_q(k)}" for k in kpi_ids)
         linked = con.execute(
             f"SELECT r.response_id, r.responded_at, r.period, r.score, r.case_id, k.chain{kp}"
-            + "".join(f", r.{_q('segment_' + s.id)} AS {_q(s.id)}" for s in resp_segs)
+            + "".join(f", r.{_q(SEG + s.id)} AS {_q(s.id)}" for s in resp_segs)
             + case_seg
             + f" FROM responses r LEFT JOIN case_kpis_view k ON r.case_id = k.case_id "
               f"WHERE r.score IS NOT NULL ORDER BY r.{ROW}"
@@ -770,7 +795,7 @@ def _segments_to_columns(df: pd.DataFrame, segments) -> pd.DataFrame:
     for seg in segments:
         if seg.id in df.columns:
             df = df.drop(columns=[seg.id])
-        df = df.rename(columns={"segment_" + seg.id: seg.id})
+        df = df.rename(columns={SEG + seg.id: seg.id})
     return df
 
 
@@ -814,6 +839,8 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
                 continue
             if not _map_columns(con, name, spec, col):
                 read_ok = False
+            elif not _check_reserved(con, name, spec.file, col, computed=name != "events"):
+                read_ok = False
         # all files are read: no further file or network access from this connection
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
@@ -837,6 +864,8 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
                 files["cases"] = files["responses"]
             _check_contract(con, "cases", files["cases"], CONTRACT["cases"], col, now)
         _add_constant_chain(con, cfg, col, files["cases"])
+        if cases_spec is None or cases_spec.from_ == "events":
+            _check_reserved(con, "cases", files["cases"], col)  # case columns taken from the event log
         if col.has_errors:
             return None, col.problems
         _check_unique(con, "cases", files["cases"], "case_id", col)
@@ -852,7 +881,7 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
             if n_orphan:
                 col.warn(files["events"], f"{n_orphan:,} events belong to no known case; they are left out of case KPIs",
                          "case_id", _examples(con, f"SELECT {ROW} FROM raw_events WHERE case_id NOT IN (SELECT case_id FROM raw_cases)"))
-        _check_journeys(con, cfg, col)
+        _check_journeys(con, cfg, col, files.get("events"))
         if col.has_errors:
             return None, col.problems
         _evaluate_expressions(con, cfg, col, files)
@@ -870,6 +899,10 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         client = Client(client_dir, cfg, responses, cases, case_kpis, events, linked, [])
         client.warnings = [p for p in col.problems if p.severity == "warning"]
         return client, col.problems
+    except duckdb.Error as e:  # a case the checks above missed: still a message, never a traceback
+        col.error(str(client_dir.name), f"the data could not be processed ({_first_line(e)}); please report "
+                                        "this together with the folder's client.yaml")
+        return None, col.problems
     finally:
         con.close()
 
@@ -905,7 +938,7 @@ def _check_case_times(con, file: str, col: _Collector) -> None:
             col.warn(file, f"{n:,} cases close before they open", "closed_at", _examples(con, sql))
 
 
-def _check_journeys(con, cfg: ClientConfig, col: _Collector) -> None:
+def _check_journeys(con, cfg: ClientConfig, col: _Collector, file: str | None = None) -> None:
     """Designed steps that never occur in the event log are reported (a likely misspelling)."""
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     if "raw_events" not in tables:
@@ -913,6 +946,14 @@ def _check_journeys(con, cfg: ClientConfig, col: _Collector) -> None:
     acts = {r[0] for r in con.execute("SELECT DISTINCT activity FROM raw_events").fetchall()}
     if "milestone_events" in tables:
         acts |= {r[0] for r in con.execute("SELECT DISTINCT activity FROM milestone_events").fetchall()}
+    ev_sql = "SELECT case_id FROM raw_events" + (" UNION SELECT case_id FROM milestone_events"
+                                                 if "milestone_events" in tables else "")
+    silent = con.execute(
+        f"SELECT chain, count(*) FROM raw_cases WHERE chain IS NOT NULL GROUP BY chain "
+        f"HAVING count(*) FILTER (WHERE case_id IN ({ev_sql})) = 0 ORDER BY chain").fetchall()
+    for chain_id, n in silent:  # its journeys cannot be reported
+        col.warn(file or CONFIG_NAME, f"none of the {n:,} cases of chain '{chain_id}' has an event; its journey is "
+                                      "not reported", "case_id")
     for chain in cfg.chains:
         if chain.journey is None:
             continue

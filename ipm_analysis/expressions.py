@@ -60,7 +60,42 @@ _DENIED_FUNCTIONS = {
     "enum_last",
     "enum_range_boundary",
     "create_sort_key",
+    "getvariable",
+    "random",
+    "uuid",
+    "gen_random_uuid",
+    "uuidv4",
+    "uuidv7",
 }
+
+
+@lru_cache(maxsize=1)
+def _allowed_types() -> frozenset[str]:
+    """Built-in type names: a cast such as ``ATTACH '/tmp/x.db'`` (a cast to the type ATTACH) is
+    refused before DuckDB binds it."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT DISTINCT lower(type_name) FROM duckdb_types() WHERE database_name = 'system'"
+                           ).fetchall()
+    finally:
+        con.close()
+    return frozenset(r[0] for r in rows) - {"type"}
+
+
+def _check_type(node, problems: list[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _check_type(item, problems)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("class") == "TYPE":
+        name = str(node.get("type_name", ""))
+        if node.get("schema") or node.get("catalog") or name.lower() not in _allowed_types():
+            problems.append(f"type '{name}' is not allowed (only built-in types)")
+            return
+    for value in node.get("children") or []:
+        _check_type(value, problems)
 
 
 @lru_cache(maxsize=1)
@@ -108,9 +143,39 @@ def _walk(node, columns: set[str], problems: list[str], root: bool = False) -> N
         problems.append("a subquery is not allowed")
         return
     for key, value in node.items():
-        if key in ("type_expr",):
+        if key == "type_expr":
+            _check_type(value, problems)
             continue
         _walk(value, columns, problems)
+
+
+def referenced_columns(expression: str) -> list[str]:
+    """The column names an expression refers to, in order of first use (parsed by DuckDB).
+
+    For an expression that does not parse, the empty list; :func:`check_expression` says why.
+    """
+    con = duckdb.connect()
+    try:
+        raw = con.execute("SELECT json_serialize_sql(?)", [f"SELECT ({expression}) AS __v FROM __t"]).fetchone()[0]
+    finally:
+        con.close()
+    tree = json.loads(raw)
+    found: list[str] = []
+
+    def visit(node) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            if node.get("class") == "COLUMN_REF" and node.get("column_names"):
+                found.append(node["column_names"][-1])
+            for value in node.values():
+                visit(value)
+
+    if not tree.get("error"):
+        for st in tree.get("statements", []):
+            visit(st.get("node", {}).get("select_list", []))
+    return list(dict.fromkeys(found))
 
 
 def check_expression(expression: str, columns: list[str] | set[str], what: str = "expression") -> None:
