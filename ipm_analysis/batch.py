@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -70,6 +71,8 @@ class JobResult:
     notebook_seconds: dict[str, float] = field(default_factory=dict)
     detail: str = ""
 
+
+log = logging.getLogger(__name__)
 
 def package_root() -> Path:
     """The project folder (holds ``notebooks/``) when running from a checkout."""
@@ -250,6 +253,43 @@ def _replace_dir(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but not ours, or the platform cannot tell: leave its files alone
+        return True
+    return True
+
+
+def recover_interrupted(final: Path) -> None:
+    """Undo what a process that died while writing ``final`` left behind.
+
+    :func:`_replace_dir` moves the old report aside before it moves the new one in; a process
+    killed between the two renames leaves no ``final`` and the old report in
+    ``.<name>.old-<pid>``. That report is put back (the newest, if several); once ``final``
+    exists, old copies and the staging folders of dead processes are removed.
+    """
+    root = final.parent
+    if not root.is_dir():
+        return
+    leftovers = []
+    for kind in ("old", "staging", "failed"):
+        for path in root.glob(f".{final.name}.{kind}-*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                leftovers.append((kind, path))
+    olds = sorted((p for k, p in leftovers if k == "old"), key=lambda p: p.stat().st_mtime, reverse=True)
+    if olds and not final.exists():
+        os.replace(olds[0], final)
+    for _, path in leftovers:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprint: str | None = None) -> ClientRun:
     """Write a job's files under ``out_root/<client>/`` atomically; see the module docstring."""
     run = ClientRun(result.client_id, Path(client_dir), result.status, result.seconds, result.message,
@@ -259,6 +299,7 @@ def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprin
         return run
     out_root.mkdir(parents=True, exist_ok=True)
     final = out_root / result.client_id
+    recover_interrupted(final)
     if result.status == "ok":
         staging = out_root / f".{result.client_id}.staging-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
@@ -395,6 +436,8 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
             cid = check_client_id(load_config(d).id)
         except IpmError:
             cid = None
+        if cid:
+            recover_interrupted(out_root / cid)
         if cid and not force and _up_to_date(out_root / cid, digest):
             run = ClientRun(cid, d, "skipped", 0.0, "unchanged since the last successful run",
                             report_dir=out_root / cid)
@@ -472,4 +515,7 @@ def _write_run_summary(runs: list[ClientRun], out_root: Path) -> None:
          "report": str(Path(r.report_dir).relative_to(out_root)) if r.report_dir else None}
         for r in runs
     ]
-    _atomic_write_text(out_root / "last_run.json", json.dumps(data, indent=2))
+    try:
+        _atomic_write_text(out_root / "last_run.json", json.dumps(data, indent=2))
+    except OSError as e:  # e.g. a full disk: the reports are written (or not) already; say so, go on
+        log.warning("could not write %s: %s", out_root / "last_run.json", e)

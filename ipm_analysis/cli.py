@@ -100,15 +100,19 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
 
     runs = run_batch(dirs, out_root, notebooks_dir, on_done=progress, scheduler=scheduler, n_workers=n_workers,
                      fail_fast=fail_fast, force=force, serial=serial)
-    index = write_portfolio(out_root)
+    try:
+        index = write_portfolio(out_root)
+    except OSError as e:  # e.g. a full disk: the client reports stand; the index is the old one
+        index = f"not written ({e})"
     click.echo("")
     click.echo(f"{'client':<20} {'status':<9} {'seconds':>7}  report")
     for r in runs:
         click.echo(f"{r.client_id:<20} {r.status:<9} {r.seconds:7.1f}  {r.report_dir or ''}")
     n_bad = sum(r.status not in ("ok", "skipped") for r in runs)
     click.echo(f"{len(runs) - n_bad} of {len(runs)} client(s) ok; portfolio index: {index}")
-    if n_bad:
-        sys.exit(2 if all(r.status == "invalid" for r in runs if r.status != "skipped") else 1)
+    if n_bad or str(index).startswith("not written"):
+        all_invalid = n_bad and all(r.status == "invalid" for r in runs if r.status != "skipped")
+        sys.exit(2 if all_invalid else 1)
 
 
 def _demo_dirs() -> list[Path]:

@@ -19,8 +19,21 @@ def refresh_notebooks(notebooks_dir: Path | None = None) -> list[Path]:
     done = []
     for nb in sorted(nb_dir.glob("*.ipynb")):
         pm.execute_notebook(str(nb), str(nb), kernel_name=KERNEL_NAME, cwd=str(nb_dir), progress_bar=False)
+        _relative_paths(nb)
         done.append(nb)
     return done
+
+
+def _relative_paths(nb_path: Path) -> None:
+    """papermill records where it ran; a committed notebook names only itself."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    pm_meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if key in pm_meta:
+            pm_meta[key] = nb_path.name
+    nbformat.write(nb, nb_path)
 
 
 def main(argv: list[str]) -> int:

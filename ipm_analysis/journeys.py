@@ -1303,6 +1303,6 @@ def journey_cost(client, chain_id: str) -> dict:
                                       suppress=rep.min_base_suppress)
     a = d.loc[d["journey"] == "as designed", "score"]
     b = d.loc[d["journey"] == "deviating", "score"]
-    if min(len(a), len(b)) >= rep.min_base_suppress:
+    if min(len(a), len(b)) >= max(rep.min_base_suppress, kpis.MIN_CHANGE_N):
         out["difference"] = kpis.nps_change(a, b) if scale["type"] == "nps" else kpis.mean_change(a, b)
     return out

@@ -635,9 +635,10 @@ def _z_change(measure: str, before: float, after: float, se_b: float, se_a: floa
     else:  # both samples without spread: a change is certain, no change is certain
         stat = 0.0 if diff == 0 else math.copysign(math.inf, diff)
         p = 1.0 if diff == 0 else 0.0
+    bound = 200.0 if measure == "nps" else 1.0  # the largest possible change
     return ChangeResult(measure=measure, before=before, after=after, diff=diff,
-                        ci_low=diff - z * se, ci_high=diff + z * se, se=se, statistic=stat,
-                        df=math.nan, p_value=p, n_before=n_b, n_after=n_a, test=test, ci=ci)
+                        ci_low=max(diff - z * se, -bound), ci_high=min(diff + z * se, bound), se=se,
+                        statistic=stat, df=math.nan, p_value=p, n_before=n_b, n_after=n_a, test=test, ci=ci)
 
 
 def nps_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
@@ -653,12 +654,43 @@ def nps_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
     -------
     ChangeResult
         ``measure="nps"``; the standard error is ``sqrt(se_before**2 + se_after**2)`` and the
-        p-value is from a two-sided z-test of no change.
+        p-value is from a two-sided z-test of no change; the interval is clipped to [-200, 200].
+        A sample whose answers all fall in one group has an estimated variance of 0; it gets
+        the standard error of its shares with one promoter, passive and detractor added, so a
+        change between, e.g., ten promoters and ten detractors is not reported as certain.
+        Each sample needs at least ``MIN_CHANGE_N`` (10) answers; fewer raise
+        :class:`AnalysisError`.
     """
     ci = _check_ci(ci)
     b = before if isinstance(before, NPSResult) else nps(before, ci)
     a = after if isinstance(after, NPSResult) else nps(after, ci)
-    return _z_change("nps", b.value, a.value, b.se, a.se, b.n, a.n, ci, "two-sample z (NPS)")
+    _check_change_base(b.n, a.n, "nps_change")
+    se_b, se_a = _nps_se_with_spread(b), _nps_se_with_spread(a)
+    test = "two-sample z (NPS)"
+    if (se_b, se_a) != (b.se, a.se):
+        test += "; a sample without spread gets the standard error of its shares plus one answer per group"
+    return _z_change("nps", b.value, a.value, se_b, se_a, b.n, a.n, ci, test)
+
+
+MIN_CHANGE_N = 10  # answers per sample below which nps_change and share_change test nothing
+
+
+def _check_change_base(n_before: int, n_after: int, what: str) -> None:
+    if min(n_before, n_after) < MIN_CHANGE_N:
+        raise AnalysisError(f"{what} needs at least {MIN_CHANGE_N} answers in each sample for its normal "
+                            f"approximation; got {n_before} before and {n_after} after")
+
+
+def _nps_se_with_spread(res: NPSResult) -> float:
+    """The NPS standard error, or, for a sample whose answers all fall in one group (estimated
+    variance 0, which would make any change look certain), that of the shares with one
+    promoter, one passive and one detractor added (a Laplace-type adjustment)."""
+    if res.se > 0 or res.n_eff <= 0:
+        return res.se
+    m = res.n_eff + 3
+    pro = (res.promoters * res.n_eff + 1) / m
+    det = (res.detractors * res.n_eff + 1) / m
+    return 100 * math.sqrt((pro + det - (pro - det) ** 2) / m)
 
 
 def _binary(values: Any, what: str) -> np.ndarray:
@@ -688,16 +720,29 @@ def share_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
     ChangeResult
         ``measure="share"``, difference as a fraction. Wald (unpooled) standard error
         ``sqrt(p1(1-p1)/n1 + p2(1-p2)/n2)`` for both the interval and the z-test, so the
-        interval excludes 0 exactly when ``p < 1 - ci``.
+        interval excludes 0 exactly when ``p < 1 - ci``; clipped to [-1, 1]. A sample of all
+        0 or all 1 gets the standard error of its share with one success and one failure added
+        (as in the Agresti-Caffo interval) instead of 0. Each sample needs at least
+        ``MIN_CHANGE_N`` (10) values.
     """
     ci = _check_ci(ci)
     b = _binary(before, "before")
     a = _binary(after, "after")
+    _check_change_base(b.size, a.size, "share_change")
     pb, pa = float(b.mean()), float(a.mean())
     se_b = math.sqrt(pb * (1 - pb) / b.size)
     se_a = math.sqrt(pa * (1 - pa) / a.size)
-    return _z_change("share", pb, pa, se_b, se_a, int(b.size), int(a.size), ci,
-                     "two-sample z (Wald, unpooled)")
+    test = "two-sample z (Wald, unpooled)"
+    if se_b == 0 or se_a == 0:  # all 0 or all 1: Agresti-Caffo (one success and one failure added)
+        test += "; a sample without spread gets the standard error of its share plus one success and one failure"
+        se_b = se_b or _share_se_adjusted(b)
+        se_a = se_a or _share_se_adjusted(a)
+    return _z_change("share", pb, pa, se_b, se_a, int(b.size), int(a.size), ci, test)
+
+
+def _share_se_adjusted(v: np.ndarray) -> float:
+    p = (v.sum() + 1) / (v.size + 2)
+    return math.sqrt(p * (1 - p) / (v.size + 2))
 
 
 def mean_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
@@ -713,7 +758,8 @@ def mean_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
     -------
     ChangeResult
         ``measure="mean"``; Welch-Satterthwaite degrees of freedom in ``df``. Agrees with
-        ``scipy.stats.ttest_ind(after, before, equal_var=False)``.
+        ``scipy.stats.ttest_ind(after, before, equal_var=False)``. When neither sample varies
+        the test is undefined: statistic, p-value and interval are NaN.
     """
     ci = _check_ci(ci)
     b = mean_ci(before, ci)
@@ -729,11 +775,8 @@ def mean_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
         stat = diff / se
         p = float(2 * stats.t.sf(abs(stat), df))
         q = float(stats.t.ppf(0.5 + ci / 2, df))
-    else:
-        df = math.nan
-        stat = 0.0 if diff == 0 else math.copysign(math.inf, diff)
-        p = 1.0 if diff == 0 else 0.0
-        q = 0.0
+    else:  # no spread in either sample: Welch's t is undefined, so no test and no interval
+        df = stat = p = q = math.nan
     return ChangeResult(measure="mean", before=b.mean, after=a.mean, diff=diff,
                         ci_low=diff - q * se, ci_high=diff + q * se, se=se, statistic=stat,
                         df=df, p_value=p, n_before=b.n, n_after=a.n, test="Welch t", ci=ci)

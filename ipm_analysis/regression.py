@@ -232,6 +232,33 @@ def _design(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = 
     return X
 
 
+def _collinear_sets(X: pd.DataFrame) -> list[str]:
+    """Columns of ``X`` that take part in an exact linear dependency (empty when X has full rank)."""
+    A = X.to_numpy(dtype=float)
+    scale = np.linalg.norm(A, axis=0)
+    scale[scale == 0] = 1.0
+    _, sv, vt = np.linalg.svd(A / scale, full_matrices=False)
+    tol = sv.max() * max(A.shape) * np.finfo(float).eps * 1e3 if sv.size else 0.0
+    null = vt[sv <= tol]
+    if not null.size:
+        return []
+    involved = (np.abs(null) > 1e-6).any(axis=0)
+    return [c for c, hit in zip(X.columns, involved) if hit]
+
+
+def _check_identifiable(mf: ModelFrame, X: pd.DataFrame, what: str) -> None:
+    """Refuse a model whose score does not vary or whose drivers are exact linear functions of each other."""
+    y = mf.frame["score"].to_numpy(dtype=float)
+    if y.size and np.all(y == y[0]):
+        raise AnalysisError(f"every response has the same score ({y[0]:g}), so the score has zero variance and "
+                            f"there is nothing for {what} to explain")
+    dependent = _collinear_sets(X)
+    if dependent:
+        names = [c for c in dependent if c != "const"]
+        raise AnalysisError(f"{what} cannot separate {', '.join(names)}: they are perfectly collinear (one is an "
+                            "exact linear function of the others, or of the constant); keep one of them")
+
+
 def _need_rows(mf: ModelFrame, k: int, what: str) -> None:
     if mf.n < k + 2:
         raise AnalysisError(f"{what} needs more responses than parameters: {mf.n} response(s) for {k} "
@@ -270,10 +297,14 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
                             f"score {levels[0]:g}")
     _need_rows(mf, X.shape[1] + len(levels) - 1, "the ordinal model")
     y = pd.Series(pd.Categorical(mf.frame["score"].to_numpy(), categories=levels, ordered=True))
-    model = OrderedModel(y, X, distr="logit")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = model.fit(method="bfgs", disp=False, maxiter=3000)
+    _check_identifiable(mf, X.assign(const=1.0), "the ordinal model")
+    try:
+        model = OrderedModel(y, X, distr="logit")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = model.fit(method="bfgs", disp=False, maxiter=3000)
+    except (ValueError, np.linalg.LinAlgError) as e:
+        raise AnalysisError(f"the ordinal model could not be fitted ({str(e).splitlines()[0]})") from None
     if not res.mle_retvals.get("converged", False):
         raise AnalysisError("the ordinal model did not converge (drivers may separate the scores perfectly)")
     return res
@@ -612,6 +643,8 @@ def driver_effects(
     alpha, z = 1 - ci, _z(ci)
     chg = _resolve_changes(mf, changes)
     notes: list[str] = []
+    _need_rows(mf, len(mf.drivers) + len(mf.controls) + 1, "the OLS model")
+    _check_identifiable(mf, _design(mf), "the driver model")
     ols = fit_ols(mf)
     Xdf = _design(mf)
     X = Xdf.to_numpy()
@@ -1114,6 +1147,9 @@ def segment_drivers(mf: ModelFrame, segment: str, ci: float = 0.95,
     return out
 
 
+MIN_SLOPE_BASE = 5  # responses per group below which segment_difference estimates no slope
+
+
 def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | None = None,
                        ci: float = 0.95) -> pd.DataFrame:
     """Test whether each driver's association with the score differs between segments.
@@ -1121,7 +1157,10 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
     For each driver: OLS of the score on all drivers, controls, segment dummies and the
     driver × segment-dummy interactions, on the responses of the levels with at least
     ``min_base_suppress`` responses; an HC3 Wald chi-square test that every interaction is
-    zero (degrees of freedom = levels - 1).
+    zero (degrees of freedom = levels - 1). A level enters a driver's test only when it has at
+    least ``MIN_SLOPE_BASE`` responses and the driver varies within it (else its slope would be
+    fitted to a point); a driver with fewer than two such levels gets ``p_value`` NaN and a
+    reading that says why.
 
     Returns
     -------
@@ -1140,22 +1179,41 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
     if len(keep) < 2:
         raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
                             f"{mf.min_base_suppress} responses; nothing to compare")
-    levels = sorted(keep, key=str)
-    use = s.isin(levels).to_numpy()
-    sub = mf.subset(use)
-    seg = sub.frame[segment].to_numpy(dtype=object)
-    y = sub.frame["score"].to_numpy(dtype=float)
-    ref = levels[0]
     rows = []
     for d in drivers:
+        name = mf.specs[d].name
+        # a slope per group needs the driver to vary in that group and a few responses per slope
+        x_all = mf.frame[d].to_numpy(dtype=float)
+        levels, left_out = [], []
+        for lev in sorted(keep, key=str):
+            in_lev = (s == lev).to_numpy()
+            if in_lev.sum() >= MIN_SLOPE_BASE and np.unique(x_all[in_lev]).size > 1:
+                levels.append(lev)
+            else:
+                left_out.append(lev)
+        row = {"driver": d, "name": name, "segment": segment, "levels": len(levels), "n": 0, "df": 0,
+               "statistic": np.nan, "p_value": np.nan, "differs": False, "slopes": {}}
+        if len(levels) < 2:
+            row["reading"] = (f"The association of {name} cannot be compared between {segment} segments: "
+                              f"{name} needs at least {MIN_SLOPE_BASE} responses and some spread in two groups.")
+            rows.append(row)
+            continue
+        sub = mf.subset(s.isin(levels).to_numpy())
+        seg = sub.frame[segment].to_numpy(dtype=object)
+        y = sub.frame["score"].to_numpy(dtype=float)
+        ref = levels[0]
         X = _design(sub)
-        prefix = f"{segment}["
-        have_dummies = any(c.startswith(prefix) for c in X.columns)
+        have_dummies = any(c.startswith(f"{segment}[") for c in X.columns)
         for lev in levels[1:]:
             ind = (seg == lev).astype(float)
             if not have_dummies:
                 X[f"__seg[{lev}]"] = ind
             X[f"__int[{lev}]"] = ind * sub.frame[d].to_numpy(dtype=float)
+        if _collinear_sets(X):
+            row["reading"] = (f"The association of {name} cannot be compared between {segment} segments: within "
+                              "the groups the drivers are perfectly collinear.")
+            rows.append(row)
+            continue
         fit = sm.OLS(y, X).fit(cov_type="HC3")
         cols = list(X.columns)
         R = np.zeros((len(levels) - 1, len(cols)))
@@ -1169,7 +1227,6 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         for lev in levels[1:]:
             slopes[lev] = (float(fit.params.iloc[jd]) + float(fit.params.iloc[cols.index(f"__int[{lev}]")])) * c
         differs = bool(p < 1 - ci)
-        name = mf.specs[d].name
         lab = change_label(mf.specs[d].unit, c)
         shown = ", ".join(f"{lev}: {v:+.2f}" for lev, v in slopes.items())
         if differs:
@@ -1178,9 +1235,11 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         else:
             reading = (f"No evidence that the association of {name} with the score differs between {segment} "
                        f"segments (p = {p:.2f}).")
-        rows.append({"driver": d, "name": name, "segment": segment, "levels": len(levels), "n": sub.n,
-                     "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,
-                     "slopes": slopes, "reading": reading})
+        if left_out:
+            reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
+        row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,
+                    "slopes": slopes, "reading": reading})
+        rows.append(row)
     out = pd.DataFrame(rows)
     out.attrs.update(ci=ci, test="HC3 Wald chi-square of the driver x segment interactions")
     return out

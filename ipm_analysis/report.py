@@ -246,7 +246,7 @@ def recent_change(client: Client, months: int = 3):
     after = r.loc[r["period"] >= cut, "score"]
     before = r.loc[(r["period"] >= prev) & (r["period"] < cut), "score"]
     rep = client.config.reporting
-    if min(len(after), len(before)) < rep.min_base_suppress:
+    if min(len(after), len(before)) < max(rep.min_base_suppress, kpis.MIN_CHANGE_N):
         return None
     if scale_of(client)["type"] == "nps":
         res = kpis.nps_change(before, after)
@@ -351,6 +351,7 @@ def segment_differences_text(client: Client, agenda, alpha: float = 0.05) -> str
                 t = regression.segment_difference(models.frame, seg)
             except AnalysisError:  # e.g. one group only in this chain, or groups below the base
                 continue
+            t = t[t["p_value"].notna()]  # drivers that could not be compared are no test
             n_tests += len(t)
             for r in t[t["p_value"] < alpha].itertuples():
                 lines.append(f"- {client.config.chain(chain_id).name}, {names.get(seg, seg)}: {r.reading}")

@@ -350,9 +350,6 @@ def test_rows_starting_with_a_hash_are_data_not_comments(tmp_path):
 
 
 # -- degenerate analysis input: a clear finding, not a crash or a silent wrong number ----------
-#
-# Known open problems in modules this suite may not change are marked xfail with the reason;
-# they are listed in docs/reliability.md.
 
 def _survey(n=80, seed=0, **override):
     rng = np.random.default_rng(seed)
@@ -394,14 +391,11 @@ def test_every_score_identical():
     assert "zero variance" in " ".join(ag.chain_notes.values())
 
 
-@pytest.mark.xfail(reason="regression.driver_effects reports R² -inf ('explain only -inf % of the variation') "
-                          "when every score is identical, instead of saying there is nothing to explain")
 def test_every_score_identical_reads_plainly():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        dm = regression.driver_effects(_frame(_survey(score=8.0)))
-        ag = agenda.improvement_agenda(_frame(_survey(score=8.0)), n_boot=20)
-    assert "inf" not in dm.reading and "inf" not in ag.sentence
+    with pytest.raises(AnalysisError, match="same score .* nothing for the driver model to explain"):
+        regression.driver_effects(_frame(_survey(score=8.0)))
+    ag = agenda.improvement_agenda(_frame(_survey(score=8.0)), n_boot=20)
+    assert "inf" not in ag.sentence and "inf" not in " ".join(ag.chain_notes.values())
 
 
 def test_driver_with_zero_variance():
@@ -425,16 +419,18 @@ def test_two_perfectly_collinear_drivers_split_their_importance():
     assert col.warning and "lead" in col.warning
 
 
-@pytest.mark.xfail(raises=ValueError, reason="regression.fit_ordinal (via driver_effects, ordinal=True) raises "
-                   "statsmodels' ValueError ('There should not be a constant in the model' for b = 1 - a, 'need "
-                   "covariance of parameters' for b = 2a); improvement_agenda does not catch it")
 @pytest.mark.parametrize("other", ["complement", "multiple"])
 def test_two_perfectly_collinear_drivers_in_the_agenda(other):
     d = _survey(lead=(lambda d: 1 - d["on_time"]) if other == "complement" else (lambda d: 2 * d["on_time"]))
+    with pytest.raises(AnalysisError, match="perfectly collinear"):
+        regression.driver_effects(_frame(d))
+    with pytest.raises(AnalysisError, match="perfectly collinear"):
+        regression.fit_ordinal(_frame(d))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ag = agenda.improvement_agenda(_frame(d), n_boot=20)
-    assert isinstance(ag.sentence, str)
+    assert ag.actions.empty and not ag.reliable
+    assert "perfectly collinear" in " ".join(ag.chain_notes.values())
 
 
 def test_more_drivers_than_responses():
@@ -461,27 +457,43 @@ def test_segment_of_size_one():
     assert set(out["level"]) <= {"north"}
 
 
-@pytest.mark.xfail(reason="regression.segment_difference estimates a per-level slope from a single response "
-                          "(rank-deficient design) when min_base_suppress lets a level of 1 in, and reports "
-                          "'no evidence of a difference' with that slope")
 def test_segment_of_size_one_is_not_compared():
     d = _survey(60)
     d["region"] = ["north"] * 59 + ["south"]
     mf = _frame(d, segments=["region"], min_base_suppress=1, min_base_flag=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            out = regression.segment_difference(mf, "region")
-        except AnalysisError:
-            return
-    assert all("south" not in s for s in out["slopes"])
+    out = regression.segment_difference(mf, "region")  # 'south' passes the base but cannot have a slope
+    assert out["p_value"].isna().all() and all(s == {} for s in out["slopes"])
+    assert all("cannot be compared" in r for r in out["reading"])
 
 
-@pytest.mark.xfail(reason="kpis.nps_change / share_change / mean_change give p = 0 and a zero-width interval when "
-                          "both groups have no spread (e.g. one promoter before, one detractor after)")
+def test_segment_level_without_spread_in_a_driver_is_left_out():
+    d = _survey(120, seed=3)
+    d["region"] = ["north"] * 40 + ["south"] * 40 + ["east"] * 40
+    d.loc[d["region"] == "east", "on_time"] = 1.0  # on-time does not vary in the east
+    out = regression.segment_difference(_frame(d, segments=["region"]), "region").set_index("driver")
+    assert set(out.loc["on_time", "slopes"]) == {"north", "south"} and out.loc["on_time", "df"] == 1
+    assert "east" in out.loc["on_time", "reading"]
+    assert set(out.loc["lead", "slopes"]) == {"east", "north", "south"}
+
+
 def test_change_between_two_tiny_groups_is_not_certain():
-    res = kpis.nps_change([9], [3])
-    assert res.p_value > 0 and res.ci_low < res.ci_high
+    with pytest.raises(AnalysisError, match="at least 10 answers in each sample .*; got 1 before and 1 after"):
+        kpis.nps_change([9], [3])  # one promoter before, one detractor after
+    with pytest.raises(AnalysisError, match="at least 10"):
+        kpis.share_change([1] * 30, [0] * 9)
+    res = kpis.nps_change([9] * 10, [3] * 10)  # no spread in either group
+    assert 0 < res.p_value < 0.001 and res.ci_low < res.ci_high and -200 <= res.ci_low
+    assert "without spread" in res.test
+    # the adjusted standard error: shares of 11 promoters, 1 passive, 1 detractor of 13
+    pro, det = 11 / 13, 1 / 13
+    assert res.se == pytest.approx(100 * np.sqrt(2 * (pro + det - (pro - det) ** 2) / 13))
+    sh = kpis.share_change([1] * 10, [0] * 10)
+    assert 0 < sh.p_value and -1 <= sh.ci_low < sh.ci_high
+    assert sh.se == pytest.approx(np.sqrt(2 * (11 / 12) * (1 / 12) / 12))
+    m = kpis.mean_change([4, 4], [5, 5])  # no spread: Welch's t is undefined, not p = 0
+    assert np.isnan(m.p_value) and np.isnan(m.ci_low)
+    # with spread the usual statistics are kept (no adjustment)
+    assert "without spread" not in kpis.nps_change([9, 3, 7] * 5, [3, 3, 9] * 5).test
 
 
 def test_chain_with_no_events(tmp_path):
