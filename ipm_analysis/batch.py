@@ -125,14 +125,18 @@ def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int 
             nb_seconds: dict[str, float] = {}
             status, message, detail = "ok", "", ""
             try:
-                for name, text in notebooks:
-                    src = nb_dir / name
-                    src.write_text(text, encoding="utf-8")
-                    dst = out / name
-                    executed.append(dst)
-                    t0 = time.perf_counter()
-                    _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout)
-                    nb_seconds[name] = time.perf_counter() - t0
+                with _JobKernel(nb_dir) as kernel:
+                    for name, text in notebooks:
+                        src = nb_dir / name
+                        src.write_text(text, encoding="utf-8")
+                        dst = out / name
+                        executed.append(dst)
+                        t0 = time.perf_counter()
+                        kernel.reset()
+                        _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout,
+                                 kernel.km)
+                        _renumber(dst)
+                        nb_seconds[name] = time.perf_counter() - t0
                 summary_path = out / "summary.json"
                 summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
                 export_html(executed, out / REPORT_HTML, cfg.title, summary)
@@ -145,7 +149,53 @@ def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int 
             os.environ.pop(CACHE_ENV, None)
 
 
-def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: int | None) -> None:
+class _JobKernel:
+    """One kernel for all notebooks of a job, its namespace cleared before each notebook.
+
+    A kernel start, its imports (pandas, statsmodels, seaborn, the package) and its shutdown
+    cost about three seconds, more than most notebooks' own analysis; sharing one kernel per
+    client pays that once instead of once per notebook. ``%reset -f`` empties the namespace
+    before each notebook, so a notebook cannot use what an earlier one defined; imported
+    modules stay loaded, which is the point. tests/test_batch.py checks that every notebook
+    prints the same in the shared kernel as alone.
+    """
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.km = None
+
+    def __enter__(self) -> "_JobKernel":
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager
+        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        run_sync(self.km.start_kernel)(cwd=str(self.cwd))
+        return self
+
+    def reset(self) -> None:
+        from jupyter_client import BlockingKernelClient
+
+        kc = BlockingKernelClient()
+        kc.load_connection_info(self.km.get_connection_info())
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            reply = kc.execute_interactive("%reset -f\nimport matplotlib.pyplot as _p; _p.close('all'); del _p",
+                                           timeout=120, output_hook=lambda msg: None)
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(f"the kernel could not be reset: {reply['content'].get('evalue', '')}")
+        finally:
+            kc.stop_channels()
+
+    def __exit__(self, *exc) -> None:
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None and self.km.has_kernel:
+            run_sync(self.km.shutdown_kernel)(now=True)
+
+
+def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: int | None, km=None) -> None:
     import papermill as pm
 
     pm.execute_notebook(
@@ -157,7 +207,23 @@ def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: in
         log_output=False,
         cwd=str(cwd),
         execution_timeout=timeout,
+        km=km,  # a running kernel is used and left running (nbclient); None starts and stops one
     )
+
+
+def _renumber(path: Path) -> None:
+    """Execution counts from 1 in each notebook, as if it had had its own kernel."""
+    nb = nbformat.read(path, as_version=4)
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell.execution_count = count
+        for out in cell.get("outputs", []):
+            if "execution_count" in out:
+                out["execution_count"] = count
+    nbformat.write(nb, path)
 
 
 def _short_error(e: BaseException) -> str:

@@ -98,3 +98,40 @@ def test_real_notebooks_run_on_the_tiny_client(tmp_path):
     assert html.count("data:image/png;base64") >= 2  # the figures are in the report
     # manager first: the summary opens the report, the methods note closes it
     assert html.index("ipm-summary") < html.index("Data overview and result KPI") < html.index("How to read this report")
+
+
+def _text_outputs(nb) -> list[str]:
+    """Per code cell (parameters left out), everything it printed or displayed as text."""
+    out = []
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
+            continue
+        parts = []
+        for o in cell.get("outputs", []):
+            if o.output_type == "stream":
+                parts.append(o.text)
+            elif "data" in o:
+                parts += [o.data.get("text/plain", ""), o.data.get("text/html", "")]
+        out.append("".join(parts))
+    return out
+
+
+def test_notebooks_in_one_shared_kernel_print_what_they_print_alone():
+    """A job runs a client's notebooks in one kernel, reset between notebooks. Every notebook
+    must print exactly what it prints in a kernel of its own: the committed notebooks, which
+    nbval re-executes alone, ran on the same fixture client."""
+    import nbformat
+
+    from ipm_analysis.batch import execute_job, package_root, report_notebooks
+
+    nbs = report_notebooks()
+    result = execute_job(str(package_root() / "tests" / "fixtures" / "clients" / "fixture"),
+                         [(p.name, p.read_text(encoding="utf-8")) for p in nbs])
+    assert result.status == "ok", result.message
+    for p in nbs:
+        shared = nbformat.reads(result.files[p.name].decode("utf-8"), as_version=4)
+        alone = nbformat.read(p, as_version=4)
+        assert _text_outputs(shared) == _text_outputs(alone), p.name
+        counts = [c.execution_count for c in shared.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), p.name  # numbered as in a kernel of its own
