@@ -77,6 +77,7 @@ from scipy import stats
 
 from .drivers import relative_importance
 from .errors import AnalysisError
+from . import kpis
 from .kpis import nps
 from .modelframe import ModelFrame, model_frame
 from .regression import (
@@ -436,9 +437,7 @@ def _holm(p: np.ndarray) -> np.ndarray:
     ok = np.isfinite(p)
     if not ok.any():
         return out
-    from statsmodels.stats.multitest import multipletests
-
-    out[ok] = multipletests(p[ok], method="holm")[1]
+    out[ok] = kpis.holm(p[ok])
     return out
 
 

@@ -18,6 +18,7 @@ is skipped (``force=True`` runs it anyway).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -125,18 +126,23 @@ def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int 
             nb_seconds: dict[str, float] = {}
             status, message, detail = "ok", "", ""
             try:
-                with _JobKernel(nb_dir) as kernel:
+                kernel = _job_kernel()
+                clean = False
+                try:
                     for name, text in notebooks:
                         src = nb_dir / name
                         src.write_text(text, encoding="utf-8")
                         dst = out / name
                         executed.append(dst)
                         t0 = time.perf_counter()
-                        kernel.reset()
+                        kernel.reset(nb_dir, {CACHE_ENV: str(cache)})
                         _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout,
                                  kernel.km)
                         _renumber(dst)
                         nb_seconds[name] = time.perf_counter() - t0
+                    clean = True
+                finally:
+                    _release_kernel(kernel, keep=clean)
                 summary_path = out / "summary.json"
                 summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
                 export_html(executed, out / REPORT_HTML, cfg.title, summary)
@@ -149,50 +155,93 @@ def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int 
             os.environ.pop(CACHE_ENV, None)
 
 
-class _JobKernel:
-    """One kernel for all notebooks of a job, its namespace cleared before each notebook.
+class _Kernel:
+    """A kernel that runs notebook after notebook, its namespace cleared before each one.
 
     A kernel start, its imports (pandas, statsmodels, seaborn, the package) and its shutdown
-    cost about three seconds, more than most notebooks' own analysis; sharing one kernel per
-    client pays that once instead of once per notebook. ``%reset -f`` empties the namespace
-    before each notebook, so a notebook cannot use what an earlier one defined; imported
-    modules stay loaded, which is the point. tests/test_batch.py checks that every notebook
-    prints the same in the shared kernel as alone.
+    cost about three seconds, more than most notebooks' own analysis. On a Dask worker one
+    kernel serves every notebook of every job the worker runs; elsewhere (``serial``,
+    :func:`run_client`) one kernel serves the notebooks of one job. Before each notebook
+    ``%reset -f`` empties the namespace (a notebook cannot use what an earlier one defined),
+    open figures are closed, and the working folder and the client cache variable are set for
+    the job; imported modules stay loaded, which is the point. tests/test_batch.py checks that
+    every notebook prints the same in a shared kernel as alone, also after another client's
+    notebooks. A kernel that died (a killed job) is replaced by the next job.
     """
 
-    def __init__(self, cwd: Path) -> None:
-        self.cwd = cwd
-        self.km = None
-
-    def __enter__(self) -> "_JobKernel":
+    def __init__(self) -> None:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
-        run_sync(self.km.start_kernel)(cwd=str(self.cwd))
-        return self
+        run_sync(self.km.start_kernel)(cwd=tempfile.gettempdir())
 
-    def reset(self) -> None:
+    def alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        return bool(self.km.has_kernel and run_sync(self.km.is_alive)())
+
+    def reset(self, cwd: Path, env: dict[str, str]) -> None:
         from jupyter_client import BlockingKernelClient
 
+        # first into the job's folder (the last job's is gone, and %reset needs a working folder)
+        code = (f"import os as _os\n_os.chdir({str(cwd)!r})\n%reset -f\n"
+                "import os as _os, matplotlib.pyplot as _plt\n_plt.close('all')\n"
+                + "".join(f"_os.environ[{k!r}] = {v!r}\n" for k, v in env.items())
+                + "del _os, _plt")
         kc = BlockingKernelClient()
         kc.load_connection_info(self.km.get_connection_info())
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=120)
-            reply = kc.execute_interactive("%reset -f\nimport matplotlib.pyplot as _p; _p.close('all'); del _p",
-                                           timeout=120, output_hook=lambda msg: None)
+            reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
             if reply["content"]["status"] != "ok":
                 raise RuntimeError(f"the kernel could not be reset: {reply['content'].get('evalue', '')}")
         finally:
             kc.stop_channels()
 
-    def __exit__(self, *exc) -> None:
+    def shutdown(self) -> None:
         from jupyter_core.utils import run_sync
 
-        if self.km is not None and self.km.has_kernel:
+        if self.km.has_kernel:
             run_sync(self.km.shutdown_kernel)(now=True)
+
+
+_WORKER_KERNEL: _Kernel | None = None  # the kernel this Dask worker process keeps between jobs
+
+
+def _on_dask_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
+def _job_kernel() -> _Kernel:
+    global _WORKER_KERNEL
+    if not _on_dask_worker():
+        return _Kernel()
+    if _WORKER_KERNEL is not None and not _WORKER_KERNEL.alive():
+        _WORKER_KERNEL.shutdown()
+        _WORKER_KERNEL = None
+    if _WORKER_KERNEL is None:
+        _WORKER_KERNEL = _Kernel()
+        atexit.register(_WORKER_KERNEL.shutdown)  # also: the kernel exits when its worker dies
+    return _WORKER_KERNEL
+
+
+def _release_kernel(kernel: _Kernel, keep: bool) -> None:
+    """Shut a job's own kernel down; a worker's kernel too after a failure (it may still be busy)."""
+    global _WORKER_KERNEL
+    if kernel is _WORKER_KERNEL and keep:
+        return
+    kernel.shutdown()
+    if kernel is _WORKER_KERNEL:
+        _WORKER_KERNEL = None
 
 
 def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: int | None, km=None) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "rating",
     "share_ci",
     "mean_ci",
+    "holm",
     "nps_change",
     "share_change",
     "mean_change",
@@ -670,6 +671,24 @@ def nps_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
     if (se_b, se_a) != (b.se, a.se):
         test += "; a sample without spread gets the standard error of its shares plus one answer per group"
     return _z_change("nps", b.value, a.value, se_b, se_a, b.n, a.n, ci, test)
+
+
+def holm(p_values: Any) -> np.ndarray:
+    """Holm-adjusted p-values (step-down, family-wise error), in the input order.
+
+    The same numbers as ``statsmodels.stats.multitest.multipletests(p, method="holm")[1]``
+    (tested), without the full garbage collection that call runs each time, which costs
+    about 0.1 s per call in a notebook that holds a client's data.
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1 or np.isnan(p).any():
+        raise AnalysisError("holm needs a 1-d array of p-values without missing values")
+    order = np.argsort(p, kind="mergesort")
+    m = p.size
+    adjusted = np.minimum(np.maximum.accumulate(p[order] * np.arange(m, 0, -1)), 1.0)
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
 
 
 MIN_CHANGE_N = 10  # answers per sample below which nps_change and share_change test nothing
@@ -1451,9 +1470,7 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
     out.insert(out.columns.get_loc("p_value") + 1, "p_holm", math.nan)
     fitted = out["p_value"].notna().to_numpy()
     if fitted.any():
-        from statsmodels.stats.multitest import multipletests
-
-        out.loc[fitted, "p_holm"] = multipletests(out.loc[fitted, "p_value"], method="holm")[1]
+        out.loc[fitted, "p_holm"] = holm(out.loc[fitted, "p_value"])
     alpha = 1 - ci
     readings = out["reading"].astype(object).tolist()
     for i in np.flatnonzero(fitted):

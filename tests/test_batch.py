@@ -117,18 +117,29 @@ def _text_outputs(nb) -> list[str]:
     return out
 
 
-def test_notebooks_in_one_shared_kernel_print_what_they_print_alone():
-    """A job runs a client's notebooks in one kernel, reset between notebooks. Every notebook
-    must print exactly what it prints in a kernel of its own: the committed notebooks, which
-    nbval re-executes alone, ran on the same fixture client."""
+def test_notebooks_in_one_shared_kernel_print_what_they_print_alone(tmp_path, monkeypatch):
+    """On a Dask worker one kernel runs every notebook of every job, reset between notebooks.
+    Every notebook must print exactly what it prints in a kernel of its own, also after another
+    client's notebooks ran in that kernel: the committed notebooks, which nbval re-executes
+    alone, ran on the same fixture client."""
     import nbformat
 
+    from ipm_analysis import batch
     from ipm_analysis.batch import execute_job, package_root, report_notebooks
 
+    monkeypatch.setattr(batch, "_on_dask_worker", lambda: True)  # keep the kernel as a worker does
     nbs = report_notebooks()
-    result = execute_job(str(package_root() / "tests" / "fixtures" / "clients" / "fixture"),
-                         [(p.name, p.read_text(encoding="utf-8")) for p in nbs])
-    assert result.status == "ok", result.message
+    pairs = [(p.name, p.read_text(encoding="utf-8")) for p in nbs]
+    try:
+        other = execute_job(str(write_client(tmp_path / "tiny")), pairs)
+        kernel = batch._WORKER_KERNEL
+        result = execute_job(str(package_root() / "tests" / "fixtures" / "clients" / "fixture"), pairs)
+        assert batch._WORKER_KERNEL is kernel is not None  # the same kernel served both jobs
+    finally:
+        if batch._WORKER_KERNEL is not None:
+            batch._WORKER_KERNEL.shutdown()
+            batch._WORKER_KERNEL = None
+    assert other.status == "ok" and result.status == "ok", other.message + result.message
     for p in nbs:
         shared = nbformat.reads(result.files[p.name].decode("utf-8"), as_version=4)
         alone = nbformat.read(p, as_version=4)

@@ -593,3 +593,18 @@ def test_result_kpi_by_properties(scores, seed):
     np.testing.assert_allclose(shares, 1.0)
     assert table["value"].between(-100, 100).all()
     assert table["n"].sum() == len(scores)
+
+
+def test_holm_matches_statsmodels():
+    from statsmodels.stats.multitest import multipletests
+
+    from ipm_analysis.kpis import holm
+
+    rng = np.random.default_rng(7)
+    for m in (1, 2, 4, 13, 50):
+        for _ in range(20):
+            p = rng.uniform(0, 1, m) ** 3  # many small ones, and ties below
+            p[rng.integers(0, m)] = p[0]
+            np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=0, atol=1e-15)
+    with pytest.raises(AnalysisError, match="without missing values"):
+        holm([0.1, np.nan])
