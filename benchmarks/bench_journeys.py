@@ -87,7 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", default=None, help="function names to time")
     parser.add_argument("--shuffle", action="store_true", help="rows not grouped by case")
     parser.add_argument("--peer", action="store_true",
-                        help="also time pm4py (a test-only peer) on the same log: variants and DFG")
+                        help="also time pm4py (a test-only peer) on the same log: variants, DFG "
+                        "and alignments against the designed journey")
+    parser.add_argument("--peer-cases", type=int, default=None, metavar="N",
+                        help="run the conformance comparison on a random sample of N cases "
+                        "(both sides; pm4py's alignments are slow)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -122,16 +126,54 @@ def main(argv: list[str] | None = None) -> None:
         seconds = time.perf_counter() - t0
         print(f"{name:22s} {seconds:7.2f}s  {rows:>9,} rows  peak RSS so far {peak_mb:,.0f} MB")
     if args.peer:
-        compare_with_pm4py(events)
+        compare_with_pm4py(events, args.peer_cases)
 
 
-def compare_with_pm4py(events: pd.DataFrame) -> None:
-    """Variants and directly-follows counts by pm4py on the same log, side by side with ours."""
+def _sequence_net(steps: list[str]):
+    """The designed journey as a pm4py Petri net: one straight line of transitions."""
+    from pm4py.objects.petri_net.obj import Marking, PetriNet
+    from pm4py.objects.petri_net.utils import petri_utils
+
+    net = PetriNet("designed journey")
+    places = [PetriNet.Place(f"p{i}") for i in range(len(steps) + 1)]
+    for place in places:
+        net.places.add(place)
+    for i, step in enumerate(steps):
+        transition = PetriNet.Transition(f"t{i}", step)
+        net.transitions.add(transition)
+        petri_utils.add_arc_from_to(places[i], transition, net)
+        petri_utils.add_arc_from_to(transition, places[i + 1], net)
+    return net, Marking({places[0]: 1}), Marking({places[-1]: 1})
+
+
+def _pm4py_frame(pm4py, frame: pd.DataFrame) -> pd.DataFrame:
+    """pm4py's formatted log of a copy of the three columns it needs (``format_dataframe``
+    adds columns to the frame it is given)."""
+    return pm4py.format_dataframe(
+        frame, case_id="case_id", activity_key="activity", timestamp_key="timestamp"
+    )
+
+
+def compare_with_pm4py(events: pd.DataFrame, peer_cases: int | None = None) -> None:
+    """Variants, directly-follows counts and conformance by pm4py on the same log, side by
+    side with ours.
+
+    pm4py's times include ``format_dataframe``. Conformance: our ``fits`` (the trace is the
+    designed journey) against pm4py's alignment fitness == 1 on a sequential Petri net of
+    ``STEPS``, one process, per case; with ``peer_cases`` both sides run on the same random
+    sample of that many cases.
+    """
+    import os
+
+    os.environ.setdefault("PM4PY_SHOW_PROGRESS_BAR", "False")  # read when pm4py is imported
     import pm4py
 
+    if "row" in events.columns and not events["row"].is_monotonic_increasing:
+        # pm4py keeps frame order on ties: give it the source-row order (our tie rule)
+        events = events.sort_values("row", kind="stable").reset_index(drop=True)
     frame = events[["case_id", "activity", "timestamp"]].copy()
     t0 = time.perf_counter()
-    frame = pm4py.format_dataframe(frame, case_id="case_id", activity_key="activity", timestamp_key="timestamp")
+    frame = _pm4py_frame(pm4py, frame)
     t_format = time.perf_counter() - t0
     rows = []
     t0 = time.perf_counter()
@@ -139,20 +181,56 @@ def compare_with_pm4py(events: pd.DataFrame) -> None:
     t_peer = time.perf_counter() - t0 + t_format
     t0 = time.perf_counter()
     ours = journeys.variants(events)
-    rows.append(("variants", time.perf_counter() - t0, t_peer, len(ours) == len(peer_variants)
-                 and sorted(ours["cases"]) == sorted(peer_variants.values())))
+    t_ours = time.perf_counter() - t0
+    same = dict(zip(ours["activities"], ours["cases"])) == dict(peer_variants)
+    rows.append(("variants", t_ours, t_peer, f"{same} ({len(ours):,} variants)"))
     t0 = time.perf_counter()
     dfg, _, _ = pm4py.discover_dfg(frame)
     t_peer = time.perf_counter() - t0 + t_format
     t0 = time.perf_counter()
     df = journeys.directly_follows(events)
+    t_ours = time.perf_counter() - t0
     ours_dfg = {(a, b): c for a, b, c in zip(df["from_activity"], df["to_activity"], df["count"])}
-    rows.append(("directly_follows", time.perf_counter() - t0, t_peer, ours_dfg == dict(dfg)))
+    rows.append(("directly_follows", t_ours, t_peer, f"{ours_dfg == dict(dfg)} ({len(df):,} pairs)"))
+    del frame
+
+    sample = events
+    if peer_cases is not None:
+        ids = events["case_id"].unique()
+        if peer_cases < len(ids):
+            rng = np.random.default_rng(0)
+            keep = rng.choice(len(ids), size=peer_cases, replace=False)
+            sample = events[events["case_id"].isin(ids[keep])].reset_index(drop=True)
+    t0 = time.perf_counter()
+    conf = journeys.conformance(sample, STEPS)
+    t_ours = time.perf_counter() - t0
+    frame = sample[["case_id", "activity", "timestamp"]].copy()
+    t0 = time.perf_counter()
+    aligned = pm4py.conformance_diagnostics_alignments(
+        _pm4py_frame(pm4py, frame),
+        *_sequence_net(STEPS),
+        multi_processing=False,
+        return_diagnostics_dataframe=True,
+    )
+    t_peer = time.perf_counter() - t0
+    theirs = aligned.set_index("case_id")["fitness"].reindex(conf["case_id"]).to_numpy()
+    agree = int((conf["fits"].to_numpy() == (theirs == 1.0)).sum())
+    same_fitness = int(np.isclose(conf["fitness"].to_numpy(), theirs, rtol=0, atol=1e-12).sum())
+    n = len(conf)
+    name = "conformance vs alignments" + (f" ({n:,}-case sample)" if sample is not events else "")
+    rows.append(
+        (name, t_ours, t_peer,
+         f"fits agrees on {agree:,} of {n:,} cases; fitness equal on {same_fitness:,}")
+    )
     print()
+    print(f"pm4py on {len(events):,} events, {events['case_id'].nunique():,} cases"
+          + (f"; conformance on {len(sample):,} events, {n:,} cases" if sample is not events else ""))
     print("| function | ours (s) | pm4py incl. format_dataframe (s) | ratio | same counts |")
     print("|---|---|---|---|---|")
     for name, ours_s, peer_s, same in rows:
         print(f"| {name} | {ours_s:.2f} | {peer_s:.2f} | {peer_s / ours_s:.1f}x | {same} |")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the run {peak_mb:,.0f} MB")
 
 
 if __name__ == "__main__":

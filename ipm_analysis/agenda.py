@@ -92,6 +92,7 @@ from .regression import (
     kpi_unit,
     level_weights,
     ordinal_contrast,
+    ordinal_levels,
 )
 from .units import format_value
 
@@ -345,7 +346,7 @@ def what_if(
             X1[:, j] = x + (to - current)
         new = [(X1, 1.0)]
         mean_after = float(X1[:, j].mean())
-    w = level_weights(mf, np.sort(mf.frame["score"].unique()))
+    w = level_weights(mf, ordinal_levels(res))
     gain, se = ordinal_contrast(res, new, base, w)
     z = float(stats.norm.ppf(0.5 + ci / 2))
     lo, hi = gain - z * se, gain + z * se

@@ -88,8 +88,10 @@ a few hundred megabytes.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -202,7 +204,8 @@ class _Log:
 
     All per-event arrays are in sorted order; ``perm`` maps a sorted position to the
     position in the caller's frame. Case codes follow the sorted case ids, so the cases of
-    every per-case output come out sorted by ``case_id``.
+    every per-case output come out sorted by ``case_id`` (unless prepared with
+    ``sort_cases=False``: then they follow the first appearance of each case).
     """
 
     events: pd.DataFrame
@@ -234,16 +237,27 @@ class _Log:
 
 
 def _event_order(case: np.ndarray, ts: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """Stable order by (case, ts, row): ties on all three keep frame order.
+    """Stable order by (case, ts, row): ties on all three keep frame order."""
+    perm = _event_order_or_none(case, ts, row)
+    return np.arange(len(case), dtype=np.int64) if perm is None else perm
 
-    Group by case first (a stable sort, near linear on exports grouped by case), then
-    fully sort only the cases whose events are not yet in (ts, row) order, which on real
-    exports are few or none.
+
+def _event_order_or_none(case: np.ndarray, ts: np.ndarray, row: np.ndarray) -> np.ndarray | None:
+    """:func:`_event_order`, or None when the frame is already in that order.
+
+    Group by case first (a stable sort, near linear on exports grouped by case; skipped
+    when the case codes never decrease), then fully sort only the cases whose events are
+    not yet in (ts, row) order, which on real exports are few or none.
     """
-    perm = np.argsort(case, kind="stable")
-    c, t, r = case[perm], ts[perm], row[perm]
+    if len(case) < 2 or not (case[1:] < case[:-1]).any():
+        perm, c, t, r = None, case, ts, row
+    else:
+        perm = np.argsort(case, kind="stable")
+        c, t, r = case[perm], ts[perm], row[perm]
     back = (c[1:] == c[:-1]) & ((t[1:] < t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] < r[:-1])))
     if back.any():
+        if perm is None:
+            perm = np.arange(len(case), dtype=np.int64)
         unsorted = np.zeros(int(case.max()) + 1, dtype=bool)
         unsorted[c[1:][back]] = True
         idx = np.flatnonzero(unsorted[c])  # whole cases, in case order
@@ -251,10 +265,38 @@ def _event_order(case: np.ndarray, ts: np.ndarray, row: np.ndarray) -> np.ndarra
     return perm
 
 
-def _prepare(events: pd.DataFrame, what: str = "events") -> _Log:
+def _factorize_runs(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=sort)``, faster on a column whose equal values come in
+    runs, like the case ids of an export grouped by case: only the first value of each run
+    is hashed. Runs are found on Arrow-backed text only (elsewhere comparing costs as much
+    as hashing); columns with missing values take the plain path, which reports them.
+    """
+    dtype = values.dtype
+    if (
+        len(values) > 1
+        and isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"
+        and not values.hasnans
+    ):
+        text = values.array
+        change = np.asarray(text[1:] != text[:-1], dtype=bool)
+        n_runs = int(np.count_nonzero(change)) + 1
+        if n_runs <= len(values) // 2:
+            first = np.flatnonzero(np.concatenate(([True], change)))
+            codes, uniques = pd.factorize(values.iloc[first], sort=sort)
+            return np.repeat(codes, np.diff(np.append(first, len(values)))), uniques
+    return pd.factorize(values, sort=sort)
+
+
+def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True) -> _Log:
+    """The log of ``events`` as integer codes in event order (see :class:`_Log`).
+
+    ``sort_cases=False`` skips sorting the case ids, for callers whose output does not
+    depend on the order of the cases.
+    """
     _require_columns(events, _REQUIRED, what)
     index = events.index
-    case, case_ids = pd.factorize(events["case_id"], sort=True)
+    case, case_ids = _factorize_runs(events["case_id"], sort=sort_cases)
     if (case < 0).any():
         raise _missing_values_error(what, "case_id", case < 0, index)
     act, activities = pd.factorize(events["activity"], sort=True)
@@ -274,8 +316,14 @@ def _prepare(events: pd.DataFrame, what: str = "events") -> _Log:
         row = row_s.to_numpy(dtype=np.int64)
     else:
         row = np.arange(n, dtype=np.int64)
-    perm = _event_order(case, ts, row)
-    case = case[perm].astype(np.int64, copy=False)
+    perm = _event_order_or_none(case, ts, row)
+    if perm is None:  # already in event order
+        perm = np.arange(n, dtype=np.int64)
+        ts = ts.view()
+        ts.flags.writeable = False  # may share memory with the caller's frame
+    else:
+        case, act, ts = case[perm], act[perm], ts[perm]
+    case = case.astype(np.int64, copy=False)
     lengths = np.bincount(case, minlength=len(case_ids)).astype(np.int64)
     starts = np.zeros(len(case_ids), dtype=np.int64)
     if len(lengths) > 1:
@@ -284,8 +332,8 @@ def _prepare(events: pd.DataFrame, what: str = "events") -> _Log:
         events=events,
         perm=perm,
         case=case,
-        act=act[perm].astype(np.int64, copy=False),
-        ts=ts[perm],
+        act=act.astype(np.int64, copy=False),
+        ts=ts,
         case_ids=case_ids,
         activities=activities,
         starts=starts,
@@ -346,13 +394,38 @@ def _by_length(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 # variants
 # --------------------------------------------------------------------------------------
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
 
-def _variant_codes(log: _Log) -> tuple[np.ndarray, np.ndarray]:
-    """Per case an exact variant code, and per code one representative case.
 
-    Traces are refined position by position: after step k two cases share a code exactly
-    when their first k+1 activities are equal. The loop runs over positions, each step
-    touching only the cases still that long.
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 of a uint64 array, in place: a well-spread 64-bit hash of each value."""
+    x += _GOLDEN
+    x ^= x >> np.uint64(30)
+    x *= _MIX1
+    x ^= x >> np.uint64(27)
+    x *= _MIX2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _first_of_codes(code: np.ndarray) -> np.ndarray:
+    """For codes numbered in order of first appearance (``pd.factorize``), each code's
+    first position."""
+    if not len(code):
+        return np.zeros(0, dtype=np.int64)
+    new = np.empty(len(code), dtype=bool)
+    new[0] = True
+    np.greater(code[1:], np.maximum.accumulate(code)[:-1], out=new[1:])
+    return np.flatnonzero(new)
+
+
+def _variant_codes_by_prefix(log: _Log) -> tuple[np.ndarray, np.ndarray]:
+    """Exact variant codes by refining traces position by position (the slow, sure way).
+
+    After step k two cases share a code exactly when their first k+1 activities are equal.
+    The loop runs over positions, each step touching only the cases still that long.
     """
     n_cases = log.n_cases
     order, lengths, alive = _by_length(log.lengths)
@@ -370,36 +443,136 @@ def _variant_codes(log: _Log) -> tuple[np.ndarray, np.ndarray]:
     return code, order[first]
 
 
+def _variant_codes(log: _Log) -> tuple[np.ndarray, np.ndarray]:
+    """Per case an exact variant code, and per code one representative case.
+
+    Each case gets a 64-bit hash of its trace (the sum over its events of a hash of
+    (position, activity), plus a hash of its length) and cases are grouped by hash in
+    one pass. The grouping is then checked event by event against each group's first
+    case, so it is exact: if two different traces ever shared a hash, the codes are
+    computed again by :func:`_variant_codes_by_prefix`.
+    """
+    n_cases, n = log.n_cases, log.n_events
+    if n_cases == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lengths, starts = log.lengths, log.starts
+    n_act = max(len(log.activities), 1)
+    key = np.repeat(starts, lengths)
+    np.subtract(np.arange(n, dtype=np.int64), key, out=key)  # position in the case
+    key *= n_act
+    key += log.act  # key: (position, activity) as one number
+    n_keys = int(lengths.max()) * n_act
+    if n_keys <= n:  # a table of the hashes of all keys is smaller than the log
+        hashed = _mix64(np.arange(n_keys, dtype=np.uint64))[key]
+    else:
+        hashed = _mix64(key.view(np.uint64))
+    del key
+    h = np.add.reduceat(hashed, starts)  # uint64 arithmetic wraps
+    del hashed
+    h += _mix64(lengths.astype(np.uint64) + np.uint64(n + 1))  # and a hash of the length
+    code = pd.factorize(h)[0].astype(np.int64, copy=False)
+    rep = _first_of_codes(code)
+    # check: same length as the representative, and the same activity at every position
+    rep_of = rep[code]
+    if np.array_equal(lengths[rep_of], lengths):
+        idx = np.repeat(starts[rep_of] - starts, lengths)
+        idx += np.arange(n, dtype=np.int64)  # the same position in the representative
+        if np.array_equal(log.act[idx], log.act):
+            return code, rep
+    return _variant_codes_by_prefix(log)  # a hash collision: astronomically rare
+
+
 @dataclass(frozen=True)
 class _Variants:
     case_variant: np.ndarray  # per case its variant id (rank, 0 = most frequent)
     activities: list  # per variant id its tuple
     cases: np.ndarray  # per variant id its number of cases
+    lengths: np.ndarray  # per variant id its number of events
+
+
+def _labels_sorted(labels: list) -> bool:
+    """Whether the activity codes order the labels as Python compares them."""
+    try:
+        return all(a < b for a, b in pairwise(labels))
+    except TypeError:
+        return False
+
+
+def _trace_tuples(log: _Log, cases: np.ndarray) -> list:
+    """The activities tuple of each of ``cases``."""
+    lengths = log.lengths[cases]
+    labels = np.asarray(log.activities, dtype=object)
+    labels = labels[log.act[_ranges(log.starts[cases], lengths)]].tolist()
+    ends = np.cumsum(lengths).tolist()
+    # Tuples only hold labels and cannot form cycles: pausing the cyclic garbage collector
+    # while they are made saves its repeated passes over them (a third of the time).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return [tuple(labels[e - m : e]) for e, m in zip(ends, lengths.tolist())]
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _variant_order(log: _Log, rep: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Variants most frequent first, ties by the activities tuple (as Python compares)."""
+    n_var = len(rep)
+    labels = np.asarray(log.activities, dtype=object).tolist()
+    if not _labels_sorted(labels):
+        tuples = _trace_tuples(log, rep)
+        return np.array(
+            sorted(range(n_var), key=lambda v: (-int(counts[v]), tuples[v])), dtype=np.int64
+        )
+    # Activity codes follow the label order, so the tuples compare as their code
+    # sequences. The first ``2 * per_word`` codes (plus one; 0 marks the end of a shorter
+    # trace) are packed big end first into two int64 words, whose order is the tuples'
+    # order up to that length. Variants still tied then are compared as tuples.
+    lengths = log.lengths[rep]
+    starts = log.starts[rep]
+    bits = max(len(labels).bit_length(), 1)
+    per_word = 63 // bits
+    words = np.zeros((2, n_var), dtype=np.int64)
+    for w in range(2):
+        size = np.clip(lengths - w * per_word, 0, per_word)  # codes in word w
+        has = np.flatnonzero(size)
+        if not len(has):
+            break
+        size = size[has]
+        offsets = np.cumsum(size) - size
+        pos = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(offsets, size)
+        value = log.act[np.repeat(starts[has] + w * per_word, size) + pos] + 1
+        value <<= bits * (per_word - 1 - pos)
+        words[w, has] = np.add.reduceat(value, offsets)  # disjoint bits: sum = or
+    order = np.lexsort((words[1], words[0], -counts))
+    keys = np.stack([counts[order], words[0, order], words[1, order]])
+    tied = (keys[:, 1:] == keys[:, :-1]).all(axis=0)
+    if tied.any():
+        # runs of equal keys: order[a : b + 1] for every edge pair (a, b)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], tied.view(np.int8), [0]))))
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist()):
+            run = order[a : b + 1]
+            tuples = _trace_tuples(log, rep[run])
+            order[a : b + 1] = run[sorted(range(len(run)), key=tuples.__getitem__)]
+    return order
 
 
 def _variants(log: _Log) -> _Variants:
     code, rep = _variant_codes(log)
-    counts = np.bincount(code, minlength=len(rep))
-    lengths = log.lengths[rep]
-    labels = np.asarray(log.activities, dtype=object)[log.act[_ranges(log.starts[rep], lengths)]]
-    tuples = (
-        [tuple(p.tolist()) for p in np.split(labels, np.cumsum(lengths)[:-1])] if len(rep) else []
-    )
-    order = sorted(range(len(rep)), key=lambda v: (-int(counts[v]), tuples[v]))
+    counts = np.bincount(code, minlength=len(rep)).astype(np.int64)
+    order = _variant_order(log, rep, counts)
     rank = np.empty(len(rep), dtype=np.int64)
     rank[order] = np.arange(len(rep))
     return _Variants(
         case_variant=rank[code],
-        activities=[tuples[v] for v in order],
-        cases=counts[order].astype(np.int64),
+        activities=_trace_tuples(log, rep[order]),
+        cases=counts[order],
+        lengths=log.lengths[rep[order]],
     )
 
 
 def _tuple_array(tuples: list) -> np.ndarray:
-    out = np.empty(len(tuples), dtype=object)
-    for i, t in enumerate(tuples):  # one per variant, not per case
-        out[i] = t
-    return out
+    return np.fromiter(tuples, dtype=object, count=len(tuples))
 
 
 def variants(events: pd.DataFrame) -> pd.DataFrame:
@@ -417,14 +590,14 @@ def variants(events: pd.DataFrame) -> pd.DataFrame:
         ``variant_id`` (int, the row's rank from 0), ``activities`` (tuple of str),
         ``length`` (number of events), ``cases`` (int), ``share`` (float, of all cases).
     """
-    log = _prepare(events)
+    log = _prepare(events, sort_cases=False)  # the variants do not depend on case order
     v = _variants(log)
     n = len(v.activities)
     return pd.DataFrame(
         {
             "variant_id": np.arange(n, dtype=np.int64),
             "activities": _tuple_array(v.activities),
-            "length": np.array([len(t) for t in v.activities], dtype=np.int64),
+            "length": v.lengths,
             "cases": v.cases,
             "share": v.cases / log.n_cases if log.n_cases else np.zeros(0),
         }
@@ -1259,8 +1432,24 @@ def chain_events(client, chain_id: str) -> pd.DataFrame:
     """The events of one chain's cases (empty frame when the client has no event log)."""
     if client.events is None:
         return pd.DataFrame(columns=["case_id", "activity", "timestamp", "row"])
-    ids = client.cases.loc[client.cases["chain"] == chain_id, "case_id"]
-    return client.events[client.events["case_id"].isin(ids)].reset_index(drop=True)
+    rows = _event_rows_by_chain(client).get(chain_id)
+    if rows is None:
+        return client.events.iloc[:0].reset_index(drop=True)
+    return client.events.iloc[rows].reset_index(drop=True)
+
+
+def _event_rows_by_chain(client) -> dict:
+    """Positions of each chain's events in ``client.events``, computed once per loaded client
+    (a report asks for one chain's events some thirty times; a membership test on a million
+    Arrow strings each time cost seconds)."""
+    cached = client.__dict__.get("_event_rows_by_chain")
+    if cached is not None and cached[0] is client.events:
+        return cached[1]
+    chain = client.events[["case_id"]].merge(client.cases[["case_id", "chain"]].drop_duplicates("case_id"),
+                                             on="case_id", how="left", sort=False)["chain"]
+    rows = {k: np.sort(v) for k, v in chain.groupby(chain.to_numpy(dtype=object), sort=False).indices.items()}
+    client.__dict__["_event_rows_by_chain"] = (client.events, rows)
+    return rows
 
 
 def chain_journey_features(client, chain_id: str) -> pd.DataFrame:

@@ -116,6 +116,43 @@ def test_box_logits_equal_statsmodels_and_their_covariance_is_the_sandwich(sim):
     np.testing.assert_allclose(logits.cov[k:, k:], direct_b.cov_params().to_numpy(), rtol=1e-6)
 
 
+def test_ordinal_fit_equals_statsmodels_ordered_model(sim):
+    """fit_ordinal swaps in a faster logistic cdf; the fit must be statsmodels' own."""
+    import warnings
+
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    mf = frame(sim)
+    ours = fit_ordinal(mf)
+    X = mf.frame.loc[:, list(mf.drivers) + list(mf.controls)].astype(float)
+    levels = np.sort(mf.frame["score"].unique())
+    y = pd.Series(pd.Categorical(mf.frame["score"].to_numpy(), categories=levels, ordered=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = OrderedModel(y, X, distr="logit").fit(method="bfgs", disp=False, maxiter=3000)
+    np.testing.assert_allclose(ours.params.to_numpy(), direct.params.to_numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours.bse.to_numpy(), direct.bse.to_numpy(), rtol=1e-4)
+    assert ours.llf == pytest.approx(direct.llf, rel=1e-10)
+
+
+def test_ordinal_model_on_a_large_frame_uses_a_fixed_sample(sim, monkeypatch):
+    from ipm_analysis import regression
+
+    mf = frame(sim)
+    full = driver_effects(mf).effects.set_index("driver")
+    monkeypatch.setattr(regression, "ORDINAL_MAX_N", mf.n // 3)
+    rows = regression.ordinal_rows(mf.n)
+    assert len(rows) == mf.n // 3 and np.array_equal(rows, regression.ordinal_rows(mf.n))  # fixed
+    assert fit_ordinal(mf).nobs == mf.n // 3
+    dm = driver_effects(mf)
+    assert any("fixed random sample" in n for n in dm.notes)
+    part = dm.effects.set_index("driver")
+    for d in part.index:  # the full fit's estimate lies within the sample's (wider) interval
+        lo, hi = part.loc[d, "effect_kpi_ordinal_ci_low"], part.loc[d, "effect_kpi_ordinal_ci_high"]
+        assert lo <= full.loc[d, "effect_kpi_ordinal"] <= hi, d
+        assert hi - lo > full.loc[d, "effect_kpi_ordinal_ci_high"] - full.loc[d, "effect_kpi_ordinal_ci_low"]
+
+
 def test_ordinal_model_recovers_the_latent_coefficients(sim):
     res = fit_ordinal(frame(sim))
     ci = res.conf_int(0.01)
@@ -341,3 +378,22 @@ def test_boundary_errors():
     mf = frame(simulate(200, seed=1))
     with pytest.raises(AnalysisError, match="ci must be"):
         driver_effects(mf, ci=95)
+
+
+def test_ordinal_sample_without_a_rare_score_still_predicts(sim, monkeypatch):
+    """A score level absent from the ordinal model's sample: predictions use the model's levels."""
+    from ipm_analysis import agenda, regression
+
+    mf = frame(sim)
+    monkeypatch.setattr(regression, "ORDINAL_MAX_N", mf.n // 4)
+    rows = set(regression.ordinal_rows(mf.n).tolist())
+    outside = next(i for i in range(mf.n) if i not in rows)
+    data = mf.frame.copy()
+    data["score"] = data["score"].clip(lower=1)
+    data.loc[outside, "score"] = 0  # the only 0, left out of the sample
+    rare = regression.ModelFrame(**{**mf.__dict__, "frame": data})
+    dm = driver_effects(rare)
+    assert 0.0 not in regression.ordinal_levels(dm.ordinal)
+    assert dm.effects["effect_kpi_ordinal"].notna().all()
+    wi = agenda.what_if(rare, "on_time", to=1.0, model=dm)
+    assert np.isfinite(wi.gain) and wi.gain_ci_low < wi.gain < wi.gain_ci_high
