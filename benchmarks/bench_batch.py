@@ -36,8 +36,8 @@ column separates our processes from the rest of the machine.
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_batch.py            # full (about 25 minutes)
-    python benchmarks/bench_batch.py --quick    # 3 small clients, no large client (~3 min)
+    python benchmarks/bench_batch.py            # full (about 10 minutes)
+    python benchmarks/bench_batch.py --quick    # 3 small clients, no large client (about a minute)
 
 The kernels print "Kernel is running over TCP without encryption" warnings on stderr; add
 ``2>/dev/null`` for a clean table.
