@@ -94,7 +94,7 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
         n_failed = sum(x.status in ("failed", "invalid") for x in done)
         ran = [x for x in done if x.status != "skipped"]
         left = len(dirs) - len(done)
-        eta = f", about {elapsed / len(ran) * left / max(1, (n_workers or 1)):.0f} s left" if ran and left else ""
+        eta = f", about {elapsed / len(ran) * left:.0f} s left" if ran and left else ""
         click.echo(f"[{len(done)}/{len(dirs)} done, {n_failed} failed, {left} queued or running; "
                    f"{elapsed:.0f} s{eta}] {r.client_id}: {r.status}" + (f" - {r.message}" if r.message else ""))
 
