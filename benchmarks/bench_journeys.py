@@ -26,6 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ipm_analysis import journeys
+from tests.test_journeys import _sequence_net  # the designed journey as a pm4py Petri net, as in the tests
 
 STEPS = ["Quote", "Order", "Plan", "Deliver", "Install", "Invoice"]
 EXTRA = ["Status call", "Repair visit", "Complaint"]
@@ -127,23 +128,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:22s} {seconds:7.2f}s  {rows:>9,} rows  peak RSS so far {peak_mb:,.0f} MB")
     if args.peer:
         compare_with_pm4py(events, args.peer_cases)
-
-
-def _sequence_net(steps: list[str]):
-    """The designed journey as a pm4py Petri net: one straight line of transitions."""
-    from pm4py.objects.petri_net.obj import Marking, PetriNet
-    from pm4py.objects.petri_net.utils import petri_utils
-
-    net = PetriNet("designed journey")
-    places = [PetriNet.Place(f"p{i}") for i in range(len(steps) + 1)]
-    for place in places:
-        net.places.add(place)
-    for i, step in enumerate(steps):
-        transition = PetriNet.Transition(f"t{i}", step)
-        net.transitions.add(transition)
-        petri_utils.add_arc_from_to(places[i], transition, net)
-        petri_utils.add_arc_from_to(transition, places[i + 1], net)
-    return net, Marking({places[0]: 1}), Marking({places[-1]: 1})
 
 
 def _pm4py_frame(pm4py, frame: pd.DataFrame) -> pd.DataFrame:
