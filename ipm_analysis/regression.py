@@ -279,7 +279,28 @@ def fit_ols(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     mf = _check_mf(mf)
     X = _design(mf, drivers)
     _need_rows(mf, X.shape[1], "the OLS model")
+    _check_leverage(X)
     return sm.OLS(mf.frame["score"].to_numpy(dtype=float), X).fit(cov_type="HC3")
+
+
+def _check_leverage(X: pd.DataFrame) -> None:
+    """Refuse a design in which single responses fix a coefficient on their own (leverage 1).
+
+    HC3 divides each residual by 1 - leverage, so its errors do not exist then (statsmodels
+    returns NaN and its tests fail); it happens when a driver has one response away from all
+    the others' value, e.g. the only failed case of a small segment.
+    """
+    A = X.to_numpy(dtype=float)
+    q, _ = np.linalg.qr(A)
+    lev = np.einsum("ij,ij->i", q, q)
+    rows = np.flatnonzero(lev > 1 - 1e-8)
+    if rows.size == 0:
+        return
+    lone = [c for c in X.columns if c != "const"
+            and any(np.count_nonzero(A[:, X.columns.get_loc(c)] == A[i, X.columns.get_loc(c)]) == 1 for i in rows)]
+    which = f" (drivers with a value only one response has: {', '.join(lone)})" if lone else ""
+    raise AnalysisError(f"the OLS model cannot give robust (HC3) errors: {rows.size} response(s) alone determine a "
+                        f"coefficient{which}; more responses with varied values are needed")
 
 
 ORDINAL_MAX_N = 50_000  # responses above which the ordinal model works on a fixed random sample

@@ -433,6 +433,19 @@ def test_two_perfectly_collinear_drivers_in_the_agenda(other):
     assert "perfectly collinear" in " ".join(ag.chain_notes.values())
 
 
+def test_a_driver_with_one_response_away_from_the_rest():
+    # one failed case among 25: it alone fixes the on_time coefficient, HC3 errors do not exist
+    d = _survey(n=25, on_time=lambda d: np.r_[0.0, np.ones(len(d) - 1)])
+    with pytest.raises(AnalysisError, match=r"HC3.*1 response\(s\) alone determine.*on_time"):
+        regression.fit_ols(_frame(d))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ag = agenda.improvement_agenda(_frame(d), n_boot=20)
+    assert ag.actions.empty and "alone determine" in " ".join(ag.chain_notes.values())
+    ok = _survey(n=25, on_time=lambda d: np.r_[0.0, 0.0, np.ones(len(d) - 2)])
+    assert np.isfinite(regression.fit_ols(_frame(ok)).bse).all()  # two such responses are enough
+
+
 def test_more_drivers_than_responses():
     rng = np.random.default_rng(1)
     d = pd.DataFrame(rng.normal(size=(6, 8)), columns=[f"x{i}" for i in range(8)])
