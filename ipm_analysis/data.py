@@ -18,7 +18,7 @@ import io
 import os
 import pickle
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .config import CONFIG_NAME, ClientConfig, TableSpec, config_problems, read_yaml
-from .errors import ConfigError, ExpressionError, Problem, ValidationError
+from .errors import AnalysisError, ConfigError, ExpressionError, Problem, ValidationError
 from .expressions import check_expression, referenced_columns
 
 MAX_COLUMNS = 2_000
@@ -96,6 +96,73 @@ class Client:
     @property
     def segment_ids(self) -> list[str]:
         return [s.id for s in self.config.segments]
+
+    def _segment(self, segment: str):
+        seg = next((s for s in self.config.segments if s.id == segment), None)
+        if seg is None:
+            raise AnalysisError(f"segment {segment!r} is not declared in client.yaml; segments are "
+                                f"{self.segment_ids}")
+        if seg.table == "responses" and self.responses is None:
+            raise AnalysisError(f"segment {segment!r} is on the responses table, but client '{self.id}' has no "
+                                "survey")
+        return seg
+
+    def segment_groups(self, segment: str) -> pd.Series:
+        """Responses per group of one segment (linked to a case, with a score), largest first.
+
+        Segment values are text; responses without a value count under ``None``.
+        """
+        self._segment(segment)
+        if self.linked is None:
+            raise AnalysisError(f"client '{self.id}' has no survey, so its segments have no responses")
+        rows = self.linked.loc[self.linked["linked"].to_numpy(dtype=bool) & self.linked["score"].notna().to_numpy()]
+        values = rows[segment].astype(object).where(rows[segment].notna(), None)
+        counts = values.value_counts(dropna=False, sort=False)
+        order = sorted(counts.index, key=lambda g: (-counts[g], g is None, str(g)))
+        return counts.reindex(order).astype(int).rename("responses")
+
+    def in_segment(self, segment: str, group: str | None) -> Client:
+        """This client restricted to one group of one segment (e.g. new customers).
+
+        The responses (and linked responses) of the group are kept. For a segment on the cases
+        table, the group's cases are kept, with their KPI values and events; for a segment on
+        the responses table, the cases those responses are linked to. So the chain KPIs'
+        current values are those of the group. ``group=None`` selects the responses (or cases)
+        without a value.
+
+        Raises
+        ------
+        AnalysisError
+            Unknown segment, or a group no case or response belongs to.
+        """
+        seg = self._segment(segment)
+
+        def member(frame: pd.DataFrame) -> np.ndarray:
+            col = frame[segment]
+            return (col.isna() if group is None else (col == str(group)).fillna(False)).to_numpy(dtype=bool)
+
+        responses, linked = self.responses, self.linked
+        if seg.table == "cases":
+            cases = self.cases.loc[member(self.cases)]
+            keep = pd.Index(cases["case_id"].dropna().unique())
+            if linked is not None:
+                linked = linked.loc[member(linked)]
+                responses = responses.loc[responses["response_id"].isin(linked["response_id"])]
+        else:
+            responses = responses.loc[member(responses)]
+            linked = linked.loc[member(linked)]
+            keep = pd.Index(linked["case_id"].dropna().unique())
+            cases = self.cases.loc[self.cases["case_id"].isin(keep)]
+        if len(cases) == 0 and (responses is None or len(responses) == 0):
+            raise AnalysisError(f"no response or case of client '{self.id}' is in group {group!r} of segment "
+                                f"{segment!r}")
+        case_kpis = self.case_kpis.loc[self.case_kpis["case_id"].isin(keep)]
+        events = None if self.events is None else self.events.loc[self.events["case_id"].isin(keep)]
+        return replace(
+            self, responses=None if responses is None else responses.reset_index(drop=True),
+            cases=cases.reset_index(drop=True), case_kpis=case_kpis.reset_index(drop=True),
+            events=None if events is None else events.reset_index(drop=True),
+            linked=None if linked is None else linked.reset_index(drop=True), warnings=list(self.warnings))
 
 
 class _Collector:

@@ -1,9 +1,15 @@
-"""The what-if explorer: a data scientist's view of one client in JupyterLab.
+"""The what-if explorer: a data scientist's view of the clients in JupyterLab.
 
-Pick a chain and one of its chain KPIs, read how much of the result KPI it explains and how
-strongly it is associated with it, then move a slider over the KPI's plausible range and see
-the predicted result KPI (e.g. NPS) with its interval, live. ``notebooks/explorer.ipynb`` only
-loads a client and displays :func:`build_explorer`.
+Pick a client and a segment (all respondents, or one group such as new customers), see the
+result KPI with its interval, the improvement agenda and the importance–performance matrix of
+that selection; pick a chain and one of its chain KPIs, read how much of the result KPI it
+explains and how strongly it is associated with it, then move a slider over the KPI's plausible
+range and see the predicted result KPI (e.g. NPS) with its interval, live.
+``notebooks/explore.ipynb`` only loads a client, finds the others and displays
+:func:`build_explorer`.
+
+A segment's numbers are those of its own respondents (:meth:`ipm_analysis.data.Client.in_segment`):
+the agenda is computed again on them, not read off the whole client's models.
 
 The numbers come from :mod:`ipm_analysis.agenda`: the importance and effects of the chain's
 driver models (:func:`~ipm_analysis.agenda.improvement_agenda`) and the prediction of
@@ -19,16 +25,19 @@ The logic is plain functions, testable without a front end:
 * :func:`whatif_curve`: the predicted result KPI at several values of one KPI;
 * :func:`default_values`, :func:`format_curve`: a small what-if table as plain text (what the
   notebook prints, so nbval checks the numbers even where widgets do not render);
-* :func:`chain_kpi_table`: importance and effect of every KPI of a chain.
+* :func:`chain_kpi_table`: importance and effect of every KPI of a chain;
+* :func:`segment_options`, :func:`find_clients`: what the segment and client pickers offer.
 
 :func:`build_explorer` wires them to ipywidgets and returns an :class:`ExplorerBox`.
 """
 
 from __future__ import annotations
 
+import glob
 import html
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -36,7 +45,9 @@ import numpy as np
 import pandas as pd
 
 from .agenda import Agenda, WhatIf, improvement_agenda, what_if
-from .errors import AnalysisError
+from .config import CONFIG_NAME, load_config
+from .data import load_client
+from .errors import AnalysisError, IpmError
 from .modelframe import ModelFrame, model_frame
 from .regression import DriverModels, _nice, fit_ordinal, kpi_unit
 from .units import format_value
@@ -46,8 +57,10 @@ __all__ = [
     "build_explorer",
     "chain_kpi_table",
     "default_values",
+    "find_clients",
     "format_curve",
     "kpi_range",
+    "segment_options",
     "whatif_curve",
 ]
 
@@ -360,19 +373,86 @@ class _Guard:
         self.box._updating = False
 
 
-def _overall_html(client: Any, result_name: str) -> str:
+def _overall_html(client: Any, result_name: str, where: str) -> str:
+    """The result KPI of the client (or segment) in view, with its interval and base."""
     from .report import result_kpi_overall
 
     r = result_kpi_overall(client)
     if r is None:
         return ""
+    rep = client.config.reporting
+    if r.n < rep.min_base_suppress:
+        return (f"<p style='margin:0.2em 0'>{html.escape(result_name)} {html.escape(where)}: not shown, only "
+                f"{r.n:,} responses (minimum {rep.min_base_suppress}).</p>")
     if hasattr(r, "promoters"):  # NPSResult
         v, lo, hi, is_nps = r.value, r.ci_low, r.ci_high, True
     else:  # RatingResult
         v, lo, hi, is_nps = r.mean, r.mean_ci_low, r.mean_ci_high, False
-    return (f"<p style='margin:0.2em 0'>{html.escape(result_name)} over all {r.n:,} responses: "
+    small = " <i>(small base)</i>" if r.n < rep.min_base_flag else ""
+    return (f"<p style='margin:0.2em 0'>{html.escape(result_name)} {html.escape(where)}: "
             f"<b>{_fmt_result(v, is_nps)}</b> (95% interval {_fmt_result(lo, is_nps)} to "
-            f"{_fmt_result(hi, is_nps)}).</p>")
+            f"{_fmt_result(hi, is_nps)}), {r.n:,} responses{small}.</p>")
+
+
+def segment_options(client: Any) -> list[tuple[str, tuple[str, str | None] | None]]:
+    """The explorer's segment choices: everyone, then each group of each segment of client.yaml.
+
+    Groups with fewer responses than the client's minimum base are not offered; groups under the
+    flag base are labelled "small base".
+
+    Returns
+    -------
+    list of (label, value)
+        ``value`` is None for all respondents, else ``(segment id, group)``.
+    """
+    rep = client.config.reporting
+    n_all = int((client.linked["linked"] & client.linked["score"].notna()).sum())
+    out: list[tuple[str, tuple[str, str | None] | None]] = [(f"All respondents ({n_all:,})", None)]
+    for seg in client.config.segments:
+        for group, n in client.segment_groups(seg.id).items():
+            if n < rep.min_base_suppress:
+                continue
+            small = ", small base" if n < rep.min_base_flag else ""
+            name = "(no value)" if group is None else group
+            out.append((f"{seg.name}: {name} ({n:,} responses{small})", (seg.id, group)))
+    return out
+
+
+def find_clients(*patterns: str | Path) -> list[Path]:
+    """Client folders (holding a client.yaml) named by paths or glob patterns, in order, once each."""
+    out, seen = [], set()
+    for pat in patterns:
+        p = str(pat)
+        hits = sorted(glob.glob(p)) if glob.has_magic(p) else [p]
+        for h in hits:
+            path = Path(h)
+            key = path.resolve()
+            if (path / CONFIG_NAME).is_file() and key not in seen:
+                seen.add(key)
+                out.append(path)
+    return out
+
+
+def _client_label(source: Any) -> str:
+    if _is_client(source):
+        return f"{source.config.title} ({source.config.id})"
+    try:
+        cfg = load_config(source)
+        return f"{cfg.title} ({cfg.id})"
+    except IpmError:
+        return Path(source).name
+
+
+def _short(message: str, limit: int = 600) -> str:
+    return message if len(message) <= limit else message[:limit].rstrip() + " …"
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
 class ExplorerBox(widgets.VBox):
@@ -380,66 +460,72 @@ class ExplorerBox(widgets.VBox):
 
     Attributes
     ----------
-    agenda : Agenda
-    chain, kpi : ipywidgets.Dropdown
+    client_picker, segment, chain, kpi : ipywidgets.Dropdown
+        The client (its ``value`` is the index into the clients offered), the segment group
+        (None: all respondents; else ``(segment id, group)``), the chain and the chain KPI.
     slider : ipywidgets.FloatSlider
-    details, prediction : ipywidgets.HTML
-        The chain's importance and effects table; the prediction at the slider's value.
-    curve_image : ipywidgets.Image
-        The what-if curve of the selected KPI as a PNG (when ``plot``).
+    status : ipywidgets.HTML
+        What is being computed, or why the selection cannot be explored.
+    header, details, prediction : ipywidgets.HTML
+        The result KPI of the selection; the chain's importance and effects table; the
+        prediction at the slider's value.
+    matrix_image, curve_image : ipywidgets.Image
+        The importance–performance matrix of the selection and the what-if curve of the
+        selected KPI as PNGs (when ``plot``).
+    client : Client or None
+        The client selected; ``view`` is the same client restricted to the segment group.
+    agenda : Agenda or None
+        The improvement agenda of the selection (None when it cannot be explored).
     result : WhatIf or None
         The prediction at the slider's value, updated on every move.
     curve : DataFrame or None
         The what-if curve drawn for the selected KPI.
     """
 
-    def _setup(self, client: Any, agenda: Agenda, ci: float, plot: bool, curve_points: int) -> None:
-        self.client, self.agenda, self.ci, self.plot, self.curve_points = client, agenda, ci, plot, curve_points
+    def _setup(self, entries: list[tuple[str, Any]], agenda: Agenda | None, ci: float, plot: bool,
+               curve_points: int, n_boot: int, seed: int | None) -> None:
+        self.ci, self.plot, self.curve_points, self.n_boot, self.seed = ci, plot, curve_points, n_boot, seed
+        self._entries = entries
+        self._clients: dict[int, Any] = {}
+        self._agendas: dict[tuple, Agenda | str] = {}
+        self.client = self.view = self.agenda = None
         self.result: WhatIf | None = None
         self.curve: pd.DataFrame | None = None
         self._updating = False
-        res = agenda.result_name
-
-        def chain_label(cid: str) -> str:
-            mf = agenda.models[cid].frame
-            owner = f" (owner: {mf.owner})" if mf.owner else ""
-            return f"{mf.chain_name or cid}{owner}"
-
-        style = {"description_width": "7em"}
-        self.chain = widgets.Dropdown(options=[(chain_label(c), c) for c in agenda.models], description="Chain",
-                                      style=style, layout=widgets.Layout(width="44em"))
-        self.kpi = widgets.Dropdown(options=[], description="Chain KPI", style=style,
-                                    layout=widgets.Layout(width="44em"))
+        style, wide = {"description_width": "7em"}, widgets.Layout(width="44em")
+        self.client_picker = widgets.Dropdown(options=[(label, i) for i, (label, _) in enumerate(entries)],
+                                              description="Client", style=style, layout=wide)
+        self.segment = widgets.Dropdown(options=[("All respondents", None)], description="Segment", style=style,
+                                        layout=wide)
+        self.status = widgets.HTML()
+        self.header = widgets.HTML()
+        self.matrix_image = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="48em"))
+        self.chain = widgets.Dropdown(options=[], description="Chain", style=style, layout=wide)
+        self.kpi = widgets.Dropdown(options=[], description="Chain KPI", style=style, layout=wide)
         self.details = widgets.HTML()
         self.slider = widgets.FloatSlider(description="What if", min=0.0, max=1.0, step=0.01, value=0.0,
-                                          continuous_update=True, style=style, layout=widgets.Layout(width="44em"))
+                                          continuous_update=True, style=style, layout=wide)
         self.slider_note = widgets.HTML()
         self.prediction = widgets.HTML()
         self.curve_image = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="44em"))
-
-        title = getattr(getattr(client, "config", None), "title", "") or ""
-        head = f"<h3 style='margin:0.2em 0'>What-if explorer{': ' + html.escape(title) if title else ''}</h3>"
-        overall = _overall_html(client, res) if _is_client(client) else ""
-        skipped = [f"{html.escape(k)}: {html.escape(v)}" for k, v in agenda.chain_notes.items()
-                   if k not in agenda.models]
-        skipped_html = ("<p style='color:#555;margin:0.2em 0'>Chains without a driver model: "
-                        + "; ".join(skipped) + "</p>") if skipped else ""
         caution = ("<p style='color:#555;font-size:90%;margin:0.3em 0'>Predictions hold <i>if the association "
                    "holds</i>: customers whose case went better on a chain KPI gave better scores, which is not "
                    "proof that changing the KPI will move the score by that amount. The interval is the "
-                   "uncertainty of the predicted change (the model's), around the observed "
-                   f"{html.escape(res)} of the chain's respondents; it is zero at today's value.</p>")
-        self.header = widgets.HTML(head + overall + skipped_html)
-        self.children = [self.header, self.chain, self.kpi, self.details, self.slider, self.slider_note,
-                         self.prediction, self.curve_image, widgets.HTML(caution)]
+                   "uncertainty of the predicted change (the model's), around the observed result KPI of the "
+                   "chain's respondents; it is zero at today's value. A segment's agenda is computed on that "
+                   "segment's respondents alone: smaller bases, wider intervals.</p>")
+        self.children = [widgets.HTML("<h3 style='margin:0.2em 0'>What-if explorer</h3>"), self.client_picker,
+                         self.segment, self.status, self.header, self.matrix_image, self.chain, self.kpi,
+                         self.details, self.slider, self.slider_note, self.prediction, self.curve_image,
+                         widgets.HTML(caution)]
+        self.client_picker.observe(self._on_client, names="value")
+        self.segment.observe(self._on_segment, names="value")
         self.chain.observe(self._on_chain, names="value")
         self.kpi.observe(self._on_kpi, names="value")
         self.slider.observe(self._on_slider, names="value")
-        start_chain, start_kpi = _default_choice(agenda)
-        with _Guard(self):
-            self.chain.value = start_chain
-            self._fill_kpis(start_kpi)
-        self._show_kpi()
+        if agenda is not None:
+            self._agendas[(0, None)] = agenda
+        self._select_client()
 
     def __repr__(self) -> str:  # the text/plain shown where widgets do not render
         agenda = getattr(self, "agenda", None)
@@ -453,6 +539,115 @@ class ExplorerBox(widgets.VBox):
         """The model frame of the selected chain."""
         return self.agenda.models[self.chain.value].frame
 
+    # -- client and segment ------------------------------------------------------------------
+
+    def _load(self, key: int) -> Any:
+        """The client of entry ``key``, loaded once (an error message as str if it cannot be explored)."""
+        if key not in self._clients:
+            label, source = self._entries[key]
+            try:
+                client = source if _is_client(source) else load_client(source)
+                if client.linked is None:
+                    raise AnalysisError(f"client '{client.config.id}' has no survey, so there is no result KPI "
+                                        "to explore")
+            except IpmError as e:
+                client = f"{label} cannot be explored: {_short(str(e))}"
+            self._clients[key] = client
+        return self._clients[key]
+
+    def _select_client(self) -> None:
+        key = self.client_picker.value
+        self.status.value = f"<p style='color:#555'>Loading {html.escape(self._entries[key][0])} …</p>"
+        client = self._load(key)
+        if isinstance(client, str):
+            with _Guard(self):
+                self.segment.options = [("All respondents", None)]
+            self.client = self.view = None
+            self._fail(client, header="")
+            return
+        self.client = client
+        with _Guard(self):
+            self.segment.options = segment_options(client)
+            self.segment.value = None
+        self._select_segment()
+
+    def _select_segment(self) -> None:
+        client, seg = self.client, self.segment.value
+        where = "over all responses" if seg is None else f"in segment {self.segment.label.split(' (')[0]}"
+        key = (self.client_picker.value, seg)
+        try:
+            view = client if seg is None else client.in_segment(*seg)
+        except IpmError as e:
+            self._fail(str(e), header="")
+            return
+        self.view = view
+        res = client.config.result_kpi.name
+        agenda = self._agendas.get(key)
+        if agenda is None:
+            self.status.value = (f"<p style='color:#555'>Computing the improvement agenda {html.escape(where)} "
+                                 f"({self.n_boot} bootstrap replicates) …</p>")
+            try:
+                agenda = improvement_agenda(view, n_boot=self.n_boot, ci=self.ci, seed=self.seed)
+                if not agenda.models:
+                    raise AnalysisError("no chain has a driver model: "
+                                        + "; ".join(f"{k}: {v}" for k, v in agenda.chain_notes.items()))
+            except IpmError as e:
+                agenda = _short(str(e))
+            self._agendas[key] = agenda
+        header = _overall_html(view, res, where)
+        if isinstance(agenda, str):
+            self._fail(f"No driver analysis {where}: {agenda}", header=header)
+            return
+        self.agenda = agenda
+        skipped = [f"{html.escape(k)}: {html.escape(v)}" for k, v in agenda.chain_notes.items()
+                   if k not in agenda.models]
+        self.status.value = ("<p style='color:#555;margin:0.2em 0'>Chains without a driver model: "
+                             + "; ".join(skipped) + "</p>") if skipped else ""
+        self.header.value = header + f"<p style='margin:0.2em 0'>{html.escape(agenda.sentence)}</p>"
+        self.slider.disabled = False
+        self._draw_matrix(where)
+
+        def chain_label(cid: str) -> str:
+            mf = agenda.models[cid].frame
+            owner = f" (owner: {mf.owner})" if mf.owner else ""
+            return f"{mf.chain_name or cid}{owner}"
+
+        start_chain, start_kpi = _default_choice(agenda)
+        with _Guard(self):
+            self.chain.options = [(chain_label(c), c) for c in agenda.models]
+            self.chain.value = start_chain
+            self._fill_kpis(start_kpi)
+        self._show_kpi()
+
+    def _fail(self, message: str, header: str) -> None:
+        """Show why the selection cannot be explored and empty the rest."""
+        self.agenda, self.result, self.curve = None, None, None
+        self.status.value = f"<p style='color:#b71c1c;margin:0.2em 0'>{html.escape(message)}</p>"
+        self.header.value = header
+        with _Guard(self):
+            self.chain.options = []
+            self.kpi.options = []
+        for w in (self.details, self.slider_note, self.prediction):
+            w.value = ""
+        self.slider.disabled = True
+        self.matrix_image.layout.display = "none"
+        self.curve_image.layout.display = "none"
+
+    def _draw_matrix(self, where: str) -> None:
+        from matplotlib.figure import Figure  # no pyplot: works whatever the notebook's backend
+
+        from . import plots
+
+        m = self.agenda.matrix
+        if not self.plot or not len(m) or not m["share"].notna().any():
+            self.matrix_image.layout.display = "none"
+            return
+        fig = Figure(figsize=(8, 4.6), dpi=100)
+        plots.importance_performance(m, ax=fig.subplots(), title=f"Importance against performance {where}")
+        fig.tight_layout()
+        self.matrix_image.value = _png(fig)
+        self.matrix_image.layout.display = None
+
     # -- observers ---------------------------------------------------------------------------
 
     def _fill_kpis(self, kpi: str | None = None) -> None:
@@ -460,6 +655,14 @@ class ExplorerBox(widgets.VBox):
         options = [(mf.specs[d].name, d) for d in mf.kpi_drivers]
         self.kpi.options = options
         self.kpi.value = kpi if kpi in mf.kpi_drivers else (options[0][1] if options else None)
+
+    def _on_client(self, change) -> None:
+        if not self._updating:
+            self._select_client()
+
+    def _on_segment(self, change) -> None:
+        if not self._updating:
+            self._select_segment()
 
     def _on_chain(self, change) -> None:
         if self._updating:
@@ -473,7 +676,7 @@ class ExplorerBox(widgets.VBox):
             self._show_kpi()
 
     def _on_slider(self, change) -> None:
-        if not self._updating:
+        if not self._updating and self.agenda is not None:
             self.update(change["new"])
 
     # -- views -------------------------------------------------------------------------------
@@ -525,8 +728,6 @@ class ExplorerBox(widgets.VBox):
         return w
 
     def _draw_curve(self, r: dict) -> None:
-        import io
-
         from matplotlib.figure import Figure  # no pyplot: works whatever the notebook's backend
 
         from . import plots
@@ -549,9 +750,7 @@ class ExplorerBox(widgets.VBox):
         ax.set_title(f"Expected {res} if {r['name']} moved")
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        self.curve_image.value = buf.getvalue()
+        self.curve_image.value = _png(fig)
         self.curve_image.layout.display = None
 
 
@@ -594,42 +793,59 @@ def build_explorer(
     client: Any,
     agenda: Agenda | None = None,
     *,
+    clients: Iterable[str | Path] = (),
     ci: float = 0.95,
     n_boot: int = 200,
     seed: int | None = 0,
     plot: bool = True,
     curve_points: int = 21,
 ):
-    """The what-if explorer for one client: chain and KPI dropdowns, a what-if slider.
+    """The what-if explorer: client, segment, chain and KPI pickers and a what-if slider.
 
     Parameters
     ----------
-    client : Client
-        A loaded client with a survey.
+    client : Client or path
+        The client the explorer opens on (a loaded client, or its folder), with a survey.
     agenda : Agenda, optional
-        Its improvement agenda (computed here when not given).
+        Its improvement agenda over all respondents (computed here when not given).
+    clients : iterable of paths, optional
+        More client folders to offer in the client picker (e.g. from :func:`find_clients`);
+        each is loaded when picked. One that cannot be explored says why when picked.
     ci : float, default 0.95
     n_boot, seed
-        Passed to :func:`~ipm_analysis.agenda.improvement_agenda` for the importance intervals.
+        Passed to :func:`~ipm_analysis.agenda.improvement_agenda` for the importance intervals
+        (also for every client and segment picked later).
     plot : bool, default True
-        Draw the what-if curve of the selected KPI (off in tests, for speed).
+        Draw the importance–performance matrix and the what-if curve (off in tests, for speed).
     curve_points : int, default 21
 
     Returns
     -------
     ExplorerBox
-        An ``ipywidgets.VBox``; display it in a notebook. Moving the slider (or calling
+        An ``ipywidgets.VBox``; display it in a notebook. Picking a client or segment computes
+        its agenda (once; kept for later picks); moving the slider (or calling
         ``box.update(value)``) recomputes the prediction; ``box.result`` holds the last one.
+
+    Raises
+    ------
+    AnalysisError
+        The starting client has no survey, or no chain with a driver model.
     """
-    if agenda is None:
-        if not _is_client(client):
+    if not _is_client(client):
+        if isinstance(client, (str, Path)):
+            client = load_client(client)
+        else:
             raise AnalysisError(f"build_explorer needs a loaded Client (load_client), got {type(client).__name__}")
-        if client.linked is None:
-            raise AnalysisError(f"client '{client.config.id}' has no survey, so there is no result KPI to explore")
+    if client.linked is None:
+        raise AnalysisError(f"client '{client.config.id}' has no survey, so there is no result KPI to explore")
+    if agenda is None:
         agenda = improvement_agenda(client, n_boot=n_boot, ci=ci, seed=seed)
     if not agenda.models:
         raise AnalysisError("no chain has a driver model to explore: "
                             + "; ".join(f"{k}: {v}" for k, v in agenda.chain_notes.items()))
+    own = Path(client.path).resolve() if getattr(client, "path", None) else None
+    entries = [(_client_label(client), client)]
+    entries += [(_client_label(p), p) for p in clients if own is None or Path(p).resolve() != own]
     box = ExplorerBox()
-    box._setup(client, agenda, ci, plot, int(curve_points))
+    box._setup(entries, agenda, ci, plot, int(curve_points), int(n_boot), seed)
     return box

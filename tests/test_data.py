@@ -242,3 +242,40 @@ def test_kpi_id_may_equal_a_case_column(tmp_path, base_config):
     base_config["segments"] = []
     c = ipm.load_client(write_client(tmp_path / "c", base_config))
     assert c.case_kpis.set_index("case_id").loc["c2", "region"] == 0.0
+
+
+# -- one segment group of a client ------------------------------------------------------------------
+
+
+def test_in_segment_on_the_responses_table_keeps_the_groups_answers_and_their_cases():
+    from .conftest import FIXTURE_CLIENT
+
+    c = ipm.load_client(FIXTURE_CLIENT)
+    raw = pd.read_csv(FIXTURE_CLIENT / "responses.csv", dtype={"response_id": str, "case_id": str})
+    new_ids = set(raw.loc[raw["customer_years"] < 1, "response_id"])  # the segment's expression, by hand
+    s = c.in_segment("tenure", "new")
+    assert set(s.responses["response_id"]) == new_ids and set(s.linked["response_id"]) == new_ids
+    assert set(s.case_kpis["case_id"]) == set(s.linked["case_id"].dropna())
+    assert set(s.events["case_id"]) <= set(s.case_kpis["case_id"]) and len(s.events) > 0
+    assert len(c.responses) == 2000  # the client itself is untouched
+    groups = c.segment_groups("tenure")
+    assert groups.to_dict() == {"existing": 2000 - len(new_ids), "new": len(new_ids)}
+
+
+def test_in_segment_on_the_cases_table(tiny_client):
+    c = ipm.load_client(tiny_client)
+    s = c.in_segment("region", "north")
+    assert sorted(s.cases["case_id"]) == ["c1", "c3"] and sorted(s.case_kpis["case_id"]) == ["c1", "c3"]
+    assert sorted(s.responses["response_id"]) == ["001", "003"]
+    assert set(s.events["case_id"]) == {"c1", "c3"}
+    assert c.segment_groups("region").to_dict() == {"north": 2, "south": 1}
+
+
+def test_in_segment_says_what_is_wrong(tiny_client):
+    from ipm_analysis.errors import AnalysisError
+
+    c = ipm.load_client(tiny_client)
+    with pytest.raises(AnalysisError, match=r"segment 'nope' is not declared.*\['tenure', 'region'\]"):
+        c.in_segment("nope", "x")
+    with pytest.raises(AnalysisError, match="no response or case .* group 'west' of segment 'region'"):
+        c.in_segment("region", "west")

@@ -186,3 +186,117 @@ def test_explorer_needs_a_survey(tmp_path):
     c = ipm.load_client(write_client(tmp_path / "c", cfg, responses_csv=None))
     with pytest.raises(AnalysisError, match="no survey"):
         ex.build_explorer(c)
+
+
+# -- client and segment pickers -------------------------------------------------------------------
+
+
+def _half_client(folder, flag: int = 300):
+    """A second client: the fixture with the first 1,000 responses only and a higher flag base."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(FIXTURE_CLIENT, folder)
+    cfg = yaml.safe_load((folder / "client.yaml").read_text(encoding="utf-8"))
+    cfg.update(id="half", title="Half the fixture")
+    cfg["reporting"]["min_base_flag"] = flag
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    lines = (folder / "responses.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (folder / "responses.csv").write_text("".join(lines[:1001]), encoding="utf-8")
+    return folder
+
+
+def _linked_in_chain(client, chain, mask=None):
+    lk = client.linked
+    ok = lk["linked"] & lk["score"].notna() & (lk["chain"] == chain)
+    return int((ok & mask).sum()) if mask is not None else int(ok.sum())
+
+
+def test_picking_a_segment_recomputes_the_agenda_on_its_respondents(client, agenda):
+    import statsmodels.api as sm
+
+    b = ex.build_explorer(client, agenda, plot=False, n_boot=20)
+    labels = dict((v, label) for label, v in b.segment.options)
+    assert labels[None].startswith("All respondents (2,000)")
+    assert ("tenure", "new") in labels and "453 responses" in labels[("tenure", "new")]
+    b.segment.value = ("tenure", "new")
+    assert b.agenda is not agenda and b.view is not client
+    new = client.linked["tenure"] == "new"
+    dm = b.agenda.models["installation"]
+    assert dm.frame.n == _linked_in_chain(client, "installation", new)
+    assert "in segment Customer tenure: new" in b.header.value and "453 responses" in b.header.value
+    # second route: OLS on the segment's rows of the whole client's model frame
+    full = model_frame(client, "installation")
+    rows = full.frame.loc[full.frame["tenure"] == "new"]
+    X = sm.add_constant(rows[list(full.drivers)].astype(float))
+    ref = sm.OLS(rows["score"].astype(float), X).fit()
+    assert np.allclose(dm.ols.params[list(full.drivers)], ref.params[list(full.drivers)], atol=1e-9)
+    # the prediction follows the segment's model
+    b.chain.value = "installation"
+    b.kpi.value = "on_time"
+    b.slider.value = 0.95
+    assert b.result.n == dm.frame.n
+    b.segment.value = None
+    assert b.agenda is agenda  # kept, not computed again
+
+
+def test_picking_another_client_and_one_without_a_survey(tmp_path, client, agenda):
+    half = _half_client(tmp_path / "half")
+    cfg = copy.deepcopy(BASE_CONFIG)
+    del cfg["tables"]["responses"]
+    cfg.pop("result_kpi")
+    cfg["segments"] = [s for s in cfg["segments"] if s["table"] != "responses"]
+    nosurvey = write_client(tmp_path / "nosurvey", cfg, responses_csv=None)
+    b = ex.build_explorer(client, agenda, clients=[half, nosurvey, FIXTURE_CLIENT], plot=False, n_boot=20)
+    assert [label for label, _ in b.client_picker.options] == [
+        f"{client.config.title} (fixture)", "Half the fixture (half)",
+        "Tiny test client (007)"]  # the fixture itself is not offered twice
+    b.client_picker.value = 1
+    assert b.client.config.id == "half" and b.segment.value is None
+    assert b.agenda.models["installation"].frame.n == _linked_in_chain(b.client, "installation")
+    assert b.agenda.models["installation"].frame.n < agenda.models["installation"].frame.n
+    assert "1,000 responses" in b.header.value
+    new = [label for label, v in b.segment.options if v == ("tenure", "new")][0]
+    assert "small base" in new  # under the half client's flag base of 300
+    b.client_picker.value = 2
+    assert "no survey" in b.status.value and b.agenda is None
+    assert b.chain.options == () and b.slider.disabled
+    b.slider.value = b.slider.max  # nothing to predict: no error either
+    b.client_picker.value = 0
+    assert b.agenda is agenda and not b.slider.disabled and b.status.value == ""
+
+
+def test_a_segment_too_small_for_a_model_says_so(tmp_path):
+    import yaml
+
+    folder = _half_client(tmp_path / "half")
+    cfg = yaml.safe_load((folder / "client.yaml").read_text(encoding="utf-8"))
+    cfg["segments"].append({"id": "veteran", "name": "Veteran", "table": "responses",
+                            "expression": "CASE WHEN customer_years >= 15.5 THEN 'yes' ELSE 'no' END"})
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    half = ipm.load_client(folder)
+    n_vet = int(half.segment_groups("veteran")["yes"])
+    assert 10 <= n_vet < 30  # offered (at least the suppress base), flagged, too few for any chain model
+    label = [lab for lab, v in ex.segment_options(half) if v == ("veteran", "yes")][0]
+    assert f"({n_vet} responses, small base)" in label
+    b = ex.build_explorer(half, plot=False, n_boot=20)
+    b.segment.value = ("veteran", "yes")
+    assert b.agenda is None and "No driver analysis in segment Veteran: yes" in b.status.value
+    assert b.chain.options == () and b.slider.disabled and b.prediction.value == ""
+    assert f"{n_vet} responses" in b.header.value and "small base" in b.header.value
+    b.segment.value = None
+    assert b.agenda is not None and b.chain.value in b.agenda.models
+
+
+def test_find_clients(tmp_path):
+    a = write_client(tmp_path / "clients" / "a")
+    b = write_client(tmp_path / "clients" / "b")
+    (tmp_path / "clients" / "not_a_client").mkdir()
+    found = ex.find_clients(tmp_path / "clients" / "b", str(tmp_path / "clients" / "*"), tmp_path / "missing")
+    assert found == [b, a]
+
+
+def test_segment_options_of_a_tiny_client_offer_everyone_only(tiny_client):
+    c = ipm.load_client(tiny_client)
+    assert ex.segment_options(c) == [("All respondents (3)", None)]
