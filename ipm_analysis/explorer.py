@@ -694,7 +694,7 @@ class ExplorerBox(widgets.VBox):
         self.details.value = (
             f"<p style='margin:0.3em 0'>{html.escape(dm.reading)}</p>"
             + _chain_table_html(table, kpi, mf.is_nps, dm.kpi_unit)
-            + f"<p style='margin:0.3em 0'><b>{html.escape(row['name'])}</b>: {html.escape(row['reading'])}</p>")
+            + f"<p style='margin:0.3em 0'>{html.escape(row['reading'])}</p>")
         r = kpi_range(self.agenda, chain, kpi)
         s = self.slider
         with _Guard(self):  # widen first so that min <= max holds at every step
