@@ -530,6 +530,101 @@ def test_handovers_and_slowest():
     assert j.slowest_handovers(events, n=5, min_count=3).empty
 
 
+def _random_pair_log(seed: int, gap_ns: int, unit_ns: int) -> pd.DataFrame:
+    """A shuffled log with ties, single-event cases, rare pairs and links with gaps.
+
+    Gaps between events are whole multiples of ``unit_ns``, up to about ``gap_ns``; a
+    quarter of them are 0 (ties at one timestamp, broken by ``row``).
+    """
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 12, 60)
+    lengths[:4] = 1
+    total = int(lengths.sum())
+    acts = np.array(list("abcdef") + ["rare x", "rare y"], dtype=object)
+    weights = np.array([0.2, 0.2, 0.2, 0.15, 0.13, 0.1, 0.01, 0.01])
+    gaps = rng.integers(0, gap_ns // unit_ns + 1, total) * unit_ns
+    gaps[rng.random(total) < 0.25] = 0
+    case = np.repeat(np.arange(len(lengths)), lengths)
+    first = np.cumsum(lengths) - lengths
+    elapsed = np.cumsum(gaps)
+    start = pd.Timestamp("1700-01-01", tz="UTC").value
+    ns = start + elapsed - np.repeat(elapsed[first], lengths)
+    links = np.array(["Sales", "Planning", "Service", None], dtype=object)
+    events = pd.DataFrame(
+        {
+            "case_id": pd.Series(np.char.add("k", case.astype(str)), dtype="str"),
+            "activity": pd.Series(rng.choice(acts, total, p=weights), dtype="str"),
+            "timestamp": pd.to_datetime(ns, utc=True),
+            "link": pd.Series(rng.choice(links, total, p=[0.4, 0.3, 0.2, 0.1]), dtype="str"),
+            "row": np.arange(total, dtype=np.int64),
+        }
+    )
+    return events.sample(frac=1.0, random_state=seed)
+
+
+def _pandas_pair_stats(events: pd.DataFrame, column: str, names: tuple[str, str]) -> pd.DataFrame:
+    """Pairs of consecutive events (consecutive changes of ``column`` for links) and their
+    duration statistics by pandas' sort, shift and groupby."""
+    frame = events.sort_values(["case_id", "timestamp", "row"], kind="stable")
+    if column == "link":
+        frame = frame[frame["link"].notna()]
+    after = frame.groupby("case_id", sort=False)[[column, "timestamp"]].shift(-1)
+    ns = (after["timestamp"] - frame["timestamp"]).to_numpy(dtype="timedelta64[ns]")
+    pairs = pd.DataFrame(
+        {names[0]: frame[column], names[1]: after[column], "hours": ns.view(np.int64) / 3_600e9}
+    )[after[column].notna().to_numpy()]
+    if column == "link":
+        pairs = pairs[pairs[names[0]] != pairs[names[1]]]
+    grouped = pairs.groupby(list(names), sort=True)["hours"]
+    stats = grouped.agg(["size", "mean", "median"])
+    table = pd.DataFrame(
+        {
+            "count": stats["size"].astype(np.int64),
+            "mean_hours": stats["mean"],
+            "median_hours": stats["median"],
+            "p90_hours": grouped.quantile(0.9),
+        }
+    ).reset_index()
+    table = table.sort_values(["count", *names], ascending=[False, True, True], kind="stable")
+    return table.reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    "gap_ns, unit_ns",
+    [
+        (3 * 3_600 * 10**9, 60 * 10**9),  # durations and pair codes share one int64
+        (30 * 365 * 86_400 * 10**9, 10**9),  # decades: only in whole seconds
+        (30 * 365 * 86_400 * 10**9, 1),  # decades to the nanosecond: two sorts
+    ],
+    ids=["hours", "decades-in-seconds", "decades-in-nanoseconds"],
+)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pair_statistics_match_a_pandas_groupby(seed, gap_ns, unit_ns):
+    """Counts, names and row order exactly; the float statistics to 1e-12."""
+    events = _random_pair_log(seed, gap_ns, unit_ns)
+    follows = _pandas_pair_stats(events, "activity", ("from_activity", "to_activity"))
+    assert {1, 2} <= set(follows["count"]) and follows["count"].max() > 10
+    links = _pandas_pair_stats(events, "link", ("from_link", "to_link"))
+    for got, want in ((j.directly_follows(events), follows), (j.handovers(events), links)):
+        pd.testing.assert_frame_equal(got, want, rtol=1e-12, atol=0)
+        assert got.iloc[:, :3].to_numpy().tolist() == want.iloc[:, :3].to_numpy().tolist()
+
+
+@pytest.mark.parametrize(
+    "ns_max, unit_ns",
+    [(2**40, 1), (2**58, 10**9), (2**62, 1)],
+    ids=["one-int64", "whole-seconds", "two-sorts"],
+)
+def test_sorted_by_key_orders_by_key_then_duration(ns_max, unit_ns):
+    rng = np.random.default_rng(7)
+    key = rng.integers(0, 300, 5_000)
+    ns = rng.integers(0, ns_max // unit_ns, 5_000) * unit_ns
+    order = np.lexsort((ns, key))
+    got_key, got_ns = j._sorted_by_key(key, ns)
+    np.testing.assert_array_equal(got_key, key[order])
+    np.testing.assert_array_equal(got_ns, ns[order])
+
+
 def test_funnel_overall_and_by_segment():
     traces = {"k1": "abcd", "k2": "ab", "k3": "a", "k4": "acd"}
     events = make_events(traces)
