@@ -103,7 +103,9 @@ __all__ = [
     "agenda_summary",
     "importance_performance",
     "improvement_agenda",
+    "Scenario",
     "what_if",
+    "what_if_scenario",
 ]
 
 QUADRANTS = ("fix first", "keep up", "possible overkill", "low priority")
@@ -267,6 +269,86 @@ class WhatIf:
     ci: float
 
 
+def _check_move(mf: ModelFrame, driver: Any, to: Any, mode: str | None) -> tuple[str, float, str, np.ndarray]:
+    """Validate one move of a driver: (driver, level, mode, observed values)."""
+    driver = _check_driver(mf, driver)
+    spec = mf.specs[driver]
+    if to is None:
+        if spec.target is None:
+            raise AnalysisError(f"driver '{driver}' has no target; pass to= the level to move it to")
+        to = float(spec.target)
+    if isinstance(to, bool) or not isinstance(to, (int, float, np.integer, np.floating)) or not np.isfinite(to):
+        raise AnalysisError(f"to must be a number, got {to!r}")
+    to = float(to)
+    x = mf.frame[driver].to_numpy(dtype=float)
+    binary = spec.unit == "share" and _is_binary(x)
+    if mode is None:
+        mode = "flip" if binary else "shift"
+    if mode not in ("flip", "clip", "shift"):
+        raise AnalysisError(f"mode must be 'flip', 'clip' or 'shift', got {mode!r}")
+    if mode == "flip" and not binary:
+        raise AnalysisError(f"mode 'flip' needs a 0/1 driver; '{driver}' has other values")
+    if spec.unit == "share" and not 0 <= to <= 1:
+        raise AnalysisError(f"driver '{driver}' is a share: to must be between 0 and 1, got {to}")
+    return driver, to, mode, x
+
+
+def _apply_move(scenario: list, j: int, x: np.ndarray, to: float, mode: str, higher: bool) -> tuple[list, float]:
+    """Move column ``j`` (observed values ``x``) of every design of a scenario; return it and the mean after.
+
+    A scenario is a list of ``(X, row_weights)`` (see
+    :func:`~ipm_analysis.regression.ordinal_contrast`). A flip splits each design in two:
+    the rows as they are, and with the failing cases succeeding, weighted ``q`` (so flips of
+    several KPIs combine as independent draws).
+    """
+    current = float(x.mean())
+    out = []
+    if mode == "flip":
+        if to >= current:  # more successes: a fraction q of the zeros become one
+            q = 0.0 if current >= 1 else (to - current) / (1 - current)
+            value, fail = 1.0, (x == 0).astype(float)
+        else:  # fewer ones (e.g. a lower-is-better share): a fraction of the ones become zero
+            q = (current - to) / current
+            value, fail = 0.0, (x == 1).astype(float)
+        for X, rw in scenario:
+            X1 = X.copy()
+            X1[:, j] = value
+            out += [(X, rw * (1.0 - q * fail)), (X1, rw * q * fail)]
+        return out, float(np.mean((1.0 - q * fail) * x + q * fail * value))
+    moved = (np.maximum(x, to) if higher else np.minimum(x, to)) if mode == "clip" else x + (to - current)
+    for X, rw in scenario:
+        X1 = X.copy()
+        X1[:, j] = moved
+        out.append((X1, rw))
+    return out, float(moved.mean())
+
+
+def _fitted_ordinal(mf: ModelFrame, model: Any) -> Any:
+    if model is None:
+        return fit_ordinal(mf)
+    if isinstance(model, DriverModels):
+        return model.ordinal if model.ordinal is not None else fit_ordinal(mf)
+    return model
+
+
+def _scenario_gain(mf: ModelFrame, res: Any, moves: Sequence[tuple[str, float, str, np.ndarray]],
+                   ci: float) -> tuple[list[float], float, float, float, float, float]:
+    """Means after, gain, its interval, se and p of moving several drivers together."""
+    X = _design(mf, const=False).to_numpy()
+    cols = list(mf.drivers) + list(mf.controls)
+    scenario: list = [(X, np.ones(len(X)))]
+    after = []
+    for driver, to, mode, x in moves:
+        scenario, mean_after = _apply_move(scenario, cols.index(driver), x, to, mode,
+                                           mf.specs[driver].direction != "lower")
+        after.append(mean_after)
+    w = level_weights(mf, ordinal_levels(res))
+    gain, se = ordinal_contrast(res, scenario, [(X, 1.0)], w)
+    z = float(stats.norm.ppf(0.5 + ci / 2))
+    p = float(2 * stats.norm.sf(abs(gain / se))) if se > 0 else math.nan
+    return after, gain, gain - z * se, gain + z * se, se, p
+
+
 def what_if(
     mf: ModelFrame,
     driver: str,
@@ -295,62 +377,12 @@ def what_if(
     """
     mf = _check_mf(mf)
     ci = _check_ci(ci)
-    driver = _check_driver(mf, driver)
+    driver, to, mode, x = _check_move(mf, driver, to, mode)
     spec = mf.specs[driver]
-    if to is None:
-        if spec.target is None:
-            raise AnalysisError(f"driver '{driver}' has no target; pass to= the level to move it to")
-        to = float(spec.target)
-    if isinstance(to, bool) or not isinstance(to, (int, float, np.floating)) or not np.isfinite(to):
-        raise AnalysisError(f"to must be a number, got {to!r}")
-    to = float(to)
-    x = mf.frame[driver].to_numpy(dtype=float)
-    binary = spec.unit == "share" and _is_binary(x)
-    if mode is None:
-        mode = "flip" if binary else "shift"
-    if mode not in ("flip", "clip", "shift"):
-        raise AnalysisError(f"mode must be 'flip', 'clip' or 'shift', got {mode!r}")
-    if mode == "flip" and not binary:
-        raise AnalysisError(f"mode 'flip' needs a 0/1 driver; '{driver}' has other values")
-    if spec.unit == "share" and not 0 <= to <= 1:
-        raise AnalysisError(f"driver '{driver}' is a share: to must be between 0 and 1, got {to}")
-    if model is None:
-        res = fit_ordinal(mf)
-    elif isinstance(model, DriverModels):
-        res = model.ordinal if model.ordinal is not None else fit_ordinal(mf)
-    else:
-        res = model
-    X = _design(mf, const=False).to_numpy()
-    cols = list(mf.drivers) + list(mf.controls)
-    j = cols.index(driver)
+    res = _fitted_ordinal(mf, model)
+    (mean_after,), gain, lo, hi, se, p = _scenario_gain(mf, res, [(driver, to, mode, x)], ci)
     current = float(x.mean())
     higher = spec.direction != "lower"
-    base = [(X, 1.0)]
-    if mode == "flip":
-        X1 = X.copy()
-        if to >= current:  # more successes: a fraction q of the zeros become one
-            q = 0.0 if current >= 1 else (to - current) / (1 - current)
-            X1[:, j] = 1.0
-            fail = (x == 0).astype(float)
-        else:  # fewer ones (e.g. a lower-is-better share): a fraction of the ones become zero
-            q = (current - to) / current
-            X1[:, j] = 0.0
-            fail = (x == 1).astype(float)
-        new = [(X, 1.0 - q * fail), (X1, q * fail)]
-        mean_after = float(np.mean((1.0 - q * fail) * x + q * fail * X1[:, j]))
-    else:
-        X1 = X.copy()
-        if mode == "clip":
-            X1[:, j] = np.maximum(x, to) if higher else np.minimum(x, to)
-        else:
-            X1[:, j] = x + (to - current)
-        new = [(X1, 1.0)]
-        mean_after = float(X1[:, j].mean())
-    w = level_weights(mf, ordinal_levels(res))
-    gain, se = ordinal_contrast(res, new, base, w)
-    z = float(stats.norm.ppf(0.5 + ci / 2))
-    lo, hi = gain - z * se, gain + z * se
-    p = float(2 * stats.norm.sf(abs(gain / se))) if se > 0 else math.nan
     now = _kpi_now(mf)
     unit = kpi_unit(mf)
     f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
@@ -369,6 +401,97 @@ def what_if(
                 f"({g(gain)} {unit}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
     return WhatIf(mf.chain, driver, spec.name, spec.unit, current, to, mode, mean_after, now, gain, lo, hi, se, p,
                   now + gain, now + lo, now + hi, mf.n, unit, sentence, ci)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The expected result KPI if several chain KPIs of one chain moved together.
+
+    Attributes
+    ----------
+    chain : str or None
+    moves : DataFrame
+        One row per KPI moved: ``driver, name, unit, current, to, mode, mean_after``.
+    kpi_now, gain, gain_ci_low, gain_ci_high, se, p_value, kpi_expected, kpi_expected_ci_low,
+    kpi_expected_ci_high : float
+        As in :class:`WhatIf`, for all the moves at once.
+    n : int
+    kpi_unit, sentence : str
+    ci : float
+    """
+
+    chain: str | None
+    moves: pd.DataFrame
+    kpi_now: float
+    gain: float
+    gain_ci_low: float
+    gain_ci_high: float
+    se: float
+    p_value: float
+    kpi_expected: float
+    kpi_expected_ci_low: float
+    kpi_expected_ci_high: float
+    n: int
+    kpi_unit: str
+    sentence: str
+    ci: float
+
+
+def what_if_scenario(
+    mf: ModelFrame,
+    moves: Mapping[str, float],
+    modes: Mapping[str, str] | None = None,
+    ci: float = 0.95,
+    model: Any = None,
+) -> Scenario:
+    """Predicted result KPI if several drivers of one model frame moved together.
+
+    Each driver moves as in :func:`what_if` (a share by flipping a fraction of its failing
+    cases, a number by shifting or clipping); flips of different shares are independent, so a
+    case failing on both may succeed on one, the other or both. With one move the result
+    equals :func:`what_if`'s.
+
+    Parameters
+    ----------
+    mf : ModelFrame
+    moves : mapping of driver to level
+        The level each driver moves to (fractions for shares). A driver left at its current
+        value changes nothing.
+    modes : mapping of driver to mode, optional
+        ``"flip"``, ``"shift"`` or ``"clip"`` per driver (default as in :func:`what_if`).
+    ci : float, default 0.95
+    model : fitted ordinal results or DriverModels, optional
+
+    Returns
+    -------
+    Scenario
+    """
+    mf = _check_mf(mf)
+    ci = _check_ci(ci)
+    if not isinstance(moves, Mapping) or not moves:
+        raise AnalysisError("moves must map at least one driver to the level it moves to, e.g. {'on_time': 0.9}")
+    modes = dict(modes or {})
+    unknown = [d for d in modes if d not in moves]
+    if unknown:
+        raise AnalysisError(f"modes names drivers that do not move: {unknown}")
+    checked = [_check_move(mf, d, to, modes.get(d)) for d, to in moves.items()]
+    res = _fitted_ordinal(mf, model)
+    after, gain, lo, hi, se, p = _scenario_gain(mf, res, checked, ci)
+    rows = [{"driver": d, "name": mf.specs[d].name, "unit": mf.specs[d].unit, "current": float(x.mean()),
+             "to": to, "mode": mode, "mean_after": a} for (d, to, mode, x), a in zip(checked, after, strict=True)]
+    table = pd.DataFrame(rows, columns=["driver", "name", "unit", "current", "to", "mode", "mean_after"])
+    now = _kpi_now(mf)
+    unit = kpi_unit(mf)
+    f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
+    g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
+    parts = [f"{r['name']} from {format_value(r['current'], r['unit'])} to {format_value(r['mean_after'], r['unit'])}"
+             for r in rows if abs(r["mean_after"] - r["current"]) > 1e-12]
+    scen = "If " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + " moved" \
+        if parts else "With every chain KPI at its current value"
+    sentence = (f"{scen}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
+                f"({g(gain)} {unit}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
+    return Scenario(mf.chain, table, now, gain, lo, hi, se, p, now + gain, now + lo, now + hi, mf.n, unit,
+                    sentence, ci)
 
 
 # --------------------------------------------------------------------------------------------

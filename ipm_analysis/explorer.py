@@ -3,8 +3,9 @@
 Pick a client and a segment (all respondents, or one group such as new customers), see the
 result KPI with its interval, the improvement agenda and the importance–performance matrix of
 that selection; pick a chain and one of its chain KPIs, read how much of the result KPI it
-explains and how strongly it is associated with it, then move a slider over the KPI's plausible
-range and see the predicted result KPI (e.g. NPS) with its interval, live.
+explains and how strongly it is associated with it, then move the what-if sliders (one per
+chain KPI of the chain, over each KPI's plausible range; several may move at once) and see the
+predicted result KPI (e.g. NPS) with its interval, live.
 ``notebooks/explore.ipynb`` only loads a client, finds the others and displays
 :func:`build_explorer`.
 
@@ -13,15 +14,16 @@ the agenda is computed again on them, not read off the whole client's models.
 
 The numbers come from :mod:`ipm_analysis.agenda`: the importance and effects of the chain's
 driver models (:func:`~ipm_analysis.agenda.improvement_agenda`) and the prediction of
-:func:`~ipm_analysis.agenda.what_if` (the chain's ordinal model; a share moves by flipping a
-fraction of failing cases, a time or number by shifting every case). The interval is that of
+:func:`~ipm_analysis.agenda.what_if_scenario` (the chain's ordinal model; a share moves by
+flipping a fraction of failing cases, a time or number by shifting every case; the moves of
+several KPIs combine). The what-if curve moves the selected KPI alone. The interval is that of
 the predicted *change* (the uncertainty of the association), added to the observed result KPI
 of the chain's respondents: at the current value it has zero width. Every prediction holds
 *if the association holds*; it is not proof of cause.
 
 The logic is plain functions, testable without a front end:
 
-* :func:`kpi_range`: the slider's plausible range, step and start value for one KPI;
+* :func:`kpi_range`: a slider's plausible range, step and start value for one KPI;
 * :func:`whatif_curve`: the predicted result KPI at several values of one KPI;
 * :func:`default_values`, :func:`format_curve`: a small what-if table as plain text (what the
   notebook prints, so nbval checks the numbers even where widgets do not render);
@@ -44,7 +46,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from .agenda import Agenda, WhatIf, improvement_agenda, what_if
+from .agenda import Agenda, Scenario, improvement_agenda, what_if, what_if_scenario
 from .config import CONFIG_NAME, load_config
 from .data import load_client
 from .errors import AnalysisError, IpmError
@@ -463,12 +465,14 @@ class ExplorerBox(widgets.VBox):
     client_picker, segment, chain, kpi : ipywidgets.Dropdown
         The client (its ``value`` is the index into the clients offered), the segment group
         (None: all respondents; else ``(segment id, group)``), the chain and the chain KPI.
-    slider : ipywidgets.FloatSlider
+    sliders : dict of ipywidgets.FloatSlider
+        One what-if slider per chain KPI of the selected chain (``slider``: the one of the KPI
+        selected in ``kpi``); ``reset`` puts them back at today's values.
     status : ipywidgets.HTML
         What is being computed, or why the selection cannot be explored.
     header, details, prediction : ipywidgets.HTML
         The result KPI of the selection; the chain's importance and effects table; the
-        prediction at the slider's value.
+        prediction at the sliders' values.
     matrix_image, curve_image : ipywidgets.Image
         The importance–performance matrix of the selection and the what-if curve of the
         selected KPI as PNGs (when ``plot``).
@@ -476,8 +480,9 @@ class ExplorerBox(widgets.VBox):
         The client selected; ``view`` is the same client restricted to the segment group.
     agenda : Agenda or None
         The improvement agenda of the selection (None when it cannot be explored).
-    result : WhatIf or None
-        The prediction at the slider's value, updated on every move.
+    result : Scenario or None
+        The prediction at the sliders' values (all KPIs of the chain moved together), updated
+        on every move.
     curve : DataFrame or None
         The what-if curve drawn for the selected KPI.
     """
@@ -489,7 +494,9 @@ class ExplorerBox(widgets.VBox):
         self._clients: dict[int, Any] = {}
         self._agendas: dict[tuple, Agenda | str] = {}
         self.client = self.view = self.agenda = None
-        self.result: WhatIf | None = None
+        self.result: Scenario | None = None
+        self.sliders: dict[str, widgets.FloatSlider] = {}
+        self._start: dict[str, float] = {}
         self.curve: pd.DataFrame | None = None
         self._updating = False
         style, wide = {"description_width": "7em"}, widgets.Layout(width="44em")
@@ -503,9 +510,9 @@ class ExplorerBox(widgets.VBox):
         self.chain = widgets.Dropdown(options=[], description="Chain", style=style, layout=wide)
         self.kpi = widgets.Dropdown(options=[], description="Chain KPI", style=style, layout=wide)
         self.details = widgets.HTML()
-        self.slider = widgets.FloatSlider(description="What if", min=0.0, max=1.0, step=0.01, value=0.0,
-                                          continuous_update=True, style=style, layout=wide)
-        self.slider_note = widgets.HTML()
+        self.slider_box = widgets.VBox()
+        self.reset = widgets.Button(description="Back to today's values", layout=widgets.Layout(width="16em"))
+        self.reset.on_click(lambda _: self._reset_sliders())
         self.prediction = widgets.HTML()
         self.curve_image = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="44em"))
         caution = ("<p style='color:#555;font-size:90%;margin:0.3em 0'>Predictions hold <i>if the association "
@@ -516,13 +523,14 @@ class ExplorerBox(widgets.VBox):
                    "segment's respondents alone: smaller bases, wider intervals.</p>")
         self.children = [widgets.HTML("<h3 style='margin:0.2em 0'>What-if explorer</h3>"), self.client_picker,
                          self.segment, self.status, self.header, self.matrix_image, self.chain, self.kpi,
-                         self.details, self.slider, self.slider_note, self.prediction, self.curve_image,
+                         self.details, widgets.HTML("<b>What if</b> (one slider per chain KPI; move one or "
+                                                    "several):"), self.slider_box, self.reset,
+                         self.prediction, self.curve_image,
                          widgets.HTML(caution)]
         self.client_picker.observe(self._on_client, names="value")
         self.segment.observe(self._on_segment, names="value")
         self.chain.observe(self._on_chain, names="value")
         self.kpi.observe(self._on_kpi, names="value")
-        self.slider.observe(self._on_slider, names="value")
         if agenda is not None:
             self._agendas[(0, None)] = agenda
         self._select_client()
@@ -538,6 +546,11 @@ class ExplorerBox(widgets.VBox):
     def model_frame(self) -> ModelFrame:
         """The model frame of the selected chain."""
         return self.agenda.models[self.chain.value].frame
+
+    @property
+    def slider(self) -> widgets.FloatSlider | None:
+        """The what-if slider of the chain KPI selected in ``kpi``."""
+        return self.sliders.get(self.kpi.value)
 
     # -- client and segment ------------------------------------------------------------------
 
@@ -604,7 +617,7 @@ class ExplorerBox(widgets.VBox):
         self.status.value = ("<p style='color:#555;margin:0.2em 0'>Chains without a driver model: "
                              + "; ".join(skipped) + "</p>") if skipped else ""
         self.header.value = header + f"<p style='margin:0.2em 0'>{html.escape(agenda.sentence)}</p>"
-        self.slider.disabled = False
+        self.reset.disabled = False
         self._draw_matrix(where)
 
         def chain_label(cid: str) -> str:
@@ -617,7 +630,7 @@ class ExplorerBox(widgets.VBox):
             self.chain.options = [(chain_label(c), c) for c in agenda.models]
             self.chain.value = start_chain
             self._fill_kpis(start_kpi)
-        self._show_kpi()
+        self._show_chain()
 
     def _fail(self, message: str, header: str) -> None:
         """Show why the selection cannot be explored and empty the rest."""
@@ -627,9 +640,11 @@ class ExplorerBox(widgets.VBox):
         with _Guard(self):
             self.chain.options = []
             self.kpi.options = []
-        for w in (self.details, self.slider_note, self.prediction):
+        for w in (self.details, self.prediction):
             w.value = ""
-        self.slider.disabled = True
+        self.sliders, self._start = {}, {}
+        self.slider_box.children = []
+        self.reset.disabled = True
         self.matrix_image.layout.display = "none"
         self.curve_image.layout.display = "none"
 
@@ -669,19 +684,45 @@ class ExplorerBox(widgets.VBox):
             return
         with _Guard(self):
             self._fill_kpis()
-        self._show_kpi()
+        self._show_chain()
+
+    def _on_slider(self, change) -> None:
+        if not self._updating and self.agenda is not None:
+            self._predict()
 
     def _on_kpi(self, change) -> None:
         if not self._updating:
             self._show_kpi()
 
-    def _on_slider(self, change) -> None:
-        if not self._updating and self.agenda is not None:
-            self.update(change["new"])
-
     # -- views -------------------------------------------------------------------------------
 
+    def _show_chain(self) -> None:
+        """One slider per chain KPI of the selected chain, at today's values; then the selected KPI."""
+        chain = self.chain.value
+        mf = self.agenda.models[chain].frame
+        style = {"description_width": "16em"}
+        rows, self.sliders, self._start = [], {}, {}
+        for kpi in mf.kpi_drivers:
+            r = kpi_range(self.agenda, chain, kpi)
+            # on the step grid, as the front end would snap it; at that start the KPI counts as unmoved
+            start = min(max(r["min"] + round((r["current"] - r["min"]) / r["step"]) * r["step"], r["min"]), r["max"])
+            s = widgets.FloatSlider(description=r["name"], tooltip=r["name"], min=r["min"], max=r["max"],
+                                    step=r["step"], value=start, readout_format=_readout_format(r["unit"], r["step"]),
+                                    continuous_update=True, style=style, layout=widgets.Layout(width="52em"))
+            s.observe(self._on_slider, names="value")
+            tgt = "" if r["target"] is None else f"; target {_fmt_kpi_value(r['target'], r['unit'])}"
+            note = widgets.HTML(
+                f"<p style='color:#555;margin:0 0 0.3em 16.5em;font-size:90%'>now "
+                f"{_fmt_kpi_value(r['current'], r['unit'])} among the {mf.n:,} respondents modelled{tgt}; "
+                f"slide from {_fmt_kpi_value(r['min'], r['unit'])} to {_fmt_kpi_value(r['max'], r['unit'])}.</p>")
+            self.sliders[kpi], self._start[kpi] = s, start
+            rows += [s, note]
+        self.slider_box.children = rows
+        self._show_kpi()
+        self._predict()
+
     def _show_kpi(self) -> None:
+        """The chain's importance and effects table with the selected KPI highlighted, and its curve."""
         chain, kpi = self.chain.value, self.kpi.value
         if kpi is None:
             self.details.value = "<p>This chain has no chain KPI left in its model.</p>"
@@ -695,37 +736,44 @@ class ExplorerBox(widgets.VBox):
             f"<p style='margin:0.3em 0'>{html.escape(dm.reading)}</p>"
             + _chain_table_html(table, kpi, mf.is_nps, dm.kpi_unit)
             + f"<p style='margin:0.3em 0'>{html.escape(row['reading'])}</p>")
-        r = kpi_range(self.agenda, chain, kpi)
-        s = self.slider
-        with _Guard(self):  # widen first so that min <= max holds at every step
-            s.min = min(s.min, r["min"])
-            s.max = r["max"]
-            s.min = r["min"]
-            s.step = r["step"]
-            s.readout_format = _readout_format(r["unit"], r["step"])
-            # on the step grid, as the front end would snap it: the prediction is for what is shown
-            s.value = min(max(r["min"] + round((r["current"] - r["min"]) / r["step"]) * r["step"], r["min"]), r["max"])
-        tgt = "" if r["target"] is None else f"; target {_fmt_kpi_value(r['target'], r['unit'])}"
-        self.slider_note.value = (
-            f"<p style='color:#555;margin:0 0 0 7.5em;font-size:90%'>{html.escape(r['name'])}: now "
-            f"{_fmt_kpi_value(r['current'], r['unit'])} among the {mf.n:,} respondents modelled{tgt}. "
-            f"Slide from {_fmt_kpi_value(r['min'], r['unit'])} to {_fmt_kpi_value(r['max'], r['unit'])}.</p>")
-        self.update(s.value)
         if self.plot:
-            self._draw_curve(r)
+            self._draw_curve(kpi_range(self.agenda, chain, kpi))
 
-    def update(self, value: float) -> WhatIf | None:
-        """Predict at ``value`` (what a slider move does), show it and return the WhatIf."""
+    def _reset_sliders(self) -> None:
+        with _Guard(self):
+            for kpi, s in self.sliders.items():
+                s.value = self._start[kpi]
+        self._predict()
+
+    def _predict(self) -> Scenario | None:
+        """The expected result KPI with every chain KPI at its slider's value; shown and returned."""
+        if self.agenda is None or not self.sliders:
+            self.result = None
+            return None
         dm = self.agenda.models[self.chain.value]
+        mf = dm.frame
+        # a slider at its start (within half a step: the front end rounds) leaves its KPI as it is
+        moves = {k: (float(mf.frame[k].mean()) if abs(s.value - self._start[k]) < s.step / 2 else float(s.value))
+                 for k, s in self.sliders.items()}
         try:
-            w = what_if(dm.frame, self.kpi.value, to=float(value), ci=self.ci, model=dm)
+            sc = what_if_scenario(mf, moves, ci=self.ci, model=dm)
         except AnalysisError as e:
             self.result = None
             self.prediction.value = f"<p style='color:#b71c1c'>No prediction: {html.escape(str(e))}</p>"
             return None
-        self.result = w
-        self.prediction.value = _prediction_html(w, dm.frame)
-        return w
+        self.result = sc
+        self.prediction.value = _prediction_html(sc, mf)
+        return sc
+
+    def update(self, value: float, kpi: str | None = None) -> Scenario | None:
+        """Move the slider of ``kpi`` (default: the selected KPI) to ``value``, as a user's move
+        does; show and return the prediction with every KPI at its slider's value."""
+        kpi = self.kpi.value if kpi is None else kpi
+        if kpi not in self.sliders:
+            raise AnalysisError(f"{kpi!r} has no what-if slider here; sliders: {list(self.sliders)}")
+        with _Guard(self):
+            self.sliders[kpi].value = float(value)
+        return self._predict()
 
     def _draw_curve(self, r: dict) -> None:
         from matplotlib.figure import Figure  # no pyplot: works whatever the notebook's backend
@@ -760,17 +808,22 @@ def _readout_format(unit: str, step: float) -> str:
     return f".{decimals}%" if unit == "share" else f".{decimals}f"
 
 
-def _prediction_html(w: WhatIf, mf: ModelFrame) -> str:
+def _prediction_html(sc: Scenario, mf: ModelFrame) -> str:
     is_nps = mf.is_nps
     res = html.escape(mf.result_name)
-    mean_after = f" (mean after: {_fmt_kpi_value(w.mean_after, w.unit)})" if w.mode == "clip" else ""
+    moved = [r for r in sc.moves.itertuples() if abs(r.mean_after - r.current) > 1e-12]
+    if moved:
+        what = " and ".join(f"{html.escape(r.name)} at <b>{_fmt_kpi_value(r.to, r.unit)}</b>"
+                            + (f" (mean after: {_fmt_kpi_value(r.mean_after, r.unit)})" if r.mode == "clip" else "")
+                            for r in moved)
+    else:
+        what = "Every chain KPI at today's value"
     return (
-        f"<div style='font-size:115%;margin:0.3em 0'>{html.escape(w.name)} at "
-        f"<b>{_fmt_kpi_value(w.to, w.unit)}</b>{mean_after}: expected {res} "
-        f"<b>{_fmt_result(w.kpi_expected, is_nps)}</b> ({w.ci:.0%} interval "
-        f"{_fmt_result(w.kpi_expected_ci_low, is_nps)} to {_fmt_result(w.kpi_expected_ci_high, is_nps)}), "
-        f"now {_fmt_result(w.kpi_now, is_nps)}: change <b>{_fmt_result(w.gain, is_nps, True)}</b> "
-        f"{html.escape(w.kpi_unit)}.</div>")
+        f"<div style='font-size:115%;margin:0.3em 0'>{what}: expected {res} "
+        f"<b>{_fmt_result(sc.kpi_expected, is_nps)}</b> ({sc.ci:.0%} interval "
+        f"{_fmt_result(sc.kpi_expected_ci_low, is_nps)} to {_fmt_result(sc.kpi_expected_ci_high, is_nps)}), "
+        f"now {_fmt_result(sc.kpi_now, is_nps)}: change <b>{_fmt_result(sc.gain, is_nps, True)}</b> "
+        f"{html.escape(sc.kpi_unit)}.</div>")
 
 
 def _default_choice(agenda: Agenda) -> tuple[str, str | None]:
@@ -800,7 +853,7 @@ def build_explorer(
     plot: bool = True,
     curve_points: int = 21,
 ):
-    """The what-if explorer: client, segment, chain and KPI pickers and a what-if slider.
+    """The what-if explorer: client, segment, chain and KPI pickers and what-if sliders.
 
     Parameters
     ----------
@@ -823,8 +876,9 @@ def build_explorer(
     -------
     ExplorerBox
         An ``ipywidgets.VBox``; display it in a notebook. Picking a client or segment computes
-        its agenda (once; kept for later picks); moving the slider (or calling
-        ``box.update(value)``) recomputes the prediction; ``box.result`` holds the last one.
+        its agenda (once; kept for later picks); moving a slider (or calling
+        ``box.update(value, kpi)``) recomputes the prediction with every KPI at its slider's
+        value; ``box.result`` holds the last one.
 
     Raises
     ------

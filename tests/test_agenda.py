@@ -23,6 +23,7 @@ from ipm_analysis.agenda import (
     importance_performance,
     improvement_agenda,
     what_if,
+    what_if_scenario,
 )
 from ipm_analysis.config import RatingScale
 from ipm_analysis.data import load_client
@@ -104,6 +105,44 @@ def test_what_if_shift_and_clip_recover_the_true_shift(sim):
     assert clip.gain_ci_low <= truth_clip <= clip.gain_ci_high
     assert clip.gain > wi.gain  # clipping every slow case goes beyond the mean target
     assert "were brought to" in clip.sentence
+
+
+def test_a_scenario_of_two_kpis_recovers_the_true_joint_shift(sim):
+    mf = frame(sim)
+    sc = what_if_scenario(mf, {"on_time": 0.9, "lead_time": 8.0}, ci=0.99)
+    eta = sim["eta"].to_numpy()
+    x, lt = sim["on_time"].to_numpy(), sim["lead_time"].to_numpy()
+    q = (0.9 - x.mean()) / (1 - x.mean())
+    shifted = eta + BETA["lead_time"] * (8.0 - lt.mean())
+    flipped = np.where(x == 0, q * nps_of(shifted + BETA["on_time"]) + (1 - q) * nps_of(shifted), nps_of(shifted))
+    truth = np.mean(flipped - nps_of(eta))
+    assert sc.gain_ci_low <= truth <= sc.gain_ci_high
+    assert sc.moves["driver"].tolist() == ["on_time", "lead_time"]
+    assert sc.moves["mode"].tolist() == ["flip", "shift"]
+    assert sc.moves["mean_after"].tolist() == pytest.approx([0.9, 8.0])
+    one, two = what_if(mf, "on_time"), what_if(mf, "lead_time")
+    assert sc.gain > max(one.gain, two.gain)  # both moves help; together more than either
+    assert sc.kpi_expected == pytest.approx(sc.kpi_now + sc.gain)
+    assert "Installed on time from" in sc.sentence and " and Lead time from" in sc.sentence
+    assert "if the association holds" in sc.sentence and not CAUSAL.search(sc.sentence)
+
+
+def test_a_scenario_of_one_kpi_equals_what_if_and_unmoved_kpis_change_nothing(sim):
+    mf = frame(sim)
+    wi = what_if(mf, "on_time", to=0.85)
+    sc = what_if_scenario(mf, {"on_time": 0.85, "lead_time": float(sim["lead_time"].mean())})
+    assert (sc.gain, sc.se) == pytest.approx((wi.gain, wi.se), rel=1e-9)
+    assert (sc.gain_ci_low, sc.gain_ci_high) == pytest.approx((wi.gain_ci_low, wi.gain_ci_high), rel=1e-9)
+    still = what_if_scenario(mf, {"lead_time": float(sim["lead_time"].mean())})
+    assert still.gain == pytest.approx(0, abs=1e-9) and still.sentence.startswith("With every chain KPI")
+    clip = what_if_scenario(mf, {"lead_time": 8.0}, modes={"lead_time": "clip"})
+    assert clip.gain == pytest.approx(what_if(mf, "lead_time", mode="clip").gain, rel=1e-9)
+    with pytest.raises(AnalysisError, match="at least one driver"):
+        what_if_scenario(mf, {})
+    with pytest.raises(AnalysisError, match="do not move"):
+        what_if_scenario(mf, {"on_time": 0.9}, modes={"lead_time": "clip"})
+    with pytest.raises(AnalysisError, match="between 0 and 1"):
+        what_if_scenario(mf, {"on_time": 90})
 
 
 def test_what_if_on_a_rating_scale_predicts_the_mean_score():

@@ -9,7 +9,7 @@ import pytest
 
 import ipm_analysis as ipm
 from ipm_analysis import explorer as ex
-from ipm_analysis.agenda import improvement_agenda, what_if
+from ipm_analysis.agenda import improvement_agenda, what_if, what_if_scenario
 from ipm_analysis.errors import AnalysisError
 from ipm_analysis.modelframe import model_frame
 
@@ -127,15 +127,19 @@ def test_chain_kpi_table_has_importance_and_effect(agenda):
 # -- the widgets ----------------------------------------------------------------------------------
 
 
-def test_explorer_starts_on_the_top_action_at_its_current_value(box, agenda):
+def test_explorer_starts_on_the_top_action_with_every_kpi_at_its_current_value(box, agenda):
     top = agenda.actions.iloc[0]
     assert (box.chain.value, box.kpi.value) == (top["chain"], top["kpi"])
-    r = ex.kpi_range(agenda, box.chain.value, box.kpi.value)
-    assert box.slider.min == r["min"] and box.slider.max == r["max"]
-    assert box.slider.value == pytest.approx(r["current"], abs=r["step"] / 2)  # on the slider's grid
-    assert box.result.to == box.slider.value and box.result.gain == pytest.approx(0, abs=0.1)
+    mf = agenda.models[box.chain.value].frame
+    assert list(box.sliders) == list(mf.kpi_drivers)  # one slider per chain KPI
+    for kpi, s in box.sliders.items():
+        r = ex.kpi_range(agenda, box.chain.value, kpi)
+        assert (s.min, s.max, s.step) == (r["min"], r["max"], r["step"])
+        assert s.value == pytest.approx(r["current"], abs=r["step"] / 2)  # on the slider's grid
+    assert box.slider is box.sliders[box.kpi.value]
+    assert box.result.gain == 0 and box.result.kpi_expected == box.result.kpi_now
     assert box.slider.readout_format == ".1%"
-    assert "expected NPS" in box.prediction.value
+    assert "Every chain KPI at today's value: expected NPS" in box.prediction.value
     assert "share of explained variance" in box.details.value
     assert "What-if explorer" in repr(box)
 
@@ -144,7 +148,8 @@ def test_moving_the_slider_changes_the_prediction(box):
     assert (box.chain.value, box.kpi.value) == ("installation", "on_time")
     before_html, before = box.prediction.value, box.result.kpi_expected
     box.slider.value = 0.95  # what a slider move in JupyterLab does: the observer runs
-    assert box.result.to == pytest.approx(0.95)
+    moved = box.result.moves.set_index("driver")
+    assert moved.loc["on_time", "to"] == pytest.approx(0.95)
     assert box.result.kpi_expected > before + 5
     assert box.prediction.value != before_html
     assert "<b>95%</b>" in box.prediction.value
@@ -152,20 +157,41 @@ def test_moving_the_slider_changes_the_prediction(box):
     box.slider.value = 0.5
     assert box.result.kpi_expected < before
     assert f"{box.result.kpi_expected:+.1f}" in box.prediction.value
+    box.reset.click()
+    assert box.result.gain == 0 and box.slider.value == box._start["on_time"]
 
 
-def test_picking_another_kpi_and_chain_resets_the_slider(box, agenda):
+def test_two_sliders_move_together_as_one_scenario(box, agenda):
+    dm = agenda.models["installation"]
+    box.sliders["on_time"].value = 0.9
+    one = box.result.gain
+    box.sliders["right_first_time"].value = 0.95
+    both = box.result
+    mf = dm.frame
+    ref = what_if_scenario(mf, {"on_time": 0.9, "right_first_time": 0.95,
+                                "lead_time_days": float(mf.frame["lead_time_days"].mean())}, model=dm)
+    assert (both.gain, both.gain_ci_low, both.gain_ci_high) == pytest.approx(
+        (ref.gain, ref.gain_ci_low, ref.gain_ci_high), rel=1e-12)
+    assert both.gain > one > 0
+    assert "Installed on the promised day at <b>90%</b> and Installed at the first visit at <b>95%</b>" \
+        in box.prediction.value
+    assert box.update(0.8, kpi="on_time") is box.result and box.sliders["on_time"].value == 0.8
+    with pytest.raises(AnalysisError, match="no what-if slider"):
+        box.update(1.0, kpi="nope")
+
+
+def test_picking_another_kpi_keeps_the_sliders_and_another_chain_renews_them(box, agenda):
+    box.sliders["on_time"].value = 0.9
+    gain = box.result.gain
     box.kpi.value = "lead_time_days"
-    r = ex.kpi_range(agenda, "installation", "lead_time_days")
-    assert (box.slider.min, box.slider.max, box.slider.step) == (r["min"], r["max"], r["step"])
-    assert box.slider.value == pytest.approx(r["current"], abs=r["step"] / 2)
-    assert box.result.driver == "lead_time_days" and box.result.gain == pytest.approx(0, abs=0.1)
-    assert "Order to installation" in box.prediction.value
+    assert box.slider is box.sliders["lead_time_days"] and box.sliders["on_time"].value == 0.9
+    assert box.result.gain == gain  # the selected KPI picks the details and the curve, not the scenario
+    assert "<tr style" in box.details.value and "Order to installation" in box.details.value
     box.chain.value = "repair"
     assert [v for _, v in box.kpi.options] == ["fixed_first_visit", "response_time_hours"]
-    assert box.result.chain == "repair" and box.result.driver == "fixed_first_visit"
-    box.kpi.value = "response_time_hours"
-    box.slider.value = box.slider.min
+    assert list(box.sliders) == ["fixed_first_visit", "response_time_hours"]
+    assert box.result.chain == "repair" and box.result.gain == 0
+    box.sliders["response_time_hours"].value = box.sliders["response_time_hours"].min
     assert box.result.gain > 0  # a faster first visit goes with a better NPS on the fixture
 
 
@@ -234,8 +260,7 @@ def test_picking_a_segment_recomputes_the_agenda_on_its_respondents(client, agen
     assert np.allclose(dm.ols.params[list(full.drivers)], ref.params[list(full.drivers)], atol=1e-9)
     # the prediction follows the segment's model
     b.chain.value = "installation"
-    b.kpi.value = "on_time"
-    b.slider.value = 0.95
+    b.sliders["on_time"].value = 0.95
     assert b.result.n == dm.frame.n
     b.segment.value = None
     assert b.agenda is agenda  # kept, not computed again
@@ -261,10 +286,10 @@ def test_picking_another_client_and_one_without_a_survey(tmp_path, client, agend
     assert "small base" in new  # under the half client's flag base of 300
     b.client_picker.value = 2
     assert "no survey" in b.status.value and b.agenda is None
-    assert b.chain.options == () and b.slider.disabled
-    b.slider.value = b.slider.max  # nothing to predict: no error either
+    assert b.chain.options == () and b.sliders == {} and b.reset.disabled
     b.client_picker.value = 0
-    assert b.agenda is agenda and not b.slider.disabled and b.status.value == ""
+    assert b.agenda is agenda and not b.reset.disabled and b.status.value == ""
+    assert list(b.sliders) == list(agenda.models[b.chain.value].frame.kpi_drivers)
 
 
 def test_a_segment_too_small_for_a_model_says_so(tmp_path):
@@ -283,7 +308,7 @@ def test_a_segment_too_small_for_a_model_says_so(tmp_path):
     b = ex.build_explorer(half, plot=False, n_boot=20)
     b.segment.value = ("veteran", "yes")
     assert b.agenda is None and "No driver analysis in segment Veteran: yes" in b.status.value
-    assert b.chain.options == () and b.slider.disabled and b.prediction.value == ""
+    assert b.chain.options == () and b.sliders == {} and b.prediction.value == ""
     assert f"{n_vet} responses" in b.header.value and "small base" in b.header.value
     b.segment.value = None
     assert b.agenda is not None and b.chain.value in b.agenda.models
