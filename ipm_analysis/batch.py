@@ -1,11 +1,13 @@
 """Run the report notebooks per client, in batch, through Dask; write reports atomically.
 
-A *job* is one client: validate its data, execute every report notebook with papermill in a
-private temporary folder, export one code-free HTML report. Jobs run on Dask workers: by default
-a local cluster sized to the machine, or an existing cluster given by address
-(``--scheduler tcp://host:port`` or ``IPM_SCHEDULER``). Workers need read access to the client
+A client's *job*: validate its data, execute every report notebook with papermill in a private
+temporary folder, export one code-free HTML report. On Dask (by default a local cluster sized to
+the machine, or an existing cluster given by address: ``--scheduler tcp://host:port`` or
+``IPM_SCHEDULER``) the job is split into tasks: prepare (validate and load once), one task per
+notebook (the loaded client travels to it as bytes), assemble (the HTML report), so that the
+notebooks of all clients share the workers evenly. Workers need read access to the client
 folders under the same path (or a shared location); they do **not** need the reports folder:
-a job returns its files to the submitting process, which writes them.
+the assemble task returns the files to the submitting process, which writes them.
 
 Writing is atomic per client: the new files go to a staging folder beside
 ``reports/<client>/`` that replaces it by renames only when every notebook ran. A client that
@@ -90,69 +92,213 @@ def report_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
 
 
 # -- the job: runs on a worker ------------------------------------------------------------------
+#
+# A client's work is three kinds of step: prepare (read and check its data once), one step per
+# notebook, and assemble (the HTML report from the executed notebooks). ``execute_job`` does
+# them in order in one process (serial runs, ``run_client``); a batch on Dask submits them as
+# separate tasks, so that the notebooks of all clients share the workers evenly.
 
-def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int | None = 1800) -> JobResult:
-    """Validate one client and execute the given notebooks for it in a private temp folder.
 
-    ``notebooks`` holds (file name, notebook JSON text) pairs, so the worker needs no copy of
-    the project. Never raises for the client's own failure: the result says what happened.
-    """
+@dataclass
+class Prepared:
+    """A client checked and loaded once for its notebooks (``cache``: the loaded client, pickled)."""
+
+    client_dir: str
+    client_id: str
+    title: str = ""
+    status: str = "ok"  # ok | invalid
+    message: str = ""
+    detail: str = ""
+    cache_name: str = ""
+    cache: bytes | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class NotebookResult:
+    """One executed notebook of one client, as a worker sends it back."""
+
+    name: str
+    client_id: str
+    title: str
+    status: str  # ok | failed | invalid (the client's data did not pass)
+    message: str = ""
+    detail: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
+    seconds: float = 0.0
+    prepare_seconds: float = 0.0
+
+
+def _prepare(client_dir: str, cache_dir: Path) -> Prepared:
+    """Check the client's config and data; the loaded client is cached in ``cache_dir``."""
     from .data import validate_client
 
     start = time.perf_counter()
-    client_dir = str(Path(client_dir).resolve())
     try:
         cfg = load_config(client_dir)
         client_id = check_client_id(cfg.id)
     except IpmError as e:
-        return JobResult(Path(client_dir).name, "invalid", str(e), seconds=time.perf_counter() - start)
-    with tempfile.TemporaryDirectory(prefix=f"ipm-{client_id}-") as tmp:
+        return Prepared(client_dir, Path(client_dir).name, status="invalid", message=str(e),
+                        seconds=time.perf_counter() - start)
+    os.environ[CACHE_ENV] = str(cache_dir)  # the loaded client is kept for the notebooks
+    try:
+        problems = validate_client(client_dir)
+    finally:
+        os.environ.pop(CACHE_ENV, None)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        return Prepared(client_dir, client_id, cfg.title, "invalid", f"{len(errors)} data problem(s); first: {errors[0]}",
+                        "\n".join(str(p) for p in problems), seconds=time.perf_counter() - start)
+    cached = sorted(cache_dir.glob("*.pickle"))
+    return Prepared(client_dir, client_id, cfg.title, cache_name=cached[0].name if cached else "",
+                    seconds=time.perf_counter() - start)
+
+
+def _run_notebook(kernel: _Kernel, client_dir: str, name: str, text: str, work: Path, cache_dir: Path,
+                  out: Path, timeout: int | None) -> float:
+    """Execute one notebook into ``out`` in ``kernel`` (reset first); its seconds. Raises on failure."""
+    nb_dir = work / "notebooks"
+    nb_dir.mkdir(exist_ok=True)
+    src = nb_dir / name
+    src.write_text(text, encoding="utf-8")
+    dst = out / name
+    t0 = time.perf_counter()
+    try:
+        kernel.reset(nb_dir, {CACHE_ENV: str(cache_dir)})
+        _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout, kernel.km)
+    finally:
+        if dst.exists():
+            _renumber(dst)
+    return time.perf_counter() - t0
+
+
+def _assemble(client_id: str, title: str, out: Path, names: list[str], failure: tuple[str, str] | None,
+              seconds: float, nb_seconds: dict[str, float]) -> JobResult:
+    """The job's result from its output folder: the HTML report when every notebook ran."""
+    status, message, detail = ("failed", *failure) if failure else ("ok", "", "")
+    t0 = time.perf_counter()
+    if failure is None:
+        try:
+            summary_path = out / "summary.json"
+            summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
+            export_html([out / n for n in names], out / REPORT_HTML, title, summary)
+        except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
+            status, message, detail = "failed", _short_error(e), "".join(traceback.format_exception(e))
+    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return JobResult(client_id, status, message, files, seconds + time.perf_counter() - t0, nb_seconds, detail)
+
+
+def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int | None = 1800) -> JobResult:
+    """Validate one client and execute the given notebooks for it, in order, in one process.
+
+    ``notebooks`` holds (file name, notebook JSON text) pairs, so the worker needs no copy of
+    the project. The notebooks share one kernel (reset before each) and stop at the first
+    failure. Never raises for the client's own failure: the result says what happened.
+    """
+    client_dir = str(Path(client_dir).resolve())
+    with tempfile.TemporaryDirectory(prefix="ipm-job-") as tmp:
         tmp = Path(tmp)
         cache = tmp / "cache"
         cache.mkdir()
-        os.environ[CACHE_ENV] = str(cache)  # notebooks of this job load the client once
+        prep = _prepare(client_dir, cache)
+        if prep.status != "ok":
+            return JobResult(prep.client_id, prep.status, prep.message, seconds=prep.seconds, detail=prep.detail)
+        out = tmp / "out"
+        out.mkdir()
+        nb_seconds: dict[str, float] = {}
+        names: list[str] = []
+        failure = None
         try:
-            problems = validate_client(client_dir)
-            errors = [p for p in problems if p.severity == "error"]
-            if errors:
-                msg = f"{len(errors)} data problem(s); first: {errors[0]}"
-                return JobResult(client_id, "invalid", msg, seconds=time.perf_counter() - start,
-                                 detail="\n".join(str(p) for p in problems))
-            out = tmp / "out"
-            nb_dir = tmp / "notebooks"
-            out.mkdir()
-            nb_dir.mkdir()
-            executed: list[Path] = []
-            nb_seconds: dict[str, float] = {}
-            status, message, detail = "ok", "", ""
-            try:
-                kernel = _job_kernel()
-                clean = False
+            kernel = _job_kernel()
+        except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
+            return _assemble(prep.client_id, prep.title, out, names,
+                             (_short_error(e), "".join(traceback.format_exception(e))), prep.seconds, nb_seconds)
+        clean = False
+        try:
+            for name, text in notebooks:
+                names.append(name)
                 try:
-                    for name, text in notebooks:
-                        src = nb_dir / name
-                        src.write_text(text, encoding="utf-8")
-                        dst = out / name
-                        executed.append(dst)
-                        t0 = time.perf_counter()
-                        kernel.reset(nb_dir, {CACHE_ENV: str(cache)})
-                        _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout,
-                                 kernel.km)
-                        _renumber(dst)
-                        nb_seconds[name] = time.perf_counter() - t0
-                    clean = True
-                finally:
-                    _release_kernel(kernel, keep=clean)
-                summary_path = out / "summary.json"
-                summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
-                export_html(executed, out / REPORT_HTML, cfg.title, summary)
-            except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
-                status, message = "failed", _short_error(e)
-                detail = "".join(traceback.format_exception(e))
-            files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-            return JobResult(client_id, status, message, files, time.perf_counter() - start, nb_seconds, detail)
+                    nb_seconds[name] = _run_notebook(kernel, client_dir, name, text, tmp, cache, out, timeout)
+                except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
+                    failure = (_short_error(e), "".join(traceback.format_exception(e)))
+                    break
+            clean = failure is None
         finally:
-            os.environ.pop(CACHE_ENV, None)
+            _release_kernel(kernel, keep=clean)
+        return _assemble(prep.client_id, prep.title, out, names, failure, prep.seconds + sum(nb_seconds.values()),
+                         nb_seconds)
+
+
+def prepare_job(client_dir: str) -> Prepared:
+    """Dask task: check one client and load it once; the loaded client travels as bytes to the
+    notebook tasks (whichever worker runs them)."""
+    client_dir = str(Path(client_dir).resolve())
+    with tempfile.TemporaryDirectory(prefix="ipm-prepare-") as tmp:
+        prep = _prepare(client_dir, Path(tmp))
+        if prep.status == "ok" and prep.cache_name:
+            prep.cache = (Path(tmp) / prep.cache_name).read_bytes()
+    return prep
+
+
+def notebook_job(prep: Prepared, name: str, text: str, timeout: int | None = 1800) -> NotebookResult:
+    """Dask task: execute one notebook of a prepared client in this worker's kernel."""
+    if prep.status != "ok":
+        return NotebookResult(name, prep.client_id, prep.title, prep.status, prep.message, prep.detail,
+                              prepare_seconds=prep.seconds)
+    with tempfile.TemporaryDirectory(prefix=f"ipm-{prep.client_id}-") as tmp:
+        tmp = Path(tmp)
+        cache, out = tmp / "cache", tmp / "out"
+        cache.mkdir()
+        out.mkdir()
+        if prep.cache is not None:
+            (cache / prep.cache_name).write_bytes(prep.cache)
+        status, message, detail, seconds = "ok", "", "", 0.0
+        t0 = time.perf_counter()
+        try:
+            kernel = _job_kernel()
+            clean = False
+            try:
+                seconds = _run_notebook(kernel, prep.client_dir, name, text, tmp, cache, out, timeout)
+                clean = True
+            finally:
+                _release_kernel(kernel, keep=clean)
+        except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
+            status, message, detail = "failed", _short_error(e), "".join(traceback.format_exception(e))
+            seconds = time.perf_counter() - t0
+        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+        return NotebookResult(name, prep.client_id, prep.title, status, message, detail, files, seconds, prep.seconds)
+
+
+def assemble_job(results: list[NotebookResult]) -> JobResult:
+    """Dask task: one client's notebooks (in report order) into its JobResult and HTML report.
+
+    The notebooks' ``summary.json`` sections are merged in report order; a failed notebook
+    fails the client (its message is the first failure's).
+    """
+    first = results[0]
+    if first.status == "invalid":
+        return JobResult(first.client_id, "invalid", first.message, seconds=first.prepare_seconds,
+                         detail=first.detail)
+    summary: dict = {}
+    failure = None
+    with tempfile.TemporaryDirectory(prefix=f"ipm-{first.client_id}-") as tmp:
+        out = Path(tmp)
+        for r in results:
+            for rel, data in r.files.items():
+                if rel == "summary.json":
+                    summary.update(json.loads(data))
+                    continue
+                target = out / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            if r.status != "ok" and failure is None:
+                failure = (f"{r.name}: {r.message}", r.detail)
+        if summary:
+            (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        names = [r.name for r in results if (out / r.name).exists()]
+        seconds = first.prepare_seconds + sum(r.seconds for r in results)
+        return _assemble(first.client_id, first.title, out, names, failure, seconds,
+                         {r.name: r.seconds for r in results if r.status == "ok"})
 
 
 class _Kernel:
@@ -175,7 +321,7 @@ class _Kernel:
 
         # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
-        run_sync(self.km.start_kernel)(cwd=tempfile.gettempdir())
+        run_sync(self.km.start_kernel)(cwd=tempfile.gettempdir(), env=_kernel_env())
 
     def alive(self) -> bool:
         from jupyter_core.utils import run_sync
@@ -208,6 +354,18 @@ class _Kernel:
             run_sync(self.km.shutdown_kernel)(now=True)
 
 
+def _kernel_env() -> dict[str, str]:
+    """The kernel's environment: this process's, without a fixed malloc trim threshold.
+
+    Dask's nanny gives its workers ``MALLOC_TRIM_THRESHOLD_=65536`` (for long-lived workers'
+    memory); in an analysis kernel that frees and reallocates large frames it makes glibc hand
+    memory back and fault it in again: about 2.4 s of system time per demo-size report
+    (benchmarks/RESULTS.md). The kernel keeps glibc's adaptive default.
+    """
+    return {k: v for k, v in os.environ.items() if k != _MALLOC_TRIM}
+
+
+_MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 _WORKER_KERNEL: _Kernel | None = None  # the kernel this Dask worker process keeps between jobs
 
 
@@ -499,8 +657,24 @@ def _up_to_date(final: Path, digest: str) -> bool:
 class _Pending:
     client_dir: Path
     digest: str
-    future: object = None
+    future: object = None  # the client's last task: its JobResult
+    futures: list = field(default_factory=list)
     started: float = 0.0
+
+
+def _submit_client(client, p: _Pending, notebooks: list[tuple[str, str]], timeout: int | None,
+                   priority: int = 0) -> list:
+    """Submit one client as tasks: prepare, one per notebook, assemble (last; its JobResult).
+
+    The notebook tasks are independent, so the clients' notebooks spread evenly over the
+    workers; a higher ``priority`` (earlier clients) runs first, so reports finish in order.
+    """
+    tag = f"{p.client_dir.name}-{p.digest[:12]}-{time.time_ns()}"
+    prep = client.submit(prepare_job, str(p.client_dir), key=f"ipm-prepare-{tag}", pure=False, priority=priority)
+    nbs = [client.submit(notebook_job, prep, name, text, timeout, key=f"ipm-{name}-{tag}", pure=False,
+                         priority=priority) for name, text in notebooks]
+    done = client.submit(assemble_job, nbs, key=f"ipm-assemble-{tag}", pure=False, priority=priority)
+    return [prep, *nbs, done]
 
 
 def _dask_client(scheduler: str | None, n_workers: int | None):
@@ -512,9 +686,15 @@ def _dask_client(scheduler: str | None, n_workers: int | None):
             return Client(address, timeout="20s"), None
         except OSError as e:
             raise IpmError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+    import dask
+
     n = n_workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=40)
+    # the workers load clients (DuckDB, pandas) too: glibc's adaptive trim, as in the kernels
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+               if k != _MALLOC_TRIM}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=40)
     return Client(cluster), cluster
 
 
@@ -576,12 +756,12 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
     else:
         from distributed import as_completed
 
-        client, cluster = _dask_client(scheduler, n_workers or min(len(todo), os.cpu_count() or 1))
+        client, cluster = _dask_client(scheduler, n_workers or os.cpu_count() or 1)
         try:
             by_key = {}
-            for p in todo:
-                p.future = client.submit(execute_job, str(p.client_dir), notebooks, timeout, pure=False,
-                                         key=f"ipm-{p.client_dir.name}-{p.digest[:12]}-{time.time_ns()}")
+            for i, p in enumerate(todo):
+                p.futures = _submit_client(client, p, notebooks, timeout, priority=len(todo) - i)
+                p.future = p.futures[-1]
                 p.started = time.perf_counter()
                 by_key[p.future.key] = p
             for fut in as_completed([p.future for p in todo]):
@@ -599,7 +779,8 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
                 if fail_fast and result.status in ("failed", "invalid"):
                     for q in todo:
                         if q.future is not None and not q.future.done():
-                            q.future.cancel()
+                            for f in q.futures:
+                                f.cancel()
                             runs.append(ClientRun(q.client_dir.name, q.client_dir, "cancelled", 0.0,
                                                   "cancelled after an earlier failure (--fail-fast)"))
                     break

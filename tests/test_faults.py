@@ -207,8 +207,8 @@ def test_full_disk_for_one_client_in_a_batch(two_clients, monkeypatch):
 
 
 class _Future:
-    def __init__(self, key, outcome):
-        self.key, self._outcome = key, outcome
+    def __init__(self, key, outcome, client_dir=None):
+        self.key, self._outcome, self.client_dir = key, outcome, client_dir
 
     def result(self):
         if isinstance(self._outcome, BaseException):
@@ -223,14 +223,24 @@ class _Future:
 
 
 class _LosingClient:
-    """Stands in for a Dask client whose worker dies while running the client 'other'."""
+    """Stands in for a Dask client whose worker dies while running the client 'other'.
 
-    def submit(self, fn, client_dir, notebooks, timeout, pure=False, key=None):
+    A client is submitted as prepare, notebook and assemble tasks; the assemble task's result
+    is the client's: here it raises for 'other' as Dask does when a task it depends on was
+    lost with its worker.
+    """
+
+    def submit(self, fn, *args, pure=False, key=None, priority=0):
+        first = args[0]
+        client_dir = first if isinstance(first, str) else (first[0] if isinstance(first, list) else first).client_dir
+        return _Future(key, self.outcome(client_dir) if fn is batch.assemble_job else None, client_dir)
+
+    def outcome(self, client_dir):
         from distributed.scheduler import KilledWorker
 
         if client_dir.endswith("/b"):
-            return _Future(key, KilledWorker(key, SimpleNamespace(address="tcp://127.0.0.1:40000"), 3))
-        return _Future(key, _ok("007"))
+            return KilledWorker("ipm-01_overview", SimpleNamespace(address="tcp://127.0.0.1:40000"), 3)
+        return _ok("007")
 
     def close(self):
         pass
@@ -261,8 +271,8 @@ def test_a_lost_dask_worker_fails_its_client_only(two_clients, monkeypatch):
 
 
 class _Healthy(_LosingClient):
-    def submit(self, fn, client_dir, notebooks, timeout, pure=False, key=None):
-        return _Future(key, _ok("other" if client_dir.endswith("/b") else "007"))
+    def outcome(self, client_dir):
+        return _ok("other" if client_dir.endswith("/b") else "007")
 
 
 def test_full_disk_for_the_run_summary_is_a_message(two_clients, monkeypatch, caplog):
