@@ -212,7 +212,7 @@ def profile_child(client_dir: str, notebooks_dir: str | None, split_imports: boo
         emit(step="validate", seconds=time.perf_counter() - t, pickle_mb=size / 1e6)
         return problems
 
-    def execute(src, dst, params, cwd, timeout, km=None):
+    def execute(src, dst, params, cwd, timeout, km=None, kc=None):
         if split_imports:  # the floor's import line as a cell of its own, before the setup cell
             nb = nbformat.read(str(src), as_version=4)
             i = next(i for i, c in enumerate(nb.cells)
@@ -223,7 +223,7 @@ def profile_child(client_dir: str, notebooks_dir: str | None, split_imports: boo
             nbformat.write(nb, str(src))
         t = time.perf_counter()
         try:
-            orig_exec(src, dst, params, cwd, timeout, km)
+            orig_exec(src, dst, params, cwd, timeout, km, kc)
         finally:
             wall = time.perf_counter() - t
             out = nbformat.read(str(dst), as_version=4) if Path(dst).is_file() else None

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import shutil
 import tempfile
@@ -165,7 +166,8 @@ def _run_notebook(kernel: _Kernel, client_dir: str, name: str, text: str, work: 
     t0 = time.perf_counter()
     try:
         kernel.reset(nb_dir, {CACHE_ENV: str(cache_dir)})
-        _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout, kernel.km)
+        _execute(src, dst, {"client_dir": client_dir, "output_dir": str(out)}, nb_dir, timeout, kernel.km,
+                 kernel.kc)
     finally:
         if dst.exists():
             _renumber(dst)
@@ -316,12 +318,23 @@ class _Kernel:
     """
 
     def __init__(self) -> None:
+        from jupyter_client import BlockingKernelClient
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
         run_sync(self.km.start_kernel)(cwd=tempfile.gettempdir(), env=_kernel_env())
+        # clients for the kernel's life: waiting for a new client to be ready costs 0.2 s
+        # (jupyter_client drains IOPub for that long), twice per notebook otherwise. ``kc`` is
+        # nbclient's (it leaves a given client's channels open); the resets have their own,
+        # shell channel only: they need nothing but the reply.
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        run_sync(self.kc.wait_for_ready)(timeout=120)
+        self._reset_kc = BlockingKernelClient()
+        self._reset_kc.load_connection_info(self.km.get_connection_info())
+        self._reset_kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
 
     def alive(self) -> bool:
         from jupyter_core.utils import run_sync
@@ -329,27 +342,28 @@ class _Kernel:
         return bool(self.km.has_kernel and run_sync(self.km.is_alive)())
 
     def reset(self, cwd: Path, env: dict[str, str]) -> None:
-        from jupyter_client import BlockingKernelClient
-
         # first into the job's folder (the last job's is gone, and %reset needs a working folder)
         code = (f"import os as _os\n_os.chdir({str(cwd)!r})\n%reset -f\n"
                 "import os as _os, matplotlib.pyplot as _plt\n_plt.close('all')\n"
                 + "".join(f"_os.environ[{k!r}] = {v!r}\n" for k, v in env.items())
                 + "del _os, _plt")
-        kc = BlockingKernelClient()
-        kc.load_connection_info(self.km.get_connection_info())
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=120)
-            reply = kc.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
-            if reply["content"]["status"] != "ok":
-                raise RuntimeError(f"the kernel could not be reset: {reply['content'].get('evalue', '')}")
-        finally:
-            kc.stop_channels()
+        msg_id = self._reset_kc.execute(code, silent=True, store_history=False)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                reply = self._reset_kc.get_shell_msg(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise RuntimeError("the kernel did not answer within 120 s when reset for the next notebook") from None
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"the kernel could not be reset: {reply['content'].get('evalue', '')}")
 
     def shutdown(self) -> None:
         from jupyter_core.utils import run_sync
 
+        self.kc.stop_channels()
+        self._reset_kc.stop_channels()
         if self.km.has_kernel:
             run_sync(self.km.shutdown_kernel)(now=True)
 
@@ -402,19 +416,54 @@ def _release_kernel(kernel: _Kernel, keep: bool) -> None:
         _WORKER_KERNEL = None
 
 
-def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: int | None, km=None) -> None:
-    import papermill as pm
+_ENGINE = "ipm-shared-kernel"
+_ENGINE_REGISTERED = False
 
+
+def _shared_kernel_engine():
+    """papermill's nbclient engine, but nbclient gets the kernel's long-lived client (papermill
+    has no argument for it), so it neither starts a client nor waits for one per notebook."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine
+
+    class SharedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, km=None, kc=None,
+                                     **kwargs):
+            client = PapermillNotebookClient(nb_man, km=km, kernel_name=kernel_name, timeout=execution_timeout,
+                                             startup_timeout=start_timeout, log=logging.getLogger("papermill"),
+                                             log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            client.kc = kc  # a given kernel manager's client is left open by nbclient
+            return client.execute()
+
+    return SharedKernelEngine
+
+
+def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, timeout: int | None, km=None,
+             kc=None) -> None:
+    import papermill as pm
+    from papermill.engines import papermill_engines
+
+    global _ENGINE_REGISTERED
+    engine = None
+    if kc is not None:
+        if not _ENGINE_REGISTERED:
+            papermill_engines.register(_ENGINE, _shared_kernel_engine())
+            _ENGINE_REGISTERED = True
+        engine = _ENGINE
     pm.execute_notebook(
         str(nb_path),
         str(out_path),
         parameters=params,
+        engine_name=engine,
         kernel_name=KERNEL_NAME,
         progress_bar=False,
         log_output=False,
         cwd=str(cwd),
         execution_timeout=timeout,
         km=km,  # a running kernel is used and left running (nbclient); None starts and stops one
+        **({"kc": kc} if kc is not None else {}),
     )
 
 
