@@ -349,6 +349,15 @@ def _scenario_gain(mf: ModelFrame, res: Any, moves: Sequence[tuple[str, float, s
     return after, gain, gain - z * se, gain + z * se, se, p
 
 
+def _prediction_sentence(mf: ModelFrame, scenario: str, now: float, gain: float, lo: float, hi: float,
+                         ci: float) -> str:
+    """'<scenario>, the expected NPS would be ... instead of ... (gain, interval), if the association holds.'"""
+    f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
+    g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
+    return (f"{scenario}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
+            f"({g(gain)} {kpi_unit(mf)}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
+
+
 def what_if(
     mf: ModelFrame,
     driver: str,
@@ -385,8 +394,6 @@ def what_if(
     higher = spec.direction != "lower"
     now = _kpi_now(mf)
     unit = kpi_unit(mf)
-    f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
-    g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
     cur_txt, to_txt = format_value(current, spec.unit), format_value(to, spec.unit)
     if mode == "flip":
         scen = f"If {spec.name} moved from {cur_txt} to {to_txt} (enough failing cases succeeding)"
@@ -397,8 +404,7 @@ def what_if(
         worse = "below" if higher else "above"
         scen = (f"If every case {worse} {to_txt} were brought to {to_txt} ({spec.name} from {cur_txt} to "
                 f"{format_value(mean_after, spec.unit)} on average)")
-    sentence = (f"{scen}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
-                f"({g(gain)} {unit}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
+    sentence = _prediction_sentence(mf, scen, now, gain, lo, hi, ci)
     return WhatIf(mf.chain, driver, spec.name, spec.unit, current, to, mode, mean_after, now, gain, lo, hi, se, p,
                   now + gain, now + lo, now + hi, mf.n, unit, sentence, ci)
 
@@ -482,14 +488,11 @@ def what_if_scenario(
     table = pd.DataFrame(rows, columns=["driver", "name", "unit", "current", "to", "mode", "mean_after"])
     now = _kpi_now(mf)
     unit = kpi_unit(mf)
-    f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
-    g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
     parts = [f"{r['name']} from {format_value(r['current'], r['unit'])} to {format_value(r['mean_after'], r['unit'])}"
              for r in rows if abs(r["mean_after"] - r["current"]) > 1e-12]
     scen = "If " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + " moved" \
         if parts else "With every chain KPI at its current value"
-    sentence = (f"{scen}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
-                f"({g(gain)} {unit}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
+    sentence = _prediction_sentence(mf, scen, now, gain, lo, hi, ci)
     return Scenario(mf.chain, table, now, gain, lo, hi, se, p, now + gain, now + lo, now + hi, mf.n, unit,
                     sentence, ci)
 
