@@ -222,7 +222,7 @@ def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int 
                 try:
                     nb_seconds[name] = _run_notebook(kernel, client_dir, name, text, tmp, cache, out, timeout)
                 except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
-                    failure = (_short_error(e), "".join(traceback.format_exception(e)))
+                    failure = (f"{name}: {_short_error(e)}", "".join(traceback.format_exception(e)))
                     break
             clean = failure is None
         finally:

@@ -146,3 +146,34 @@ def test_notebooks_in_one_shared_kernel_print_what_they_print_alone(tmp_path, mo
         assert _text_outputs(shared) == _text_outputs(alone), p.name
         counts = [c.execution_count for c in shared.cells if c.cell_type == "code"]
         assert counts == list(range(1, len(counts) + 1)), p.name  # numbered as in a kernel of its own
+
+
+def test_notebook_tasks_in_any_order_make_the_same_report(monkeypatch):
+    """The Dask path: prepare once, each notebook as its own task (here in reverse order, in a
+    worker's shared kernel), assemble. Every notebook prints what the committed one prints, and
+    summary.json has every notebook's section, in report order."""
+    import json
+
+    import nbformat
+
+    from ipm_analysis import batch
+    from ipm_analysis.batch import assemble_job, notebook_job, package_root, prepare_job, report_notebooks
+
+    monkeypatch.setattr(batch, "_on_dask_worker", lambda: True)
+    nbs = report_notebooks()
+    prep = prepare_job(str(package_root() / "tests" / "fixtures" / "clients" / "fixture"))
+    assert prep.status == "ok" and prep.cache and prep.client_id == "fixture"
+    try:
+        done = {p.name: notebook_job(prep, p.name, p.read_text(encoding="utf-8")) for p in reversed(nbs)}
+    finally:
+        if batch._WORKER_KERNEL is not None:
+            batch._WORKER_KERNEL.shutdown()
+            batch._WORKER_KERNEL = None
+    result = assemble_job([done[p.name] for p in nbs])
+    assert result.status == "ok", result.message
+    for p in nbs:
+        ran = nbformat.reads(result.files[p.name].decode("utf-8"), as_version=4)
+        assert _text_outputs(ran) == _text_outputs(nbformat.read(p, as_version=4)), p.name
+    summary = json.loads(result.files["summary.json"])
+    assert list(summary) == ["overview", "kpi_structure", "drivers", "journeys"]
+    assert b"<html" in result.files[REPORT_HTML][:2000].lower() and set(result.notebook_seconds) == {p.name for p in nbs}
