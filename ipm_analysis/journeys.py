@@ -1499,13 +1499,23 @@ def _event_rows_by_chain(client) -> dict:
 
 
 def chain_journey_features(client, chain_id: str) -> pd.DataFrame:
-    """:func:`journey_features` for one chain, with the design and contacts from client.yaml."""
-    chain = client.config.chain(chain_id)
-    ev = chain_events(client, chain_id)
-    if chain.journey is None or ev.empty:
-        return pd.DataFrame(columns=["case_id"])
-    return journey_features(ev, chain.journey.steps, client.config.contacts.avoidable,
-                            client.config.contacts.repeat_within_days)
+    """:func:`journey_features` for one chain, with the design and contacts from client.yaml.
+
+    Computed once per loaded client and chain (the journeys report and :func:`journey_cost`
+    both ask for them); each call returns its own copy.
+    """
+    cache = client.__dict__.setdefault("_journey_features", {})
+    hit = cache.get(chain_id)
+    if hit is None or hit[0] is not client.events:
+        chain = client.config.chain(chain_id)
+        ev = chain_events(client, chain_id)
+        if chain.journey is None or ev.empty:
+            feats = pd.DataFrame(columns=["case_id"])
+        else:
+            feats = journey_features(ev, chain.journey.steps, client.config.contacts.avoidable,
+                                     client.config.contacts.repeat_within_days)
+        hit = cache[chain_id] = (client.events, feats)
+    return hit[1].copy()
 
 
 def journey_cost(client, chain_id: str) -> dict:

@@ -787,3 +787,18 @@ def test_events_from_milestones():
         **{c: cases[c].dt.tz_localize("Europe/Amsterdam") for c in milestones.values()}
     )
     assert str(j.events_from_milestones(aware, milestones)["timestamp"].dt.tz) == "UTC"
+
+
+def test_chain_journey_features_are_computed_once_per_client_and_handed_out_as_copies():
+    import ipm_analysis as ipm
+
+    from .conftest import FIXTURE_CLIENT
+
+    client = ipm.load_client(FIXTURE_CLIENT)
+    chain = client.config.chain("installation")
+    direct = j.journey_features(j.chain_events(client, "installation"), chain.journey.steps,
+                                       client.config.contacts.avoidable, client.config.contacts.repeat_within_days)
+    first = j.chain_journey_features(client, "installation")
+    pd.testing.assert_frame_equal(first, direct)
+    first.loc[:, first.columns[1]] = -1  # a caller's change does not reach the next caller
+    pd.testing.assert_frame_equal(j.chain_journey_features(client, "installation"), direct)
