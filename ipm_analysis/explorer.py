@@ -706,7 +706,9 @@ class ExplorerBox(widgets.VBox):
             r = kpi_range(self.agenda, chain, kpi)
             # on the step grid, as the front end would snap it; at that start the KPI counts as unmoved
             start = min(max(r["min"] + round((r["current"] - r["min"]) / r["step"]) * r["step"], r["min"]), r["max"])
-            s = widgets.FloatSlider(description=r["name"], tooltip=r["name"], min=r["min"], max=r["max"],
+            # the readout is a bare number (a d3 format): a time or count says its unit in the label
+            label = r["name"] + ("" if r["unit"] in ("share", "number") else f" ({r['unit']})")
+            s = widgets.FloatSlider(description=label, tooltip=label, min=r["min"], max=r["max"],
                                     step=r["step"], value=start, readout_format=_readout_format(r["unit"], r["step"]),
                                     continuous_update=True, style=style, layout=widgets.Layout(width="52em"))
             s.observe(self._on_slider, names="value")

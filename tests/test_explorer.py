@@ -325,3 +325,9 @@ def test_find_clients(tmp_path):
 def test_segment_options_of_a_tiny_client_offer_everyone_only(tiny_client):
     c = ipm.load_client(tiny_client)
     assert ex.segment_options(c) == [("All respondents (3)", None)]
+
+
+def test_slider_labels_carry_the_unit_of_times(box):
+    labels = {k: s.description for k, s in box.sliders.items()}
+    assert labels["lead_time_days"] == "Order to installation (days)"
+    assert labels["on_time"] == "Installed on the promised day"  # a share reads out in %
