@@ -220,40 +220,24 @@ def importance_performance(
 
 
 @dataclass(frozen=True)
-class WhatIf:
-    """The expected result KPI if one chain KPI moved to a new level.
+class _Prediction:
+    """What :class:`WhatIf` and :class:`Scenario` predict: the result KPI now and after, with intervals.
 
     Attributes
     ----------
-    chain, driver, name, unit : str
-    current : float
-        The driver's mean among the respondents modelled.
-    to : float
-        The level moved to (the target by default).
-    mode : str
-        ``"flip"`` (a share: a fraction of failing cases succeed), ``"shift"`` or ``"clip"``.
-    mean_after : float
-        The driver's mean among the respondents in the scenario (expected value for ``flip``).
+    chain : str or None
     kpi_now : float
-        The observed result KPI of these respondents (NPS in points, or the mean score).
+        The observed result KPI of the chain's respondents (NPS in points, or the mean score).
     gain, gain_ci_low, gain_ci_high, se, p_value : float
         Predicted change of the result KPI (ordinal model) with its delta-method interval.
     kpi_expected, kpi_expected_ci_low, kpi_expected_ci_high : float
         ``kpi_now + gain`` and its interval.
     n : int
-    kpi_unit : str
-    sentence : str
+    kpi_unit, sentence : str
     ci : float
     """
 
     chain: str | None
-    driver: str
-    name: str
-    unit: str
-    current: float
-    to: float
-    mode: str
-    mean_after: float
     kpi_now: float
     gain: float
     gain_ci_low: float
@@ -267,6 +251,37 @@ class WhatIf:
     kpi_unit: str
     sentence: str
     ci: float
+
+
+@dataclass(frozen=True)
+class WhatIf(_Prediction):
+    """The expected result KPI if one chain KPI moved to a new level.
+
+    Attributes
+    ----------
+    driver, name, unit : str
+    current : float
+        The driver's mean among the respondents modelled.
+    to : float
+        The level moved to (the target by default).
+    mode : str
+        ``"flip"`` (a share: a fraction of failing cases succeed), ``"shift"`` or ``"clip"``.
+    mean_after : float
+        The driver's mean among the respondents in the scenario (expected value for ``flip``).
+    chain, kpi_now, gain, gain_ci_low, gain_ci_high, se, p_value, kpi_expected,
+    kpi_expected_ci_low, kpi_expected_ci_high, n, kpi_unit, sentence, ci
+        The prediction: the observed result KPI (NPS in points, or the mean score), the
+        predicted change (ordinal model) with its delta-method interval and p-value, and
+        ``kpi_now + gain`` with its interval.
+    """
+
+    driver: str
+    name: str
+    unit: str
+    current: float
+    to: float
+    mode: str
+    mean_after: float
 
 
 def _check_move(mf: ModelFrame, driver: Any, to: Any, mode: str | None) -> tuple[str, float, str, np.ndarray]:
@@ -349,6 +364,13 @@ def _scenario_gain(mf: ModelFrame, res: Any, moves: Sequence[tuple[str, float, s
     return after, gain, gain - z * se, gain + z * se, se, p
 
 
+def _prediction_fields(mf: ModelFrame, now: float, gain: float, lo: float, hi: float, se: float, p: float,
+                       sentence: str, ci: float) -> dict:
+    return dict(chain=mf.chain, kpi_now=now, gain=gain, gain_ci_low=lo, gain_ci_high=hi, se=se, p_value=p,
+                kpi_expected=now + gain, kpi_expected_ci_low=now + lo, kpi_expected_ci_high=now + hi, n=mf.n,
+                kpi_unit=kpi_unit(mf), sentence=sentence, ci=ci)
+
+
 def _prediction_sentence(mf: ModelFrame, scenario: str, now: float, gain: float, lo: float, hi: float,
                          ci: float) -> str:
     """'<scenario>, the expected NPS would be ... instead of ... (gain, interval), if the association holds.'"""
@@ -393,7 +415,6 @@ def what_if(
     current = float(x.mean())
     higher = spec.direction != "lower"
     now = _kpi_now(mf)
-    unit = kpi_unit(mf)
     cur_txt, to_txt = format_value(current, spec.unit), format_value(to, spec.unit)
     if mode == "flip":
         scen = f"If {spec.name} moved from {cur_txt} to {to_txt} (enough failing cases succeeding)"
@@ -405,42 +426,24 @@ def what_if(
         scen = (f"If every case {worse} {to_txt} were brought to {to_txt} ({spec.name} from {cur_txt} to "
                 f"{format_value(mean_after, spec.unit)} on average)")
     sentence = _prediction_sentence(mf, scen, now, gain, lo, hi, ci)
-    return WhatIf(mf.chain, driver, spec.name, spec.unit, current, to, mode, mean_after, now, gain, lo, hi, se, p,
-                  now + gain, now + lo, now + hi, mf.n, unit, sentence, ci)
+    return WhatIf(**_prediction_fields(mf, now, gain, lo, hi, se, p, sentence, ci), driver=driver, name=spec.name,
+                  unit=spec.unit, current=current, to=to, mode=mode, mean_after=mean_after)
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(_Prediction):
     """The expected result KPI if several chain KPIs of one chain moved together.
 
     Attributes
     ----------
-    chain : str or None
     moves : DataFrame
         One row per KPI moved: ``driver, name, unit, current, to, mode, mean_after``.
-    kpi_now, gain, gain_ci_low, gain_ci_high, se, p_value, kpi_expected, kpi_expected_ci_low,
-    kpi_expected_ci_high : float
+    chain, kpi_now, gain, gain_ci_low, gain_ci_high, se, p_value, kpi_expected,
+    kpi_expected_ci_low, kpi_expected_ci_high, n, kpi_unit, sentence, ci
         As in :class:`WhatIf`, for all the moves at once.
-    n : int
-    kpi_unit, sentence : str
-    ci : float
     """
 
-    chain: str | None
     moves: pd.DataFrame
-    kpi_now: float
-    gain: float
-    gain_ci_low: float
-    gain_ci_high: float
-    se: float
-    p_value: float
-    kpi_expected: float
-    kpi_expected_ci_low: float
-    kpi_expected_ci_high: float
-    n: int
-    kpi_unit: str
-    sentence: str
-    ci: float
 
 
 def what_if_scenario(
@@ -487,14 +490,12 @@ def what_if_scenario(
              "to": to, "mode": mode, "mean_after": a} for (d, to, mode, x), a in zip(checked, after, strict=True)]
     table = pd.DataFrame(rows, columns=["driver", "name", "unit", "current", "to", "mode", "mean_after"])
     now = _kpi_now(mf)
-    unit = kpi_unit(mf)
     parts = [f"{r['name']} from {format_value(r['current'], r['unit'])} to {format_value(r['mean_after'], r['unit'])}"
              for r in rows if abs(r["mean_after"] - r["current"]) > 1e-12]
     scen = "If " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + " moved" \
         if parts else "With every chain KPI at its current value"
     sentence = _prediction_sentence(mf, scen, now, gain, lo, hi, ci)
-    return Scenario(mf.chain, table, now, gain, lo, hi, se, p, now + gain, now + lo, now + hi, mf.n, unit,
-                    sentence, ci)
+    return Scenario(**_prediction_fields(mf, now, gain, lo, hi, se, p, sentence, ci), moves=table)
 
 
 # --------------------------------------------------------------------------------------------
