@@ -174,6 +174,11 @@ def _run_notebook(kernel: _Kernel, client_dir: str, name: str, text: str, work: 
     return time.perf_counter() - t0
 
 
+def _files(out: Path) -> dict[str, bytes]:
+    """Every file under ``out`` by its relative path: what a task sends back."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
 def _assemble(client_id: str, title: str, out: Path, names: list[str], failure: tuple[str, str] | None,
               seconds: float, nb_seconds: dict[str, float]) -> JobResult:
     """The job's result from its output folder: the HTML report when every notebook ran."""
@@ -186,8 +191,7 @@ def _assemble(client_id: str, title: str, out: Path, names: list[str], failure: 
             export_html([out / n for n in names], out / REPORT_HTML, title, summary)
         except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
             status, message, detail = "failed", _short_error(e), "".join(traceback.format_exception(e))
-    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-    return JobResult(client_id, status, message, files, seconds + time.perf_counter() - t0, nb_seconds, detail)
+    return JobResult(client_id, status, message, _files(out), seconds + time.perf_counter() - t0, nb_seconds, detail)
 
 
 def execute_job(client_dir: str, notebooks: list[tuple[str, str]], timeout: int | None = 1800) -> JobResult:
@@ -267,8 +271,7 @@ def notebook_job(prep: Prepared, name: str, text: str, timeout: int | None = 180
         except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
             status, message, detail = "failed", _short_error(e), "".join(traceback.format_exception(e))
             seconds = time.perf_counter() - t0
-        files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-        return NotebookResult(name, prep.client_id, prep.title, status, message, detail, files, seconds, prep.seconds)
+        return NotebookResult(name, prep.client_id, prep.title, status, message, detail, _files(out), seconds, prep.seconds)
 
 
 def assemble_job(results: list[NotebookResult]) -> JobResult:

@@ -297,7 +297,7 @@ def _check_leverage(X: pd.DataFrame) -> None:
     if rows.size == 0:
         return
     lone = [c for c in X.columns if c != "const"
-            and any(np.count_nonzero(A[:, X.columns.get_loc(c)] == A[i, X.columns.get_loc(c)]) == 1 for i in rows)]
+            and any(np.count_nonzero(A[:, X.columns.get_loc(c)] == A[i, X.columns.get_loc(c)]) == 1 for i in rows[:10])]
     which = f" (drivers with a value only one response has: {', '.join(lone)})" if lone else ""
     raise AnalysisError(f"the OLS model cannot give robust (HC3) errors: {rows.size} response(s) alone determine a "
                         f"coefficient{which}; more responses with varied values are needed")
