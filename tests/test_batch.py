@@ -177,3 +177,31 @@ def test_notebook_tasks_in_any_order_make_the_same_report(monkeypatch):
     summary = json.loads(result.files["summary.json"])
     assert list(summary) == ["overview", "kpi_structure", "drivers", "journeys"]
     assert b"<html" in result.files[REPORT_HTML][:2000].lower() and set(result.notebook_seconds) == {p.name for p in nbs}
+
+
+def test_batch_import_leaves_notebook_validation_and_later_imports_working():
+    """Importing the batch module skips jsonschema's slow IRI checks for nbformat only: notebooks
+    still validate (a broken one is still refused) and rfc3987_syntax imports normally later."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ipm_analysis.batch as b\n"
+        "assert 'rfc3987_syntax' not in sys.modules, 'the IRI grammar was built on import'\n"
+        "nb = b.nbformat.v4.new_notebook(cells=[b.nbformat.v4.new_code_cell('1')])\n"
+        "b.nbformat.validate(nb)\n"
+        "nb.cells[0]['source'] = 5\n"
+        "try:\n"
+        "    b.nbformat.validate(nb)\n"
+        "except b.nbformat.ValidationError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('an invalid notebook passed')\n"
+        "import rfc3987_syntax\n"
+        "assert rfc3987_syntax.is_valid_syntax('iri', 'https://example.org/a')\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
