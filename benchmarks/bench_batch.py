@@ -4,12 +4,13 @@ Measures, in one run (issue 6, "Performance"):
 
 * **batches**: the demo batch (the three demo clients, ``write_demo_clients(size)``) and a
   12-client batch (4 clients of each generator kind, distinct seeds and client ids), each
-  generated into a temporary folder and run with ``run_batch(..., force=True)`` into a fresh
-  output folder on the default local Dask cluster (one worker per core, at most one per
-  client). Printed per batch: wall time of ``run_batch``, the median of the per-notebook
-  execution times the run itself recorded (``ClientRun.notebook_seconds``, also in
-  ``reports/<client>/run.json``), the CPU seconds our process tree used (all Dask workers and
-  kernels), and the ratio ``wall / (jobs * floor / cores)`` with ``jobs = clients * notebooks``
+  generated into a temporary folder and run as a user runs it: the command
+  ``python -m ipm_analysis.cli run <clients> --force`` (``ipm run``) in a process of its own,
+  into a fresh output folder, on the default local Dask cluster (one worker per core). Printed
+  per batch: the command's wall time (start to exit: cluster start and close, every client's
+  tasks, the portfolio index), the median of the per-notebook execution times the run itself
+  recorded (``reports/<client>/run.json``), the CPU seconds our process tree used (the command,
+  its Dask workers and kernels), and the ratio ``wall / (jobs * floor / cores)`` with ``jobs = clients * notebooks``
   and ``cores = os.cpu_count()`` (target <= 1.3).
 * **the floor**, measured in the same run before the batches: start a ``python3`` kernel with
   nbclient, execute one cell ``import ipm_analysis, pandas, statsmodels.api, seaborn,
@@ -149,43 +150,52 @@ def _cpu_children() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _cpu_self() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
 def _machine_busy() -> float:
     t = psutil.cpu_times()
     return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
 def run_one_batch(name: str, dirs: list[Path], out: Path, notebooks_dir, n_workers) -> dict:
+    """Time the ``ipm run`` command on ``dirs`` as a user starts it: a process of its own.
+
+    The wall runs from starting the command to its exit: the local cluster's start and close,
+    every client's tasks and the portfolio index. Per-client and per-notebook seconds come
+    from the run's own records (``reports/<client>/run.json``, ``reports/last_run.json``).
+    """
     shutil.rmtree(out, ignore_errors=True)
     n_nb = len(B.report_notebooks(notebooks_dir))
+    cmd = [sys.executable, "-m", "ipm_analysis.cli", "run", *map(str, dirs), "--out", str(out), "--force"]
+    if notebooks_dir:
+        cmd += ["--notebooks", str(notebooks_dir)]
+    if n_workers:
+        cmd += ["--workers", str(n_workers)]
     load_before = load_avg()
-    c0, s0, m0 = _cpu_children(), _cpu_self(), _machine_busy()
+    c0, m0 = _cpu_children(), _machine_busy()
     t0 = time.perf_counter()
-    runs = B.run_batch(dirs, out, notebooks_dir, force=True, n_workers=n_workers)
-    workers = n_workers or CORES  # run_batch's default
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
     wall = time.perf_counter() - t0
-    ours = (_cpu_children() - c0) + (_cpu_self() - s0)
+    ours = _cpu_children() - c0
     machine = _machine_busy() - m0
-    nb_times = [s for r in runs for s in r.notebook_seconds.values()]
+    workers = n_workers or CORES  # run_batch's default
+    last = json.loads((out / "last_run.json").read_text()) if (out / "last_run.json").is_file() else []
     by_nb: dict[str, list[float]] = {}
-    for r in runs:
-        for k, v in r.notebook_seconds.items():
-            by_nb.setdefault(k, []).append(v)
-        if r.status == "ok":  # the same numbers as the run wrote to disk
-            info = json.loads((out / r.client_id / B.RUN_FILE).read_text())
-            assert set(info["notebooks"]) == set(r.notebook_seconds), info
+    for r in last:
+        if r["status"] == "ok":
+            info = json.loads((out / r["report"] / B.RUN_FILE).read_text())
+            for k, v in info["notebooks"].items():
+                by_nb.setdefault(k, []).append(v)
+    nb_times = [v for vs in by_nb.values() for v in vs]
+    failed = [f"{r['client']}: {r['message']}" for r in last if r["status"] != "ok"]
+    if proc.returncode != 0 and not failed:
+        failed = [f"ipm run exit code {proc.returncode}: {proc.stderr.strip()[-300:]}"]
     return {
         "name": name, "clients": len(dirs), "notebooks": n_nb, "jobs": len(dirs) * n_nb, "wall": wall,
-        "ok": sum(r.status == "ok" for r in runs), "failed": [f"{r.client_id}: {r.message}" for r in runs if r.status != "ok"],
+        "ok": sum(r["status"] == "ok" for r in last), "failed": failed,
         "nb_executed": len(nb_times), "nb_median": median(nb_times),
         "by_nb": {k: median(v) for k, v in sorted(by_nb.items())},
-        "job_seconds": [r.seconds for r in runs], "workers": workers,
+        "job_seconds": [r["seconds"] for r in last], "workers": workers,
         # the wall of a perfect packing of the clients' tasks (prepare, notebooks, HTML) on the workers
-        "bound": sum(r.seconds for r in runs) / workers,
+        "bound": sum(r["seconds"] for r in last) / workers,
         "cpu_ours": ours, "cpu_others": max(machine - ours, 0.0),
         "load": f"{load_before} -> {load_avg()}",
     }
@@ -356,7 +366,7 @@ def print_batches(rows: list[dict], floor: dict) -> None:
     print("ratio = wall / (jobs x floor / cores), jobs = clients x notebooks; target <= 1.3.")
     print("work bound = sum of the clients' task seconds (prepare, notebooks, HTML) / workers: the wall of a "
           "perfect packing of the tasks, startup excluded.")
-    print("CPU ours = user+sys seconds of this process and its descendants (Dask workers, kernels); "
+    print("CPU ours = user+sys seconds of the `ipm run` process and its descendants (Dask workers, kernels); "
           "others = the rest of the machine during the batch.\n")
     print("| batch | clients | jobs | ok | wall (s) | per-notebook median (s) | floor (s) | jobs x floor / cores (s) "
           "| ratio | work bound (s) | CPU ours (s) | CPU others (s) | load avg before -> after |")
