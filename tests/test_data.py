@@ -279,3 +279,35 @@ def test_in_segment_says_what_is_wrong(tiny_client):
         c.in_segment("nope", "x")
     with pytest.raises(AnalysisError, match="no response or case .* group 'west' of segment 'region'"):
         c.in_segment("region", "west")
+
+
+@pytest.mark.parametrize("sql", ["SELECT * FROM t ORDER BY n DESC", "SELECT * FROM t WHERE false",
+                                 "SELECT case_id, n, case_id FROM t ORDER BY n"])
+def test_frames_from_duckdb_equal_duckdbs_own_conversion(sql):
+    """The loader's fast route from DuckDB to pandas gives exactly what ``.df()`` gives: the
+    same values, order and dtypes, text as Arrow-backed ``str``, with missing values, dates,
+    zoned timestamps, nullable integers and booleans, no rows at all, and a repeated name."""
+    import duckdb
+
+    from ipm_analysis.data import _frame
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    con.execute("""
+        CREATE TABLE t AS SELECT
+            i AS n,
+            CASE WHEN i % 3 = 0 THEN NULL ELSE 'case-' || i END AS case_id,
+            CASE WHEN i % 2 = 0 THEN 'é' || i ELSE '' END AS note,
+            CAST(NULL AS VARCHAR) AS empty_text,
+            CASE WHEN i % 4 = 0 THEN NULL ELSE i END AS maybe_int,
+            CASE WHEN i % 5 = 0 THEN NULL ELSE i % 2 = 0 END AS flag,
+            DATE '2025-01-01' + CAST(i AS INTEGER) AS day,
+            TIMESTAMPTZ '2025-01-01 08:00:00+00' + i * INTERVAL 1 HOUR AS at,
+            TIMESTAMP '2025-01-01 08:00:00' + i * INTERVAL 1 MINUTE AS local_at,
+            i / 7 AS ratio
+        FROM range(1000) r(i)
+    """)
+    fast, slow = _frame(con, sql), con.execute(sql).df()
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert [type(fast[c].array) for c in fast] == [type(slow[c].array) for c in slow]
+    assert list(fast.columns) == list(slow.columns)
