@@ -807,7 +807,10 @@ def conformance(events: pd.DataFrame, designed_steps: Sequence[str]) -> pd.DataF
     """
     steps = _designed_steps(designed_steps)
     log = _prepare(events)
-    c = _conformance(log, steps)
+    return _conformance_frame(log, _conformance(log, steps))
+
+
+def _conformance_frame(log: _Log, c: _Conformance) -> pd.DataFrame:
     counts = np.column_stack([c.skipped, c.repeated, c.out_of_order, c.extra])
     main = (
         np.asarray(_DEVIATIONS, dtype=object)[counts.argmax(axis=1)]
@@ -851,7 +854,10 @@ def step_deviation(events: pd.DataFrame, designed_steps: Sequence[str]) -> pd.Da
     """
     steps = _designed_steps(designed_steps)
     log = _prepare(events)
-    c = _conformance(log, steps)
+    return _step_deviation_frame(log, _conformance(log, steps), steps)
+
+
+def _step_deviation_frame(log: _Log, c: _Conformance, steps: list) -> pd.DataFrame:
     n = log.n_cases
 
     def share(mask: np.ndarray) -> np.ndarray:
@@ -1109,7 +1115,11 @@ def funnel(
     """
     steps = _designed_steps(designed_steps)
     log = _prepare(events)
-    reached = _conformance(log, steps).occurrences > 0
+    return _funnel_frame(log, _conformance(log, steps), steps, by)
+
+
+def _funnel_frame(log: _Log, c: _Conformance, steps: list, by: str | pd.Series | None = None) -> pd.DataFrame:
+    reached = c.occurrences > 0
     k = len(steps)
     if by is None:
         n = log.n_cases
@@ -1376,7 +1386,11 @@ def journey_features(
     """
     steps = _designed_steps(designed_steps)
     log = _prepare(events)
-    c = _conformance(log, steps)
+    return _features_frame(log, _conformance(log, steps), avoidable, repeat_within_days, contact_channels)
+
+
+def _features_frame(log: _Log, c: _Conformance, avoidable: Sequence[str] = (), repeat_within_days: float = 7,
+                    contact_channels: Sequence[str] | None = None) -> pd.DataFrame:
     flags = _contact_flags(log, avoidable, repeat_within_days, contact_channels)
     lead = (log.ts[log.ends] - log.ts[log.starts]) / _NS_PER_DAY if log.n_cases else np.zeros(0)
     return _case_frame(
@@ -1475,47 +1489,91 @@ def events_from_milestones(
 
 
 def chain_events(client, chain_id: str) -> pd.DataFrame:
-    """The events of one chain's cases (empty frame when the client has no event log)."""
+    """The events of one chain's cases (empty frame when the client has no event log).
+
+    Taken once per loaded client and chain; each call returns its own frame (changing it
+    leaves the client and later calls untouched).
+    """
     if client.events is None:
         return pd.DataFrame(columns=["case_id", "activity", "timestamp", "row"])
-    rows = _event_rows_by_chain(client).get(chain_id)
-    if rows is None:
-        return client.events.iloc[:0].reset_index(drop=True)
-    return client.events.iloc[rows].reset_index(drop=True)
+    cache = _client_cache(client, "_chain_events")
+    if chain_id not in cache:
+        rows = _event_rows_by_chain(client).get(chain_id)
+        ev = client.events.iloc[:0] if rows is None else client.events.iloc[rows]
+        cache[chain_id] = ev.reset_index(drop=True)
+    return cache[chain_id].copy(deep=False)  # copy-on-write: the cached frame never changes
+
+
+def _client_cache(client, name: str) -> dict:
+    """A per-client store of derived results, emptied when ``client.events`` is replaced."""
+    hit = client.__dict__.get(name)
+    if hit is None or hit[0] is not client.events:
+        hit = client.__dict__[name] = (client.events, {})
+    return hit[1]
 
 
 def _event_rows_by_chain(client) -> dict:
     """Positions of each chain's events in ``client.events``, computed once per loaded client
-    (a report asks for one chain's events some thirty times; a membership test on a million
-    Arrow strings each time cost seconds)."""
-    cached = client.__dict__.get("_event_rows_by_chain")
-    if cached is not None and cached[0] is client.events:
-        return cached[1]
-    chain = client.events[["case_id"]].merge(client.cases[["case_id", "chain"]].drop_duplicates("case_id"),
-                                             on="case_id", how="left", sort=False)["chain"]
-    rows = {k: np.sort(v) for k, v in chain.groupby(chain.to_numpy(dtype=object), sort=False).indices.items()}
-    client.__dict__["_event_rows_by_chain"] = (client.events, rows)
-    return rows
+    (a membership test on a million Arrow strings per call cost seconds)."""
+    cache = _client_cache(client, "_event_rows_by_chain")
+    if "rows" not in cache:
+        chain = client.events[["case_id"]].merge(client.cases[["case_id", "chain"]].drop_duplicates("case_id"),
+                                                 on="case_id", how="left", sort=False)["chain"]
+        cache["rows"] = {k: np.sort(v) for k, v in chain.groupby(chain.to_numpy(dtype=object), sort=False)
+                         .indices.items()}
+    return cache["rows"]
+
+
+def _chain_log(client, chain_id: str) -> tuple[_Log, _Conformance, list]:
+    """One chain's prepared log, its conformance to the designed journey and the designed
+    steps, computed once per loaded client and chain (a journeys report needs them for the
+    summary, the step deviations, the funnel, the features and the cost)."""
+    cache = _client_cache(client, "_chain_logs")
+    if chain_id not in cache:
+        chain = client.config.chain(chain_id)
+        if chain.journey is None:
+            raise AnalysisError(f"chain '{chain_id}' has no designed journey (journey.steps in client.yaml)")
+        steps = _designed_steps(chain.journey.steps)
+        log = _prepare(chain_events(client, chain_id), f"events of chain '{chain_id}'")
+        cache[chain_id] = (log, _conformance(log, steps), steps)
+    return cache[chain_id]
+
+
+def chain_conformance(client, chain_id: str) -> pd.DataFrame:
+    """:func:`conformance` of one chain's events to its designed journey in client.yaml."""
+    log, c, _ = _chain_log(client, chain_id)
+    return _conformance_frame(log, c)
+
+
+def chain_step_deviation(client, chain_id: str) -> pd.DataFrame:
+    """:func:`step_deviation` of one chain's events against its designed journey."""
+    log, c, steps = _chain_log(client, chain_id)
+    return _step_deviation_frame(log, c, steps)
+
+
+def chain_funnel(client, chain_id: str) -> pd.DataFrame:
+    """:func:`funnel` of one chain's events through its designed steps."""
+    log, c, steps = _chain_log(client, chain_id)
+    return _funnel_frame(log, c, steps)
 
 
 def chain_journey_features(client, chain_id: str) -> pd.DataFrame:
-    """:func:`journey_features` for one chain, with the design and contacts from client.yaml.
+    """:func:`journey_features` for one chain, with the design and contacts from client.yaml
+    (an empty frame when the chain has no designed journey or no events).
 
     Computed once per loaded client and chain (the journeys report and :func:`journey_cost`
     both ask for them); each call returns its own copy.
     """
-    cache = client.__dict__.setdefault("_journey_features", {})
-    hit = cache.get(chain_id)
-    if hit is None or hit[0] is not client.events:
+    cache = _client_cache(client, "_journey_features")
+    if chain_id not in cache:
         chain = client.config.chain(chain_id)
-        ev = chain_events(client, chain_id)
-        if chain.journey is None or ev.empty:
-            feats = pd.DataFrame(columns=["case_id"])
+        if chain.journey is None or client.events is None or chain_id not in _event_rows_by_chain(client):
+            cache[chain_id] = pd.DataFrame(columns=["case_id"])
         else:
-            feats = journey_features(ev, chain.journey.steps, client.config.contacts.avoidable,
-                                     client.config.contacts.repeat_within_days)
-        hit = cache[chain_id] = (client.events, feats)
-    return hit[1].copy()
+            log, c, _ = _chain_log(client, chain_id)
+            contacts_cfg = client.config.contacts
+            cache[chain_id] = _features_frame(log, c, contacts_cfg.avoidable, contacts_cfg.repeat_within_days)
+    return cache[chain_id].copy()
 
 
 def journey_cost(client, chain_id: str) -> dict:
@@ -1535,8 +1593,7 @@ def journey_cost(client, chain_id: str) -> dict:
     feats = chain_journey_features(client, chain_id)
     if feats.empty:
         return out
-    steps = client.config.chain(chain_id).journey.steps
-    conf = conformance(chain_events(client, chain_id), steps)[["case_id", "deviation"]]
+    conf = chain_conformance(client, chain_id)[["case_id", "deviation"]]
     resp = client.linked[client.linked["chain"] == chain_id][["case_id", "score"]]
     d = resp.merge(feats, on="case_id").merge(conf, on="case_id")
     d["journey"] = np.where(d["fits"] == 1, "as designed", "deviating")

@@ -802,3 +802,46 @@ def test_chain_journey_features_are_computed_once_per_client_and_handed_out_as_c
     pd.testing.assert_frame_equal(first, direct)
     first.loc[:, first.columns[1]] = -1  # a caller's change does not reach the next caller
     pd.testing.assert_frame_equal(j.chain_journey_features(client, "installation"), direct)
+
+
+def test_client_level_journeys_equal_the_event_log_functions_and_survive_callers_changes():
+    """The per-client, per-chain results (computed once) equal the event-log functions on the
+    chain's events; a caller changing what it got changes nothing for the next caller."""
+    import ipm_analysis as ipm
+
+    from .conftest import FIXTURE_CLIENT
+
+    client = ipm.load_client(FIXTURE_CLIENT)
+    for chain in client.config.chains:
+        if chain.journey is None:
+            continue
+        ev = j.chain_events(client, chain.id)
+        steps = chain.journey.steps
+        expect = {
+            "conformance": (j.chain_conformance, j.conformance(ev, steps)),
+            "step_deviation": (j.chain_step_deviation, j.step_deviation(ev, steps)),
+            "funnel": (j.chain_funnel, j.funnel(ev, steps)),
+        }
+        for name, (per_client, direct) in expect.items():
+            got = per_client(client, chain.id)
+            pd.testing.assert_frame_equal(got, direct, obj=f"{chain.id} {name}")
+            got.iloc[:, 1] = got.iloc[:, 1].iloc[::-1].to_numpy()  # a caller reorders a column in place
+            pd.testing.assert_frame_equal(per_client(client, chain.id), direct, obj=f"{chain.id} {name} again")
+        ev_again = ev.copy()
+        ev["activity"] = "changed by a caller"
+        ev.drop(ev.index[:5], inplace=True)
+        pd.testing.assert_frame_equal(j.chain_events(client, chain.id), ev_again)
+
+
+def test_client_level_journeys_refuse_a_chain_without_design(tmp_path, base_config):
+    import ipm_analysis as ipm
+
+    from .conftest import write_client
+
+    for chain in base_config["chains"]:
+        chain.pop("journey", None)
+    client = ipm.load_client(write_client(tmp_path / "c", base_config))
+    chain_id = client.config.chains[0].id
+    with pytest.raises(AnalysisError, match="no designed journey"):
+        j.chain_conformance(client, chain_id)
+    assert j.chain_journey_features(client, chain_id).empty
