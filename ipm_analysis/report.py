@@ -268,15 +268,16 @@ def change_sentence(client: Client, change) -> str:
             f"(95% interval {res.ci_low:+.1f} to {res.ci_high:+.1f}), {verdict}.")
 
 
-def monthly_association(client: Client, max_lag: int = 3) -> pd.DataFrame:
+def monthly_association(client: Client, max_lag: int = 3, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Monthly result KPI against each chain KPI 0..max_lag months earlier (HAC errors).
 
+    ``monthly``: the client's :func:`chain_kpis_monthly`, when the caller has it already.
     Association only: months where both moved together, not proof that one moved the other.
     """
     if client.responses is None:
         return pd.DataFrame()
     result = result_kpi_by_period(client)[["period", "value"]].rename(columns={"value": "result"})
-    monthly_kpis = chain_kpis_monthly(client)
+    monthly_kpis = chain_kpis_monthly(client) if monthly is None else monthly
     parts = []
     for (chain, kpi_id), g in monthly_kpis.groupby(["chain", "kpi"], sort=False):
         frame = result.merge(g[["period", "value"]].rename(columns={"value": "kpi"}), on="period", how="outer")

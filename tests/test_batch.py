@@ -205,3 +205,30 @@ def test_batch_import_leaves_notebook_validation_and_later_imports_working():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_task_keys_group_each_notebook_across_clients_for_dask(tmp_path):
+    """Dask learns a task's expected duration from its key prefix: each notebook (and prepare,
+    assemble) has one prefix across all clients, so what 02 cost for one client predicts the next."""
+    from pathlib import Path
+
+    from dask.utils import key_split
+
+    from ipm_analysis.batch import _Pending, _submit_client
+
+    class Recorder:
+        def __init__(self):
+            self.keys = []
+
+        def submit(self, fn, *args, key, **kw):
+            self.keys.append(key)
+            return key
+
+    rec = Recorder()
+    notebooks = [("01_overview.ipynb", ""), ("02_kpi_structure.ipynb", ""), ("03-drivers v2.ipynb", "")]
+    for client in ("koffie", "web-winkel", "woonstad"):
+        _submit_client(rec, _Pending(Path("/data") / client, "ab" * 32), notebooks, None)
+    prefixes = [key_split(k) for k in rec.keys]
+    per_client = ["ipm_prepare", "ipm_01_overview", "ipm_02_kpi_structure", "ipm_03_drivers_v2", "ipm_assemble"]
+    assert prefixes == per_client * 3
+    assert len(set(rec.keys)) == len(rec.keys)  # every task its own key
