@@ -11,6 +11,7 @@ anything is executed.
 from __future__ import annotations
 
 import json
+import threading
 from functools import lru_cache
 
 import duckdb
@@ -149,17 +150,30 @@ def _walk(node, columns: set[str], problems: list[str], root: bool = False) -> N
         _walk(value, columns, problems)
 
 
+_PARSER_LOCK = threading.Lock()
+_PARSER: list = []  # one in-memory DuckDB connection that only parses (no tables, no data)
+
+
+@lru_cache(maxsize=4096)
+def _syntax_raw(sql: str) -> str:
+    with _PARSER_LOCK:  # a DuckDB connection serves one thread at a time
+        if not _PARSER:  # opening one costs 15 ms: once per process, not once per expression
+            _PARSER.append(duckdb.connect())
+        return _PARSER[0].execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+
+
+def _syntax_tree(sql: str) -> dict:
+    """DuckDB's parse tree of ``sql`` (its own JSON form; ``error`` set when it does not parse),
+    a fresh copy each call."""
+    return json.loads(_syntax_raw(sql))
+
+
 def referenced_columns(expression: str) -> list[str]:
     """The column names an expression refers to, in order of first use (parsed by DuckDB).
 
     For an expression that does not parse, the empty list; :func:`check_expression` says why.
     """
-    con = duckdb.connect()
-    try:
-        raw = con.execute("SELECT json_serialize_sql(?)", [f"SELECT ({expression}) AS __v FROM __t"]).fetchone()[0]
-    finally:
-        con.close()
-    tree = json.loads(raw)
+    tree = _syntax_tree(f"SELECT ({expression}) AS __v FROM __t")
     found: list[str] = []
 
     def visit(node) -> None:
@@ -194,13 +208,7 @@ def check_expression(expression: str, columns: list[str] | set[str], what: str =
         raise ExpressionError(f"{what}: the expression is empty")
     if ";" in expression:
         raise ExpressionError(f"{what}: ';' is not allowed in an expression")
-    sql = f"SELECT ({expression}) AS __v FROM __t"
-    con = duckdb.connect()
-    try:
-        raw = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
-    finally:
-        con.close()
-    tree = json.loads(raw)
+    tree = _syntax_tree(f"SELECT ({expression}) AS __v FROM __t")
     if tree.get("error"):
         msg = tree.get("error_message", "cannot be parsed").splitlines()[0]
         raise ExpressionError(f"{what}: not a valid expression: {msg}")

@@ -4,9 +4,14 @@ Variants, conformance to the designed journey, directly-follows times, handovers
 links, funnels, channel mix and contacts, and one row of journey features per case for the
 driver analysis.
 
+The functions named ``chain_*`` (``chain_events``, ``chain_conformance``,
+``chain_step_deviation``, ``chain_funnel``, ``chain_journey_features``) take a loaded client and
+a chain id instead: the chain's events and its designed journey from client.yaml, prepared and
+compared with the design once per client and chain, each call handing out its own frame.
+
 Input contract
 --------------
-Every function takes an ``events`` DataFrame with the columns
+Every other function takes an ``events`` DataFrame with the columns
 
 ``case_id``
     the case of the event (text).
