@@ -21,6 +21,7 @@ is skipped (``force=True`` runs it anyway).
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import json
 import logging
@@ -514,10 +515,20 @@ def _short_error(e: BaseException) -> str:
 
 # -- HTML export --------------------------------------------------------------------------------
 
-def _html_cell(html_text: str):
-    cell = nbformat.v4.new_code_cell("")
+def _html_cell(html_text: str, cell_id: str):
+    cell = nbformat.v4.new_code_cell("", id=cell_id)  # a fixed id: the same inputs, the same HTML
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html_text})]
     return cell
+
+
+@functools.lru_cache(maxsize=1)
+def _html_exporter():
+    """One exporter per process: building one compiles its templates (0.1 s), once per report
+    otherwise; converting a notebook leaves it as it was."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True)
 
 
 def export_html(notebook_paths: list[Path], html_path: Path, title: str, summary: dict | None = None) -> None:
@@ -526,15 +537,13 @@ def export_html(notebook_paths: list[Path], html_path: Path, title: str, summary
     With ``summary`` (the client's summary.json), the report opens with the manager summary and
     closes with the methods note (see :mod:`ipm_analysis.summary_page`).
     """
-    from nbconvert import HTMLExporter
-
     from .summary_page import METHODS_HTML, summary_html
 
     merged = nbformat.v4.new_notebook()
     merged.metadata = nbformat.read(str(notebook_paths[0]), as_version=4).metadata
     merged.metadata["title"] = title
     if summary:
-        merged.cells.append(_html_cell(summary_html(summary)))
+        merged.cells.append(_html_cell(summary_html(summary), "ipm-summary"))
     for p in notebook_paths:
         nb = nbformat.read(str(p), as_version=4)
         for cell in nb.cells:
@@ -543,14 +552,8 @@ def export_html(notebook_paths: list[Path], html_path: Path, title: str, summary
                 continue
             merged.cells.append(cell)
     if summary:
-        merged.cells.append(_html_cell(METHODS_HTML))
-    exporter = HTMLExporter(
-        template_name="lab",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-    )
-    body, _ = exporter.from_notebook_node(merged)
+        merged.cells.append(_html_cell(METHODS_HTML, "ipm-methods"))
+    body, _ = _html_exporter().from_notebook_node(merged)
     _atomic_write_text(html_path, strip_remote_assets(body))
 
 

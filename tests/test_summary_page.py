@@ -60,3 +60,30 @@ def test_values_are_written_in_their_unit():
     assert format_value(15.04, "days") == "15.0 days" and format_value(26.72, "hours") == "26.7 hours"
     assert format_value(float("nan"), "share") == "–" and format_value(None, "days") == "–"
     assert format_value(1234.5, "count") == "1,234" and format_value(3.14159, "number") == "3.14"
+
+
+def test_html_report_is_the_same_for_the_same_notebooks(tmp_path):
+    """Exporting the same executed notebooks twice gives the same bytes, also with another
+    report exported in between (one exporter serves a worker's reports)."""
+    import nbformat
+
+    from ipm_analysis.batch import export_html
+
+    def executed(name, text):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("print(1)")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        nb.cells = [nbformat.v4.new_markdown_cell(f"## {name}"), cell]
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    a = [executed("a1", "zq-first\n"), executed("a2", "zq-second\n")]
+    b = [executed("b1", "zq-other\n")]
+    export_html(a, tmp_path / "a.html", "A", _summary([ACTION]))
+    export_html(b, tmp_path / "b.html", "B", _summary([]))
+    export_html(a, tmp_path / "a-again.html", "A", _summary([ACTION]))
+    first, again = (tmp_path / "a.html").read_bytes(), (tmp_path / "a-again.html").read_bytes()
+    assert first == again
+    assert b"zq-second" in first and b"zq-other" not in first
+    assert b"zq-other" in (tmp_path / "b.html").read_bytes()
