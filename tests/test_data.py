@@ -281,6 +281,7 @@ def test_in_segment_says_what_is_wrong(tiny_client):
         c.in_segment("region", "west")
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.drop")  # inside DuckDB's own .df()
 @pytest.mark.parametrize("sql", ["SELECT * FROM t ORDER BY n DESC", "SELECT * FROM t WHERE false",
                                  "SELECT case_id, n, case_id FROM t ORDER BY n"])
 def test_frames_from_duckdb_equal_duckdbs_own_conversion(sql):

@@ -829,7 +829,7 @@ def test_client_level_journeys_equal_the_event_log_functions_and_survive_callers
             pd.testing.assert_frame_equal(per_client(client, chain.id), direct, obj=f"{chain.id} {name} again")
         ev_again = ev.copy()
         ev["activity"] = "changed by a caller"
-        ev.drop(ev.index[:5], inplace=True)
+        del ev["timestamp"]
         pd.testing.assert_frame_equal(j.chain_events(client, chain.id), ev_again)
 
 
