@@ -738,12 +738,27 @@ class _Pending:
     started: float = 0.0
 
 
+def _input_bytes(client_dir: Path) -> int:
+    return sum(p.stat().st_size for p in Path(client_dir).rglob("*") if p.is_file())
+
+
+def _priorities(todo: list[_Pending]) -> list[int]:
+    """Bigger clients (more input bytes) first, in the given order among equals.
+
+    The longest jobs start first and the small ones fill in at the end, so the batch does not
+    end with one worker busy on a big client while the others idle (longest job first)."""
+    size = [_input_bytes(p.client_dir) for p in todo]
+    order = sorted(range(len(todo)), key=lambda i: (-size[i], i))
+    rank = {i: r for r, i in enumerate(order)}
+    return [len(todo) - rank[i] for i in range(len(todo))]
+
+
 def _submit_client(client, p: _Pending, notebooks: list[tuple[str, str]], timeout: int | None,
                    priority: int = 0) -> list:
     """Submit one client as tasks: prepare, one per notebook, assemble (last; its JobResult).
 
     The notebook tasks are independent, so the clients' notebooks spread evenly over the
-    workers; a higher ``priority`` (earlier clients) runs first, so reports finish in order.
+    workers; a higher ``priority`` runs first (see :func:`_priorities`).
     """
     # keys "<kind>-<number>-<client>-<digest>": Dask groups task durations by the part before
     # the number, so it learns what each notebook costs across clients and balances by it
@@ -850,8 +865,8 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
         client, cluster = _dask_client(scheduler, n_workers or os.cpu_count() or 1)
         try:
             by_key = {}
-            for i, p in enumerate(todo):
-                p.futures = _submit_client(client, p, notebooks, timeout, priority=len(todo) - i)
+            for p, priority in zip(todo, _priorities(todo)):
+                p.futures = _submit_client(client, p, notebooks, timeout, priority=priority)
                 p.future = p.futures[-1]
                 p.started = time.perf_counter()
                 by_key[p.future.key] = p

@@ -232,3 +232,16 @@ def test_task_keys_group_each_notebook_across_clients_for_dask(tmp_path):
     per_client = ["ipm_prepare", "ipm_01_overview", "ipm_02_kpi_structure", "ipm_03_drivers_v2", "ipm_assemble"]
     assert prefixes == per_client * 3
     assert len(set(rec.keys)) == len(rec.keys)  # every task its own key
+
+
+def test_bigger_clients_are_submitted_first(tmp_path):
+    from ipm_analysis.batch import _Pending, _priorities
+
+    sizes = {"a": 10, "b": 3000, "c": 10, "d": 500}
+    todo = []
+    for name, n in sizes.items():
+        (tmp_path / name / "sub").mkdir(parents=True)
+        (tmp_path / name / "sub" / "events.csv").write_bytes(b"x" * n)
+        todo.append(_Pending(tmp_path / name, "digest"))
+    prio = dict(zip(sizes, _priorities(todo)))
+    assert sorted(prio, key=prio.get, reverse=True) == ["b", "d", "a", "c"]  # equal sizes: given order
