@@ -34,6 +34,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 
@@ -758,16 +759,45 @@ def _submit_client(client, p: _Pending, notebooks: list[tuple[str, str]], timeou
     """Submit one client as tasks: prepare, one per notebook, assemble (last; its JobResult).
 
     The notebook tasks are independent, so the clients' notebooks spread evenly over the
-    workers; a higher ``priority`` runs first (see :func:`_priorities`).
+    workers. Clients with a higher ``priority`` run first (see :func:`_priorities`); within a
+    client, the notebooks that took longest when last executed start first (see
+    :func:`recorded_seconds`), so a batch ends on short tasks rather than one long one.
     """
     # keys "<kind>-<number>-<client>-<digest>": Dask groups task durations by the part before
     # the number, so it learns what each notebook costs across clients and balances by it
     tag = f"{time.time_ns()}-{p.client_dir.name}-{p.digest[:12]}"
-    prep = client.submit(prepare_job, str(p.client_dir), key=f"ipm_prepare-{tag}", pure=False, priority=priority)
+    slots = len(notebooks) + 2
+    base = priority * slots
+    longest_first = sorted(range(len(notebooks)), key=lambda i: -recorded_seconds(notebooks[i][1]))
+    rank = {i: r for r, i in enumerate(longest_first)}
+    prep = client.submit(prepare_job, str(p.client_dir), key=f"ipm_prepare-{tag}", pure=False,
+                         priority=base + slots - 1)
     nbs = [client.submit(notebook_job, prep, name, text, timeout, key=f"ipm_{_task_kind(name)}-{tag}", pure=False,
-                         priority=priority) for name, text in notebooks]
-    done = client.submit(assemble_job, nbs, key=f"ipm_assemble-{tag}", pure=False, priority=priority)
+                         priority=base + slots - 2 - rank[i]) for i, (name, text) in enumerate(notebooks)]
+    done = client.submit(assemble_job, nbs, key=f"ipm_assemble-{tag}", pure=False, priority=base)
     return [prep, *nbs, done]
+
+
+@functools.lru_cache(maxsize=64)
+def recorded_seconds(notebook_text: str) -> float:
+    """The seconds a notebook's code cells took when it was last executed and saved (from the
+    execution times Jupyter records in each cell's metadata); 0 without them."""
+    try:
+        cells = json.loads(notebook_text).get("cells", [])
+    except (ValueError, AttributeError):
+        return 0.0
+    if not isinstance(cells, list):
+        return 0.0
+    total = 0.0
+    for cell in cells:
+        times = cell.get("metadata", {}).get("execution", {}) if isinstance(cell, dict) else {}
+        try:
+            start = datetime.fromisoformat(times["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(times["shell.execute_reply"].replace("Z", "+00:00"))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        total += max((end - start).total_seconds(), 0.0)
+    return total
 
 
 def _task_kind(notebook_name: str) -> str:

@@ -220,7 +220,7 @@ def test_task_keys_group_each_notebook_across_clients_for_dask(tmp_path):
         def __init__(self):
             self.keys = []
 
-        def submit(self, fn, *args, key, **kw):
+        def submit(self, fn, *args, key, priority, **kw):
             self.keys.append(key)
             return key
 
@@ -245,3 +245,45 @@ def test_bigger_clients_are_submitted_first(tmp_path):
         todo.append(_Pending(tmp_path / name, "digest"))
     prio = dict(zip(sizes, _priorities(todo)))
     assert sorted(prio, key=prio.get, reverse=True) == ["b", "d", "a", "c"]  # equal sizes: given order
+
+
+def test_tasks_start_by_client_size_then_by_the_notebooks_recorded_time(tmp_path):
+    """Within a client the notebook that took longest when last executed runs first (so the
+    batch ends on short tasks); prepare before them, assemble after; a client with a higher
+    priority entirely before one with a lower."""
+    from pathlib import Path
+
+    from ipm_analysis.batch import _Pending, _submit_client, recorded_seconds
+
+    def timed(seconds):
+        nb = nbformat.v4.new_notebook()
+        cells = []
+        for i, s in enumerate(seconds):
+            c = nbformat.v4.new_code_cell("pass")
+            c.metadata["execution"] = {"iopub.execute_input": f"2026-01-01T10:00:0{i}.000000Z",
+                                       "shell.execute_reply": f"2026-01-01T10:00:0{i}.{int(s * 10)}00000Z"}
+            cells.append(c)
+        nb.cells = cells
+        return nbformat.writes(nb)
+
+    notebooks = [("01_a.ipynb", timed([0.1])), ("02_b.ipynb", timed([0.3, 0.4])), ("03_c.ipynb", nbformat.writes(
+        nbformat.v4.new_notebook())), ("04_d.ipynb", timed([0.5]))]
+    assert [round(recorded_seconds(t), 3) for _, t in notebooks] == [0.1, 0.7, 0.0, 0.5]
+
+    class Recorder:
+        def __init__(self):
+            self.priority = {}
+
+        def submit(self, fn, *args, key, priority, **kw):
+            self.priority[key] = priority
+            return key
+
+    rec = Recorder()
+    for client, prio in (("small", 1), ("big", 2)):
+        _submit_client(rec, _Pending(Path("/data") / client, "ab" * 32), notebooks, None, priority=prio)
+    by_priority = sorted(rec.priority, key=rec.priority.get, reverse=True)
+    names = [k.split("-")[0] + ":" + k.split("-")[2] for k in by_priority]
+    assert names == ["ipm_prepare:big", "ipm_02_b:big", "ipm_04_d:big", "ipm_01_a:big", "ipm_03_c:big",
+                     "ipm_assemble:big",
+                     "ipm_prepare:small", "ipm_02_b:small", "ipm_04_d:small", "ipm_01_a:small", "ipm_03_c:small",
+                     "ipm_assemble:small"]
