@@ -28,10 +28,12 @@ Measures, in one run (issue 6, "Performance"):
 * **a large client** (unless ``--quick`` or ``--no-large``): koffie with 1M responses and about
   10M events in Parquet (the ``"large"`` demo size), generated in a subprocess; then
   ``load_client`` in a subprocess (time, peak RSS); then one serial job (validate, the four
-  notebooks, HTML) in a subprocess, stopped after ``--large-timeout`` seconds. Peak memory is
-  the largest sum of RSS over the subprocess and all its descendants (kernels), sampled every
-  0.2 s, and the largest single-process peak (``ru_maxrss`` from ``wait4``), against the
-  machine's total memory.
+  notebooks, HTML) in a subprocess; then ``ipm run`` on it alone (the local Dask cluster: its
+  notebooks run side by side, each worker's kernel holding the client); each stopped after
+  ``--large-timeout`` seconds. Peak memory is the largest sum of RSS over the subprocess and
+  all its descendants (workers, kernels), sampled every 0.2 s, and the largest single process
+  (sampled, or ``ru_maxrss`` from ``wait4`` for the subprocess itself), against the machine's
+  total memory.
 
 The machine is shared: the load average before and after each step is printed, and the CPU
 column separates our processes from the rest of the machine.
@@ -307,10 +309,15 @@ def generate_child(out_dir: str) -> None:
 
 def run_child(args: list[str], timeout: float | None = None) -> dict:
     """Run this script as a subprocess; collect its PROFILE lines, wall time and peak memory."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    return run_command([sys.executable, str(Path(__file__).resolve()), *args], timeout)
+
+
+def run_command(cmd: list[str], timeout: float | None = None) -> dict:
+    """Run ``cmd`` in a session of its own; its PROFILE lines, wall time and peak memory (the
+    largest sum of RSS over it and its descendants, and the largest single process)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True, cwd=HERE.parent)
     lines: list[dict] = []
-    peak = {"tree": 0}
+    peak = {"tree": 0, "single": 0}
     stop = threading.Event()
 
     def sample():
@@ -321,9 +328,11 @@ def run_child(args: list[str], timeout: float | None = None) -> dict:
                 total = 0
                 for p in procs:
                     try:
-                        total += p.memory_info().rss
+                        rss = p.memory_info().rss
                     except psutil.Error:
-                        pass
+                        continue
+                    total += rss
+                    peak["single"] = max(peak["single"], rss)
                 peak["tree"] = max(peak["tree"], total)
             except psutil.Error:
                 pass
@@ -356,7 +365,7 @@ def run_child(args: list[str], timeout: float | None = None) -> dict:
     for th in threads:
         th.join(timeout=5)
     return {"lines": lines, "wall": wall, "rc": proc.returncode, "timed_out": timed_out,
-            "peak_tree_gb": peak["tree"] / 1e9, "peak_single_gb": ru.ru_maxrss / 1e6}
+            "peak_tree_gb": peak["tree"] / 1e9, "peak_single_gb": max(ru.ru_maxrss * 1e3, peak["single"]) / 1e9}
 
 
 # --------------------------------------------------------------------------------------
@@ -505,7 +514,13 @@ def main() -> None:
             lload = run_child(["--load-child", str(ldir)])
             log(f"large client: one serial job (timeout {a.large_timeout:.0f} s); load {load_avg()}")
             ljob = run_child(["--profile-child", str(ldir), "0", *nb_args], timeout=a.large_timeout)
-            large = {"gen": gen, "load": lload, "job": ljob}
+            log(f"large client: ipm run on the local Dask cluster (timeout {a.large_timeout:.0f} s); load {load_avg()}")
+            lout = tmp / "large-out"
+            lrun = run_command([sys.executable, "-m", "ipm_analysis.cli", "run", str(ldir), "--out", str(lout),
+                                "--force", *nb_args], timeout=a.large_timeout)
+            last = lout / "last_run.json"
+            lrun["status"] = json.loads(last.read_text())[0]["status"] if last.is_file() else f"exit code {lrun['rc']}"
+            large = {"gen": gen, "load": lload, "job": ljob, "dask": lrun}
         log(f"done; load {load_avg()}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -542,6 +557,10 @@ def main() -> None:
             result = f"exit code {jb['rc']}"
         print(f"| one job, serial (validate + notebooks + HTML) | {jb['wall']:.1f} | {jb['peak_tree_gb']:.2f} "
               f"| {jb['peak_single_gb']:.2f} | {result} |")
+        dk = large["dask"]
+        result = f"stopped after {a.large_timeout:.0f} s" if dk["timed_out"] else f"status {dk['status']}"
+        print(f"| `ipm run` on it alone (local Dask cluster, {CORES} workers: notebooks side by side) "
+              f"| {dk['wall']:.1f} | {dk['peak_tree_gb']:.2f} | {dk['peak_single_gb']:.2f} | {result} |")
         print_profile("Large client job, per step", jb)
 
 
