@@ -640,6 +640,41 @@ def recover_interrupted(final: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+_PARAM_LINE = re.compile(r"^(client_dir|output_dir) = .*$", re.M)
+
+
+def portable_notebook(data: bytes, client_dir: Path, folder: Path) -> bytes:
+    """An executed notebook as the report keeps it in ``folder``: re-runnable where it lies and
+    free of the job's machine paths.
+
+    The job ran it with the client folder's absolute path and a temporary output folder; here
+    ``client_dir`` becomes the client folder relative to ``folder`` (as the notebooks' own
+    defaults are relative to theirs; absolute only where no relative path exists, such as
+    another drive) and ``output_dir`` empty (a re-run writes nothing). papermill's record of the
+    parameters and of the temporary input and output paths says the same.
+    """
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (UnicodeDecodeError, ValueError, nbformat.ValidationError):  # not ours to judge: kept as it came
+        return data
+    try:
+        rel = Path(os.path.relpath(Path(client_dir).resolve(), Path(folder).resolve())).as_posix()
+    except ValueError:
+        rel = Path(client_dir).resolve().as_posix()
+    values = {"client_dir": rel, "output_dir": ""}
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = _PARAM_LINE.sub(lambda m: f"{m.group(1)} = {json.dumps(values[m.group(1)])}", cell.source)
+    pm = nb.metadata.get("papermill")
+    if pm is not None:
+        pm.setdefault("parameters", {}).update(
+            {k: v for k, v in values.items() if k in pm.get("parameters", {})})
+        for key in ("input_path", "output_path"):
+            if pm.get(key):
+                pm[key] = Path(str(pm[key])).name
+    return nbformat.writes(nb).encode("utf-8")
+
+
 def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprint: str | None = None) -> ClientRun:
     """Write a job's files under ``out_root/<client>/`` atomically; see the module docstring."""
     run = ClientRun(result.client_id, Path(client_dir), result.status, result.seconds, result.message,
@@ -658,6 +693,8 @@ def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprin
             for name, data in result.files.items():
                 target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
+                if name.endswith(".ipynb"):
+                    data = portable_notebook(data, client_dir, (final / name).parent)
                 target.write_bytes(data)
             run_info = {"client": result.client_id, "fingerprint": fingerprint,
                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(result.seconds, 2),
@@ -679,7 +716,7 @@ def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprin
         staging.mkdir(parents=True)
         for name, data in result.files.items():
             if name.endswith(".ipynb"):
-                (staging / Path(name).name).write_bytes(data)
+                (staging / Path(name).name).write_bytes(portable_notebook(data, client_dir, failed))
         (staging / "error.txt").write_text(result.message + "\n\n" + result.detail, encoding="utf-8")
         final.mkdir(parents=True, exist_ok=True)
         _replace_dir(staging, failed)

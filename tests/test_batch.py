@@ -68,6 +68,7 @@ def test_failing_client_keeps_old_report_and_others_complete(tmp_path, probe_not
     assert (reports / "other" / REPORT_HTML).read_bytes() == old_html
     failed_nb = nbformat.read(reports / "other" / FAILED_DIR / "01_probe.ipynb", as_version=4)
     assert any(o.get("output_type") == "error" for c in failed_nb.cells for o in c.get("outputs", []))
+    assert failed_nb.metadata.papermill.parameters["client_dir"] == "../../../clients/other"
     assert (reports / "007" / REPORT_HTML).exists()
     # a later good run replaces the report and clears the failed run
     (other / "FAIL").unlink()
@@ -98,6 +99,40 @@ def test_real_notebooks_run_on_the_tiny_client(tmp_path):
     assert html.count("data:image/png;base64") >= 2  # the figures are in the report
     # manager first: the summary opens the report, the methods note closes it
     assert html.index("ipm-summary") < html.index("Data overview and result KPI") < html.index("How to read this report")
+
+
+def test_kept_notebooks_name_the_client_relative_to_the_report_and_rerun_in_place(tmp_path):
+    """The executed notebooks in reports/<client>/ carry no machine paths of the job (the
+    client folder's absolute path, the job's temporary folder) and run again where they lie,
+    writing nothing."""
+    import papermill as pm
+
+    client = write_client(tmp_path / "clients" / "tiny")
+    runs = run_batch([client], tmp_path / "reports", serial=True)
+    assert runs[0].status == "ok", runs[0].message
+    out = tmp_path / "reports" / "007"
+    for path in sorted(out.glob("*.ipynb")):
+        text = path.read_text()
+        assert str(tmp_path) not in text and "ipm-007-" not in text and "ipm-job-" not in text, path.name
+        nb = nbformat.reads(text, as_version=4)
+        injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+        assert 'client_dir = "../../clients/tiny"' in injected.source
+        assert 'output_dir = ""' in injected.source
+        assert nb.metadata.papermill.parameters == {"client_dir": "../../clients/tiny", "output_dir": ""}
+        assert nb.metadata.papermill.input_path == path.name
+    summary = (out / "summary.json").read_bytes()
+    pm.execute_notebook(str(out / "01_overview.ipynb"), str(tmp_path / "again.ipynb"), cwd=str(out),
+                        kernel_name="python3", progress_bar=False)
+    again = nbformat.read(tmp_path / "again.ipynb", as_version=4)
+    assert not [o for c in again.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert (out / "summary.json").read_bytes() == summary  # a re-run writes nothing
+
+
+def test_portable_notebook_keeps_what_it_cannot_read(tmp_path):
+    from ipm_analysis.batch import portable_notebook
+
+    assert portable_notebook(b"\xff not a notebook", tmp_path, tmp_path) == b"\xff not a notebook"
+    assert portable_notebook(b"{}", tmp_path, tmp_path) == b"{}"
 
 
 def _text_outputs(nb) -> list[str]:
