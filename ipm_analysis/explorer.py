@@ -519,8 +519,11 @@ class ExplorerBox(widgets.VBox):
                    "holds</i>: customers whose case went better on a chain KPI gave better scores, which is not "
                    "proof that changing the KPI will move the score by that amount. The interval is the "
                    "uncertainty of the predicted change (the model's), around the observed result KPI of the "
-                   "chain's respondents; it is zero at today's value. A segment's agenda is computed on that "
-                   "segment's respondents alone: smaller bases, wider intervals.</p>")
+                   "chain's respondents; it is zero at today's value. When several shares move together, "
+                   "the cases that succeed on one are drawn independently of those that succeed on another; "
+                   "where the same cases fail on several KPIs at once, fixing them together may give a "
+                   "different change. A segment's agenda is computed on that segment's respondents alone: "
+                   "smaller bases, wider intervals.</p>")
         self.children = [widgets.HTML("<h3 style='margin:0.2em 0'>What-if explorer</h3>"), self.client_picker,
                          self.segment, self.status, self.header, self.matrix_image, self.chain, self.kpi,
                          self.details, widgets.HTML("<b>What if</b> (one slider per chain KPI; move one or "
