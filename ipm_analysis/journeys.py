@@ -1506,7 +1506,14 @@ def chain_events(client, chain_id: str) -> pd.DataFrame:
         rows = _event_rows_by_chain(client).get(chain_id)
         ev = client.events.iloc[:0] if rows is None else client.events.iloc[rows]
         cache[chain_id] = ev.reset_index(drop=True)
-    return cache[chain_id].copy(deep=False)  # copy-on-write: the cached frame never changes
+    return _callers_copy(cache[chain_id])
+
+
+def _callers_copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame the caller may change without changing ``frame``: a shallow copy where pandas
+    copies on write (always from pandas 3), a deep one otherwise."""
+    cow = int(pd.__version__.split(".")[0]) >= 3 or pd.get_option("mode.copy_on_write") is True
+    return frame.copy(deep=not cow)
 
 
 def _client_cache(client, name: str) -> dict:
