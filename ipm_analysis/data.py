@@ -806,15 +806,15 @@ def _frame(con, sql: str) -> pd.DataFrame:
     """
     table = con.sql(sql).to_arrow_table()
     names = table.column_names
-    if len(set(names)) < len(names):  # repeated names: only DuckDB's conversion keeps them apart
-        return con.from_arrow(table).df()
+    unique = len(set(names)) == len(names)  # repeated names: only DuckDB's conversion keeps them apart
     text = [f.name for f in table.schema
-            if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type))
+            if unique and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                           or pa.types.is_string_view(f.type))
             and table.column(f.name).null_count < table.num_rows]
-    rest = [c for c in names if c not in text]
     if not text:
         return con.from_arrow(table).df()
     frame = table.select(text).to_pandas()
+    rest = [c for c in names if c not in text]
     if rest:
         frame = pd.concat([frame, con.from_arrow(table.select(rest)).df()], axis=1)
     return frame[names]

@@ -70,16 +70,26 @@ _DENIED_FUNCTIONS = {
 }
 
 
+_CATALOGUE_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _catalogue():
+    """One in-memory DuckDB connection per process, with no tables and no data, that only
+    parses expressions and lists DuckDB's own types and functions (opening one costs 15 ms)."""
+    return duckdb.connect()
+
+
+def _catalogue_rows(sql: str, params: list | None = None) -> list:
+    with _CATALOGUE_LOCK:  # a DuckDB connection serves one thread at a time
+        return _catalogue().execute(sql, params or []).fetchall()
+
+
 @lru_cache(maxsize=1)
 def _allowed_types() -> frozenset[str]:
     """Built-in type names: a cast such as ``ATTACH '/tmp/x.db'`` (a cast to the type ATTACH) is
     refused before DuckDB binds it."""
-    con = duckdb.connect()
-    try:
-        rows = con.execute("SELECT DISTINCT lower(type_name) FROM duckdb_types() WHERE database_name = 'system'"
-                           ).fetchall()
-    finally:
-        con.close()
+    rows = _catalogue_rows("SELECT DISTINCT lower(type_name) FROM duckdb_types() WHERE database_name = 'system'")
     return frozenset(r[0] for r in rows) - {"type"}
 
 
@@ -101,14 +111,10 @@ def _check_type(node, problems: list[str]) -> None:
 
 @lru_cache(maxsize=1)
 def _allowed_functions() -> frozenset[str]:
-    con = duckdb.connect()
-    try:
-        rows = con.execute(
-            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
-            "WHERE function_type IN ('scalar', 'macro') AND NOT starts_with(function_name, 'pragma')"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _catalogue_rows(
+        "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+        "WHERE function_type IN ('scalar', 'macro') AND NOT starts_with(function_name, 'pragma')"
+    )
     names = {r[0] for r in rows}
     return frozenset(names - _DENIED_FUNCTIONS)
 
@@ -150,16 +156,9 @@ def _walk(node, columns: set[str], problems: list[str], root: bool = False) -> N
         _walk(value, columns, problems)
 
 
-_PARSER_LOCK = threading.Lock()
-_PARSER: list = []  # one in-memory DuckDB connection that only parses (no tables, no data)
-
-
 @lru_cache(maxsize=4096)
 def _syntax_raw(sql: str) -> str:
-    with _PARSER_LOCK:  # a DuckDB connection serves one thread at a time
-        if not _PARSER:  # opening one costs 15 ms: once per process, not once per expression
-            _PARSER.append(duckdb.connect())
-        return _PARSER[0].execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0]
+    return _catalogue_rows("SELECT json_serialize_sql(?)", [sql])[0][0]
 
 
 def _syntax_tree(sql: str) -> dict:
