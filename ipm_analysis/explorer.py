@@ -35,6 +35,7 @@ The logic is plain functions, testable without a front end:
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import html
 import math
@@ -506,6 +507,10 @@ class ExplorerBox(widgets.VBox):
                                         layout=wide)
         self.status = widgets.HTML()
         self.header = widgets.HTML()
+        # states a browser (and a test) can wait for: the header is only written once a selection is
+        # computed, and the box says whether a selection is being computed
+        self.header.add_class("ipm-explorer-header")
+        self.add_class("ipm-explorer")
         self.matrix_image = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="48em"))
         self.chain = widgets.Dropdown(options=[], description="Chain", style=style, layout=wide)
         self.kpi = widgets.Dropdown(options=[], description="Chain KPI", style=style, layout=wide)
@@ -536,7 +541,8 @@ class ExplorerBox(widgets.VBox):
         self.kpi.observe(self._on_kpi, names="value")
         if agenda is not None:
             self._agendas[(0, None)] = agenda
-        self._select_client()
+        with self._busy():
+            self._select_client()
 
     def __repr__(self) -> str:  # the text/plain shown where widgets do not render
         agenda = getattr(self, "agenda", None)
@@ -674,13 +680,30 @@ class ExplorerBox(widgets.VBox):
         self.kpi.options = options
         self.kpi.value = kpi if kpi in mf.kpi_drivers else (options[0][1] if options else None)
 
+    def _busy(self) -> contextlib.AbstractContextManager:
+        """Mark the box busy (CSS class ``ipm-explorer-busy``) while a selection is computed."""
+        box = self
+
+        @contextlib.contextmanager
+        def mark():
+            box.remove_class("ipm-explorer-ready")
+            box.add_class("ipm-explorer-busy")
+            try:
+                yield
+            finally:
+                box.remove_class("ipm-explorer-busy")
+                box.add_class("ipm-explorer-ready")
+        return mark()
+
     def _on_client(self, change) -> None:
         if not self._updating:
-            self._select_client()
+            with self._busy():
+                self._select_client()
 
     def _on_segment(self, change) -> None:
         if not self._updating:
-            self._select_segment()
+            with self._busy():
+                self._select_segment()
 
     def _on_chain(self, change) -> None:
         if self._updating:

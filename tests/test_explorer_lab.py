@@ -139,6 +139,17 @@ def _widget_text(page: Page, needle: str) -> str:
     }})()""")
 
 
+def _header_once_ready(needle: str) -> str:
+    """JavaScript giving the explorer's header text once the box is ready and the header holds ``needle``."""
+    return f"""(() => {{
+        const box = document.querySelector('.ipm-explorer');
+        const head = box && box.querySelector('.ipm-explorer-header');
+        if (!box || !box.classList.contains('ipm-explorer-ready') || !head) return '';
+        const t = head.innerText;
+        return t.includes({json.dumps(needle)}) ? t : '';
+    }})()"""
+
+
 def _select(page: Page, description: str, label_part: str) -> str:
     """Pick the option containing ``label_part`` in the dropdown labelled ``description``, as a user's pick does."""
     return page.js(f"""(() => {{
@@ -168,6 +179,7 @@ def test_explorer_in_jupyterlab_slider_segment_and_client(lab):
             page.until("!!document.querySelector('.widget-slider .noUi-handle')", "the explorer's widgets")
             page.until("document.body.innerText.includes('expected NPS')", "the first prediction")
             page.until("jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle' && "
+                       "!!document.querySelector('.ipm-explorer.ipm-explorer-ready') && "
                        "document.body.innerText.includes('95% interval') && "
                        "document.querySelectorAll('.jp-Cell .jp-OutputArea-output').length >= 2",
                        "all cells to finish")
@@ -197,13 +209,15 @@ def test_explorer_in_jupyterlab_slider_segment_and_client(lab):
             # pick a segment: the header and the agenda follow
             picked = _select(page, "Segment", "Customer tenure: new")
             assert "453 responses" in picked
-            page.until("document.body.innerText.includes('in segment Customer tenure: new')", "the segment's header")
-            assert "453 responses" in _widget_text(page, "in segment Customer tenure: new")
+            # wait for the state, not for text: the placeholder shown while the segment is computed names the
+            # segment too, so the header (written only once the agenda is computed) and the box's ready mark
+            header = page.until(_header_once_ready("in segment Customer tenure: new"), "the segment's header")
+            assert "453 responses" in header
 
             # pick the other client
             _select(page, "Client", "Half the fixture")
-            page.until("document.body.innerText.includes('NPS over all responses') && "
-                       "document.body.innerText.includes('1,000 responses')", "the other client's header")
+            header = page.until(_header_once_ready("1,000 responses"), "the other client's header")
+            assert "NPS over all responses" in header
             page.until("jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
                        "the kernel to finish")
             errors = page.js("""[...document.querySelectorAll('.jp-OutputArea-output')]
