@@ -92,3 +92,39 @@ def base_config() -> dict:
 @pytest.fixture
 def tiny_client(tmp_path) -> Path:
     return write_client(tmp_path / "client")
+
+
+# --------------------------------------------------------------------------------------------
+# lanes: `pytest -m "not slow"` is the development lane (under 2 minutes); the README's command
+# runs everything. A test that executes report notebooks is `notebook`, one that drives Chromium is
+# `browser`, one that starts a Dask cluster is `dask`; each of those is also `slow`.
+# --------------------------------------------------------------------------------------------
+
+_MODULE_MARKS = {
+    "test_browser.py": ("browser", "notebook"),
+    "test_explorer_lab.py": ("browser",),
+    "test_batch_dask.py": ("dask", "notebook"),
+    "test_batch.py": ("notebook",),
+    "test_faults.py": ("notebook",),
+    "test_real_logs_report.py": ("notebook",),
+    "test_base_rules_in_reports.py": ("notebook",),
+    "test_demo_truth.py": ("slow",),  # default-size demo clients
+}
+_FIXTURE_MARKS = {"hostile_report": ("notebook",)}
+_HEAVY = {"notebook", "browser", "dask"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(_MODULE_MARKS.get(item.path.name, ()))
+        if item.path.suffix == ".ipynb":  # nbval runs the notebook
+            names.add("notebook")
+        for fixture in getattr(item, "fixturenames", ()):
+            names.update(_FIXTURE_MARKS.get(fixture, ()))
+        if "ipm_run" in item.name or "chromium" in item.name:
+            names.add("notebook" if "ipm_run" in item.name else "browser")
+        names |= {m.name for m in item.iter_markers()} & _HEAVY
+        if names & _HEAVY:
+            names.add("slow")
+        for name in sorted(names):
+            item.add_marker(getattr(pytest.mark, name))

@@ -595,8 +595,14 @@ def test_result_kpi_by_properties(scores, seed):
     assert table["n"].sum() == len(scores)
 
 
-def test_holm_matches_statsmodels():
+def test_holm_matches_statsmodels(monkeypatch):
+    import gc
+
     from statsmodels.stats.multitest import multipletests
+
+    # multipletests runs a full garbage collection on every call (the reason holm exists); in a long
+    # test session that costs seconds per call and says nothing about the numbers compared here
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)
 
     from ipm_analysis.kpis import holm
 
