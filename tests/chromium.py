@@ -80,29 +80,30 @@ class CDP:
             if "method" in m:
                 self.events.append(m)
 
-    def wait_for(self, method: str, session: str | None, timeout: float = PAGE_TIMEOUT) -> dict:
+    def wait_for(self, method: str, session: str | None, timeout: float = PAGE_TIMEOUT,
+                 where=lambda params: True) -> dict:
+        """The first event ``method`` of ``session`` whose params satisfy ``where`` (seen or to come)."""
         for i, e in enumerate(self.events):
-            if e["method"] == method and e.get("sessionId") == session:
+            if e["method"] == method and e.get("sessionId") == session and where(e.get("params", {})):
                 return self.events.pop(i)
         deadline = time.monotonic() + timeout
         while True:
             m = self._recv(deadline)
             if "method" not in m:
                 continue
-            if m["method"] == method and m.get("sessionId") == session:
+            if m["method"] == method and m.get("sessionId") == session and where(m.get("params", {})):
                 return m
             self.events.append(m)
 
-    def drain(self, seconds: float) -> None:
-        """Collect the events that arrive within ``seconds``."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                m = self._recv(deadline)
-            except TimeoutError:
-                return
-            if "method" in m:
-                self.events.append(m)
+    def network_idle(self, session: str, loader_id: str, timeout: float = PAGE_TIMEOUT) -> None:
+        """Wait until the page's network is idle (Chromium's own lifecycle state), keeping the events seen.
+
+        Needs ``Page.setLifecycleEventsEnabled`` on the session before navigating; ``loader_id`` is the
+        navigation's (``Page.navigate`` returns it), so an earlier page's idle state does not count. A
+        state, not a fixed time: late requests of the page are all seen (and kept in ``events``).
+        """
+        self.wait_for("Page.lifecycleEvent", session, timeout,
+                      where=lambda p: p.get("name") == "networkIdle" and p.get("loaderId") == loader_id)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,18 @@ from .test_batch import _notebook
 DASK = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
 
 
+def _scheduler_address(sched_file, proc, timeout: float = 120) -> str:
+    """The scheduler's address once its file is completely written (a half-written file is not yet ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(sched_file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the Dask scheduler did not write its address")
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def dask_cluster(tmp_path):
     if DASK is None:
@@ -28,10 +40,7 @@ def dask_cluster(tmp_path):
                                "--scheduler-file", str(sched_file)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     try:
-        deadline = time.time() + 60
-        while not sched_file.exists() and time.time() < deadline:
-            time.sleep(0.2)
-        address = json.loads(sched_file.read_text())["address"]
+        address = _scheduler_address(sched_file, procs[0])
         procs.append(subprocess.Popen([DASK, "worker", address, "--nworkers", "1", "--nthreads", "1",
                                        "--no-dashboard", "--local-directory", str(tmp_path / "worker")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))

@@ -100,13 +100,14 @@ def _open(cdp: CDP, url: str, shot: Path) -> dict:
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True}, session=session)
         cdp.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
                                                         "deviceScaleFactor": 1, "mobile": False}, session=session)
+        cdp.send("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
         cdp.events.clear()
         nav = cdp.send("Page.navigate", {"url": url}, session=session)
         assert not nav.get("errorText"), f"{url} did not load: {nav['errorText']}"
         cdp.wait_for("Page.loadEventFired", session)
         cdp.send("Runtime.evaluate", {"expression": "Promise.all([...document.images].map(i => i.decode()"
                                       ".catch(() => null)))", "awaitPromise": True}, session=session)
-        cdp.drain(0.5)  # late console messages and requests
+        cdp.network_idle(session, nav["loaderId"])  # late requests (and the console messages before them) are seen
         page = cdp.send("Runtime.evaluate", {"expression": _COLLECT_JS, "returnByValue": True},
                         session=session)["result"]["value"]
         shot.parent.mkdir(parents=True, exist_ok=True)
