@@ -160,11 +160,12 @@ def test_corpus_is_large_and_well_formed():
 def test_bad_input(case, tmp_path):
     folder = build_case(case, tmp_path / case["name"])
     before = snapshot(tmp_path)
-    start = time.perf_counter()
+    start = time.process_time()
     problems = ipm.validate_client(folder)
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     check_problems(case, problems)
-    assert seconds < 10, f"{case['name']}: validation took {seconds:.1f} s"
+    # CPU seconds of this process (all its threads), not wall time: a busy machine does not change them
+    assert seconds < 10, f"{case['name']}: validation took {seconds:.1f} s of CPU"
     assert snapshot(tmp_path) == before, "validation must not write anything"
 
 
@@ -183,9 +184,9 @@ def test_load_client_raises_one_readable_error(tmp_path, name):
 def test_wide_csv_is_refused_fast(tmp_path):
     case = next(c for c in ALL if c["name"] == "responses_wide_10000_columns")
     folder = build_case(case, tmp_path / "wide")
-    start = time.perf_counter()
+    start = time.process_time()
     problems = ipm.validate_client(folder)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0  # CPU seconds: the same on a busy machine
     assert [p.message for p in problems if p.severity == "error"] == [
         "10,000 columns; at most 2,000 are read"]
 

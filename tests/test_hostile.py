@@ -186,10 +186,10 @@ def _alias_bomb() -> str:
 def test_yaml_is_loaded_safely_and_quickly(tmp_path, kind, text, words):
     marker = tmp_path / "PWNED"
     folder = _yaml_client(tmp_path, text.replace("{marker}", str(marker)))
-    start = time.perf_counter()
+    start = time.process_time()
     problems = ipm.validate_client(folder)
-    seconds = time.perf_counter() - start
-    assert seconds < 2.0, f"{kind}: {seconds:.1f} s"
+    seconds = time.process_time() - start
+    assert seconds < 2.0, f"{kind}: {seconds:.1f} s of CPU"  # CPU seconds: the same on a busy machine
     assert [p.file for p in problems] == ["client.yaml"] and words in problems[0].message, problems
     assert not marker.exists()
 
