@@ -106,9 +106,19 @@ def package_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def notebooks_root() -> Path:
+    """The folder of the report notebooks.
+
+    ``ipm_analysis/notebooks`` is a link to the project's ``notebooks/`` in a checkout (resolved, so
+    the notebooks' own relative defaults keep working) and a copy of it, as package data, in an
+    installed wheel.
+    """
+    return (Path(__file__).parent / "notebooks").resolve()
+
+
 def report_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
     """The numbered report notebooks (``NN_name.ipynb``), in reading order."""
-    nb_dir = Path(notebooks_dir) if notebooks_dir else package_root() / "notebooks"
+    nb_dir = Path(notebooks_dir) if notebooks_dir else notebooks_root()
     found = sorted(p for p in nb_dir.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
     if not found:
         raise IpmError(f"no report notebooks (named like 01_overview.ipynb) in {nb_dir}")
@@ -348,8 +358,13 @@ class _Kernel:
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
-        # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager
-        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager.
+        # Local sockets in a private folder (IPC), not TCP ports: nothing else on the machine can
+        # listen in, and the kernel has no reason to warn the user about unencrypted TCP.
+        self._sockets = Path(tempfile.mkdtemp(prefix="ipm-kernel-"))
+        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc",
+                                     connection_file=str(self._sockets / "kernel.json"),
+                                     ip=str(self._sockets / "k"))
         run_sync(self.km.start_kernel)(cwd=tempfile.gettempdir(), env=_kernel_env())
         # clients for the kernel's life: waiting for a new client to be ready costs 0.2 s
         # (jupyter_client drains IOPub for that long), twice per notebook otherwise. ``kc`` is
@@ -392,6 +407,7 @@ class _Kernel:
         self._reset_kc.stop_channels()
         if self.km.has_kernel:
             run_sync(self.km.shutdown_kernel)(now=True)
+        shutil.rmtree(self._sockets, ignore_errors=True)
 
 
 def _kernel_env() -> dict[str, str]:

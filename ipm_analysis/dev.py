@@ -9,13 +9,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .batch import KERNEL_NAME, package_root
+from .batch import KERNEL_NAME, notebooks_root
 
 
 def refresh_notebooks(notebooks_dir: Path | None = None) -> list[Path]:
     import papermill as pm
 
-    nb_dir = notebooks_dir or package_root() / "notebooks"
+    nb_dir = notebooks_dir or notebooks_root()
     done = []
     for nb in sorted(nb_dir.glob("*.ipynb")):
         pm.execute_notebook(str(nb), str(nb), kernel_name=KERNEL_NAME, cwd=str(nb_dir), progress_bar=False)

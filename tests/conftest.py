@@ -111,12 +111,13 @@ _MODULE_MARKS = {
     "test_demo_truth.py": ("slow",),  # default-size demo clients
 }
 _FIXTURE_MARKS = {"hostile_report": ("notebook",)}
+_TEST_MARKS = {"test_a_wheel_install_carries_the_notebooks_and_runs_a_client": ("notebook",)}
 _HEAVY = {"notebook", "browser", "dask"}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        names = set(_MODULE_MARKS.get(item.path.name, ()))
+        names = set(_MODULE_MARKS.get(item.path.name, ())) | set(_TEST_MARKS.get(getattr(item, "originalname", item.name), ()))
         if item.path.suffix == ".ipynb":  # nbval runs the notebook
             names.add("notebook")
         for fixture in getattr(item, "fixturenames", ()):

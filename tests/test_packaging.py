@@ -65,3 +65,39 @@ def test_report_notebooks_are_numbered_in_reading_order():
 
     names = [p.name for p in report_notebooks()]
     assert names[0].startswith("01_") and names == sorted(names)
+
+
+def test_a_wheel_install_carries_the_notebooks_and_runs_a_client(tmp_path):
+    """A non-editable install (the wheel) holds the report notebooks and runs a client with them."""
+    import subprocess
+    import sys
+    import zipfile
+
+    import pytest
+
+    pytest.importorskip("setuptools", minversion="77")
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(wheels), str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
+    (wheel,) = wheels.glob("ipm_analysis-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = sorted(n.split("/")[-1] for n in names if n.startswith("ipm_analysis/notebooks/"))
+    assert shipped == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
+    # the installed copy, not the checkout, from a folder outside the checkout
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(site))
+    where = subprocess.run([sys.executable, "-c", "import ipm_analysis.batch as b; print(b.__file__);"
+                            "print(b.report_notebooks()[0])"], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, check=True).stdout.split()
+    assert all(w.startswith(str(site)) for w in where), where
+    cmd = [sys.executable, "-m", "ipm_analysis.cli"]
+    subprocess.run([*cmd, "demo", "--size", "small"], check=True, capture_output=True, env=env, cwd=tmp_path)
+    run = subprocess.run([*cmd, "run", "data/demo/koffie", "--serial", "--out", "out"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "out" / "koffie" / "report.html").is_file()
+    assert "Kernel is running over TCP" not in run.stdout + run.stderr  # local sockets: nothing to warn about
