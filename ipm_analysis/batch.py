@@ -353,7 +353,7 @@ class _Kernel:
     notebooks. A kernel that died (a killed job) is replaced by the next job.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sockets_in: str | None = None) -> None:
         from jupyter_client import BlockingKernelClient
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
@@ -361,7 +361,8 @@ class _Kernel:
         # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager.
         # Local sockets in a private folder (IPC), not TCP ports: nothing else on the machine can
         # listen in, and the kernel has no reason to warn the user about unencrypted TCP.
-        self._sockets = Path(tempfile.mkdtemp(prefix="ipm-kernel-"))
+        # (on a Dask worker, inside the worker's own folder, which Dask removes when the worker ends)
+        self._sockets = Path(tempfile.mkdtemp(prefix="ipm-kernel-", dir=sockets_in))
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc",
                                      connection_file=str(self._sockets / "kernel.json"),
                                      ip=str(self._sockets / "k"))
@@ -443,7 +444,9 @@ def _job_kernel() -> _Kernel:
         _WORKER_KERNEL.shutdown()
         _WORKER_KERNEL = None
     if _WORKER_KERNEL is None:
-        _WORKER_KERNEL = _Kernel()
+        from distributed import get_worker
+
+        _WORKER_KERNEL = _Kernel(sockets_in=get_worker().local_directory)
         atexit.register(_WORKER_KERNEL.shutdown)  # also: the kernel exits when its worker dies
     return _WORKER_KERNEL
 
