@@ -1,0 +1,251 @@
+"""Did it work? Improvement actions measured against what happened before and elsewhere.
+
+An improvement action starts on a date and targets a chain KPI. Two designs measure it:
+
+- **interrupted time series** (ITS) on the KPI per period: ``y = b0 + b1·t + b2·post + b3·t_since``
+  (+ month-of-year terms when there are at least two full years before the start), with
+  Newey-West (HAC) errors for autocorrelated periods. ``b2`` is the change in level at the start,
+  ``b3`` the change in slope; the effect reported is the average over the periods after the
+  start, ``b2 + b3·mean(t_since)``, against the line the earlier periods predict;
+- **difference-in-differences** (DiD) when the action ran as a pilot (a segment or a set of
+  cases) and the rest is a comparison group: ``y = a + b·pilot + Σ period + d·(pilot × after)``
+  on the group-period cell means, the level at which the action is assigned and cases share
+  their shocks (with one pilot group, case-level errors clustered by group cannot be had and
+  clustered by cell are far too narrow).
+
+Both return the effect with its interval and the **minimum detectable effect** (MDE): the
+smallest true effect the data would show as significant four times in five,
+``(t₁₋α/₂ + t₀.₈) · SE``. The verdict comes from the interval and the MDE: *worked*,
+*moved the wrong way*, *no measurable effect* (the data could have seen the expected effect and
+did not) or *too early to tell* (too few periods since the start, or the expected effect is
+below what the data can yet detect).
+
+Association caveats hold: ITS assumes nothing else changed at the start; DiD assumes the two
+groups would have moved alike without the action (parallel trends), which the pre-period trend
+difference (reported) lets a reader judge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import AnalysisError
+from .kpis import hac_maxlags
+
+POWER = 0.80
+MIN_PRE_PERIODS = 6
+MIN_POST_PERIODS = 3
+Verdict = Literal["worked", "moved the wrong way", "no measurable effect", "too early to tell"]
+
+
+@dataclass(frozen=True)
+class ActionEffect:
+    """The measured effect of one action on one KPI.
+
+    ``effect`` is in the KPI's own unit per period value (a share as a fraction, a time in its
+    unit), positive when the KPI went up. ``level_change``/``slope_change`` (ITS) or
+    ``pre_trend_difference`` (DiD) describe the fit; ``mde`` the minimum detectable effect.
+    """
+
+    design: Literal["its", "did"]
+    effect: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    df: float
+    mde: float
+    n_pre: int
+    n_post: int
+    level_change: float | None = None
+    slope_change: float | None = None
+    seasonal: bool = False
+    maxlags: int | None = None
+    pre_trend_difference: float | None = None
+    pre_trend_p_value: float | None = None
+    params: dict[str, float] | None = None
+
+
+def _t(ci: float, df: float) -> float:
+    if not 0 < ci < 1:
+        raise AnalysisError(f"ci must lie between 0 and 1, got {ci!r}")
+    return float(stats.t.ppf(0.5 + ci / 2, df))
+
+
+def minimum_detectable_effect(se: float, df: float, alpha: float = 0.05, power: float = POWER) -> float:
+    """The smallest true effect found significant (two-sided ``alpha``) with probability ``power``."""
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
+
+
+def _periods(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    missing = [c for c in ("period", value) if c not in frame.columns]
+    if missing:
+        raise AnalysisError(f"an interrupted time series needs the columns period and {value}; missing: {missing}")
+    s = frame[["period", value]].rename(columns={value: "y"}).copy()
+    s["y"] = pd.to_numeric(s["y"], errors="coerce")
+    s["period"] = pd.to_datetime(s["period"])
+    s = s.dropna().sort_values("period", kind="mergesort").reset_index(drop=True)
+    if s["period"].duplicated().any():
+        raise AnalysisError("an interrupted time series needs one value per period; some periods repeat")
+    return s
+
+
+def its_design(frame: pd.DataFrame, start: Any, value: str = "value", seasonal: bool | None = None) -> pd.DataFrame:
+    """The ITS design matrix (as columns) of a series of periods: t, post, t_since, month terms.
+
+    ``t`` counts periods from 0 in order of the rows (regular periods are assumed: months or
+    weeks without gaps); ``post`` is 1 from the first period on or after ``start``.
+    """
+    s = _periods(frame, value)
+    start = pd.Timestamp(start)
+    s["t"] = np.arange(len(s), dtype=float)
+    s["post"] = (s["period"] >= start).astype(float)
+    if not s["post"].any():
+        raise AnalysisError(f"no period on or after the start {start.date()}")
+    t0 = float(s.loc[s["post"] == 1, "t"].iloc[0])
+    s["t_since"] = np.where(s["post"] == 1, s["t"] - t0, 0.0)
+    n_pre = int((s["post"] == 0).sum())
+    if seasonal is None:
+        seasonal = n_pre >= 24 and s["period"].dt.day.eq(1).all()
+    if seasonal:
+        months = s["period"].dt.month
+        for m in range(2, 13):
+            s[f"month_{m}"] = (months == m).astype(float)
+    return s
+
+
+def interrupted_time_series(frame: pd.DataFrame, start: Any, value: str = "value", ci: float = 0.95,
+                            seasonal: bool | None = None, maxlags: int | None = None) -> ActionEffect:
+    """Level and slope change of a per-period KPI at ``start``, with Newey-West errors.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per period: ``period`` (the period's first day) and the KPI ``value``.
+    start : date
+        The action's start; the first period on or after it is the first "after" period.
+    seasonal : bool, optional
+        Month-of-year terms; by default when at least 24 monthly periods precede the start.
+    maxlags : int, optional
+        Newey-West lags; by default ``hac_maxlags(n)``.
+    """
+    import statsmodels.api as sm
+
+    d = its_design(frame, start, value, seasonal)
+    n_pre, n_post = int((d["post"] == 0).sum()), int((d["post"] == 1).sum())
+    if n_pre < MIN_PRE_PERIODS:
+        raise AnalysisError(f"an interrupted time series needs at least {MIN_PRE_PERIODS} periods before the "
+                            f"start; got {n_pre}")
+    cols = ["t", "post", "t_since"] + [c for c in d.columns if c.startswith("month_")]
+    X = sm.add_constant(d[cols].to_numpy(), has_constant="add")
+    if n_post < 2:  # no slope after the start can be told from the level
+        cols.remove("t_since")
+        X = sm.add_constant(d[cols].to_numpy(), has_constant="add")
+    lags = hac_maxlags(len(d)) if maxlags is None else int(maxlags)
+    fit = sm.OLS(d["y"].to_numpy(), X).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True},
+                                           use_t=True)
+    names = ["const"] + cols
+    params = dict(zip(names, map(float, fit.params)))
+    # the average effect over the periods after the start: level + slope x mean periods since start
+    w = np.zeros(len(names))
+    w[names.index("post")] = 1.0
+    if "t_since" in names:
+        w[names.index("t_since")] = float(d.loc[d["post"] == 1, "t_since"].mean())
+    effect = float(w @ fit.params)
+    se = float(np.sqrt(w @ fit.cov_params() @ w))
+    df = float(fit.df_resid)
+    q = _t(ci, df)
+    p = float(2 * stats.t.sf(abs(effect / se), df)) if se > 0 else float(effect == 0)
+    return ActionEffect(design="its", effect=effect, se=se, ci_low=effect - q * se, ci_high=effect + q * se,
+                        p_value=p, df=df, mde=minimum_detectable_effect(se, df, 1 - ci), n_pre=n_pre,
+                        n_post=n_post, level_change=params["post"], slope_change=params.get("t_since"),
+                        seasonal=any(c.startswith("month_") for c in cols), maxlags=lags, params=params)
+
+
+def difference_in_differences(cases: pd.DataFrame, start: Any, value: str = "value", pilot: str = "pilot",
+                              period: str = "period", ci: float = 0.95) -> ActionEffect:
+    """The pilot's effect on a per-case KPI against the comparison group, before and after ``start``.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        One row per case: the KPI ``value`` (a 0/1 flag for a share), ``pilot`` (True for cases
+        where the action ran) and ``period`` (the case's period, e.g. month).
+
+    The action is assigned to a group for a stretch of periods, so the cases of one group in one
+    period share their shocks: the group-period cell is the unit of the design. The model is fitted
+    on the cell means (pilot and comparison per period): ``mean = a + b·pilot + Σ period + d·treated``,
+    with classical errors on ``periods·2 − periods − 2`` degrees of freedom (the two-step route of
+    Donald and Lang, 2007). Case-level errors clustered by cell would count each case-level answer
+    as information about the cell shocks and, with one pilot group, give intervals that are far
+    too narrow. The pre-period trend of the pilot-minus-comparison gap (per period, with its
+    p-value) is returned to judge the parallel-trends assumption.
+    """
+    import statsmodels.api as sm
+
+    missing = [c for c in (value, pilot, period) if c not in cases.columns]
+    if missing:
+        raise AnalysisError(f"a difference-in-differences needs the columns {value}, {pilot}, {period}; "
+                            f"missing: {missing}")
+    d = pd.DataFrame({"y": pd.to_numeric(cases[value], errors="coerce"),
+                      "pilot": cases[pilot].astype(bool).astype(float),
+                      "period": pd.to_datetime(cases[period])}).dropna()
+    cells = d.groupby(["period", "pilot"], sort=True)["y"].mean().unstack("pilot").dropna()
+    start = pd.Timestamp(start)
+    if cells.shape[1] < 2 or not (cells.index < start).any() or not (cells.index >= start).any():
+        raise AnalysisError("a difference-in-differences needs pilot and comparison cases both before and after "
+                            "the start")
+    cell = cells.stack().rename("y").reset_index()
+    cell["post"] = (cell["period"] >= start).astype(float)
+    cell["treated"] = cell["pilot"] * cell["post"]
+    periods = cells.index
+    fe = pd.get_dummies(pd.Categorical(cell["period"], categories=periods), drop_first=True, dtype=float)
+    X = np.column_stack([np.ones(len(cell)), cell["pilot"], cell["treated"], fe.to_numpy()])
+    if len(cell) - X.shape[1] < 1:
+        raise AnalysisError("a difference-in-differences needs at least three periods with both groups")
+    fit = sm.OLS(cell["y"].to_numpy(), X).fit()
+    effect, se, df = float(fit.params[2]), float(fit.bse[2]), float(fit.df_resid)
+    q = _t(ci, df)
+    p = float(fit.pvalues[2])
+    n_pre, n_post = int((periods < start).sum()), int((periods >= start).sum())
+    gap_trend, gap_p = _pre_trend(cells[cells.index < start])
+    return ActionEffect(design="did", effect=effect, se=se, ci_low=effect - q * se, ci_high=effect + q * se,
+                        p_value=p, df=df, mde=minimum_detectable_effect(se, df, 1 - ci), n_pre=n_pre,
+                        n_post=n_post, pre_trend_difference=gap_trend, pre_trend_p_value=gap_p,
+                        params={"const": float(fit.params[0]), "pilot": float(fit.params[1]),
+                                "treated": effect})
+
+
+def _pre_trend(cells: pd.DataFrame) -> tuple[float | None, float | None]:
+    """Slope per period of the pilot-minus-comparison gap before the start (None with < 3 periods)."""
+    import statsmodels.api as sm
+
+    gap = (cells[1.0] - cells[0.0]).dropna()
+    if len(gap) < 3:
+        return None, None
+    fit = sm.OLS(gap.to_numpy(), sm.add_constant(np.arange(len(gap), dtype=float))).fit()
+    return float(fit.params[1]), float(fit.pvalues[1])
+
+
+def verdict(effect: ActionEffect, direction: Literal["higher", "lower"] = "higher",
+            expected: float | None = None, min_post: int = MIN_POST_PERIODS) -> Verdict:
+    """Worked / moved the wrong way / no measurable effect / too early to tell.
+
+    ``expected`` is the change the action was predicted to bring (in the KPI's unit, signed);
+    without it, a null result after ``min_post`` periods is "no measurable effect".
+    """
+    if direction not in ("higher", "lower"):
+        raise AnalysisError(f"direction must be 'higher' or 'lower', got {direction!r}")
+    good = 1 if direction == "higher" else -1
+    if effect.ci_low > 0 or effect.ci_high < 0:
+        return "worked" if np.sign(effect.effect) == good else "moved the wrong way"
+    if effect.n_post < min_post:
+        return "too early to tell"
+    if expected is not None and abs(expected) < effect.mde:
+        return "too early to tell"
+    return "no measurable effect"
