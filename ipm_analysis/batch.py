@@ -353,7 +353,7 @@ class _Kernel:
     notebooks. A kernel that died (a killed job) is replaced by the next job.
     """
 
-    def __init__(self, sockets_in: str | None = None) -> None:
+    def __init__(self) -> None:
         from jupyter_client import BlockingKernelClient
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
@@ -361,8 +361,11 @@ class _Kernel:
         # nbclient drives the kernel asynchronously (and notices a dead one only so): an async manager.
         # Local sockets in a private folder (IPC), not TCP ports: nothing else on the machine can
         # listen in, and the kernel has no reason to warn the user about unencrypted TCP.
-        # (on a Dask worker, inside the worker's own folder, which Dask removes when the worker ends)
-        self._sockets = Path(tempfile.mkdtemp(prefix="ipm-kernel-", dir=sockets_in))
+        # The folder is named after this process; a Dask worker that was killed leaves its folder
+        # behind, and the next kernel started on the machine removes it (the path must stay short:
+        # a socket path has at most 107 characters).
+        _remove_orphan_socket_folders()
+        self._sockets = Path(tempfile.mkdtemp(prefix=f"{_SOCKETS_PREFIX}{os.getpid()}-"))
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, transport="ipc",
                                      connection_file=str(self._sockets / "kernel.json"),
                                      ip=str(self._sockets / "k"))
@@ -411,6 +414,23 @@ class _Kernel:
         shutil.rmtree(self._sockets, ignore_errors=True)
 
 
+_SOCKETS_PREFIX = "ipm-kernel-"
+
+
+def _remove_orphan_socket_folders() -> None:
+    """Remove the kernel socket folders of processes that are gone (``ipm-kernel-<pid>-*``)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SOCKETS_PREFIX}*-*"):
+        pid = folder.name[len(_SOCKETS_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
 def _kernel_env() -> dict[str, str]:
     """The kernel's environment: this process's, without a fixed malloc trim threshold.
 
@@ -444,9 +464,7 @@ def _job_kernel() -> _Kernel:
         _WORKER_KERNEL.shutdown()
         _WORKER_KERNEL = None
     if _WORKER_KERNEL is None:
-        from distributed import get_worker
-
-        _WORKER_KERNEL = _Kernel(sockets_in=get_worker().local_directory)
+        _WORKER_KERNEL = _Kernel()
         atexit.register(_WORKER_KERNEL.shutdown)  # also: the kernel exits when its worker dies
     return _WORKER_KERNEL
 

@@ -322,3 +322,23 @@ def test_tasks_start_by_client_size_then_by_the_notebooks_recorded_time(tmp_path
                      "ipm_assemble:big",
                      "ipm_prepare:small", "ipm_02_b:small", "ipm_04_d:small", "ipm_01_a:small", "ipm_03_c:small",
                      "ipm_assemble:small"]
+
+
+def test_socket_folders_of_gone_processes_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from ipm_analysis import batch
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    dead = tmp_path / f"ipm-kernel-{gone}-abc"
+    live = tmp_path / f"ipm-kernel-{os.getpid()}-def"
+    other = tmp_path / "ipm-kernel-notes"
+    for f in (dead, live, other):
+        f.mkdir()
+    batch._remove_orphan_socket_folders()
+    assert not dead.exists() and live.exists() and other.exists()
