@@ -249,3 +249,117 @@ def verdict(effect: ActionEffect, direction: Literal["higher", "lower"] = "highe
     if expected is not None and abs(expected) < effect.mde:
         return "too early to tell"
     return "no measurable effect"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One improvement action: what it targets, from when, and (a pilot) where it ran.
+
+    ``pilot`` is ``(segment id, group)``: the cases (or answers) in that group had the action, the
+    others are the comparison group. Without a pilot the action ran everywhere and only the
+    interrupted time series can measure it.
+    """
+
+    id: str
+    kpi: str
+    start: Any
+    end: Any = None
+    pilot: tuple[str, str] | None = None
+    name: str = ""
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class ActionReview:
+    """What one action did: on its chain KPI and on the result KPI of the cases it touched."""
+
+    action: ActionSpec
+    kpi: ActionEffect | None
+    kpi_verdict: Verdict | None
+    result: ActionEffect | None
+    result_verdict: Verdict | None
+    notes: tuple[str, ...] = ()
+
+
+def result_points(scores: pd.Series, scale: str) -> pd.Series:
+    """Each answer's contribution to the result KPI's mean: for NPS +100 (promoter), -100 (detractor) or
+    0, so that the mean of the points is the NPS; otherwise the score itself."""
+    s = pd.to_numeric(scores, errors="coerce")
+    if scale == "nps":
+        return 100.0 * (s >= 9).astype(float) - 100.0 * (s <= 6).astype(float)
+    return s.astype(float)
+
+
+def _window(frame: pd.DataFrame, spec: ActionSpec) -> pd.DataFrame:
+    """The periods the review looks at: all before the start, and those up to the action's end."""
+    if spec.end is None:
+        return frame
+    return frame[pd.to_datetime(frame["period"]) <= pd.Timestamp(spec.end)]
+
+
+def _measure(rows: pd.DataFrame, value: str, spec: ActionSpec, direction: str, expected: float | None,
+             ci: float, what: str, notes: list[str], min_base: int) -> tuple[ActionEffect | None, Verdict | None]:
+    rows = _window(rows.dropna(subset=[value]), spec)
+    # periods (per group, for a pilot) under the minimum base say nothing reliable: left out, and said
+    keys = ["period", "_pilot"] if spec.pilot is not None else ["period"]
+    size = rows.groupby(keys)[value].transform("size")
+    small = rows.loc[size < min_base, "period"].drop_duplicates()
+    if len(small):
+        notes.append(f"{what}: {len(small)} period(s) with fewer than {min_base} cases left out "
+                     f"({', '.join(pd.to_datetime(small).dt.strftime('%Y-%m').sort_values())})")
+        rows = rows[~rows["period"].isin(small)]
+    try:
+        if spec.pilot is not None:
+            eff = difference_in_differences(rows, spec.start, value=value, pilot="_pilot", ci=ci)
+        else:
+            monthly = rows.groupby("period", as_index=False)[value].mean()
+            eff = interrupted_time_series(monthly, spec.start, value=value, ci=ci)
+    except AnalysisError as e:
+        notes.append(f"{what}: {e}")
+        return None, None
+    return eff, verdict(eff, direction, expected=expected)
+
+
+def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | None = None,
+                  expected_result_change: float | None = None, ci: float = 0.95) -> ActionReview:
+    """Measure one action on a loaded client: its chain KPI per case, and the result KPI of the
+    answers linked to the chain's cases (NPS in points, other scales in their unit).
+
+    ``expected_*`` are the changes the agenda predicted (for the "too early" rule); without them a
+    null result after three periods reads "no measurable effect".
+    """
+    kpi = next((k for ch in client.config.chains for k in ch.kpis if k.id == spec.kpi), None)
+    if kpi is None:
+        raise AnalysisError(f"action '{spec.id}': unknown chain KPI '{spec.kpi}'")
+    chain = next(ch.id for ch in client.config.chains if any(k.id == spec.kpi for k in ch.kpis))
+    notes: list[str] = []
+    cases = client.case_kpis[client.case_kpis["chain"] == chain]
+    linked = None
+    if client.linked is not None:
+        linked = client.linked[(client.linked["chain"] == chain) & client.linked["linked"].astype(bool)].copy()
+        linked["_points"] = result_points(linked["score"], client.config.result_kpi.scale)
+    if spec.pilot is not None:
+        seg, group = spec.pilot
+        if seg in cases.columns:
+            cases = cases.assign(_pilot=cases[seg].astype(str) == str(group))
+        elif linked is not None and seg in linked.columns:
+            notes.append(f"the pilot segment '{seg}' is known for answered cases only: the chain KPI is "
+                         "measured on those")
+            cases = linked.assign(_pilot=linked[seg].astype(str) == str(group))
+        else:
+            raise AnalysisError(f"action '{spec.id}': unknown segment '{seg}'")
+        if linked is not None and seg in linked.columns:
+            linked = linked.assign(_pilot=linked[seg].astype(str) == str(group))
+    base = client.config.reporting.min_base_suppress
+    kpi_eff, kpi_v = _measure(cases, spec.kpi, spec, kpi.direction, expected_kpi_change, ci, "chain KPI", notes,
+                              base)
+    res_eff = res_v = None
+    if linked is None:
+        notes.append("no survey: the result KPI cannot be measured")
+    elif spec.pilot is not None and "_pilot" not in linked.columns:
+        notes.append("the pilot's answers cannot be told apart: the result KPI is not measured")
+    else:
+        res_eff, res_v = _measure(linked, "_points", spec, "higher", expected_result_change, ci, "result KPI",
+                                  notes, base)
+    return ActionReview(action=spec, kpi=kpi_eff, kpi_verdict=kpi_v, result=res_eff, result_verdict=res_v,
+                        notes=tuple(notes))

@@ -129,3 +129,57 @@ def test_refusals():
         difference_in_differences(cases[cases["pilot"]], start)
     with pytest.raises(AnalysisError, match="direction"):
         verdict(interrupted_time_series(*_series(np.random.default_rng(1))), "up")
+
+
+def _client_with_a_pilot(folder, seed=0, effect=0.10, months=18, start=12):
+    """A client folder whose on-time share rises by ``effect`` in region north from month ``start``;
+    NPS answers depend on on-time (promoter 60 % when on time, 25 % when late)."""
+    import copy
+
+    from .conftest import BASE_CONFIG, write_client
+
+    rng = np.random.default_rng(seed)
+    periods = pd.date_range("2024-01-01", periods=months, freq="MS")
+    cases, answers = [], []
+    for i, p in enumerate(periods):
+        for region in ("north", "south"):
+            share = 0.80 + (effect if region == "north" and i >= start else 0.0) + rng.normal(0, 0.01)
+            for _ in range(150):
+                cid = f"c{len(cases) + 1:05d}"
+                late = rng.random() > share
+                opened = p + pd.Timedelta(days=int(rng.integers(0, 10)))
+                promised = opened + pd.Timedelta(days=8)  # installed within the month it was opened in
+                installed = promised + pd.Timedelta(days=int(rng.integers(1, 6)) if late else 0)
+                cases.append((cid, "installation", opened.date(), installed.date(), promised.date(),
+                              installed.date(), region))
+                if rng.random() < 0.5:
+                    promoter = rng.random() < (0.25 if late else 0.60)
+                    score = int(rng.integers(9, 11)) if promoter else int(rng.integers(0, 9))
+                    answers.append((f"r{len(answers) + 1:05d}", (installed + pd.Timedelta(days=2)).date(), score,
+                                    cid, 2))
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["tables"].pop("events")
+    cfg["chains"][0].pop("journey")
+    case_csv = "case_id,chain,opened_at,closed_at,promised_at,installed_at,region\n" + "\n".join(
+        ",".join(map(str, c)) for c in cases)
+    resp_csv = "response_id,responded_at,nps,case_id,years\n" + "\n".join(",".join(map(str, a)) for a in answers)
+    return write_client(folder, cfg, responses_csv=resp_csv, cases_csv=case_csv, events_csv=None), periods[start]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_pilot_on_a_loaded_client_is_found_on_the_kpi_and_the_result(tmp_path, seed):
+    from ipm_analysis.actions import ActionSpec, review_action
+    from ipm_analysis.data import load_client
+
+    folder, start = _client_with_a_pilot(tmp_path / "c", seed=seed)
+    client = load_client(folder)
+    review = review_action(client, ActionSpec(id="plan", kpi="on_time", start=start, pilot=("region", "north")))
+    assert review.kpi.design == "did"
+    assert review.kpi.ci_low <= 0.10 <= review.kpi.ci_high and review.kpi_verdict == "worked"
+    # the result KPI of the touched cases: an on-time case scores NPS 100 x (0.60 - 0.40 x 7/9) = 28.9, a late one
+    # 100 x (0.25 - 0.75 x 7/9) = -33.3, so 10 pp more on time is worth +6.2 NPS points in the pilot
+    assert review.result.design == "did"
+    assert review.result.ci_low <= 6.22 <= review.result.ci_high
+    # the same action read without its pilot: an interrupted time series of the whole chain
+    plain = review_action(client, ActionSpec(id="plan", kpi="on_time", start=start))
+    assert plain.kpi.design == "its" and plain.kpi.ci_low <= 0.05 <= plain.kpi.ci_high  # half the cases had it
