@@ -363,3 +363,14 @@ def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | No
                                   notes, base)
     return ActionReview(action=spec, kpi=kpi_eff, kpi_verdict=kpi_v, result=res_eff, result_verdict=res_v,
                         notes=tuple(notes))
+
+
+def review_actions(client: Any, ci: float = 0.95) -> list[ActionReview]:
+    """Every action of the client's ``actions:`` in client.yaml, once per chain KPI it targets."""
+    out = []
+    for a in client.config.actions:
+        for kpi in a.kpis:
+            spec = ActionSpec(id=a.id, kpi=kpi, start=a.start, end=a.end, name=a.name, owner=a.owner,
+                              pilot=(a.pilot.segment, a.pilot.group) if a.pilot is not None else None)
+            out.append(review_action(client, spec, ci=ci))
+    return out

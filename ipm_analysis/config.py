@@ -7,6 +7,7 @@ safe loader only; very large files and alias-heavy documents are refused before 
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -306,6 +307,31 @@ class Reporting(_Model):
         return self
 
 
+class Pilot(_Model):
+    """Where an action ran: one group of a segment (the rest is the comparison group)."""
+
+    segment: Identifier
+    group: str = Field(min_length=1, max_length=200)
+
+
+class Action(_Model):
+    """An improvement action taken, to be measured against what happened before and elsewhere."""
+
+    id: Identifier
+    name: str = Field(min_length=1, max_length=300)
+    owner: str = Field(default="", max_length=200)
+    kpis: list[Identifier] = Field(min_length=1)
+    start: datetime.date
+    end: datetime.date | None = None
+    pilot: Pilot | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Action":
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"action '{self.id}': end ({self.end}) must come after start ({self.start})")
+        return self
+
+
 class ClientConfig(_Model):
     id: Identifier
     title: str = Field(min_length=1, max_length=300)
@@ -316,9 +342,11 @@ class ClientConfig(_Model):
     segments: list[Segment] = Field(default_factory=list)
     contacts: Contacts = Field(default_factory=Contacts)
     reporting: Reporting = Field(default_factory=Reporting)
+    actions: list[Action] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> "ClientConfig":
+        self._check_actions()
         ids = [c.id for c in self.chains]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -338,6 +366,21 @@ class ClientConfig(_Model):
             if t is not None and t.chain is not None and t.chain not in ids:
                 raise ValueError(f"tables name chain '{t.chain}', which is not declared under chains ({ids})")
         return self
+
+    def _check_actions(self) -> None:
+        ids = [a.id for a in self.actions]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"action ids {dup} occur more than once")
+        kpi_ids = {k.id for c in self.chains for k in c.kpis}
+        seg_ids = {s.id for s in self.segments}
+        for a in self.actions:
+            unknown = [k for k in a.kpis if k not in kpi_ids]
+            if unknown:
+                raise ValueError(f"action '{a.id}' targets unknown chain KPIs {unknown}; known: {sorted(kpi_ids)}")
+            if a.pilot is not None and a.pilot.segment not in seg_ids:
+                raise ValueError(f"action '{a.id}': pilot segment '{a.pilot.segment}' is not declared under "
+                                 f"segments ({sorted(seg_ids)})")
 
     # -- convenience -------------------------------------------------------------------------
     @property

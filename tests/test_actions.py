@@ -3,6 +3,8 @@ fits of the same models, known effects recovered over seeds, and the verdict rul
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -183,3 +185,28 @@ def test_a_pilot_on_a_loaded_client_is_found_on_the_kpi_and_the_result(tmp_path,
     # the same action read without its pilot: an interrupted time series of the whole chain
     plain = review_action(client, ActionSpec(id="plan", kpi="on_time", start=start))
     assert plain.kpi.design == "its" and plain.kpi.ci_low <= 0.05 <= plain.kpi.ci_high  # half the cases had it
+
+
+def test_actions_in_client_yaml_are_validated_and_reviewed(tmp_path):
+    import yaml
+
+    from ipm_analysis.actions import review_actions
+    from ipm_analysis.data import load_client
+    from ipm_analysis.errors import ValidationError
+
+    folder, start = _client_with_a_pilot(tmp_path / "c", seed=1)
+    cfg = yaml.safe_load((folder / "client.yaml").read_text())
+    cfg["segments"].append({"id": "area", "name": "Area", "table": "cases", "column": "region"})
+    cfg["actions"] = [{"id": "plan_north", "name": "Planning calls back", "owner": "Planning", "kpis": ["on_time"],
+                       "start": start.date().isoformat(), "pilot": {"segment": "area", "group": "north"}}]
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg))
+    (review,) = review_actions(load_client(folder))
+    assert review.action.owner == "Planning" and review.kpi.design == "did" and review.kpi_verdict == "worked"
+    good = cfg["actions"][0]
+    for bad, words in [({"kpis": ["on_tiem"]}, "unknown chain KPIs ['on_tiem']"),
+                       ({"pilot": {"segment": "nowhere", "group": "x"}}, "pilot segment 'nowhere'"),
+                       ({"end": "2020-01-01"}, "must come after start")]:
+        cfg["actions"] = [{**good, **bad}]
+        (folder / "client.yaml").write_text(yaml.safe_dump(cfg))
+        with pytest.raises(ValidationError, match=re.escape(words)):
+            load_client(folder)
