@@ -207,3 +207,43 @@ def signal_rules(z: Any, values: Any | None = None) -> list[tuple[str, ...]]:
                 hits.append("six_trending")
         out.append(tuple(hits))
     return out
+
+
+DEFAULT_BASELINE = 12  # periods, when nothing says otherwise
+
+
+def default_baseline(n_periods: int, first_action: Any = None) -> Any:
+    """The baseline a client's charts use: the periods before its first action's start when
+    there is one, else the first 12 periods (but never the last 3, which are what is watched)."""
+    if first_action is not None:
+        return (None, pd.Timestamp(first_action) - pd.Timedelta(days=1))
+    return max(MIN_BASELINE, min(DEFAULT_BASELINE, n_periods - 3))
+
+
+def chain_kpi_charts(client: Any, baseline: Any = None) -> dict[str, ControlChart | str]:
+    """A control chart per chain KPI of a loaded client, by the client's period.
+
+    Shares get a p-chart of the cases meeting the KPI per period; times and counts an
+    individuals chart of their mean per period. Periods with fewer cases than the client's
+    minimum base are left out. A KPI that cannot be charted maps to the reason (a sentence).
+    """
+    base_n = client.config.reporting.min_base_suppress
+    starts = [a.start for a in getattr(client.config, "actions", [])]
+    first = min(starts) if starts else None
+    out: dict[str, ControlChart | str] = {}
+    for chain in client.config.chains:
+        cases = client.case_kpis[client.case_kpis["chain"] == chain.id]
+        for kpi in chain.kpis:
+            v = cases[["period", kpi.id]].dropna()
+            g = v.groupby("period")[kpi.id]
+            per = pd.DataFrame({"n": g.size(), "sum": g.sum(), "mean": g.mean()}).reset_index()
+            per = per[per["n"] >= base_n]
+            b = baseline if baseline is not None else default_baseline(len(per), first)
+            try:
+                if kpi.unit == "share":
+                    out[kpi.id] = p_chart(per.rename(columns={"sum": "successes"}), baseline=b)
+                else:
+                    out[kpi.id] = individuals_chart(per, value="mean", n="n", baseline=b)
+            except AnalysisError as e:
+                out[kpi.id] = str(e)
+    return out

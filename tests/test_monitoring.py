@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ipm_analysis.errors import AnalysisError
-from ipm_analysis.monitoring import individuals_chart, p_chart, signal_rules
+from ipm_analysis.monitoring import chain_kpi_charts, default_baseline, individuals_chart, p_chart, signal_rules
 
 MONTHS = pd.date_range("2024-01-01", periods=12, freq="MS")
 
@@ -88,3 +88,26 @@ def test_refusals():
         p_chart(pd.DataFrame({"period": MONTHS, "successes": [3] * 12, "n": [2] * 12}))
     with pytest.raises(AnalysisError, match="missing"):
         individuals_chart(pd.DataFrame({"period": MONTHS}))
+
+
+def test_chain_kpi_charts_of_the_fixture_client_match_a_hand_computation():
+    from ipm_analysis.data import load_client
+
+    from .conftest import FIXTURE_CLIENT
+
+    client = load_client(FIXTURE_CLIENT)
+    charts = chain_kpi_charts(client)
+    assert set(charts) == {k.id for k in client.config.kpis}
+    on_time = charts["on_time"]
+    assert on_time.kind == "p"
+    cases = client.case_kpis[(client.case_kpis["chain"] == "installation")].dropna(subset=["on_time"])
+    by = cases.groupby("period")["on_time"].agg(["sum", "size"])
+    by = by[by["size"] >= client.config.reporting.min_base_suppress]
+    k = default_baseline(len(by))
+    assert on_time.center == pytest.approx(by["sum"].iloc[:k].sum() / by["size"].iloc[:k].sum())
+    assert on_time.table["n"].tolist() == by["size"].tolist()
+    lead = charts["lead_time_days"]
+    assert lead.kind == "i"
+    assert lead.table["value"].to_numpy() == pytest.approx(
+        cases.dropna(subset=["lead_time_days"]).groupby("period")["lead_time_days"].mean()
+        .loc[lead.table["period"]].to_numpy())
