@@ -293,3 +293,33 @@ def step_deviations(table: pd.DataFrame, *, ax=None, title: str = ""):
     ax.set_title(title or "Deviation from the designed journey, per step")
     ax.legend(fontsize=8)
     return ax
+
+
+def control_chart(table: pd.DataFrame, *, kind: str = "p", ax=None, title: str = "", ylabel: str = ""):
+    """A control chart: the KPI per period, its centre line and limits, the baseline shaded,
+    periods that signal marked in red.
+
+    ``table`` is :attr:`ipm_analysis.monitoring.ControlChart.table`; for a p-chart (``kind="p"``)
+    values and limits are shares and are drawn in %.
+    """
+    d = table.copy()
+    d["period"] = pd.to_datetime(d["period"])
+    scale = 100.0 if kind == "p" else 1.0
+    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
+    base = d[d["baseline"]]
+    if len(base):
+        ax.axvspan(base["period"].min(), base["period"].max(), color="#eeeeee", zorder=0, label="baseline")
+    ax.step(d["period"], d["ucl"] * scale, where="mid", color="#999999", lw=1, ls="--", label="control limits")
+    ax.step(d["period"], d["lcl"] * scale, where="mid", color="#999999", lw=1, ls="--")
+    ax.plot(d["period"], d["center"] * scale, color="#555555", lw=1, label="centre (baseline)")
+    ax.plot(d["period"], d["value"] * scale, color=PALETTE[0], marker="o", ms=4, lw=1.5, label="per period")
+    hit = d[d["signals"].map(len) > 0]
+    if len(hit):
+        ax.scatter(hit["period"], hit["value"] * scale, s=60, facecolors="none", edgecolors=STATUS_COLOURS[
+            "below target"], linewidths=1.5, zorder=3, label="signal")
+    _month_ticks(ax, d["period"])
+    ax.set_xlabel("month")
+    ax.set_ylabel(ylabel or ("% of cases" if kind == "p" else "value"))
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    return ax

@@ -42,3 +42,22 @@ def test_kpi_months_small_multiples_share_the_month_labels():
         labels = [t.get_text() for t in ax.get_xticklabels()]
         assert labels == ["2025-01", "2025-04", "2025-07", "2025-10", "2026-01"]
     plt.close("all")
+
+
+def test_control_chart_draws_limits_baseline_and_signals():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from ipm_analysis import plots
+    from ipm_analysis.monitoring import p_chart
+
+    months = pd.date_range("2024-01-01", periods=12, freq="MS")
+    chart = p_chart(pd.DataFrame({"period": months, "successes": [90] * 10 + [60, 91], "n": [100] * 12}), baseline=10)
+    ax = plots.control_chart(chart.table, kind="p", title="On time", ylabel="% on time")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["baseline", "control limits", "centre (baseline)", "per period", "signal"]
+    signal = ax.collections[-1].get_offsets()
+    assert len(signal) == 1 and signal[0][1] == 60.0  # the one signalling month, drawn in %
+    assert ax.get_ylabel() == "% on time" and ax.get_xticklabels()[0].get_text().startswith("2024-")
