@@ -374,3 +374,105 @@ def review_actions(client: Any, ci: float = 0.95) -> list[ActionReview]:
                               pilot=(a.pilot.segment, a.pilot.group) if a.pilot is not None else None)
             out.append(review_action(client, spec, ci=ci))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# the report section: "Did it work?" and the control charts of the chain KPIs
+# --------------------------------------------------------------------------------------------
+
+VERDICT_WORDS = {
+    "worked": "worked",
+    "moved the wrong way": "moved the wrong way",
+    "no measurable effect": "no measurable effect",
+    "too early to tell": "too early to tell",
+}
+
+
+def _in_unit(x: float, unit: str, signed: bool = True) -> str:
+    """A change in a KPI's unit: shares in percentage points, times and counts in their unit."""
+    if unit == "share":
+        v, u = 100 * x, "percentage points"
+    elif unit == "NPS points":
+        v, u = x, "NPS points"
+    else:
+        v, u = x, unit
+    digits = 1 if abs(v) >= 0.095 or v == 0 else 2
+    text = f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    return f"{text} {u}".strip()
+
+
+def review_sentence(review: ActionReview, kpi_name: str, kpi_unit: str, result_name: str,
+                    result_unit: str) -> str:
+    """What one action did, in words: the KPI's change with its interval and verdict, the result
+    KPI's, and the smallest change the data could see where it is too early."""
+    a = review.action
+    parts = [f"{a.name or a.id}" + (f" ({a.owner})" if a.owner else "") + f", from {pd.Timestamp(a.start):%Y-%m-%d}"
+             + (f" in {a.pilot[0]} = {a.pilot[1]} against the rest" if a.pilot else "") + ":"]
+    for what, eff, v, unit in ((kpi_name, review.kpi, review.kpi_verdict, kpi_unit),
+                               (result_name, review.result, review.result_verdict, result_unit)):
+        if eff is None:
+            continue
+        text = (f"{what} {_in_unit(eff.effect, unit)} (95% interval {_in_unit(eff.ci_low, unit)} to "
+                f"{_in_unit(eff.ci_high, unit)}): {VERDICT_WORDS[v]}")
+        if v == "too early to tell":
+            text += f"; a change under {_in_unit(eff.mde, unit, signed=False)} could not be seen yet"
+        parts.append(text + ".")
+    if review.kpi is None and review.result is None:
+        parts.append("not measurable: " + "; ".join(review.notes) + ".")
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class ActionsSection:
+    """The numbers and texts of the report's "Did it work?" and monitoring section."""
+
+    reviews: list[ActionReview]
+    sentences: list[str]
+    table: pd.DataFrame
+    charts: dict
+    signals: pd.DataFrame
+    note: str
+
+
+def actions_section(client: Any, recent_periods: int = 3) -> ActionsSection:
+    """Review every action of client.yaml and chart every chain KPI (see :mod:`ipm_analysis.monitoring`).
+
+    ``signals`` holds the signals of the last ``recent_periods`` periods charted, the ones a reader
+    should look at now.
+    """
+    from .monitoring import chain_kpi_charts
+
+    kpis = {k.id: k for c in client.config.chains for k in c.kpis}
+    scale = client.config.result_kpi.scale if client.config.result_kpi is not None else None
+    result_name = client.config.result_kpi.name if client.config.result_kpi is not None else "result KPI"
+    result_unit = "NPS points" if scale == "nps" else "points"
+    reviews = review_actions(client) if client.config.actions else []
+    sentences, rows = [], []
+    for r in reviews:
+        k = kpis[r.action.kpi]
+        sentences.append(review_sentence(r, k.name, k.unit, result_name, result_unit))
+        for what, eff, v, unit in ((k.name, r.kpi, r.kpi_verdict, k.unit), (result_name, r.result, r.result_verdict,
+                                                                             result_unit)):
+            if eff is None:
+                continue
+            rows.append({"action": r.action.name or r.action.id, "owner": r.action.owner, "measured on": what,
+                         "design": "pilot against the rest" if eff.design == "did" else "before against after",
+                         "change": _in_unit(eff.effect, unit),
+                         "95% interval": f"{_in_unit(eff.ci_low, unit)} to {_in_unit(eff.ci_high, unit)}",
+                         "smallest visible change": _in_unit(eff.mde, unit, signed=False),
+                         "periods after start": eff.n_post, "verdict": VERDICT_WORDS[v]})
+    charts = chain_kpi_charts(client)
+    recent = []
+    for kid, ch in charts.items():
+        if isinstance(ch, str) or not len(ch.table):
+            continue
+        last = ch.table["period"].iloc[-recent_periods:]
+        s = ch.signals
+        s = s[s["period"].isin(last)]
+        for row in s.itertuples():
+            recent.append({"chain KPI": kpis[kid].name, "link": kpis[kid].link or "",
+                           "month": pd.Timestamp(row.period).strftime("%Y-%m"), "signal": row.description})
+    note = ("No improvement actions are declared in client.yaml (actions:), so none is measured."
+            if not client.config.actions else "")
+    return ActionsSection(reviews=reviews, sentences=sentences, table=pd.DataFrame(rows), charts=charts,
+                          signals=pd.DataFrame(recent, columns=["chain KPI", "link", "month", "signal"]), note=note)

@@ -210,3 +210,33 @@ def test_actions_in_client_yaml_are_validated_and_reviewed(tmp_path):
         (folder / "client.yaml").write_text(yaml.safe_dump(cfg))
         with pytest.raises(ValidationError, match=re.escape(words)):
             load_client(folder)
+
+
+def test_the_section_says_what_each_action_did_in_the_kpis_unit(tmp_path):
+    import yaml
+
+    from ipm_analysis.actions import actions_section
+    from ipm_analysis.data import load_client
+
+    folder, start = _client_with_a_pilot(tmp_path / "c", seed=2)
+    cfg = yaml.safe_load((folder / "client.yaml").read_text())
+    cfg["segments"].append({"id": "area", "name": "Area", "table": "cases", "column": "region"})
+    late = (start + pd.DateOffset(months=5)).date().isoformat()  # one month of data after it
+    cfg["actions"] = [
+        {"id": "plan_north", "name": "Planning calls back", "owner": "Planning", "kpis": ["on_time"],
+         "start": start.date().isoformat(), "pilot": {"segment": "area", "group": "north"}},
+        {"id": "late", "name": "New route planner", "owner": "Planning", "kpis": ["on_time"], "start": late}]
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg))
+    client = load_client(folder)
+    section = actions_section(client)
+    first, second = section.sentences
+    kpi = section.reviews[0].kpi
+    assert first.startswith(f"Planning calls back (Planning), from {start:%Y-%m-%d} in area = north against the rest:")
+    assert f"On time {100 * kpi.effect:+.1f} percentage points (95% interval {100 * kpi.ci_low:+.1f}" in first
+    assert "worked" in first and "NPS" in first
+    assert "too early to tell; a change under" in second and "percentage points could not be seen yet" in second
+    assert set(section.table["verdict"]) <= {"worked", "no measurable effect", "too early to tell",
+                                             "moved the wrong way"}
+    assert section.table.columns.tolist() == ["action", "owner", "measured on", "design", "change", "95% interval",
+                                              "smallest visible change", "periods after start", "verdict"]
+    assert set(section.charts) == {"on_time", "lead_time"} and section.note == ""
