@@ -171,6 +171,10 @@ class _Collector:
         self.problems: list[Problem] = []
         # (file, contract column) -> the client's own column name, from tables.*.columns
         self.own_names: dict[tuple[str, str], str] = {}
+        # (file, contract column) whose mapped column is missing: reported once, not again as missing
+        self.unmapped: set[tuple[str, str]] = set()
+        # table -> {name: contract} for names that are a loaded column and another column's own name
+        self.ambiguous: dict[str, dict[str, str]] = {}
 
     def _add(self, file: str, message: str, column: str | None, rows, severity: str) -> None:
         theirs = self.own_names.get((file, column)) if column else None
@@ -358,9 +362,10 @@ def _map_columns(con, name: str, spec: TableSpec, col: _Collector) -> bool:
     renames = []
     for contract, theirs in spec.columns.items():
         if theirs not in have:
+            # reported, and the table's other checks still run (every problem in one pass)
             col.error(file, f"column '{theirs}' (mapped to '{contract}' in client.yaml) not found; "
                             f"the file has: {', '.join(h for h in have if h != ROW)[:300]}", theirs)
-            ok = False
+            col.unmapped.add((file, contract))
         elif contract != theirs:
             if contract in have and contract not in spec.columns.values():
                 col.error(file, f"the file has a column '{contract}' and client.yaml maps '{theirs}' onto "
@@ -419,7 +424,7 @@ def _check_contract(con, name: str, file: str, required: dict[str, str], col: _C
         optional = kind.endswith("?")
         kind = kind.rstrip("?")
         if c not in have:
-            if not optional:
+            if not optional and (file, c) not in col.unmapped:
                 col.error(file, f"required column '{c}' is missing (map your column onto it under "
                                 f"tables.{name}.columns in client.yaml)", c)
             continue
@@ -612,12 +617,15 @@ def _events_from_milestones(con, cfg: ClientConfig, col: _Collector, file: str) 
     """Turn declared milestone timestamp columns of the cases table into events."""
     parts = []
     have = _columns(con, "raw_cases")
+    own = _case_own_map(cfg)
     for chain in cfg.chains:
         if chain.journey is None:
             continue
-        for step, column in chain.journey.milestones.items():
-            if column not in have:
-                col.error(file, f"milestone column '{column}' (step '{step}' of chain '{chain.id}') not found", column)
+        for step, named in chain.journey.milestones.items():
+            # the file's own column name or the contract name, alike
+            column = _resolve(have, own, named, col, file, f"chains.{chain.id}.journey.milestones.{step}")
+            if column is None:
+                col.error(file, f"milestone column '{named}' (step '{step}' of chain '{chain.id}') not found", named)
                 continue
             _convert_timestamp(con, "raw_cases", file, column, True, col, pd.Timestamp.now(tz="UTC"))
             parts.append(
@@ -634,9 +642,48 @@ def _events_from_milestones(con, cfg: ClientConfig, col: _Collector, file: str) 
     return True
 
 
+def _case_own_map(cfg: ClientConfig) -> dict[str, str]:
+    """Own column names of the file the cases come from -> their contract names."""
+    spec = cfg.tables.cases
+    if spec is None or spec.from_ == "events":
+        return _own_map(cfg.tables.events)
+    if spec.from_ == "responses":
+        return {**_own_map(spec), **_own_map(cfg.tables.responses)}
+    return _own_map(spec)
+
+
+def _alias_views(con, cfg: ClientConfig, col: _Collector) -> None:
+    """Views ``x_cases`` / ``x_responses``: the table plus each mapped column under the file's own
+    name too, so KPI and segment expressions may name a column either way. A name that is both a
+    loaded column and another column's own name means the loaded column (see :func:`_resolve`)."""
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    for name, own in (("cases", _case_own_map(cfg)), ("responses", _own_map(cfg.tables.responses))):
+        if f"raw_{name}" not in tables:
+            continue
+        have = _columns(con, f"raw_{name}")
+        extra = "".join(f", {_q(c)} AS {_q(x)}" for x, c in own.items() if x not in have and c in have)
+        con.execute(f"CREATE OR REPLACE VIEW x_{name} AS SELECT *{extra} FROM raw_{name}")
+        col.ambiguous[name] = {x: c for x, c in own.items() if x in have}
+
+
+def _aliases(con, name: str) -> list[str]:
+    """The own-name columns the view ``x_<name>`` adds to ``raw_<name>``."""
+    raw = set(_columns(con, f"raw_{name}"))
+    return [c for c in _columns(con, f"x_{name}") if c not in raw]
+
+
+def _note_ambiguous(col: _Collector, table: str, expression: str, where: str) -> None:
+    for name in referenced_columns(expression):
+        if name in col.ambiguous.get(table, {}):
+            col.warn(CONFIG_NAME, f"'{name}' is both a column of the {table} as loaded and the file's own name of "
+                                  f"the column mapped onto '{col.ambiguous[table][name]}'; the column named "
+                                  f"'{name}' is used", where)
+
+
 def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[str, str]) -> None:
     """Check each KPI/segment expression, then evaluate it into a column of kpi_values / segments."""
-    case_cols = [c for c in _columns(con, "raw_cases") if c != ROW]
+    _alias_views(con, cfg, col)
+    case_cols = [c for c in _columns(con, "x_cases") if c != ROW]
     selects = []
     for chain in cfg.chains:
         for k in chain.kpis:
@@ -646,6 +693,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
             except ExpressionError as e:
                 col.error(CONFIG_NAME, str(e), f"chains.{chain.id}.kpis.{k.id}.expression")
                 continue
+            _note_ambiguous(col, "cases", k.expression, f"chains.{chain.id}.kpis.{k.id}.expression")
             selects.append((chain.id, k))
     if col.has_errors:
         return
@@ -653,7 +701,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
     for chain_id, k in selects:
         expr = f"CASE WHEN chain = {_sql_str(chain_id)} THEN CAST(({k.expression}) AS DOUBLE) END"
         key = f"chains.{chain_id}.kpis.{k.id}.expression"
-        if _expression_fails(con, "raw_cases", expr, files["cases"], f"KPI '{chain_id}.{k.id}'", key,
+        if _expression_fails(con, "x_cases", expr, files["cases"], f"KPI '{chain_id}.{k.id}'", key,
                              k.expression, col):
             continue
         cols.append((chain_id, k, expr))
@@ -665,7 +713,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
         merged.setdefault(k.id, []).append(expr)
     sel = ", ".join(f"coalesce({', '.join(exprs)}) AS {_q(kid)}" if len(exprs) > 1 else f"{exprs[0]} AS {_q(kid)}"
                     for kid, exprs in merged.items())
-    con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM raw_cases")
+    con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM x_cases")
     for chain_id, k, _ in cols:
         n = con.execute(
             f"SELECT count(kv.{_q(k.id)}) FROM kpi_values kv JOIN raw_cases rc USING (case_id) "
@@ -679,12 +727,14 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
             col.error(CONFIG_NAME, f"segment '{seg.id}' is on the responses table, but there is no survey",
                       f"segments.{seg.id}")
             continue
+        table = "x_" + seg.table  # own and contract names alike
         tcols = [c for c in _columns(con, table) if c != ROW]
         try:
             check_expression(seg.sql, tcols, f"segment '{seg.id}'")
         except ExpressionError as e:
             col.error(CONFIG_NAME, str(e), f"segments.{seg.id}")
             continue
+        _note_ambiguous(col, seg.table, seg.sql, f"segments.{seg.id}")
         _expression_fails(con, table, f"CAST(({seg.sql}) AS VARCHAR)", files["cases" if seg.table == "cases"
                           else "responses"], f"segment '{seg.id}'", f"segments.{seg.id}", seg.sql, col)
 
@@ -832,8 +882,10 @@ def _collect(con, cfg: ClientConfig):
     case_close = "coalesce(closed_at, opened_at)" if "closed_at" in _columns(con, "raw_cases") else "opened_at"
     case_segs = [s for s in cfg.segments if s.table == "cases"]
     seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in case_segs)
-    con.execute(f"CREATE OR REPLACE TABLE cases AS SELECT *, {_period_expr(period, case_close)} AS period"
-                f"{seg_sel} FROM raw_cases")
+    case_alias = _aliases(con, "cases")
+    case_star = f"* EXCLUDE ({', '.join(_q(c) for c in case_alias)})" if case_alias else "*"
+    con.execute(f"CREATE OR REPLACE TABLE cases AS SELECT {case_star}, {_period_expr(period, case_close)} AS period"
+                f"{seg_sel} FROM x_cases")
     cases = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}")
     cases = _segments_to_columns(cases, case_segs)
     kpi_ids = list(dict.fromkeys(k.id for k in cfg.kpis))
@@ -847,6 +899,7 @@ def _collect(con, cfg: ClientConfig):
     if "raw_responses" in tables:
         resp_segs = [s for s in cfg.segments if s.table == "responses"]
         seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in resp_segs)
+        resp_alias = "".join(f", {_q(c)}" for c in _aliases(con, "responses"))
         if "link" in tables:
             join = "LEFT JOIN link l USING (response_id)"
             case_col = ", l.case_id AS case_id"
@@ -855,8 +908,8 @@ def _collect(con, cfg: ClientConfig):
             join, exclude = "", ""
             case_col = "" if "case_id" in _columns(con, "raw_responses") else ", r.response_id AS case_id"
         con.execute(
-            f"CREATE OR REPLACE TABLE responses AS SELECT r.* EXCLUDE ({ROW}{exclude}){case_col}, "
-            f"{_period_expr(period, 'r.responded_at')} AS period{seg_sel}, r.{ROW} FROM raw_responses r {join}"
+            f"CREATE OR REPLACE TABLE responses AS SELECT r.* EXCLUDE ({ROW}{exclude}{resp_alias}){case_col}, "
+            f"{_period_expr(period, 'r.responded_at')} AS period{seg_sel}, r.{ROW} FROM x_responses r {join}"
         )
         responses = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM responses WHERE score IS NOT NULL ORDER BY {ROW}")
         responses = _segments_to_columns(responses, resp_segs)
@@ -942,21 +995,28 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
             return None, col.problems
         cases_spec = cfg.tables.cases
         if "responses" in files:
-            _check_contract(con, "responses", files["responses"], _required_responses(cfg), col, now)
+            required = _optional_responses(con, cfg, files["responses"], col)
+            _check_contract(con, "responses", files["responses"], required, col, now)
             _check_unique(con, "responses", files["responses"], "response_id", col)
             _check_score(con, cfg, files["responses"], col)
+            if "responded_at" not in required:  # no answer date: the period analyses are left out
+                con.execute("ALTER TABLE raw_responses ADD COLUMN responded_at TIMESTAMP")
         if "events" in files:
             _check_contract(con, "events", files["events"], CONTRACT["events"], col, now)
+        if "cases" in files:  # a cases file is checked in the same pass as the others
+            _check_contract(con, "cases", files["cases"], CONTRACT["cases"], col, now)
         if col.has_errors:
             return None, col.problems
         if cases_spec is None or cases_spec.from_ == "events":
             _derive_cases_from_events(con, cfg)
             files["cases"] = files["events"]
-        else:
-            if cases_spec.from_ == "responses":
-                _cases_from_responses(con)
-                files["cases"] = files["responses"]
-            _check_contract(con, "cases", files["cases"], CONTRACT["cases"], col, now)
+        elif cases_spec.from_ == "responses":
+            files["cases"] = files["responses"]
+            case_contract = _cases_from_responses(con, cfg, col, files["cases"])
+            if case_contract is not None:
+                _check_contract(con, "cases", files["cases"], case_contract, col, now)
+                if "opened_at" not in _columns(con, "raw_cases"):
+                    con.execute("ALTER TABLE raw_cases ADD COLUMN opened_at TIMESTAMP")
         _add_constant_chain(con, cfg, col, files["cases"])
         if cases_spec is None or cases_spec.from_ == "events":
             _check_reserved(con, "cases", files["cases"], col)  # case columns taken from the event log
@@ -1001,15 +1061,95 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         con.close()
 
 
-def _cases_from_responses(con) -> None:
-    """One file serves as both: each response is its own case (unless it names a case_id)."""
+def _cases_from_responses(con, cfg: ClientConfig, col: _Collector, file: str) -> dict[str, str] | None:
+    """One file serves as both: each response is its own case (unless it names a case_id).
+
+    ``tables.cases.columns`` names the responses' columns that serve as case columns
+    (``opened_at: order_purchase_timestamp``), by the file's own name or its contract name.
+    Returns the case contract to check (``opened_at`` optional when the survey has no dates),
+    or None after reporting a problem.
+    """
     have = _columns(con, "raw_responses")
-    extra = []
+    spec = cfg.tables.cases
+    own = _own_map(cfg.tables.responses)
+    chosen: dict[str, str] = {}
+    for contract, name in spec.columns.items():
+        found = _resolve(have, own, name, col, file, f"tables.cases.columns.{contract}")
+        if found is None:
+            col.error(CONFIG_NAME, f"tables.cases.columns maps '{name}' onto the cases' '{contract}', but the "
+                                   f"responses file {file} has no such column", f"tables.cases.columns.{contract}")
+            continue
+        chosen[contract] = found
+    if len(chosen) < len(spec.columns):
+        return None
+    if "case_id" in chosen and chosen["case_id"] != "case_id":
+        # the responses carry the case id they are linked to
+        if "case_id" in have:
+            con.execute("UPDATE raw_responses SET case_id = " + _q(chosen["case_id"]))
+        else:
+            con.execute("ALTER TABLE raw_responses ADD COLUMN case_id VARCHAR")
+            con.execute("UPDATE raw_responses SET case_id = CAST(" + _q(chosen["case_id"]) + " AS VARCHAR)")
+        have = _columns(con, "raw_responses")
+    sel = {c: _q(found) for c, found in chosen.items() if c != "case_id"}
     if "case_id" not in have:
-        extra.append("response_id AS case_id")
-    if "opened_at" not in have:
-        extra.append("responded_at AS opened_at")
-    con.execute(f"CREATE TABLE raw_cases AS SELECT *{''.join(', ' + e for e in extra)} FROM raw_responses")
+        sel["case_id"] = "response_id"
+    no_dates = con.execute("SELECT count(responded_at) FROM raw_responses").fetchone()[0] == 0
+    if "opened_at" not in have and "opened_at" not in sel and not no_dates:
+        sel["opened_at"] = "responded_at"
+    replaced = [c for c in sel if c in have]
+    star = f"* EXCLUDE ({', '.join(_q(c) for c in replaced)})" if replaced else "*"
+    extra = "".join(f", {expr} AS {_q(c)}" for c, expr in sel.items())
+    con.execute(f"CREATE TABLE raw_cases AS SELECT {star}{extra} FROM raw_responses")
+    contract = dict(CONTRACT["cases"])
+    if "opened_at" not in sel and "opened_at" not in have:
+        contract["opened_at"] = "timestamp?"
+    return contract
+
+
+def _own_map(spec: TableSpec | None) -> dict[str, str]:
+    """The file's own column name -> the contract name it was mapped onto (``columns:``)."""
+    if spec is None:
+        return {}
+    return {theirs: contract for contract, theirs in spec.columns.items() if theirs != contract}
+
+
+def _resolve(have: list[str], own: dict[str, str], name: str, col: _Collector, file: str, where: str) -> str | None:
+    """The table column that ``name`` in client.yaml means: a column of the table as loaded (a
+    contract name, or a column kept under its own name), or the file's own name of a mapped
+    column. When a name is both (a mapping swapped names), the column under that name is used and
+    a warning says so. None when the table has neither."""
+    if name in have:
+        if name in own and own[name] != name:
+            col.warn(CONFIG_NAME, f"'{name}' is both a column of {file} as loaded and the file's own name of the "
+                                  f"column mapped onto '{own[name]}'; the column named '{name}' is used", where)
+        return name
+    if name in own and own[name] in have:
+        return own[name]
+    return None
+
+
+def _optional_responses(con, cfg: ClientConfig, file: str, col: _Collector) -> dict[str, str]:
+    """Fill in what a survey export may lack: without a ``response_id`` column the 1-based row
+    number serves; without ``responded_at`` the contract drops it (the period analyses are left
+    out). Returns the responses' contract to check."""
+    have = _columns(con, "raw_responses")
+    req = _required_responses(cfg)
+    if "response_id" not in have and (file, "response_id") not in col.unmapped:
+        con.execute("ALTER TABLE raw_responses ADD COLUMN response_id VARCHAR")
+        con.execute(f"UPDATE raw_responses SET response_id = CAST({ROW} AS VARCHAR)")
+        col.warn(file, "no response_id column: each answer's row number (1, 2, ...) serves as its id",
+                 "response_id")
+    if "responded_at" not in have and (file, "responded_at") not in col.unmapped:
+        if cfg.linkage.by == "customer_id" and not (cfg.tables.cases is not None
+                                                    and cfg.tables.cases.from_ == "responses"):
+            col.error(file, "linkage by customer_id needs the answer time (responded_at) to find the case "
+                            "closed before it; map the answer date onto responded_at, or link by case_id",
+                      "responded_at")
+        else:
+            del req["responded_at"]
+            col.warn(file, "no responded_at column (no answer date): the analyses by month are left out; "
+                           "everything else is reported", "responded_at")
+    return req
 
 
 def _required_responses(cfg: ClientConfig) -> dict[str, str]:
