@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, Problem
+from .units import UNITS
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_ALIASES = 20
@@ -205,6 +206,13 @@ class Tables(_Model):
             raise ValueError("cases: {from: events} needs an events table")
         if self.cases is not None and self.cases.from_ == "responses" and self.responses is None:
             raise ValueError("cases: {from: responses} needs a responses table")
+        # keys that would otherwise be accepted and do nothing: refused, saying what to write instead
+        if self.responses is not None and self.responses.chain is not None:
+            raise ValueError("responses take no chain: (a response's chain is its case's); set chain: under "
+                             "tables.cases, or under tables.events for cases from the event log")
+        if self.cases is not None and self.cases.from_ == "events" and self.cases.columns:
+            raise ValueError("tables.cases.columns does nothing with cases: {from: events} (the case columns come "
+                             "from the event log); map the log's columns under tables.events.columns")
         return self
 
 
@@ -212,12 +220,19 @@ class Linkage(_Model):
     by: Literal["case_id", "customer_id"] = "case_id"
     window_days: int = Field(default=60, ge=0, le=3650)
 
+    @model_validator(mode="after")
+    def _check(self) -> "Linkage":
+        if self.by == "case_id" and "window_days" in self.model_fields_set:
+            raise ValueError("window_days applies only to by: customer_id (a case id links directly); remove "
+                             "window_days, or write by: customer_id")
+        return self
+
 
 class ChainKPI(_Model):
     id: Identifier
     name: str = Field(min_length=1, max_length=200)
     expression: str = Field(min_length=1, max_length=2000)
-    unit: Literal["share", "days", "hours", "count", "number"]
+    unit: Literal[UNITS]  # type: ignore[valid-type] - the one list, in units.py
     direction: Literal["higher", "lower"]
     target: float | None = None
     link: str = Field(min_length=1, max_length=100)
@@ -295,7 +310,7 @@ class Contacts(_Model):
 
 
 class Reporting(_Model):
-    period: Literal["month", "quarter", "week"] = "month"
+    period: Literal["month", "quarter"] = "month"  # reports are by month (or quarter); weeks are not
     min_base_flag: int = Field(default=30, ge=1)
     min_base_suppress: int = Field(default=10, ge=1)
 
@@ -334,6 +349,13 @@ class ClientConfig(_Model):
                              f"({', '.join(sorted(_RESERVED_COLUMNS))}); give the segments other ids")
         if self.tables.responses is not None and self.result_kpi is None:
             raise ValueError("a responses table needs a result_kpi")
+        if self.result_kpi is not None and self.tables.responses is None:
+            raise ValueError("result_kpi needs a responses table (tables.responses) to take the scores from; "
+                             "add one, or remove result_kpi")
+        if (self.tables.cases is not None and self.tables.cases.from_ == "responses"
+                and self.linkage.by == "customer_id"):
+            raise ValueError("linkage by customer_id does nothing with cases: {from: responses} (each response is "
+                             "its own case); remove linkage")
         for t in (self.tables.cases, self.tables.events):
             if t is not None and t.chain is not None and t.chain not in ids:
                 raise ValueError(f"tables name chain '{t.chain}', which is not declared under chains ({ids})")
