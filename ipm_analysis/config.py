@@ -240,6 +240,9 @@ class ChainKPI(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "ChainKPI":
+        if "chain" in self.model_fields_set and self.chain:
+            raise ValueError(f"KPI '{self.id}': a KPI's chain is the chain it is listed under; remove chain: "
+                             "(or move the KPI under that chain)")
         if self.unit == "share" and self.target is not None and not 0 <= self.target <= 1:
             raise ValueError(f"a share target is a fraction between 0 and 1, got {self.target}")
         return self

@@ -231,7 +231,7 @@ def chain_kpis_monthly(client: Client) -> pd.DataFrame:
     table = chain_kpis(client, period=True)
     table = table[table["period"].astype(str) != "all"].copy()
     table["period"] = pd.to_datetime(table["period"])
-    return table
+    return table[table["period"].notna()]  # cases without a date have no month
 
 
 def chain_kpi_trends(client: Client, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
