@@ -161,6 +161,7 @@ class TableSpec(_Model):
     columns: dict[str, str] = Field(default_factory=dict)
     chain: str | None = None  # a constant chain id when the table has no chain column
     from_: Literal["events", "responses"] | None = Field(default=None, alias="from")
+    sheet: str | None = Field(default=None, min_length=1, max_length=200)  # of an .xlsx file; default the first
 
     @model_validator(mode="after")
     def _check(self) -> "TableSpec":
@@ -170,6 +171,8 @@ class TableSpec(_Model):
             raise ValueError("give file: or from:, not both")
         if self.file is not None:
             _check_relative_file(self.file)
+        if self.sheet is not None and (self.file is None or not self.file.lower().endswith(".xlsx")):
+            raise ValueError("sheet: applies to an Excel file (.xlsx) only; remove sheet:")
         sources: dict[str, list[str]] = {}
         for contract, theirs in self.columns.items():
             sources.setdefault(theirs, []).append(contract)
@@ -185,8 +188,8 @@ def _check_relative_file(name: str) -> None:
     p = Path(name)
     if p.is_absolute() or ".." in p.parts or name.startswith("~"):
         raise ValueError(f"file '{name}' must be a plain name inside the client folder")
-    if p.suffix.lower() not in {".csv", ".parquet"}:
-        raise ValueError(f"file '{name}' must end in .csv or .parquet")
+    if p.suffix.lower() not in {".csv", ".parquet", ".xlsx"}:
+        raise ValueError(f"file '{name}' must end in .csv, .parquet or .xlsx")
 
 
 class Tables(_Model):

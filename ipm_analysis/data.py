@@ -204,16 +204,19 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collector) -> bool:
-    """Read one file into DuckDB table ``raw_<name>`` with every column as text plus ``__row``."""
-    file = spec.file
-    path = client_dir / file
+def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collector, label: str | None = None) -> bool:
+    """Read one file into DuckDB table ``raw_<name>`` with every column as text plus ``__row``
+    (an Excel sheet: its cells typed as in the workbook, see :func:`_read_xlsx`)."""
+    file = label or spec.file
+    path = client_dir / spec.file
     if not path.is_file():
         col.error(file, f"file not found (client.yaml names it for the {name} table)")
         return False
     if path.stat().st_size == 0:
         col.error(file, "the file is empty")
         return False
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(con, path, name, spec, file, col)
     try:
         with path.open("rb") as f:
             is_parquet = f.read(4) == b"PAR1"
@@ -248,6 +251,117 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
     if n == 0:
         col.error(file, "has a header but no data rows")
         return False
+    return True
+
+
+def _xlsx_label(client_dir: Path, spec: TableSpec) -> str:
+    """How messages name an Excel table: ``calls.xlsx, sheet 'Calls'`` (the first sheet unless
+    ``sheet:`` names one); other files by their name."""
+    if spec.file is None or not spec.file.lower().endswith(".xlsx"):
+        return spec.file
+    if spec.sheet is not None:
+        return f"{spec.file}, sheet '{spec.sheet}'"
+    try:
+        from python_calamine import CalamineWorkbook
+
+        names = CalamineWorkbook.from_path(str(client_dir / spec.file)).sheet_names
+    except Exception:  # noqa: BLE001 - unreadable: _read_xlsx reports why
+        return spec.file
+    return f"{spec.file}, sheet '{names[0]}'" if names else spec.file
+
+
+def _xlsx_text(v) -> str | None:
+    """A cell as text, for a column whose cells are of several kinds (a whole number without '.0')."""
+    import datetime as dt
+
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
+    return str(v)
+
+
+def _xlsx_column(values: list) -> pa.Array:
+    """One sheet column as typed as in the workbook: booleans, dates and times, whole numbers,
+    numbers or durations when every filled cell is of that kind; text otherwise."""
+    import datetime as dt
+
+    cells = [None if v == "" else v for v in values]
+    filled = [v for v in cells if v is not None]
+    if filled and all(isinstance(v, bool) for v in filled):
+        return pa.array(cells, pa.bool_())
+    if filled and all(isinstance(v, (dt.datetime, dt.date)) for v in filled):
+        return pa.array([v if v is None or isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)
+                         for v in cells], pa.timestamp("us"))
+    if filled and all(isinstance(v, dt.timedelta) for v in filled):
+        return pa.array(cells, pa.duration("us"))
+    if filled and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in filled):
+        if all(float(v).is_integer() and abs(v) < 2**53 for v in filled):
+            return pa.array([None if v is None else int(v) for v in cells], pa.int64())
+        return pa.array([None if v is None else float(v) for v in cells], pa.float64())
+    return pa.array([_xlsx_text(v) for v in cells], pa.string())
+
+
+def _read_xlsx(con, path: Path, name: str, spec: TableSpec, file: str, col: _Collector) -> bool:
+    """Read one sheet of an Excel workbook (python-calamine; no network) into ``raw_<name>``.
+
+    The first row names the columns; row numbers in messages are data rows (the header not
+    counted), as for CSV, so data row 1 is the sheet's row 2.
+    """
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:  # pragma: no cover - a declared dependency
+        col.error(file, "reading .xlsx needs python-calamine: pip install python-calamine")
+        return False
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        names = wb.sheet_names
+        sheet = spec.sheet if spec.sheet is not None else (names[0] if names else None)
+        if sheet not in names:
+            col.error(file, f"the workbook has no sheet '{sheet}'; its sheets are {names}")
+            return False
+        rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception as e:  # noqa: BLE001 - a damaged or encrypted workbook: one readable message
+        col.error(file, f"cannot be read as an Excel workbook (.xlsx): {_first_line(e)}")
+        return False
+    while rows and all(v in ("", None) for v in rows[-1]):
+        rows.pop()
+    if not rows or all(v in ("", None) for v in rows[0]):
+        col.error(file, "the first row is empty; the sheet must start with a row naming its columns")
+        return False
+    if len(rows) == 1:
+        col.error(file, "has a header but no data rows")
+        return False
+    width = max(len(r) for r in rows)
+    if width > MAX_COLUMNS:
+        col.error(file, f"{width:,} columns; at most {MAX_COLUMNS:,} are read")
+        return False
+    header = [(_xlsx_text(h) or "").strip() or f"unnamed_{i + 1}" for i, h in enumerate(list(rows[0]) + [""] * (width - len(rows[0])))]
+    reserved = [h for h in header if h.startswith("__")]
+    if reserved:
+        col.error(file, f"column names starting with '__' are reserved for the analysis; rename '{reserved[0]}'",
+                  reserved[0])
+        return False
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        for h in twice:
+            pos = [i + 1 for i, x in enumerate(header) if x == h]
+            col.error(file, f"column '{h}' occurs more than once in the header (columns "
+                            f"{', '.join(map(str, pos))}); give each column its own name", h)
+        return False
+    data = [list(r) + [""] * (width - len(r)) for r in rows[1:]]
+    arrays = [pa.array(range(1, len(data) + 1), pa.int64())]
+    arrays += [_xlsx_column([r[j] for r in data]) for j in range(width)]
+    table = pa.Table.from_arrays(arrays, names=[ROW] + header)
+    con.register("__xlsx", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE raw_{name} AS SELECT * FROM __xlsx")
+    finally:
+        con.unregister("__xlsx")
     return True
 
 
@@ -354,9 +468,9 @@ def _examples(con, sql: str) -> list[int]:
     return [r[0] for r in con.execute(sql + f" ORDER BY {ROW} LIMIT {EXAMPLE_ROWS + 1}").fetchall()]
 
 
-def _map_columns(con, name: str, spec: TableSpec, col: _Collector) -> bool:
+def _map_columns(con, name: str, spec: TableSpec, col: _Collector, label: str | None = None) -> bool:
     """Rename the client's columns to contract names (``columns:`` of client.yaml)."""
-    file = spec.file
+    file = label or spec.file
     have = _columns(con, f"raw_{name}")
     ok = True
     renames = []
@@ -966,10 +1080,12 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
     col.problems += problems
     if cfg is None:
         return None, col.problems
+    labels = {}  # how messages name each table's file (an Excel file with its sheet)
     for table in ("responses", "cases", "events"):
         spec = getattr(cfg.tables, table)
         if spec is not None and spec.file is not None:
-            col.own_names.update({(spec.file, contract): theirs for contract, theirs in spec.columns.items()
+            labels[table] = _xlsx_label(client_dir, spec)
+            col.own_names.update({(labels[table], contract): theirs for contract, theirs in spec.columns.items()
                                   if contract != theirs})
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     con = _connect()
@@ -980,13 +1096,13 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
             spec = getattr(cfg.tables, name)
             if spec is None or spec.file is None:
                 continue
-            files[name] = spec.file
-            if not _read_table(con, client_dir, name, spec, col):
+            files[name] = labels[name]
+            if not _read_table(con, client_dir, name, spec, col, labels[name]):
                 read_ok = False
                 continue
-            if not _map_columns(con, name, spec, col):
+            if not _map_columns(con, name, spec, col, labels[name]):
                 read_ok = False
-            elif not _check_reserved(con, name, spec.file, col, computed=name != "events"):
+            elif not _check_reserved(con, name, labels[name], col, computed=name != "events"):
                 read_ok = False
         # all files are read: no further file or network access from this connection
         con.execute("SET enable_external_access = false")

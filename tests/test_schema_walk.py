@@ -140,6 +140,38 @@ def _derived(cfg: dict) -> dict:
     return cfg
 
 
+def _xlsx(table: str, text: str, changed: str):
+    """A workbook of two sheets: the table's data as the first, a changed copy as the second."""
+    import csv
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, body in (("First", text), ("Second", changed)):
+        ws = wb.create_sheet(name)
+        for row in csv.reader(io.StringIO(body)):
+            ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _in_excel(table: str):
+    def before(cfg: dict) -> dict:
+        cfg["tables"][table]["file"] = f"{table}.xlsx"
+        return cfg
+    return before
+
+
+_SHEETS = {
+    "responses": _xlsx("responses", RESPONSES, RESPONSES.replace("r01,2024-01-05,9", "r01,2024-01-05,0")),
+    "cases": _xlsx("cases", CASES, CASES.replace("2023-12-09,north", "2023-12-29,north")),
+    "events": _xlsx("events", EVENTS, EVENTS.replace("c1,Call,2023-12-03", "c1,Call,2023-12-23")),
+}
+
+
 def _same(cfg: dict) -> dict:
     return cfg
 
@@ -168,6 +200,9 @@ EFFECTS = {
     "tables.events.file": (_same, lambda c: _set(c, "tables.events.file", "events2.csv"),
                            {"events2.csv": EVENTS.replace("c1,Call,2023-12-03", "c1,Call,2023-12-23")}),
     "tables.events.columns": (_same, lambda c: _set(c, "tables.events.columns", {"link": "medium"}), {}),
+    "tables.responses.sheet": (_in_excel("responses"), lambda c: _set(c, "tables.responses.sheet", "Second"), {}),
+    "tables.cases.sheet": (_in_excel("cases"), lambda c: _set(c, "tables.cases.sheet", "Second"), {}),
+    "tables.events.sheet": (_in_excel("events"), lambda c: _set(c, "tables.events.sheet", "Second"), {}),
     "tables.events.chain": (_same, lambda c: _set(c, "tables.events.chain", "installation"), {}),
     "linkage.by": (_same, _by_customer, {}),
     "linkage.window_days": (_by_customer, lambda c: _set(c, "linkage.window_days", 15), {}),
@@ -275,8 +310,12 @@ def _write(folder: Path, cfg: dict, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True)
     (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     contents = {"responses.csv": RESPONSES, "cases.csv": CASES, "events.csv": EVENTS, **files}
+    contents.update({f"{t}.xlsx": data for t, data in _SHEETS.items()})
     for name, text in contents.items():
-        (folder / name).write_text(text, encoding="utf-8")
+        if isinstance(text, bytes):
+            (folder / name).write_bytes(text)
+        else:
+            (folder / name).write_text(text, encoding="utf-8")
     return folder
 
 
