@@ -40,6 +40,17 @@ def validate(client_dirs: tuple[Path, ...]) -> None:
     sys.exit(2 if bad else 0)
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+def init(folder: Path) -> None:
+    """Draft a commented client.yaml from the files in FOLDER (never overwrites one)."""
+    from .init_config import write_draft
+
+    path = write_draft(folder)
+    click.echo(f"wrote {path}: a draft; fill in the places marked 'fill in', check the guesses, then "
+               f"ipm validate {folder}")
+
+
 def _client_label(folder: Path) -> str:
     """``client 'olist' (folder /data/olist)``: the id from client.yaml, when it can be read, and
     the folder as an absolute path (so ``ipm validate .`` says which folder it checked)."""
