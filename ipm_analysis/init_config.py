@@ -153,7 +153,7 @@ def _score(t: Table) -> tuple[Column, dict] | None:
             continue
         if c.kind == "integer" and c.low is not None and c.low >= 0 and c.high <= 10 and c.n_distinct >= 2:
             lo, hi = int(c.low), int(c.high)
-            if lo <= 1 and hi >= 9 and re.search(r"nps|recommend", c.name, re.I):
+            if (lo == 0 and hi == 10) or (lo <= 1 and hi >= 9 and re.search(r"nps|recommend", c.name, re.I)):
                 kpi = {"scale": "nps"}
             else:
                 lo = 0 if lo == 0 else 1
@@ -231,7 +231,8 @@ def _kpi_candidates(t: Table, used: set[str]) -> list[dict]:
     promised = [c for c in stamps if _PROMISED.search(c.name)]
     actual = [c for c in stamps if _ACTUAL.search(c.name) and c not in promised]
     for p in promised[:1]:
-        a = next((c for c in actual if c.median_time >= p.median_time - pd.Timedelta(days=30)), None)
+        # the actual date nearest the promised one (an install promised, not the delivery before it)
+        a = min(actual, key=lambda c: abs(c.median_time - p.median_time), default=None)
         if a is not None:
             out.append({"id": _ident(f"on_time_{a.name}", "on_time"), "name": f"{a.name} by {p.name}",
                         "expression": f"{_col(a.name)}::DATE <= {_col(p.name)}::DATE", "unit": "share",
