@@ -286,8 +286,8 @@ def _xlsx_text(v) -> str | None:
 
 
 def _xlsx_column(values: list) -> pa.Array:
-    """One sheet column as typed as in the workbook: booleans, dates and times, whole numbers,
-    numbers or durations when every filled cell is of that kind; text otherwise."""
+    """One sheet column as typed as in the workbook: booleans, dates and times, times of day,
+    whole numbers, numbers or durations when every filled cell is of that kind; text otherwise."""
     import datetime as dt
 
     cells = [None if v == "" else v for v in values]
@@ -299,6 +299,8 @@ def _xlsx_column(values: list) -> pa.Array:
                          for v in cells], pa.timestamp("us"))
     if filled and all(isinstance(v, dt.timedelta) for v in filled):
         return pa.array(cells, pa.duration("us"))
+    if filled and all(isinstance(v, dt.time) for v in filled):  # a time of day, or a duration shown as one
+        return pa.array(cells, pa.time64("us"))
     if filled and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in filled):
         if all(float(v).is_integer() and abs(v) < 2**53 for v in filled):
             return pa.array([None if v is None else int(v) for v in cells], pa.int64())

@@ -53,6 +53,7 @@ class Column:
     n_distinct: int
     examples: list[str]
     values: list[str] = field(default_factory=list)  # the distinct values when few
+    raw: list[str] = field(default_factory=list)  # the same, as text in the file (as answers are compared)
     low: float | None = None
     high: float | None = None
     median_time: pd.Timestamp | None = None
@@ -91,10 +92,21 @@ def _read(folder: Path, file: str) -> tuple[pd.DataFrame | None, str, list[str]]
     try:
         if not data._read_table(con, folder, "t", spec, col, label):
             return None, label, [str(p) for p in col.problems]
+        # the values as the loader compares answer labels (text, before types are inferred)
+        raw = {}
+        for name in data._columns(con, "raw_t"):
+            if name == data.ROW:
+                continue
+            q = data._q(name)
+            vals = con.execute(f"SELECT DISTINCT trim(CAST({q} AS VARCHAR)) FROM raw_t WHERE {q} IS NOT NULL "
+                               f"AND trim(CAST({q} AS VARCHAR)) <> '' LIMIT 13").fetchall()
+            if len(vals) <= 12:
+                raw[name] = sorted(v[0] for v in vals)
         data._infer_types(con, "t", set())
         frame = con.execute(f"SELECT * EXCLUDE ({data.ROW}) FROM raw_t ORDER BY {data.ROW}").df()
     finally:
         con.close()
+    frame.attrs["raw_values"] = raw
     return frame, label, []
 
 
@@ -134,12 +146,11 @@ def _is_unique_id(c: Column) -> bool:
 
 
 def _yes_no(c: Column) -> tuple[str, str] | None:
-    """(the yes value, the no value) of a two-valued yes/no column."""
-    if c.kind == "boolean":
-        return ("true", "false")
-    if c.n_distinct != 2 or not c.values:
-        return None
-    low = {v.lower(): v for v in c.values}
+    """(the yes value, the no value) of a two-valued yes/no column, as written in the file."""
+    values = c.raw or c.values
+    if c.n_distinct != 2 or len(values) != 2:
+        return ("true", "false") if c.kind == "boolean" else None
+    low = {v.lower(): v for v in values}
     yes = next((low[v] for v in low if v in _YES), None)
     no = next((low[v] for v in low if v in _NO), None)
     return (yes, no) if yes and no else None
@@ -169,7 +180,7 @@ def _score(t: Table) -> tuple[Column, dict] | None:
             elif yn:
                 labels = [yn[1], yn[0]]
             else:
-                labels = sorted(c.values, key=_tone)
+                labels = sorted(c.raw or c.values, key=_tone)
             kpi = {"scale": "labels", "labels": labels, "top_box": [labels[-1]], "bottom_box": [labels[0]]}
             rank = 1
         else:
@@ -311,7 +322,10 @@ def draft_config(folder: str | Path) -> str:
         if frame is None:
             unreadable += problems
             continue
-        tables.append(Table(f, label, len(frame), _profile(frame), frame))
+        t = Table(f, label, len(frame), _profile(frame), frame)
+        for name, vals in frame.attrs.get("raw_values", {}).items():
+            t.columns[name].raw = vals
+        tables.append(t)
     if not tables:
         raise IpmError(f"{folder}: none of the files could be read:\n  " + "\n  ".join(unreadable))
     for t in tables:
@@ -336,6 +350,9 @@ def draft_config(folder: str | Path) -> str:
             responses.mapping["response_id"] = rid.name
             rid.role = "response id"
         answered = responses.columns.get("responded_at") or _find(responses, _ANSWER_NAME, ("timestamp",))
+        only = [c for c in responses.columns.values() if c.kind == "timestamp"]
+        if answered is None and len(only) == 1 and len(tables) == 1:  # one file, one date: the answer's day
+            answered = only[0]
         if answered is not None:
             responses.mapping["responded_at"] = answered.name
             answered.role = "answer time"
