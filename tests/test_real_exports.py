@@ -21,6 +21,8 @@ from ipm_analysis.modelframe import model_frame
 
 REAL = Path(__file__).resolve().parent / "data" / "real"
 AS_PUBLISHED = {
+    "airline_survey/AirlinePassengerSatisfaction.csv":
+        "34d2a39d466d8126fbe94dab9a639adf1138de4ab74448e44a0ba71c183753d7",
     "call_centre/01 Call-Center-Dataset.xlsx": "708c7754c2cc28fa44f79d86c0e3b70f37335db45d7ad624d9cb8839cadf7551",
     "telecom_churn/churn-bigml-80.csv": "a983501ae5b7b2bb7fdd73dd216af800cc0861fa648fa4b12f7d1ad6e962d44a",
 }
@@ -55,6 +57,20 @@ def test_call_centre_workbook_as_pandas_reads_it():
     assert shown.loc["Speed of answer", "value"].endswith(" seconds")
     assert shown.loc["Talk time", "value"].endswith(" minutes")
     assert overview.coverage(c).loc[0, "months"] == 3  # January to March 2021
+
+
+def test_airline_survey_with_labels_and_no_date():
+    c = ipm.load_client(REAL / "airline_survey")
+    raw = pd.read_csv(REAL / "airline_survey" / "AirlinePassengerSatisfaction.csv")
+    assert len(c.responses) == len(raw) == 2000
+    assert report.result_kpi_overall(c).top_box == pytest.approx((raw["satisfaction"] == "satisfied").mean())
+    kp = c.case_kpis
+    assert kp["departed_on_time"].mean() == pytest.approx((raw["Departure Delay in Minutes"] <= 15).mean())
+    assert kp["arrival_delay"].mean() == pytest.approx(raw["Arrival Delay in Minutes"].mean())  # NaN left out
+    boarding = raw["Online boarding"].replace(0, float("nan"))
+    assert kp["online_boarding"].mean() == pytest.approx(boarding.mean())
+    assert "unnamed_1" in c.responses  # the empty first header cell (a saved row index)
+    assert "no answer date" in report.dates_missing(c)
 
 
 def test_churn_file_without_id_or_date():
