@@ -175,3 +175,13 @@ def test_a_kpi_in_minutes_is_reported_in_minutes(tmp_path):
 
 def test_base_config_untouched():
     assert BASE_CONFIG["tables"]["responses"]["columns"] == {"score": "nps"}
+
+
+@pytest.mark.parametrize("name, shown", [("Review score", "the Review score ("), ("NPS", "the NPS score (")])
+def test_the_result_kpi_name_is_not_doubled(name, shown):
+    from types import SimpleNamespace
+
+    from ipm_analysis import regression
+
+    text = regression._model_reading(0.2, 0.001, True, None, SimpleNamespace(result_name=name), 0.02)
+    assert shown in text and "score score" not in text
