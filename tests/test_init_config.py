@@ -118,3 +118,20 @@ def test_init_never_overwrites(tmp_path):
 def test_init_on_a_folder_without_data(tmp_path):
     with pytest.raises(IpmError, match="no CSV, Parquet or Excel"):
         write_draft(tmp_path)
+
+
+@pytest.mark.parametrize("slice_", ["airline_survey", "call_centre", "telecom_churn"])
+def test_draft_for_a_real_export_validates(slice_, tmp_path):
+    from .conftest import ROOT
+
+    src = ROOT / "tests" / "data" / "real" / slice_
+    folder = _copy_data(src, tmp_path / slice_)
+    write_draft(folder)
+    assert _errors(folder) == []
+    draft = yaml.safe_load((folder / "client.yaml").read_text())
+    truth = yaml.safe_load((src / "client.yaml").read_text())
+    # the score column and its scale are those the hand-written client.yaml uses
+    assert draft["tables"]["responses"]["columns"]["score"] == truth["tables"]["responses"]["columns"]["score"]
+    assert draft["result_kpi"]["scale"] == truth["result_kpi"]["scale"]
+    if truth["result_kpi"]["scale"] == "labels":
+        assert draft["result_kpi"]["labels"] == truth["result_kpi"]["labels"]
