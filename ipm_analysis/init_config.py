@@ -103,7 +103,8 @@ def _read(folder: Path, file: str) -> tuple[pd.DataFrame | None, str, list[str]]
             if len(vals) <= 12:
                 raw[name] = sorted(v[0] for v in vals)
         data._infer_types(con, "t", set())
-        frame = con.execute(f"SELECT * EXCLUDE ({data.ROW}) FROM raw_t ORDER BY {data.ROW}").df()
+        con.execute("SELECT 1").fetchall()  # finish the type checks' last result before reading
+        frame = data._frame(con, f"SELECT * EXCLUDE ({data.ROW}) FROM raw_t ORDER BY {data.ROW}")
     finally:
         con.close()
     frame.attrs["raw_values"] = raw

@@ -135,3 +135,17 @@ def test_draft_for_a_real_export_validates(slice_, tmp_path):
     assert draft["result_kpi"]["scale"] == truth["result_kpi"]["scale"]
     if truth["result_kpi"]["scale"] == "labels":
         assert draft["result_kpi"]["labels"] == truth["result_kpi"]["labels"]
+
+
+def test_draft_from_a_parquet_event_log(tmp_path):
+    import pandas as pd
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    log = pd.read_csv(REAL_LOGS / "helpdesk.csv").head(3000)
+    log["time:timestamp"] = pd.to_datetime(log["time:timestamp"])
+    log.to_parquet(folder / "helpdesk.parquet")
+    write_draft(folder)
+    assert _errors(folder) == []
+    c = ipm.load_client(folder)
+    assert len(c.events) == 3000 and len(c.cases) == log["case:concept:name"].nunique()
