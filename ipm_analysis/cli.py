@@ -33,11 +33,36 @@ def validate(client_dirs: tuple[Path, ...]) -> None:
         problems = validate_client(d)
         errors = [p for p in problems if p.severity == "error"]
         status = "invalid" if errors else "ok"
-        click.echo(f"{d}: {status} ({len(errors)} error(s), {len(problems) - len(errors)} warning(s))")
+        click.echo(f"{_client_label(d)}: {status} ({len(errors)} error(s), {len(problems) - len(errors)} warning(s))")
         for p in problems:
             click.echo(f"  {p}")
         bad = bad or bool(errors)
     sys.exit(2 if bad else 0)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+def init(folder: Path) -> None:
+    """Draft a commented client.yaml from the files in FOLDER (never overwrites one)."""
+    from .init_config import write_draft
+
+    path = write_draft(folder)
+    click.echo(f"wrote {path}: a draft; fill in the places marked 'fill in', check the guesses, then "
+               f"ipm validate {folder}")
+
+
+def _client_label(folder: Path) -> str:
+    """``client 'olist' (folder /data/olist)``: the id from client.yaml, when it can be read, and
+    the folder as an absolute path (so ``ipm validate .`` says which folder it checked)."""
+    from .config import CONFIG_NAME, read_yaml
+
+    where = f"(folder {Path(folder).resolve()})"
+    try:
+        raw = read_yaml(Path(folder) / CONFIG_NAME)
+    except IpmError:
+        raw = None
+    cid = raw.get("id") if isinstance(raw, dict) else None
+    return f"client '{cid}' {where}" if isinstance(cid, (str, int)) else f"client without a readable id {where}"
 
 
 @cli.command()

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError, Problem
+from .units import UNITS
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_ALIASES = 20
@@ -161,6 +162,7 @@ class TableSpec(_Model):
     columns: dict[str, str] = Field(default_factory=dict)
     chain: str | None = None  # a constant chain id when the table has no chain column
     from_: Literal["events", "responses"] | None = Field(default=None, alias="from")
+    sheet: str | None = Field(default=None, min_length=1, max_length=200)  # of an .xlsx file; default the first
 
     @model_validator(mode="after")
     def _check(self) -> "TableSpec":
@@ -170,6 +172,8 @@ class TableSpec(_Model):
             raise ValueError("give file: or from:, not both")
         if self.file is not None:
             _check_relative_file(self.file)
+        if self.sheet is not None and (self.file is None or not self.file.lower().endswith(".xlsx")):
+            raise ValueError("sheet: applies to an Excel file (.xlsx) only; remove sheet:")
         sources: dict[str, list[str]] = {}
         for contract, theirs in self.columns.items():
             sources.setdefault(theirs, []).append(contract)
@@ -185,8 +189,8 @@ def _check_relative_file(name: str) -> None:
     p = Path(name)
     if p.is_absolute() or ".." in p.parts or name.startswith("~"):
         raise ValueError(f"file '{name}' must be a plain name inside the client folder")
-    if p.suffix.lower() not in {".csv", ".parquet"}:
-        raise ValueError(f"file '{name}' must end in .csv or .parquet")
+    if p.suffix.lower() not in {".csv", ".parquet", ".xlsx"}:
+        raise ValueError(f"file '{name}' must end in .csv, .parquet or .xlsx")
 
 
 class Tables(_Model):
@@ -206,6 +210,13 @@ class Tables(_Model):
             raise ValueError("cases: {from: events} needs an events table")
         if self.cases is not None and self.cases.from_ == "responses" and self.responses is None:
             raise ValueError("cases: {from: responses} needs a responses table")
+        # keys that would otherwise be accepted and do nothing: refused, saying what to write instead
+        if self.responses is not None and self.responses.chain is not None:
+            raise ValueError("responses take no chain: (a response's chain is its case's); set chain: under "
+                             "tables.cases, or under tables.events for cases from the event log")
+        if self.cases is not None and self.cases.from_ == "events" and self.cases.columns:
+            raise ValueError("tables.cases.columns does nothing with cases: {from: events} (the case columns come "
+                             "from the event log); map the log's columns under tables.events.columns")
         return self
 
 
@@ -213,12 +224,19 @@ class Linkage(_Model):
     by: Literal["case_id", "customer_id"] = "case_id"
     window_days: int = Field(default=60, ge=0, le=3650)
 
+    @model_validator(mode="after")
+    def _check(self) -> "Linkage":
+        if self.by == "case_id" and "window_days" in self.model_fields_set:
+            raise ValueError("window_days applies only to by: customer_id (a case id links directly); remove "
+                             "window_days, or write by: customer_id")
+        return self
+
 
 class ChainKPI(_Model):
     id: Identifier
     name: str = Field(min_length=1, max_length=200)
     expression: str = Field(min_length=1, max_length=2000)
-    unit: Literal["share", "days", "hours", "count", "number"]
+    unit: Literal[UNITS]  # type: ignore[valid-type] - the one list, in units.py
     direction: Literal["higher", "lower"]
     target: float | None = None
     link: str = Field(min_length=1, max_length=100)
@@ -226,6 +244,9 @@ class ChainKPI(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "ChainKPI":
+        if "chain" in self.model_fields_set and self.chain:
+            raise ValueError(f"KPI '{self.id}': a KPI's chain is the chain it is listed under; remove chain: "
+                             "(or move the KPI under that chain)")
         if self.unit == "share" and self.target is not None and not 0 <= self.target <= 1:
             raise ValueError(f"a share target is a fraction between 0 and 1, got {self.target}")
         return self
@@ -296,7 +317,7 @@ class Contacts(_Model):
 
 
 class Reporting(_Model):
-    period: Literal["month", "quarter", "week"] = "month"
+    period: Literal["month", "quarter"] = "month"  # reports are by month (or quarter); weeks are not
     min_base_flag: int = Field(default=30, ge=1)
     min_base_suppress: int = Field(default=10, ge=1)
 
@@ -362,6 +383,13 @@ class ClientConfig(_Model):
                              f"({', '.join(sorted(_RESERVED_COLUMNS))}); give the segments other ids")
         if self.tables.responses is not None and self.result_kpi is None:
             raise ValueError("a responses table needs a result_kpi")
+        if self.result_kpi is not None and self.tables.responses is None:
+            raise ValueError("result_kpi needs a responses table (tables.responses) to take the scores from; "
+                             "add one, or remove result_kpi")
+        if (self.tables.cases is not None and self.tables.cases.from_ == "responses"
+                and self.linkage.by == "customer_id"):
+            raise ValueError("linkage by customer_id does nothing with cases: {from: responses} (each response is "
+                             "its own case); remove linkage")
         for t in (self.tables.cases, self.tables.events):
             if t is not None and t.chain is not None and t.chain not in ids:
                 raise ValueError(f"tables name chain '{t.chain}', which is not declared under chains ({ids})")

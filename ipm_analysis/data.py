@@ -171,6 +171,10 @@ class _Collector:
         self.problems: list[Problem] = []
         # (file, contract column) -> the client's own column name, from tables.*.columns
         self.own_names: dict[tuple[str, str], str] = {}
+        # (file, contract column) whose mapped column is missing: reported once, not again as missing
+        self.unmapped: set[tuple[str, str]] = set()
+        # table -> {name: contract} for names that are a loaded column and another column's own name
+        self.ambiguous: dict[str, dict[str, str]] = {}
 
     def _add(self, file: str, message: str, column: str | None, rows, severity: str) -> None:
         theirs = self.own_names.get((file, column)) if column else None
@@ -200,16 +204,19 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collector) -> bool:
-    """Read one file into DuckDB table ``raw_<name>`` with every column as text plus ``__row``."""
-    file = spec.file
-    path = client_dir / file
+def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collector, label: str | None = None) -> bool:
+    """Read one file into DuckDB table ``raw_<name>`` with every column as text plus ``__row``
+    (an Excel sheet: its cells typed as in the workbook, see :func:`_read_xlsx`)."""
+    file = label or spec.file
+    path = client_dir / spec.file
     if not path.is_file():
         col.error(file, f"file not found (client.yaml names it for the {name} table)")
         return False
     if path.stat().st_size == 0:
         col.error(file, "the file is empty")
         return False
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(con, path, name, spec, file, col)
     try:
         with path.open("rb") as f:
             is_parquet = f.read(4) == b"PAR1"
@@ -244,6 +251,119 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
     if n == 0:
         col.error(file, "has a header but no data rows")
         return False
+    return True
+
+
+def _xlsx_label(client_dir: Path, spec: TableSpec) -> str:
+    """How messages name an Excel table: ``calls.xlsx, sheet 'Calls'`` (the first sheet unless
+    ``sheet:`` names one); other files by their name."""
+    if spec.file is None or not spec.file.lower().endswith(".xlsx"):
+        return spec.file
+    if spec.sheet is not None:
+        return f"{spec.file}, sheet '{spec.sheet}'"
+    try:
+        from python_calamine import CalamineWorkbook
+
+        names = CalamineWorkbook.from_path(str(client_dir / spec.file)).sheet_names
+    except Exception:  # noqa: BLE001 - unreadable: _read_xlsx reports why
+        return spec.file
+    return f"{spec.file}, sheet '{names[0]}'" if names else spec.file
+
+
+def _xlsx_text(v) -> str | None:
+    """A cell as text, for a column whose cells are of several kinds (a whole number without '.0')."""
+    import datetime as dt
+
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, (dt.datetime, dt.date, dt.time)):
+        return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
+    return str(v)
+
+
+def _xlsx_column(values: list) -> pa.Array:
+    """One sheet column as typed as in the workbook: booleans, dates and times, times of day,
+    whole numbers, numbers or durations when every filled cell is of that kind; text otherwise."""
+    import datetime as dt
+
+    cells = [None if v == "" else v for v in values]
+    filled = [v for v in cells if v is not None]
+    if filled and all(isinstance(v, bool) for v in filled):
+        return pa.array(cells, pa.bool_())
+    if filled and all(isinstance(v, (dt.datetime, dt.date)) for v in filled):
+        return pa.array([v if v is None or isinstance(v, dt.datetime) else dt.datetime(v.year, v.month, v.day)
+                         for v in cells], pa.timestamp("us"))
+    if filled and all(isinstance(v, dt.timedelta) for v in filled):
+        return pa.array(cells, pa.duration("us"))
+    if filled and all(isinstance(v, dt.time) for v in filled):  # a time of day, or a duration shown as one
+        return pa.array(cells, pa.time64("us"))
+    if filled and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in filled):
+        if all(float(v).is_integer() and abs(v) < 2**53 for v in filled):
+            return pa.array([None if v is None else int(v) for v in cells], pa.int64())
+        return pa.array([None if v is None else float(v) for v in cells], pa.float64())
+    return pa.array([_xlsx_text(v) for v in cells], pa.string())
+
+
+def _read_xlsx(con, path: Path, name: str, spec: TableSpec, file: str, col: _Collector) -> bool:
+    """Read one sheet of an Excel workbook (python-calamine; no network) into ``raw_<name>``.
+
+    The first row names the columns; row numbers in messages are data rows (the header not
+    counted), as for CSV, so data row 1 is the sheet's row 2.
+    """
+    try:
+        from python_calamine import CalamineWorkbook
+    except ImportError:  # pragma: no cover - a declared dependency
+        col.error(file, "reading .xlsx needs python-calamine: pip install python-calamine")
+        return False
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        names = wb.sheet_names
+        sheet = spec.sheet if spec.sheet is not None else (names[0] if names else None)
+        if sheet not in names:
+            col.error(file, f"the workbook has no sheet '{sheet}'; its sheets are {names}")
+            return False
+        rows = wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except Exception as e:  # noqa: BLE001 - a damaged or encrypted workbook: one readable message
+        col.error(file, f"cannot be read as an Excel workbook (.xlsx): {_first_line(e)}")
+        return False
+    while rows and all(v in ("", None) for v in rows[-1]):
+        rows.pop()
+    if not rows or all(v in ("", None) for v in rows[0]):
+        col.error(file, "the first row is empty; the sheet must start with a row naming its columns")
+        return False
+    if len(rows) == 1:
+        col.error(file, "has a header but no data rows")
+        return False
+    width = max(len(r) for r in rows)
+    if width > MAX_COLUMNS:
+        col.error(file, f"{width:,} columns; at most {MAX_COLUMNS:,} are read")
+        return False
+    header = [(_xlsx_text(h) or "").strip() or f"unnamed_{i + 1}" for i, h in enumerate(list(rows[0]) + [""] * (width - len(rows[0])))]
+    reserved = [h for h in header if h.startswith("__")]
+    if reserved:
+        col.error(file, f"column names starting with '__' are reserved for the analysis; rename '{reserved[0]}'",
+                  reserved[0])
+        return False
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        for h in twice:
+            pos = [i + 1 for i, x in enumerate(header) if x == h]
+            col.error(file, f"column '{h}' occurs more than once in the header (columns "
+                            f"{', '.join(map(str, pos))}); give each column its own name", h)
+        return False
+    data = [list(r) + [""] * (width - len(r)) for r in rows[1:]]
+    arrays = [pa.array(range(1, len(data) + 1), pa.int64())]
+    arrays += [_xlsx_column([r[j] for r in data]) for j in range(width)]
+    table = pa.Table.from_arrays(arrays, names=[ROW] + header)
+    con.register("__xlsx", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE raw_{name} AS SELECT * FROM __xlsx")
+    finally:
+        con.unregister("__xlsx")
     return True
 
 
@@ -350,17 +470,18 @@ def _examples(con, sql: str) -> list[int]:
     return [r[0] for r in con.execute(sql + f" ORDER BY {ROW} LIMIT {EXAMPLE_ROWS + 1}").fetchall()]
 
 
-def _map_columns(con, name: str, spec: TableSpec, col: _Collector) -> bool:
+def _map_columns(con, name: str, spec: TableSpec, col: _Collector, label: str | None = None) -> bool:
     """Rename the client's columns to contract names (``columns:`` of client.yaml)."""
-    file = spec.file
+    file = label or spec.file
     have = _columns(con, f"raw_{name}")
     ok = True
     renames = []
     for contract, theirs in spec.columns.items():
         if theirs not in have:
+            # reported, and the table's other checks still run (every problem in one pass)
             col.error(file, f"column '{theirs}' (mapped to '{contract}' in client.yaml) not found; "
                             f"the file has: {', '.join(h for h in have if h != ROW)[:300]}", theirs)
-            ok = False
+            col.unmapped.add((file, contract))
         elif contract != theirs:
             if contract in have and contract not in spec.columns.values():
                 col.error(file, f"the file has a column '{contract}' and client.yaml maps '{theirs}' onto "
@@ -419,7 +540,7 @@ def _check_contract(con, name: str, file: str, required: dict[str, str], col: _C
         optional = kind.endswith("?")
         kind = kind.rstrip("?")
         if c not in have:
-            if not optional:
+            if not optional and (file, c) not in col.unmapped:
                 col.error(file, f"required column '{c}' is missing (map your column onto it under "
                                 f"tables.{name}.columns in client.yaml)", c)
             continue
@@ -612,12 +733,15 @@ def _events_from_milestones(con, cfg: ClientConfig, col: _Collector, file: str) 
     """Turn declared milestone timestamp columns of the cases table into events."""
     parts = []
     have = _columns(con, "raw_cases")
+    own = _case_own_map(cfg)
     for chain in cfg.chains:
         if chain.journey is None:
             continue
-        for step, column in chain.journey.milestones.items():
-            if column not in have:
-                col.error(file, f"milestone column '{column}' (step '{step}' of chain '{chain.id}') not found", column)
+        for step, named in chain.journey.milestones.items():
+            # the file's own column name or the contract name, alike
+            column = _resolve(have, own, named, col, file, f"chains.{chain.id}.journey.milestones.{step}")
+            if column is None:
+                col.error(file, f"milestone column '{named}' (step '{step}' of chain '{chain.id}') not found", named)
                 continue
             _convert_timestamp(con, "raw_cases", file, column, True, col, pd.Timestamp.now(tz="UTC"))
             parts.append(
@@ -634,9 +758,48 @@ def _events_from_milestones(con, cfg: ClientConfig, col: _Collector, file: str) 
     return True
 
 
+def _case_own_map(cfg: ClientConfig) -> dict[str, str]:
+    """Own column names of the file the cases come from -> their contract names."""
+    spec = cfg.tables.cases
+    if spec is None or spec.from_ == "events":
+        return _own_map(cfg.tables.events)
+    if spec.from_ == "responses":
+        return {**_own_map(spec), **_own_map(cfg.tables.responses)}
+    return _own_map(spec)
+
+
+def _alias_views(con, cfg: ClientConfig, col: _Collector) -> None:
+    """Views ``x_cases`` / ``x_responses``: the table plus each mapped column under the file's own
+    name too, so KPI and segment expressions may name a column either way. A name that is both a
+    loaded column and another column's own name means the loaded column (see :func:`_resolve`)."""
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    for name, own in (("cases", _case_own_map(cfg)), ("responses", _own_map(cfg.tables.responses))):
+        if f"raw_{name}" not in tables:
+            continue
+        have = _columns(con, f"raw_{name}")
+        extra = "".join(f", {_q(c)} AS {_q(x)}" for x, c in own.items() if x not in have and c in have)
+        con.execute(f"CREATE OR REPLACE VIEW x_{name} AS SELECT *{extra} FROM raw_{name}")
+        col.ambiguous[name] = {x: c for x, c in own.items() if x in have}
+
+
+def _aliases(con, name: str) -> list[str]:
+    """The own-name columns the view ``x_<name>`` adds to ``raw_<name>``."""
+    raw = set(_columns(con, f"raw_{name}"))
+    return [c for c in _columns(con, f"x_{name}") if c not in raw]
+
+
+def _note_ambiguous(col: _Collector, table: str, expression: str, where: str) -> None:
+    for name in referenced_columns(expression):
+        if name in col.ambiguous.get(table, {}):
+            col.warn(CONFIG_NAME, f"'{name}' is both a column of the {table} as loaded and the file's own name of "
+                                  f"the column mapped onto '{col.ambiguous[table][name]}'; the column named "
+                                  f"'{name}' is used", where)
+
+
 def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[str, str]) -> None:
     """Check each KPI/segment expression, then evaluate it into a column of kpi_values / segments."""
-    case_cols = [c for c in _columns(con, "raw_cases") if c != ROW]
+    _alias_views(con, cfg, col)
+    case_cols = [c for c in _columns(con, "x_cases") if c != ROW]
     selects = []
     for chain in cfg.chains:
         for k in chain.kpis:
@@ -646,6 +809,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
             except ExpressionError as e:
                 col.error(CONFIG_NAME, str(e), f"chains.{chain.id}.kpis.{k.id}.expression")
                 continue
+            _note_ambiguous(col, "cases", k.expression, f"chains.{chain.id}.kpis.{k.id}.expression")
             selects.append((chain.id, k))
     if col.has_errors:
         return
@@ -653,7 +817,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
     for chain_id, k in selects:
         expr = f"CASE WHEN chain = {_sql_str(chain_id)} THEN CAST(({k.expression}) AS DOUBLE) END"
         key = f"chains.{chain_id}.kpis.{k.id}.expression"
-        if _expression_fails(con, "raw_cases", expr, files["cases"], f"KPI '{chain_id}.{k.id}'", key,
+        if _expression_fails(con, "x_cases", expr, files["cases"], f"KPI '{chain_id}.{k.id}'", key,
                              k.expression, col):
             continue
         cols.append((chain_id, k, expr))
@@ -665,7 +829,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
         merged.setdefault(k.id, []).append(expr)
     sel = ", ".join(f"coalesce({', '.join(exprs)}) AS {_q(kid)}" if len(exprs) > 1 else f"{exprs[0]} AS {_q(kid)}"
                     for kid, exprs in merged.items())
-    con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM raw_cases")
+    con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM x_cases")
     for chain_id, k, _ in cols:
         n = con.execute(
             f"SELECT count(kv.{_q(k.id)}) FROM kpi_values kv JOIN raw_cases rc USING (case_id) "
@@ -679,12 +843,14 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
             col.error(CONFIG_NAME, f"segment '{seg.id}' is on the responses table, but there is no survey",
                       f"segments.{seg.id}")
             continue
+        table = "x_" + seg.table  # own and contract names alike
         tcols = [c for c in _columns(con, table) if c != ROW]
         try:
             check_expression(seg.sql, tcols, f"segment '{seg.id}'")
         except ExpressionError as e:
             col.error(CONFIG_NAME, str(e), f"segments.{seg.id}")
             continue
+        _note_ambiguous(col, seg.table, seg.sql, f"segments.{seg.id}")
         _expression_fails(con, table, f"CAST(({seg.sql}) AS VARCHAR)", files["cases" if seg.table == "cases"
                           else "responses"], f"segment '{seg.id}'", f"segments.{seg.id}", seg.sql, col)
 
@@ -832,8 +998,10 @@ def _collect(con, cfg: ClientConfig):
     case_close = "coalesce(closed_at, opened_at)" if "closed_at" in _columns(con, "raw_cases") else "opened_at"
     case_segs = [s for s in cfg.segments if s.table == "cases"]
     seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in case_segs)
-    con.execute(f"CREATE OR REPLACE TABLE cases AS SELECT *, {_period_expr(period, case_close)} AS period"
-                f"{seg_sel} FROM raw_cases")
+    case_alias = _aliases(con, "cases")
+    case_star = f"* EXCLUDE ({', '.join(_q(c) for c in case_alias)})" if case_alias else "*"
+    con.execute(f"CREATE OR REPLACE TABLE cases AS SELECT {case_star}, {_period_expr(period, case_close)} AS period"
+                f"{seg_sel} FROM x_cases")
     cases = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}")
     cases = _segments_to_columns(cases, case_segs)
     kpi_ids = list(dict.fromkeys(k.id for k in cfg.kpis))
@@ -847,6 +1015,7 @@ def _collect(con, cfg: ClientConfig):
     if "raw_responses" in tables:
         resp_segs = [s for s in cfg.segments if s.table == "responses"]
         seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in resp_segs)
+        resp_alias = "".join(f", {_q(c)}" for c in _aliases(con, "responses"))
         if "link" in tables:
             join = "LEFT JOIN link l USING (response_id)"
             case_col = ", l.case_id AS case_id"
@@ -855,8 +1024,8 @@ def _collect(con, cfg: ClientConfig):
             join, exclude = "", ""
             case_col = "" if "case_id" in _columns(con, "raw_responses") else ", r.response_id AS case_id"
         con.execute(
-            f"CREATE OR REPLACE TABLE responses AS SELECT r.* EXCLUDE ({ROW}{exclude}){case_col}, "
-            f"{_period_expr(period, 'r.responded_at')} AS period{seg_sel}, r.{ROW} FROM raw_responses r {join}"
+            f"CREATE OR REPLACE TABLE responses AS SELECT r.* EXCLUDE ({ROW}{exclude}{resp_alias}){case_col}, "
+            f"{_period_expr(period, 'r.responded_at')} AS period{seg_sel}, r.{ROW} FROM x_responses r {join}"
         )
         responses = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM responses WHERE score IS NOT NULL ORDER BY {ROW}")
         responses = _segments_to_columns(responses, resp_segs)
@@ -913,10 +1082,12 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
     col.problems += problems
     if cfg is None:
         return None, col.problems
+    labels = {}  # how messages name each table's file (an Excel file with its sheet)
     for table in ("responses", "cases", "events"):
         spec = getattr(cfg.tables, table)
         if spec is not None and spec.file is not None:
-            col.own_names.update({(spec.file, contract): theirs for contract, theirs in spec.columns.items()
+            labels[table] = _xlsx_label(client_dir, spec)
+            col.own_names.update({(labels[table], contract): theirs for contract, theirs in spec.columns.items()
                                   if contract != theirs})
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
     con = _connect()
@@ -927,13 +1098,13 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
             spec = getattr(cfg.tables, name)
             if spec is None or spec.file is None:
                 continue
-            files[name] = spec.file
-            if not _read_table(con, client_dir, name, spec, col):
+            files[name] = labels[name]
+            if not _read_table(con, client_dir, name, spec, col, labels[name]):
                 read_ok = False
                 continue
-            if not _map_columns(con, name, spec, col):
+            if not _map_columns(con, name, spec, col, labels[name]):
                 read_ok = False
-            elif not _check_reserved(con, name, spec.file, col, computed=name != "events"):
+            elif not _check_reserved(con, name, labels[name], col, computed=name != "events"):
                 read_ok = False
         # all files are read: no further file or network access from this connection
         con.execute("SET enable_external_access = false")
@@ -942,21 +1113,28 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
             return None, col.problems
         cases_spec = cfg.tables.cases
         if "responses" in files:
-            _check_contract(con, "responses", files["responses"], _required_responses(cfg), col, now)
+            required = _optional_responses(con, cfg, files["responses"], col)
+            _check_contract(con, "responses", files["responses"], required, col, now)
             _check_unique(con, "responses", files["responses"], "response_id", col)
             _check_score(con, cfg, files["responses"], col)
+            if "responded_at" not in required:  # no answer date: the period analyses are left out
+                con.execute("ALTER TABLE raw_responses ADD COLUMN responded_at TIMESTAMP")
         if "events" in files:
             _check_contract(con, "events", files["events"], CONTRACT["events"], col, now)
+        if "cases" in files:  # a cases file is checked in the same pass as the others
+            _check_contract(con, "cases", files["cases"], CONTRACT["cases"], col, now)
         if col.has_errors:
             return None, col.problems
         if cases_spec is None or cases_spec.from_ == "events":
             _derive_cases_from_events(con, cfg)
             files["cases"] = files["events"]
-        else:
-            if cases_spec.from_ == "responses":
-                _cases_from_responses(con)
-                files["cases"] = files["responses"]
-            _check_contract(con, "cases", files["cases"], CONTRACT["cases"], col, now)
+        elif cases_spec.from_ == "responses":
+            files["cases"] = files["responses"]
+            case_contract = _cases_from_responses(con, cfg, col, files["cases"])
+            if case_contract is not None:
+                _check_contract(con, "cases", files["cases"], case_contract, col, now)
+                if "opened_at" not in _columns(con, "raw_cases"):
+                    con.execute("ALTER TABLE raw_cases ADD COLUMN opened_at TIMESTAMP")
         _add_constant_chain(con, cfg, col, files["cases"])
         if cases_spec is None or cases_spec.from_ == "events":
             _check_reserved(con, "cases", files["cases"], col)  # case columns taken from the event log
@@ -1001,15 +1179,95 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         con.close()
 
 
-def _cases_from_responses(con) -> None:
-    """One file serves as both: each response is its own case (unless it names a case_id)."""
+def _cases_from_responses(con, cfg: ClientConfig, col: _Collector, file: str) -> dict[str, str] | None:
+    """One file serves as both: each response is its own case (unless it names a case_id).
+
+    ``tables.cases.columns`` names the responses' columns that serve as case columns
+    (``opened_at: order_purchase_timestamp``), by the file's own name or its contract name.
+    Returns the case contract to check (``opened_at`` optional when the survey has no dates),
+    or None after reporting a problem.
+    """
     have = _columns(con, "raw_responses")
-    extra = []
+    spec = cfg.tables.cases
+    own = _own_map(cfg.tables.responses)
+    chosen: dict[str, str] = {}
+    for contract, name in spec.columns.items():
+        found = _resolve(have, own, name, col, file, f"tables.cases.columns.{contract}")
+        if found is None:
+            col.error(CONFIG_NAME, f"tables.cases.columns maps '{name}' onto the cases' '{contract}', but the "
+                                   f"responses file {file} has no such column", f"tables.cases.columns.{contract}")
+            continue
+        chosen[contract] = found
+    if len(chosen) < len(spec.columns):
+        return None
+    if "case_id" in chosen and chosen["case_id"] != "case_id":
+        # the responses carry the case id they are linked to
+        if "case_id" in have:
+            con.execute("UPDATE raw_responses SET case_id = " + _q(chosen["case_id"]))
+        else:
+            con.execute("ALTER TABLE raw_responses ADD COLUMN case_id VARCHAR")
+            con.execute("UPDATE raw_responses SET case_id = CAST(" + _q(chosen["case_id"]) + " AS VARCHAR)")
+        have = _columns(con, "raw_responses")
+    sel = {c: _q(found) for c, found in chosen.items() if c != "case_id"}
     if "case_id" not in have:
-        extra.append("response_id AS case_id")
-    if "opened_at" not in have:
-        extra.append("responded_at AS opened_at")
-    con.execute(f"CREATE TABLE raw_cases AS SELECT *{''.join(', ' + e for e in extra)} FROM raw_responses")
+        sel["case_id"] = "response_id"
+    no_dates = con.execute("SELECT count(responded_at) FROM raw_responses").fetchone()[0] == 0
+    if "opened_at" not in have and "opened_at" not in sel and not no_dates:
+        sel["opened_at"] = "responded_at"
+    replaced = [c for c in sel if c in have]
+    star = f"* EXCLUDE ({', '.join(_q(c) for c in replaced)})" if replaced else "*"
+    extra = "".join(f", {expr} AS {_q(c)}" for c, expr in sel.items())
+    con.execute(f"CREATE TABLE raw_cases AS SELECT {star}{extra} FROM raw_responses")
+    contract = dict(CONTRACT["cases"])
+    if "opened_at" not in sel and "opened_at" not in have:
+        contract["opened_at"] = "timestamp?"
+    return contract
+
+
+def _own_map(spec: TableSpec | None) -> dict[str, str]:
+    """The file's own column name -> the contract name it was mapped onto (``columns:``)."""
+    if spec is None:
+        return {}
+    return {theirs: contract for contract, theirs in spec.columns.items() if theirs != contract}
+
+
+def _resolve(have: list[str], own: dict[str, str], name: str, col: _Collector, file: str, where: str) -> str | None:
+    """The table column that ``name`` in client.yaml means: a column of the table as loaded (a
+    contract name, or a column kept under its own name), or the file's own name of a mapped
+    column. When a name is both (a mapping swapped names), the column under that name is used and
+    a warning says so. None when the table has neither."""
+    if name in have:
+        if name in own and own[name] != name:
+            col.warn(CONFIG_NAME, f"'{name}' is both a column of {file} as loaded and the file's own name of the "
+                                  f"column mapped onto '{own[name]}'; the column named '{name}' is used", where)
+        return name
+    if name in own and own[name] in have:
+        return own[name]
+    return None
+
+
+def _optional_responses(con, cfg: ClientConfig, file: str, col: _Collector) -> dict[str, str]:
+    """Fill in what a survey export may lack: without a ``response_id`` column the 1-based row
+    number serves; without ``responded_at`` the contract drops it (the period analyses are left
+    out). Returns the responses' contract to check."""
+    have = _columns(con, "raw_responses")
+    req = _required_responses(cfg)
+    if "response_id" not in have and (file, "response_id") not in col.unmapped:
+        con.execute("ALTER TABLE raw_responses ADD COLUMN response_id VARCHAR")
+        con.execute(f"UPDATE raw_responses SET response_id = CAST({ROW} AS VARCHAR)")
+        col.warn(file, "no response_id column: each answer's row number (1, 2, ...) serves as its id",
+                 "response_id")
+    if "responded_at" not in have and (file, "responded_at") not in col.unmapped:
+        if cfg.linkage.by == "customer_id" and not (cfg.tables.cases is not None
+                                                    and cfg.tables.cases.from_ == "responses"):
+            col.error(file, "linkage by customer_id needs the answer time (responded_at) to find the case "
+                            "closed before it; map the answer date onto responded_at, or link by case_id",
+                      "responded_at")
+        else:
+            del req["responded_at"]
+            col.warn(file, "no responded_at column (no answer date): the analyses by month are left out; "
+                           "everything else is reported", "responded_at")
+    return req
 
 
 def _required_responses(cfg: ClientConfig) -> dict[str, str]:

@@ -53,7 +53,7 @@ from .data import load_client
 from .errors import AnalysisError, IpmError
 from .modelframe import ModelFrame, model_frame
 from .regression import DriverModels, _nice, fit_ordinal, kpi_unit
-from .units import format_value
+from .units import NON_NEGATIVE_UNITS, format_value
 
 __all__ = [
     "ExplorerBox",
@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 CURVE_COLUMNS = ["value", "predicted", "ci_low", "ci_high", "change", "change_ci_low", "change_ci_high"]
-_NON_NEGATIVE = ("days", "hours", "count")
+_NON_NEGATIVE = NON_NEGATIVE_UNITS
 
 
 # --------------------------------------------------------------------------------------------

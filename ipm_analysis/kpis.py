@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import AnalysisError
+from .units import UNITS
 
 __all__ = [
     "NPSResult",
@@ -54,7 +55,7 @@ __all__ = [
     "hac_maxlags",
 ]
 
-_UNITS = ("share", "days", "hours", "count", "number")
+_UNITS = UNITS
 _DIRECTIONS = ("higher", "lower")
 _CHAIN_TABLE_COLUMNS = (
     "chain", "kpi", "kpi_name", "link", "unit", "direction", "period", "n", "value",

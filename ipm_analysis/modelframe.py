@@ -40,12 +40,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from .config import NPSScale, RatingScale
 from .errors import AnalysisError
-from .units import format_value
+from .units import UNITS, format_value
 
 __all__ = ["MISSING_POLICIES", "DriverSpec", "ModelFrame", "frame_from_data", "model_frame"]
 
 MISSING_POLICIES = ("drop", "indicator")
-_UNITS = ("share", "days", "hours", "count", "number")
+_UNITS = UNITS
 _TARGET = "score"
 
 

@@ -33,12 +33,13 @@ def coverage(client: Client) -> pd.DataFrame:
 
 
 def cases_by_chain(client: Client) -> pd.DataFrame:
-    """Cases per chain with the chain's owner and links."""
+    """Cases per chain with the customer need it serves, the chain's owner and links."""
     counts = client.cases["chain"].value_counts()
     out = []
     for chain in client.config.chains:
         out.append({
             "chain": chain.name,
+            "customer need": chain.need,
             "owner": chain.owner,
             "links": " → ".join(chain.links),
             "cases": int(counts.get(chain.id, 0)),

@@ -233,8 +233,9 @@ def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
     d = matrix.dropna(subset=["share"]).reset_index(drop=True)
     x = d["gap_relative"] * 100
     y = d["share"] * 100
-    err = np.vstack([y - d["share_ci_low"] * 100, d["share_ci_high"] * 100 - y])
-    ax.errorbar(x, y, yerr=err, fmt="none", ecolor="#999999", capsize=3, lw=1, zorder=1)
+    # the interval as computed, from its low to its high end: a bootstrap interval of a share near
+    # zero may lie wholly above the estimate, which error bars (offsets from the point) cannot draw
+    ax.vlines(x, d["share_ci_low"] * 100, d["share_ci_high"] * 100, color="#999999", lw=1, zorder=1)
     for q, g in d.groupby("quadrant"):
         ax.scatter(g["gap_relative"] * 100, g["share"] * 100, s=60, color=QUADRANT_COLOURS.get(q, PALETTE[0]),
                    label=q, zorder=2)

@@ -85,6 +85,7 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 from .errors import AnalysisError
 from .kpis import mean_ci, nps
 from .modelframe import ModelFrame
+from .units import TIME_UNITS
 
 __all__ = [
     "COND_LIMIT",
@@ -180,7 +181,7 @@ def change_label(unit: str, change: float) -> str:
     a = abs(change)
     if unit == "share":
         return f"{sign}{100 * a:g} pp"
-    if unit in ("days", "hours"):
+    if unit in TIME_UNITS:
         word = unit[:-1] if a == 1 else unit
         return f"{sign}{a:g} {word}"
     return f"{sign}{a:g}"
@@ -883,7 +884,8 @@ def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf:
 
 def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
     if reliable:
-        return (f"The drivers together explain {r2:.0%} of the variation in the {mf.result_name} score "
+        scored = mf.result_name if mf.result_name.lower().endswith("score") else f"{mf.result_name} score"
+        return (f"The drivers together explain {r2:.0%} of the variation in the {scored} "
                 f"(R² {r2:.3f}; joint test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}); "
                 "these are associations, not proof of cause.")
     why = []
@@ -945,7 +947,7 @@ def _bins(x: np.ndarray, n_bins: int, max_levels: int, min_n: int) -> np.ndarray
 
 def _bin_label(lo: float, hi: float, unit: str) -> str:
     f = (lambda v: f"{100 * v:g} %") if unit == "share" else (lambda v: f"{v:g}")
-    u = f" {unit}" if unit in ("days", "hours") else ""
+    u = f" {unit}" if unit in TIME_UNITS else ""
     return f"{f(lo)}{u}" if lo == hi else f"{f(lo)} to {f(hi)}{u}"
 
 
@@ -1189,7 +1191,7 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
 
 
 def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name) -> str:
-    u = spec.unit if spec.unit in ("days", "hours") else ""
+    u = spec.unit if spec.unit in TIME_UNITS else ""
     one = u[:-1] if u else "unit"
     v = (lambda t: f"{t:g} {u}".strip())
     nps_points = unit == "NPS points"

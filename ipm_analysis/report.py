@@ -195,12 +195,43 @@ def result_kpi_summary(client: Client, overall) -> dict | None:
     return d
 
 
+def has_answer_dates(client: Client) -> bool:
+    """Whether the survey answers carry a date (``responded_at``); False without a survey."""
+    return client.responses is not None and bool(client.responses["responded_at"].notna().any())
+
+
+def has_case_dates(client: Client) -> bool:
+    """Whether the cases carry a date (``opened_at`` or ``closed_at``), so chain KPIs have months."""
+    return bool(client.case_kpis["period"].notna().any())
+
+
+def dates_missing(client: Client) -> str | None:
+    """One plain sentence when the data lack the dates that the analyses by period need, else None.
+
+    A survey export without an answer date, or a customer file without any date, still gets
+    every other analysis; only what is shown by month (trends, the recent change, the monthly
+    association) is left out.
+    """
+    answers = client.responses is None or has_answer_dates(client)
+    cases = has_case_dates(client)
+    if answers and cases:
+        return None
+    if not answers and not cases:
+        return ("The data carry no dates (neither an answer date nor a case date), so nothing is shown by month: "
+                "no trends, no recent change, no monthly association. Everything else is reported.")
+    if not answers:
+        return ("The survey export has no answer date, so the result KPI is not shown by month: no recent change "
+                "and no monthly association. Chain KPIs by month and everything else are reported.")
+    return ("The cases carry no date, so the chain KPIs are not shown by month: no trends and no monthly "
+            "association. Everything else is reported.")
+
+
 def chain_kpis_monthly(client: Client) -> pd.DataFrame:
     """Each chain KPI per month (small bases flagged, tiny ones suppressed)."""
     table = chain_kpis(client, period=True)
     table = table[table["period"].astype(str) != "all"].copy()
     table["period"] = pd.to_datetime(table["period"])
-    return table
+    return table[table["period"].notna()]  # cases without a date have no month
 
 
 def chain_kpi_trends(client: Client, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -237,7 +268,7 @@ def segment_chain_kpis(client: Client) -> pd.DataFrame:
 
 def recent_change(client: Client, months: int = 3):
     """The result KPI of the last ``months`` months against the ``months`` before, with a test."""
-    if client.responses is None:
+    if client.responses is None or not has_answer_dates(client):
         return None
     r = client.responses
     last = r["period"].max()
@@ -257,6 +288,8 @@ def recent_change(client: Client, months: int = 3):
 
 
 def change_sentence(client: Client, change) -> str:
+    if change is None and client.responses is not None and not has_answer_dates(client):
+        return "Recent months are not compared: the survey export has no answer date."
     if change is None:
         return "Too few responses to compare recent months with the months before."
     res = change["result"]
@@ -274,7 +307,7 @@ def monthly_association(client: Client, max_lag: int = 3, monthly: pd.DataFrame 
     ``monthly``: the client's :func:`chain_kpis_monthly`, when the caller has it already.
     Association only: months where both moved together, not proof that one moved the other.
     """
-    if client.responses is None:
+    if client.responses is None or not has_answer_dates(client) or not has_case_dates(client):
         return pd.DataFrame()
     result = result_kpi_by_period(client)[["period", "value"]].rename(columns={"value": "result"})
     monthly_kpis = chain_kpis_monthly(client) if monthly is None else monthly

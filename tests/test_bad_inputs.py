@@ -210,8 +210,9 @@ def _blocks(stdout: str) -> dict[str, str]:
     """`ipm validate a b c` output split per folder."""
     out, current = {}, None
     for line in stdout.splitlines():
-        if not line.startswith("  "):
-            current = line.split(": ", 1)[0]
+        if not line.startswith("  "):  # client '<id>' (folder <absolute path>): status
+            head = line.rsplit(": ", 1)[0] if ": ok (" in line or ": invalid (" in line else line
+            current = head.split("(folder ", 1)[-1].removesuffix(")")
             out[current] = line + "\n"
         elif current is not None:
             out[current] += line + "\n"

@@ -21,6 +21,13 @@ def test_validate_ok_client(tiny_client):
     assert "link to no case" in r.stdout
 
 
+def test_validate_dot_names_the_client_id_and_folder(tiny_client):
+    r = ipm("validate", ".", cwd=tiny_client)
+    assert r.returncode == 0, r.stdout + r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith(f"client '007' (folder {tiny_client.resolve()}): ok"), first
+
+
 def test_validate_broken_client_lists_every_problem_and_exits_2(tmp_path):
     responses = RESPONSES.replace("001,2024-01-05,9", "001,2024-01-05,11").replace("2024-02-07", "soon")
     folder = write_client(tmp_path / "c", responses_csv=responses,
