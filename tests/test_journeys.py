@@ -700,31 +700,35 @@ def test_contacts_per_case_and_per_customer():
             "customer_id": ["anna"] * 5 + ["anna", "anna"],
         }
     )
-    per_case = j.contacts(events, avoidable=["Status call"], repeat_within_days=7).set_index(
-        "case_id"
-    )
+    per_case = j.contacts(events, avoidable=["Status call"], repeat_within_days=7,
+                          contact_channels="any").set_index("case_id")
     # k: web day 0, phone day 1 (repeat), phone day 8 (repeat: exactly 7 days later),
     # no channel day 20 (not a contact), e-mail day 27 (19 days later) -> 4 contacts
     assert per_case.loc["k"].tolist() == [4, 2, 2]
     assert per_case.loc["m"].tolist() == [2, 1, 1]
     phone_only = j.contacts(events, avoidable=[], contact_channels=["PHONE"]).set_index("case_id")
     assert phone_only["n_contacts"].to_dict() == {"k": 2, "m": 1}
-    per_customer = j.contacts(events, avoidable=["Status call"], per="customer").set_index(
-        "customer_id"
-    )
+    per_customer = j.contacts(events, avoidable=["Status call"], per="customer",
+                              contact_channels="any").set_index("customer_id")
     # across cases: m's Order on day 30 is 3 days after k's day-27 complaint
     assert per_customer.loc["anna"].tolist() == [2, 6, 3, 4]
     with pytest.raises(AnalysisError, match="'customer_id'"):
         j.contacts(events.drop(columns="customer_id"), per="customer")
     with pytest.raises(AnalysisError, match="'channel'"):
         j.contacts(events.drop(columns="channel"), contact_channels=["phone"])
-    no_channel = j.contacts(events.drop(columns="channel"))
-    assert no_channel["n_contacts"].tolist() == [5, 2]  # every event is a contact
+    # only declared events are contacts: with nothing declared there are none
+    assert j.contacts(events.drop(columns="channel"))["n_contacts"].tolist() == [0, 0]
+    assert j.contacts(events)["n_contacts"].tolist() == [0, 0]
+    # declared by activity list and by pattern (matched in full), counted like pandas does
+    by_act = j.contacts(events, contact_activities=["Complaint"], contact_pattern="Status.*")
+    expect = events[events["activity"].str.fullmatch("Status.*") | (events["activity"] == "Complaint")]
+    assert by_act.set_index("case_id")["n_contacts"].to_dict() == expect.groupby("case_id").size().to_dict()
+    assert j.contacts(events, contact_pattern="Status")["n_contacts"].sum() == 0  # not a full match
 
 
 def test_journey_features_are_numeric_and_consistent():
     events = make_events(HAND, hours=12, channel="phone")
-    features = j.journey_features(events, DESIGN, avoidable=["x"], repeat_within_days=1)
+    features = j.journey_features(events, DESIGN, avoidable=["x"], repeat_within_days=1, contact_channels="any")
     expected_cols = [
         "case_id",
         "fits",
@@ -745,7 +749,7 @@ def test_journey_features_are_numeric_and_consistent():
     table = j.conformance(events, DESIGN)
     pd.testing.assert_series_equal(features["fits"], table["fits"].astype(np.int64))
     pd.testing.assert_series_equal(features["fitness"], table["fitness"])
-    contacts = j.contacts(events, avoidable=["x"], repeat_within_days=1)
+    contacts = j.contacts(events, avoidable=["x"], repeat_within_days=1, contact_channels="any")
     pd.testing.assert_frame_equal(
         features[["case_id", "n_contacts", "n_avoidable", "n_repeat"]], contacts
     )
@@ -796,8 +800,9 @@ def test_chain_journey_features_are_computed_once_per_client_and_handed_out_as_c
 
     client = ipm.load_client(FIXTURE_CLIENT)
     chain = client.config.chain("installation")
+    k = client.config.contacts
     direct = j.journey_features(j.chain_events(client, "installation"), chain.journey.steps,
-                                       client.config.contacts.avoidable, client.config.contacts.repeat_within_days)
+                                k.avoidable, k.repeat_within_days, k.channels or None, k.activities, k.activity_pattern)
     first = j.chain_journey_features(client, "installation")
     pd.testing.assert_frame_equal(first, direct)
     first.loc[:, first.columns[1]] = -1  # a caller's change does not reach the next caller
