@@ -1805,18 +1805,20 @@ class JourneySection:
     slow_steps: pd.DataFrame
     slow_handovers: pd.DataFrame
     contacts: pd.DataFrame
+    channels: pd.DataFrame
     notes: dict
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the section by name, each with its base column."""
         return {"deviation_classes": self.deviation_classes, "extra_activities": self.extra_activities,
                 "variants": self.variants, "step_deviation": self.step_deviation, "funnel": self.funnel,
-                "slow_steps": self.slow_steps, "slow_handovers": self.slow_handovers, "contacts": self.contacts}
+                "slow_steps": self.slow_steps, "slow_handovers": self.slow_handovers, "contacts": self.contacts,
+                "channels": self.channels}
 
     #: the column that holds each table's base (cases)
     BASES = {"deviation_classes": "base", "extra_activities": "cases", "variants": "cases",
              "step_deviation": "n_cases", "funnel": "n_cases", "slow_steps": "cases", "slow_handovers": "cases",
-             "contacts": "cases"}
+             "contacts": "cases", "channels": "cases"}
 
 
 def _pct(x: float) -> str:
@@ -1839,7 +1841,7 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
         for key in JourneySection.BASES:
             notes[key] = why
         return JourneySection(chain_id, n, lo, flag, as_designed, mean_fit, why, empty, empty, empty, 0,
-                              float("nan"), why, empty, empty, empty, empty, empty, notes)
+                              float("nan"), why, empty, empty, empty, empty, empty, empty, notes)
     classes = _deviation_classes_frame(log, c)
     classes["base"] = n
     classes["small_base"] = n < flag
@@ -1922,9 +1924,22 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
             "cases": len(f)})
         contacts_t["share_with_any"] = contacts_t["cases_with_any"] / contacts_t["cases"]
         contacts_t["small_base"] = contacts_t["cases"] < flag
+    channels_t = pd.DataFrame()
+    frame = log.events
+    if "channel" in frame.columns and frame["channel"].notna().any():
+        ratio = channel_mix(frame).ratio
+        with_channel = frame.loc[frame["channel"].notna(), ["activity", "case_id"]]
+        cases_per = with_channel.groupby("activity", sort=True)["case_id"].nunique()
+        ratio.insert(1, "cases", cases_per.reindex(ratio["activity"]).to_numpy(dtype=np.int64))
+        channels_t = ratio[ratio["cases"] >= lo].reset_index(drop=True)
+        channels_t["small_base"] = channels_t["cases"] < flag
+        if channels_t.empty:
+            notes["channels"] = f"No activity has a channel in {lo} or more cases (the minimum base)."
+    else:
+        notes["channels"] = "The event log records no channel per event, so there is no channel mix."
     return JourneySection(chain_id, n, lo, flag, as_designed, mean_fit, headline, classes, extras,
                           shown.reset_index(drop=True), total_variants, shown_share, note, steps_t, funnel_t, slow,
-                          hand, contacts_t, notes)
+                          hand, contacts_t, channels_t, notes)
 
 
 def journey_cost_sentence(client, cost: dict) -> str:

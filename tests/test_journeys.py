@@ -850,3 +850,125 @@ def test_client_level_journeys_refuse_a_chain_without_design(tmp_path, base_conf
     with pytest.raises(AnalysisError, match="no designed journey"):
         j.chain_conformance(client, chain_id)
     assert j.chain_journey_features(client, chain_id).empty
+
+
+# --------------------------------------------------------------------------------------
+# the journeys section of a report: minimum bases everywhere
+# --------------------------------------------------------------------------------------
+
+
+def _client_with_bases(tmp_path, source, suppress, flag, edit=None):
+    import shutil
+
+    import yaml
+
+    import ipm_analysis as ipm
+
+    folder = tmp_path / f"{source.name}-{suppress}"
+    shutil.copytree(source, folder)
+    cfg = yaml.safe_load((folder / "client.yaml").read_text())
+    cfg["reporting"] = {**cfg.get("reporting", {}), "min_base_suppress": suppress, "min_base_flag": flag}
+    if edit:
+        edit(cfg)
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return ipm.load_client(folder)
+
+
+def _receipt_folder(tmp_path):
+    import shutil
+
+    import yaml
+
+    from .test_real_logs_report import RECEIPT_CONFIG
+
+    folder = tmp_path / "receipt-src"
+    folder.mkdir()
+    shutil.copy(REAL_LOGS / "receipt.csv", folder / "receipt.csv")
+    (folder / "client.yaml").write_text(yaml.safe_dump(RECEIPT_CONFIG, sort_keys=False))
+    return folder
+
+
+def test_no_journey_table_shows_a_base_under_the_minimum(tmp_path):
+    from .conftest import FIXTURE_CLIENT
+
+    clients = [_client_with_bases(tmp_path, FIXTURE_CLIENT, 60, 120),
+               _client_with_bases(tmp_path, _receipt_folder(tmp_path), 50, 100)]
+    checked = 0
+    for client in clients:
+        for chain in client.config.chains:
+            s = j.journey_section(client, chain.id)
+            for name, table in s.tables().items():
+                if table.empty:
+                    assert s.notes.get(name), f"{chain.id} {name}: empty without a reason"
+                    continue
+                base = table[j.JourneySection.BASES[name]]
+                assert (base >= s.min_base).all(), f"{chain.id} {name}: a base under {s.min_base}"
+                if "small_base" in table:
+                    assert table["small_base"].tolist() == (base < s.flag_base).tolist()
+                checked += 1
+    assert checked >= 15
+
+
+def test_slow_steps_count_cases_like_pandas_and_leave_out_small_bases(tmp_path):
+    client = _client_with_bases(tmp_path, _receipt_folder(tmp_path), 30, 60)
+    ev = j.chain_events(client, "application").sort_values(["case_id", "timestamp", "row"], kind="stable")
+    nxt = ev.groupby("case_id").shift(-1)
+    pairs = pd.DataFrame({"case_id": ev["case_id"], "from_activity": ev["activity"], "to_activity": nxt["activity"],
+                          "hours": (nxt["timestamp"] - ev["timestamp"]) / pd.Timedelta(hours=1)}).dropna()
+    by_pair = pairs.groupby(["from_activity", "to_activity"]).agg(cases=("case_id", "nunique"),
+                                                                  median_hours=("hours", "median"))
+    expect = by_pair[by_pair["cases"] >= 30].sort_values("median_hours", ascending=False, kind="stable").head(5)
+    got = j.journey_section(client, "application").slow_steps.set_index(["from_activity", "to_activity"])
+    assert list(got.index) == list(expect.index)
+    assert got["cases"].tolist() == expect["cases"].tolist()
+    np.testing.assert_allclose(got["median_hours"], expect["median_hours"])
+    # the pair seen in the fewest cases of the whole log is not shown at any minimum above its base
+    assert by_pair["cases"].min() < 30
+
+
+def test_deviation_classes_and_extra_activities_against_pandas():
+    events = make_events({"k": "abxd", "m": "abcd", "n": "abbcxyd", "o": "bacd", "p": "ax"})
+    classes = j.deviation_classes(events, DESIGN).set_index("class")
+    conf = j.conformance(events, DESIGN).set_index("case_id")
+    for name in ("skipped", "repeated", "extra", "out_of_order"):
+        assert classes.loc[name, "cases"] == (conf[name] > 0).sum()
+        assert classes.loc[name, "events"] == conf[name].sum()
+    assert classes.loc["none", "cases"] == 1 and classes.loc["none", "share"] == pytest.approx(0.2)
+    extras = j.extra_activities(events, DESIGN)
+    outside = events[~events["activity"].isin(DESIGN)]
+    expect = outside.groupby("activity").agg(cases=("case_id", "nunique"), events=("case_id", "size"))
+    assert extras.set_index("activity")[["cases", "events"]].sort_index().equals(expect.sort_index())
+    assert extras["activity"].iloc[0] == "x"  # in three cases
+
+
+def test_differences_are_worded_as_differences():
+    text = j.difference_phrase(-48.9, -57.7, -40.1, "points", "deviating journeys", "journeys as designed")
+    assert text == ("deviating journeys scored 48.9 points lower than journeys as designed "
+                    "(95% interval 40.1 to 57.7 lower)")
+    assert "from 2.0 lower to 5.0 higher" in j.difference_phrase(1.5, -2, 5, "points", "a", "b")
+    assert "-" not in j.difference_phrase(-3.0, -5.0, -1.0, "points", "a", "b")
+
+
+def test_the_journeys_notebook_shows_only_tables_of_the_section():
+    """The report notebook takes its journey tables from journey_section (where the bases hold),
+    never from the raw mining functions."""
+    import json
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_journeys.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "journey_section" in code
+    for raw in ("journeys.variants(", "journeys.directly_follows(", "slowest_handovers(", "journeys.handovers(",
+                "journeys.channel_mix(", "chain_funnel(", "chain_step_deviation("):
+        assert raw not in code, raw
+
+
+def test_prepared_log_gives_the_same_results_as_the_frame():
+    events = make_events(HAND, hours=5, channel="phone", link="Sales")
+    log = j.prepare(events)
+    assert j.prepare(log) is log
+    pd.testing.assert_frame_equal(j.variants(log), j.variants(events))
+    pd.testing.assert_frame_equal(j.directly_follows(log), j.directly_follows(events))
+    pd.testing.assert_frame_equal(j.conformance(log, DESIGN), j.conformance(events, DESIGN))
+    pd.testing.assert_frame_equal(j.handovers(log), j.handovers(events))
+    pd.testing.assert_frame_equal(j.contacts(log, contact_channels="any"), j.contacts(events, contact_channels="any"))
+    pd.testing.assert_frame_equal(j.channel_mix(log).ratio, j.channel_mix(events).ratio)

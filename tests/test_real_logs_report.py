@@ -244,3 +244,35 @@ def test_unknown_event_links_and_bad_filters_are_reported(tmp_path):
             _client_for("links", tmp_path / "again")
     finally:
         del LOGS["links"]
+
+
+def test_journey_report_on_a_real_log_shows_nothing_under_the_minimum_base(tmp_path):
+    """Run as a user would: the receipt log with a minimum base of 50 cases. Activities that
+    fewer than 50 cases have appear in no journey table, text or summary of the report."""
+    folder = tmp_path / "receipt50"
+    folder.mkdir()
+    shutil.copy(REAL_LOGS / "receipt.csv", folder / "receipt.csv")
+    cfg = {**RECEIPT_CONFIG, "id": "receipt50", "reporting": {"min_base_suppress": 50, "min_base_flag": 100}}
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    run = run_client(folder, tmp_path / "reports")
+    assert run.status == "ok", run.message
+    raw = pd.read_csv(REAL_LOGS / "receipt.csv", usecols=["case:concept:name", "concept:name"])
+    per_activity = raw.groupby("concept:name")["case:concept:name"].nunique()
+    rare = per_activity[per_activity < 50].index.tolist()
+    common = per_activity[per_activity >= 100].index.tolist()
+    assert len(rare) > 10 and common
+    nb = json.loads((run.report_dir / "04_journeys.ipynb").read_text())
+    shown = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/markdown", ""))
+                    + "".join(o.get("data", {}).get("text/plain", ""))
+                    for c in nb["cells"] for o in c.get("outputs", []))
+    summary = (run.report_dir / "summary.json").read_text()
+    for activity in rare:
+        assert activity not in shown, f"{activity} ({per_activity[activity]} cases) is shown"
+        assert activity not in summary
+    assert "T10 Determine necessity to stop indication" in shown  # 1,283 cases: shown
+    # the share that followed the design explains itself, and the contacts section says why it is empty
+    j = json.loads(summary)["journeys"]["application"]
+    assert "had an activity outside the design" in j["headline"]
+    assert "declares no contact events" in shown
+    html = (run.report_dir / REPORT_HTML).read_text()
+    assert "had an activity outside the design" in html
