@@ -210,9 +210,9 @@ class _Log:
     """An event log sorted by case, timestamp and row, as integer codes.
 
     All per-event arrays are in sorted order; ``perm`` maps a sorted position to the
-    position in the caller's frame. Case codes follow the sorted case ids, so the cases of
-    every per-case output come out sorted by ``case_id`` (unless prepared with
-    ``sort_cases=False``: then they follow the first appearance of each case).
+    position in the caller's frame. Case codes follow the first appearance of each case in
+    the frame (so an export grouped by case needs no sort); per-case outputs are put in
+    ``case_id`` order when they are built (:attr:`case_order`).
     """
 
     events: pd.DataFrame
@@ -236,6 +236,16 @@ class _Log:
     @property
     def ends(self) -> np.ndarray:
         return self.starts + self.lengths - 1
+
+    @property
+    def case_order(self) -> np.ndarray | None:
+        """Case codes in ``case_id`` order (None when the codes already are), computed once."""
+        hit = self.__dict__.get("_case_order", False)
+        if hit is False:
+            ids = self.case_ids
+            hit = None if ids.is_monotonic_increasing else np.asarray(ids.argsort(kind="stable"), dtype=np.int64)
+            object.__setattr__(self, "_case_order", hit)
+        return hit
 
     def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
         """Integer codes of ``column`` in sorted event order (-1 for missing) and labels."""
@@ -295,18 +305,50 @@ def _factorize_runs(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index
     return pd.factorize(values, sort=sort)
 
 
+def _arrow_codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize(values, sort=sort)`` for Arrow-backed text without missing values, by
+    Arrow's dictionary encoding (one hash pass in C++, no Python strings); None for other
+    columns. Sorted labels follow Arrow's byte order, which for UTF-8 is Python's order."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or not len(values):
+        return None
+    try:
+        import pyarrow.compute as pc
+
+        chunked = values.array.__arrow_array__()
+        if chunked.null_count:
+            return None  # the plain path reports the missing values
+        arr = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+        enc = pc.dictionary_encode(arr)
+    except (ImportError, AttributeError, TypeError):
+        return None
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    labels = enc.dictionary
+    if sort and len(labels) > 1:
+        order = pc.array_sort_indices(labels).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        codes = rank[codes]
+        labels = labels.take(order)
+    return codes, pd.Index(pd.array(labels, dtype=dtype))
+
+
 def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True) -> _Log:
     """The log of ``events`` as integer codes in event order (see :class:`_Log`).
 
-    ``sort_cases=False`` skips sorting the case ids, for callers whose output does not
-    depend on the order of the cases.
+    ``sort_cases`` is accepted for compatibility and has no effect: per-case outputs are
+    sorted by ``case_id`` when built, whatever the case codes.
     """
     _require_columns(events, _REQUIRED, what)
     index = events.index
-    case, case_ids = _factorize_runs(events["case_id"], sort=sort_cases)
+    # cases numbered in order of first appearance (an export grouped by case is then in case
+    # order already); per-case outputs are sorted by case_id when they are built
+    fast = _arrow_codes(events["case_id"], sort=False)
+    case, case_ids = fast if fast is not None else _factorize_runs(events["case_id"], sort=False)
     if (case < 0).any():
         raise _missing_values_error(what, "case_id", case < 0, index)
-    act, activities = pd.factorize(events["activity"], sort=True)
+    fast = _arrow_codes(events["activity"], sort=True)
+    act, activities = fast if fast is not None else pd.factorize(events["activity"], sort=True)
     if (act < 0).any():
         raise _missing_values_error(what, "activity", act < 0, index)
     ts = _to_ns(events["timestamp"], "timestamp", what)
@@ -403,7 +445,12 @@ def _names(values: object, what: str) -> list:
 
 
 def _case_frame(log: _Log, **columns: object) -> pd.DataFrame:
-    return pd.DataFrame({"case_id": log.case_ids, **columns}, index=pd.RangeIndex(log.n_cases))
+    """One row per case, sorted by ``case_id``; ``columns`` are in case-code order."""
+    order = log.case_order
+    if order is None:
+        return pd.DataFrame({"case_id": log.case_ids, **columns}, index=pd.RangeIndex(log.n_cases))
+    taken = {k: (v.take(order) if hasattr(v, "take") else np.asarray(v)[order]) for k, v in columns.items()}
+    return pd.DataFrame({"case_id": log.case_ids.take(order), **taken}, index=pd.RangeIndex(log.n_cases))
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
