@@ -305,10 +305,12 @@ def _factorize_runs(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index
     return pd.factorize(values, sort=sort)
 
 
-def _arrow_codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index] | None:
+def _arrow_codes(values: pd.Series, sort: bool, runs: bool = False) -> tuple[np.ndarray, pd.Index] | None:
     """``pd.factorize(values, sort=sort)`` for Arrow-backed text without missing values, by
     Arrow's dictionary encoding (one hash pass in C++, no Python strings); None for other
-    columns. Sorted labels follow Arrow's byte order, which for UTF-8 is Python's order."""
+    columns. Sorted labels follow Arrow's byte order, which for UTF-8 is Python's order.
+    ``runs``: equal values mostly come in runs (case ids of an export grouped by case), so
+    only the first value of each run is hashed."""
     dtype = values.dtype
     if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or not len(values):
         return None
@@ -319,10 +321,21 @@ def _arrow_codes(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index] |
         if chunked.null_count:
             return None  # the plain path reports the missing values
         arr = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+        n = len(arr)
+        first = None
+        if runs and n > 1:
+            change = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+            first = np.flatnonzero(np.concatenate(([True], change)))
+            if len(first) > n // 2:
+                first = None
+            else:
+                arr = arr.take(first)
         enc = pc.dictionary_encode(arr)
     except (ImportError, AttributeError, TypeError):
         return None
     codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if first is not None:
+        codes = np.repeat(codes, np.diff(np.append(first, n)))
     labels = enc.dictionary
     if sort and len(labels) > 1:
         order = pc.array_sort_indices(labels).to_numpy()
@@ -343,7 +356,7 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
     index = events.index
     # cases numbered in order of first appearance (an export grouped by case is then in case
     # order already); per-case outputs are sorted by case_id when they are built
-    fast = _arrow_codes(events["case_id"], sort=False)
+    fast = _arrow_codes(events["case_id"], sort=False, runs=True)
     case, case_ids = fast if fast is not None else _factorize_runs(events["case_id"], sort=False)
     if (case < 0).any():
         raise _missing_values_error(what, "case_id", case < 0, index)
@@ -475,6 +488,7 @@ def _by_length(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 # variants
 # --------------------------------------------------------------------------------------
 
+_ORDER_WORDS = 64  # int64 words of packed activity codes that order the variants
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -606,28 +620,52 @@ def _variant_order(log: _Log, rep: np.ndarray, counts: np.ndarray) -> np.ndarray
             sorted(range(n_var), key=lambda v: (-int(counts[v]), tuples[v])), dtype=np.int64
         )
     # Activity codes follow the label order, so the tuples compare as their code
-    # sequences. The first ``2 * per_word`` codes (plus one; 0 marks the end of a shorter
-    # trace) are packed big end first into two int64 words, whose order is the tuples'
-    # order up to that length. Variants still tied then are compared as tuples.
+    # sequences. The codes (plus one; 0 marks the end of a shorter trace) are packed big end
+    # first into int64 words of ``per_word`` codes each, whose order is the tuples' order up
+    # to the length the words hold. Variants are sorted by count and their first two words;
+    # variants still tied are refined by the next word, and so on (up to _ORDER_WORDS
+    # words); any tie left then is compared as tuples.
     lengths = log.lengths[rep]
     starts = log.starts[rep]
     bits = max(len(labels).bit_length(), 1)
     per_word = 63 // bits
-    words = np.zeros((2, n_var), dtype=np.int64)
-    for w in range(2):
-        size = np.clip(lengths - w * per_word, 0, per_word)  # codes in word w
+
+    def word(w: int, which: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(which), dtype=np.int64)
+        size = np.clip(lengths[which] - w * per_word, 0, per_word)  # codes in word w
         has = np.flatnonzero(size)
-        if not len(has):
+        if len(has):
+            size = size[has]
+            offsets = np.cumsum(size) - size
+            pos = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(offsets, size)
+            value = log.act[np.repeat(starts[which[has]] + w * per_word, size) + pos] + 1
+            value <<= bits * (per_word - 1 - pos)
+            out[has] = np.add.reduceat(value, offsets)  # disjoint bits: sum = or
+        return out
+
+    everyone = np.arange(n_var, dtype=np.int64)
+    w0, w1 = word(0, everyone), word(1, everyone)
+    order = np.lexsort((w1, w0, -counts))
+    # run id of each sorted position: equal (count, w0, w1) share one
+    key = np.stack([counts[order], w0[order], w1[order]])
+    n_words = -(-int(lengths.max(initial=0)) // per_word)
+    w = 2
+    while True:
+        tied = (key[:, 1:] == key[:, :-1]).all(axis=0)
+        if not tied.any() or w >= min(n_words, _ORDER_WORDS):
             break
-        size = size[has]
-        offsets = np.cumsum(size) - size
-        pos = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(offsets, size)
-        value = log.act[np.repeat(starts[has] + w * per_word, size) + pos] + 1
-        value <<= bits * (per_word - 1 - pos)
-        words[w, has] = np.add.reduceat(value, offsets)  # disjoint bits: sum = or
-    order = np.lexsort((words[1], words[0], -counts))
-    keys = np.stack([counts[order], words[0, order], words[1, order]])
-    tied = (keys[:, 1:] == keys[:, :-1]).all(axis=0)
+        # positions in tied runs, refined by the next word within each run
+        start = np.concatenate(([True], ~tied))
+        run = np.cumsum(start) - 1
+        in_tie = np.concatenate(([False], tied)) | np.concatenate((tied, [False]))
+        pos = np.flatnonzero(in_tie)
+        nxt = word(w, order[pos])
+        sub = np.lexsort((nxt, run[pos]))
+        order[pos] = order[pos][sub]
+        key = np.vstack([run[None, :].astype(np.int64), np.zeros((1, n_var), dtype=np.int64)])
+        key[1, pos] = nxt[sub]
+        w += 1
+    tied = (key[:, 1:] == key[:, :-1]).all(axis=0)
     if tied.any():
         # runs of equal keys: order[a : b + 1] for every edge pair (a, b)
         edges = np.flatnonzero(np.diff(np.concatenate(([0], tied.view(np.int8), [0]))))
@@ -1036,19 +1074,27 @@ def _pair_stats(
     below = hours(starts + low)
     above = hours(starts + low + (frac > 0))
     p90 = np.where(frac == 0, below, below + (above - below) * frac)
+    mean = total / _NS_PER_HOUR / counts
+    by_names = labels.is_monotonic_increasing
+    if by_names:
+        # the pairs are in (from, to) code order, which is name order: a stable sort by count
+        # gives the order of the names within equal counts without comparing text
+        order = np.argsort(-counts, kind="stable")
+        pair, counts, mean, median, p90 = pair[order], counts[order], mean[order], median[order], p90[order]
     out = pd.DataFrame(
         {
-            names[0]: labels[pair // width],
-            names[1]: labels[pair % width],
+            names[0]: labels.take(pair // width),
+            names[1]: labels.take(pair % width),
             "count": counts.astype(np.int64),
-            "mean_hours": total / _NS_PER_HOUR / counts,
+            "mean_hours": mean,
             "median_hours": median,
             "p90_hours": p90,
         }
     )
-    out = out.sort_values(
-        ["count", names[0], names[1]], ascending=[False, True, True], kind="stable"
-    )
+    if not by_names:
+        out = out.sort_values(
+            ["count", names[0], names[1]], ascending=[False, True, True], kind="stable"
+        )
     return out.reset_index(drop=True)
 
 
