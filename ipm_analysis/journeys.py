@@ -1098,23 +1098,28 @@ def _pair_stats(
     return out.reset_index(drop=True)
 
 
-def directly_follows(events: pd.DataFrame) -> pd.DataFrame:
+def directly_follows(events: pd.DataFrame, durations: bool = True) -> pd.DataFrame:
     """Count the directly-follows pairs of activities and the time between them.
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or PreparedLog
         Event log in the module's contract shape.
+    durations : bool, default True
+        False: the counts only (a frequency directly-follows graph), without the times.
 
     Returns
     -------
     DataFrame
         One row per pair (a then b, consecutive events of one case): ``from_activity``,
-        ``to_activity``, ``count``, ``mean_hours``, ``median_hours``, ``p90_hours``; most
-        frequent first, ties by the activity names.
+        ``to_activity``, ``count``, ``mean_hours``, ``median_hours``, ``p90_hours`` (the last
+        three only with ``durations``); most frequent first, ties by the activity names.
     """
     log = _prepared(events, sort_cases=False)  # the pairs do not depend on case order
     same = log.case[1:] == log.case[:-1]
+    if not durations:
+        return _pair_counts(log.act[:-1][same], log.act[1:][same], log.activities,
+                            ("from_activity", "to_activity"))
     return _pair_stats(
         log.act[:-1][same],
         log.act[1:][same],
@@ -1122,6 +1127,24 @@ def directly_follows(events: pd.DataFrame) -> pd.DataFrame:
         log.activities,
         ("from_activity", "to_activity"),
     )
+
+
+def _pair_counts(src: np.ndarray, dst: np.ndarray, labels: pd.Index, names: tuple[str, str]) -> pd.DataFrame:
+    """Count per (src, dst) code pair, most frequent first, ties by the names."""
+    width = max(len(labels), 1)
+    key = src * width + dst
+    if width * width <= max(4 * len(key), 1 << 16):
+        counts = np.bincount(key, minlength=width * width)
+        pair = np.flatnonzero(counts)
+        counts = counts[pair]
+    else:
+        pair, counts = np.unique(key, return_counts=True)
+    out = pd.DataFrame({names[0]: labels.take(pair // width), names[1]: labels.take(pair % width),
+                        "count": counts.astype(np.int64)})
+    if labels.is_monotonic_increasing:  # pair code order is name order
+        return out.take(np.argsort(-counts, kind="stable")).reset_index(drop=True)
+    return out.sort_values(["count", names[0], names[1]], ascending=[False, True, True],
+                           kind="stable").reset_index(drop=True)
 
 
 def _handovers(log: _Log) -> pd.DataFrame:

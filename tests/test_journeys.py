@@ -991,3 +991,11 @@ def test_variant_order_on_long_traces_with_shared_prefixes_matches_sorting_tuple
         expect = sorted(counts.items(), key=lambda x: (-x[1], x[0]))
         assert [tuple(a) for a in got["activities"]] == [t for t, _ in expect]
         assert got["cases"].tolist() == [c for _, c in expect]
+
+
+def test_directly_follows_counts_only_equal_the_full_table():
+    events = make_events(HAND, hours=3)
+    full = j.directly_follows(events)
+    counts = j.directly_follows(j.prepare(events), durations=False)
+    pd.testing.assert_frame_equal(counts, full[["from_activity", "to_activity", "count"]])
+    assert j.directly_follows(events.iloc[:0], durations=False).empty
