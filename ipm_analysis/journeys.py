@@ -358,18 +358,18 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
     # order already); per-case outputs are sorted by case_id when they are built
     fast = _arrow_codes(events["case_id"], sort=False, runs=True)
     case, case_ids = fast if fast is not None else _factorize_runs(events["case_id"], sort=False)
-    if (case < 0).any():
+    if fast is None and (case < 0).any():  # Arrow's codes never are: it hands over no missing values
         raise _missing_values_error(what, "case_id", case < 0, index)
     fast = _arrow_codes(events["activity"], sort=True)
     act, activities = fast if fast is not None else pd.factorize(events["activity"], sort=True)
-    if (act < 0).any():
+    if fast is None and (act < 0).any():
         raise _missing_values_error(what, "activity", act < 0, index)
     ts = _to_ns(events["timestamp"], "timestamp", what)
     n = len(events)
     if "row" in events.columns:
         row_s = events["row"]
-        missing = row_s.isna().to_numpy()
-        if missing.any():
+        missing = None if row_s.dtype.kind in "iu" else row_s.isna().to_numpy()  # numpy ints have none
+        if missing is not None and missing.any():
             raise _missing_values_error(what, "row", missing, index)
         if not pd.api.types.is_numeric_dtype(row_s.dtype) or pd.api.types.is_bool_dtype(
             row_s.dtype
@@ -1139,10 +1139,14 @@ def _pair_counts(src: np.ndarray, dst: np.ndarray, labels: pd.Index, names: tupl
         counts = counts[pair]
     else:
         pair, counts = np.unique(key, return_counts=True)
+    by_names = labels.is_monotonic_increasing  # pair code order is name order
+    if by_names:
+        order = np.argsort(-counts, kind="stable")
+        pair, counts = pair[order], counts[order]
     out = pd.DataFrame({names[0]: labels.take(pair // width), names[1]: labels.take(pair % width),
                         "count": counts.astype(np.int64)})
-    if labels.is_monotonic_increasing:  # pair code order is name order
-        return out.take(np.argsort(-counts, kind="stable")).reset_index(drop=True)
+    if by_names:
+        return out
     return out.sort_values(["count", names[0], names[1]], ascending=[False, True, True],
                            kind="stable").reset_index(drop=True)
 
