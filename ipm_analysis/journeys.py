@@ -4,10 +4,25 @@ Variants, conformance to the designed journey, directly-follows times, handovers
 links, funnels, channel mix and contacts, and one row of journey features per case for the
 driver analysis.
 
-The functions named ``chain_*`` (``chain_events``, ``chain_conformance``,
-``chain_step_deviation``, ``chain_funnel``, ``chain_journey_features``) take a loaded client and
-a chain id instead: the chain's events and its designed journey from client.yaml, prepared and
-compared with the design once per client and chain, each call handing out its own frame.
+The functions named ``chain_*`` (``chain_events``, ``chain_log``, ``chain_variants``,
+``chain_directly_follows``, ``chain_conformance``, ``chain_step_deviation``, ``chain_funnel``,
+``chain_journey_features``) take a loaded client and a chain id instead: the chain's events and
+its designed journey from client.yaml, prepared and compared with the design once per client and
+chain, each call handing out its own frame. :func:`journey_section` gives everything the
+journeys section of a report shows for one chain, under the client's minimum bases.
+
+The prepared log
+----------------
+:func:`prepare` turns an events frame into a :class:`PreparedLog` once: activities and cases as
+integer codes, timestamps as int64 nanoseconds, events in (case, timestamp, row) order and each
+case's first event and length. Every function below that takes ``events`` also takes a prepared
+log, so several analyses of one log factorise its text and convert its timestamps once.
+
+Contacts
+--------
+Only declared events are contacts: those on declared channels, of declared activities, whose
+activity matches a declared pattern, or of an avoidable activity. With nothing declared no
+event is a contact (the internal work items of a process log are not customer contacts).
 
 Input contract
 --------------
@@ -106,7 +121,16 @@ from ipm_analysis.errors import AnalysisError
 __all__ = [
     "DEFAULT_CHANNEL_GROUPS",
     "ChannelMix",
+    "JourneySection",
     "PreparedLog",
+    "chain_directly_follows",
+    "chain_log",
+    "chain_variants",
+    "deviation_classes",
+    "difference_phrase",
+    "extra_activities",
+    "journey_cost_sentence",
+    "journey_section",
     "prepare",
     "case_variants",
     "channel_mix",
@@ -1786,6 +1810,8 @@ def journey_cost(client, chain_id: str) -> dict:
     rep = client.config.reporting
     scale = report.scale_of(client)
     for key, col in (("by_fit", "journey"), ("by_deviation", "deviation"), ("by_avoidable", "avoidable contact")):
+        if key == "by_avoidable" and not client.config.contacts.avoidable:
+            continue  # no avoidable contact declared: nothing to compare
         out[key] = kpis.result_kpi_by(d, "score", scale, by=col, flag=rep.min_base_flag,
                                       suppress=rep.min_base_suppress)
     a = d.loc[d["journey"] == "as designed", "score"]
