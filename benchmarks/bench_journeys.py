@@ -232,9 +232,10 @@ LOAN_STEPS = ["A_SUBMITTED", "A_PARTLYSUBMITTED", "A_PREACCEPTED", "W_Complete a
 
 
 def loan_like_events(n_events: int, seed: int = 0) -> pd.DataFrame:
-    """About ``n_events`` events shaped like a loan-application log (mean trace ~20 events,
-    a long tail past 150, thousands of variants, a third of the events at the timestamp of
-    the event before), built by a Markov chain over 24 activities, one loop per position."""
+    """About ``n_events`` events shaped like a loan-application log (mean trace ~16 events,
+    median 8, a long tail past 200, variants for about 40% of the cases, a third of the
+    events at the timestamp of the event before), built by a Markov chain over 24
+    activities, one loop per position."""
     rng = np.random.default_rng(seed)
     work = ["W_Complete application", "W_Call after offer", "W_Validate application", "W_Handle leads",
             "W_Fix incoming lead", "W_Assess fraud"]
@@ -249,8 +250,10 @@ def loan_like_events(n_events: int, seed: int = 0) -> pd.DataFrame:
         trans[i, (i + 1) % k] += 0.88
     trans /= trans.sum(axis=1, keepdims=True)
     cum = trans.cumsum(axis=1)
-    n_cases = max(n_events // 20, 1)
-    stop = rng.uniform(0.02, 0.09, n_cases)  # per case chance to end after each event
+    n_cases = max(n_events // 16, 1)
+    # per case chance to end after each event: a third end early (declined at once), the
+    # others run long, as in the public loan-application log (13,087 cases, 4,366 variants)
+    stop = np.where(rng.random(n_cases) < 0.3, 0.35, rng.uniform(0.03, 0.07, n_cases))
     state = np.zeros(n_cases, dtype=np.int64)
     alive = np.arange(n_cases)
     cases, acts = [], []
