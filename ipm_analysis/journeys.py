@@ -628,7 +628,8 @@ def _trace_tuples(log: _Log, cases: np.ndarray) -> list:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return [tuple(labels[e - m : e]) for e, m in zip(ends, lengths.tolist())]
+        labels = tuple(labels)  # slices of a tuple are tuples: one allocation per trace
+        return [labels[e - m : e] for e, m in zip(ends, lengths.tolist())]
     finally:
         if paused:
             gc.enable()
