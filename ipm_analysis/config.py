@@ -185,6 +185,100 @@ class TableSpec(_Model):
         return self
 
 
+class EventCaseColumn(_Model):
+    """A case column computed from each case's events (``tables.events.case_columns``).
+
+    Exactly one of: ``reached`` (true when the case has an event of the activity), ``first`` /
+    ``last`` (the timestamp of its first / last such event), ``count`` (how many such events),
+    ``between`` (two activities: the time from the first event of the one to the first event of
+    the other at or after it, in ``unit``). Activities are one name or a list of names.
+    """
+
+    reached: str | list[str] | None = None
+    first: str | list[str] | None = None
+    last: str | list[str] | None = None
+    count: str | list[str] | None = None
+    between: list[str] | None = None
+    unit: Literal["minutes", "hours", "days"] = "hours"
+
+    @model_validator(mode="after")
+    def _check(self) -> "EventCaseColumn":
+        given = [k for k in ("reached", "first", "last", "count", "between") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of reached:, first:, last:, count: or between: "
+                             f"(got {', '.join(given) or 'none'})")
+        if self.between is not None and (len(self.between) != 2 or len(set(self.between)) != 2):
+            raise ValueError("between: takes two different activities, [from, to]")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("reached", "first", "last", "count", "between") if getattr(self, k) is not None)
+
+    @property
+    def activities(self) -> list[str]:
+        v = getattr(self, self.kind)
+        return [v] if isinstance(v, str) else list(v)
+
+
+def _check_patterns(patterns: list[str], key: str) -> None:
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ValueError(f"{key}: '{p}' is not a valid regular expression ({e})") from None
+
+
+class EventFilter(_Model):
+    """Which events of the log the analysis sees (``tables.events.filter``).
+
+    ``keep``: a DuckDB condition over the event columns (text), e.g.
+    ``"\"lifecycle:transition\" = 'complete'"``; events where it is false or NULL are left out.
+    ``leave_out``: regular expressions; events whose activity matches one in full are left out.
+    """
+
+    keep: str | None = Field(default=None, min_length=1, max_length=2000)
+    leave_out: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> "EventFilter":
+        _check_patterns(self.leave_out, "leave_out")
+        return self
+
+
+class EventsSpec(TableSpec):
+    """The events table: a file, its column mapping and what real logs need on top.
+
+    ``activity``: the activity built from one or several columns, joined with
+    ``activity_separator`` (instead of mapping one column onto ``activity``). ``filter``: the
+    events the analysis sees. ``case_columns``: case columns computed from the events.
+    """
+
+    activity: str | list[str] | None = None
+    activity_separator: str = Field(default=" | ", max_length=20)
+    filter: EventFilter | None = None
+    case_columns: dict[str, EventCaseColumn] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_events(self) -> "EventsSpec":
+        if self.activity is not None:
+            cols = self.activity_columns
+            if not cols or len(set(cols)) != len(cols):
+                raise ValueError("activity: name one column or a list of different columns")
+            if "activity" in self.columns:
+                raise ValueError("give activity: or map a column onto activity under columns:, not both")
+        bad = [k for k in self.case_columns if not ID_PATTERN.match(k)]
+        if bad:
+            raise ValueError(f"case_columns names {bad} must use letters, digits, '_' and '-'")
+        return self
+
+    @property
+    def activity_columns(self) -> list[str]:
+        if self.activity is None:
+            return []
+        return [self.activity] if isinstance(self.activity, str) else list(self.activity)
+
+
 def _check_relative_file(name: str) -> None:
     p = Path(name)
     if p.is_absolute() or ".." in p.parts or name.startswith("~"):
@@ -196,7 +290,7 @@ def _check_relative_file(name: str) -> None:
 class Tables(_Model):
     responses: TableSpec | None = None
     cases: TableSpec | None = None
-    events: TableSpec | None = None
+    events: EventsSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Tables":
@@ -312,8 +406,26 @@ class Segment(_Model):
 
 
 class Contacts(_Model):
+    """Which events are customer contacts. Only declared ones are: events on one of ``channels``
+    (``any``: every event with a channel), of one of ``activities``, whose activity matches
+    ``activity_pattern`` in full, or an ``avoidable`` activity. With none declared, contacts are
+    not counted."""
+
     avoidable: list[str] = Field(default_factory=list)
     repeat_within_days: int = Field(default=7, ge=0, le=365)
+    channels: list[str] | Literal["any"] = Field(default_factory=list)
+    activities: list[str] = Field(default_factory=list)
+    activity_pattern: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Contacts":
+        if self.activity_pattern is not None:
+            _check_patterns([self.activity_pattern], "activity_pattern")
+        return self
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.channels or self.activities or self.activity_pattern or self.avoidable)
 
 
 class Reporting(_Model):

@@ -82,6 +82,7 @@ class Client:
     events: pd.DataFrame | None
     linked: pd.DataFrame | None
     warnings: list[Problem] = field(default_factory=list)
+    event_filter: dict | None = None  # events the filter of client.yaml left out (see EventLogFilter)
 
     @property
     def id(self) -> str:
@@ -1104,6 +1105,8 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
                 continue
             if not _map_columns(con, name, spec, col, labels[name]):
                 read_ok = False
+            elif name == "events" and not _build_activity(con, spec, col):
+                read_ok = False
             elif not _check_reserved(con, name, labels[name], col, computed=name != "events"):
                 read_ok = False
         # all files are read: no further file or network access from this connection
@@ -1147,6 +1150,9 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         _infer_types(con, "cases", skip)
         if "responses" in files:
             _infer_types(con, "responses", set(CONTRACT["responses"]))
+        event_filter = _apply_event_contract(con, cfg, col, files)
+        if col.has_errors:
+            return None, col.problems
         _events_from_milestones(con, cfg, col, files["cases"])
         if "raw_events" in {r[0] for r in con.execute("SHOW TABLES").fetchall()} and "events" in files:
             n_orphan = con.execute("SELECT count(*) FROM raw_events WHERE case_id NOT IN (SELECT case_id FROM raw_cases)").fetchone()[0]
@@ -1168,7 +1174,7 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         except duckdb.Error as e:
             col.error(CONFIG_NAME, f"a segment or KPI expression failed on the data: {str(e).splitlines()[0][:300]}")
             return None, col.problems
-        client = Client(client_dir, cfg, responses, cases, case_kpis, events, linked, [])
+        client = Client(client_dir, cfg, responses, cases, case_kpis, events, linked, [], event_filter)
         client.warnings = [p for p in col.problems if p.severity == "warning"]
         return client, col.problems
     except duckdb.Error as e:  # a case the checks above missed: still a message, never a traceback
@@ -1364,3 +1370,179 @@ def load_client(path: str | Path) -> Client:
         raw_id = Path(path).name
         raise ValidationError(problems, raw_id)
     return client
+
+
+# --------------------------------------------------------------------------------------------
+# the event contract: activity from several columns, the event filter, event-derived case
+# columns, declared contacts and link values (tables.events and contacts in client.yaml)
+# --------------------------------------------------------------------------------------------
+
+_UNIT_MS = {"minutes": 60_000, "hours": 3_600_000, "days": 86_400_000}
+
+
+def _build_activity(con, spec, col: _Collector) -> bool:
+    """``activity`` built from the columns ``tables.events.activity`` names, joined with its
+    separator; parts that are empty are skipped (an event with every part empty has no
+    activity, which the contract check reports)."""
+    cols = getattr(spec, "activity_columns", [])
+    if not cols:
+        return True
+    have = _columns(con, "raw_events")
+    missing = [c for c in cols if c not in have]
+    if missing:
+        col.error(spec.file, f"column '{missing[0]}' (named under tables.events.activity in client.yaml) not found; "
+                             f"the file has: {', '.join(h for h in have if h != ROW)[:300]}", missing[0])
+        return False
+    if "activity" in have:
+        col.error(spec.file, f"the file has a column 'activity' and client.yaml builds activity from {cols}; "
+                             "map the file's column to another name under tables.events.columns", "activity")
+        return False
+    parts = ", ".join(f"NULLIF(trim(CAST({_q(c)} AS VARCHAR)), '')" for c in cols)
+    con.execute("ALTER TABLE raw_events ADD COLUMN activity VARCHAR")
+    con.execute(f"UPDATE raw_events SET activity = concat_ws({_sql_str(spec.activity_separator)}, {parts})")
+    return True
+
+
+def _in_list(values) -> str:
+    return ", ".join(_sql_str(v) for v in values) or "NULL"
+
+
+def _apply_event_contract(con, cfg: ClientConfig, col: _Collector, files: dict[str, str]) -> dict | None:
+    """Filter the event log, add the event-derived case columns, check links and contacts.
+
+    Runs after the cases exist (cases derived from the event log see every event: a case opens
+    at its first event whatever the filter keeps). Returns what the filter left out, or None
+    when client.yaml declares no filter.
+    """
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    spec = cfg.tables.events
+    if "raw_events" not in tables or spec is None or spec.file is None:
+        return None
+    file = spec.file
+    summary = None
+    if spec.filter is not None:
+        summary = _filter_events(con, spec, col, file)
+        if summary is None:
+            return None
+    acts = {r[0] for r in con.execute("SELECT DISTINCT activity FROM raw_events").fetchall()}
+    _event_case_columns(con, spec, col, file, acts)
+    ecols = _columns(con, "raw_events")
+    if "link" in ecols:
+        for chain in cfg.chains:
+            bad_sql = (f"SELECT e.{ROW} FROM raw_events e JOIN raw_cases c USING (case_id) WHERE c.chain = "
+                       f"{_sql_str(chain.id)} AND e.link IS NOT NULL AND e.link NOT IN ({_in_list(chain.links)})")
+            n = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
+            if n:
+                vals = [r[0] for r in con.execute(
+                    f"SELECT DISTINCT e.link FROM raw_events e JOIN raw_cases c USING (case_id) WHERE c.chain = "
+                    f"{_sql_str(chain.id)} AND e.link NOT IN ({_in_list(chain.links)}) ORDER BY 1 LIMIT 3").fetchall()]
+                col.warn(file, f"{n:,} events of chain '{chain.id}' name links that are not among its links "
+                               f"{chain.links} (e.g. {', '.join(map(repr, vals))}); they still count in handovers",
+                         "link", _examples(con, bad_sql.replace(f"e.{ROW}", f"e.{ROW} AS {ROW}")))
+    contacts = cfg.contacts
+    if contacts.channels and "channel" not in ecols:
+        col.error(CONFIG_NAME, "contacts.channels declares contact channels, but the event log has no channel column "
+                               "(map one under tables.events.columns)", "contacts.channels")
+    elif isinstance(contacts.channels, list) and contacts.channels:
+        have = {str(r[0]).strip().casefold() for r in con.execute(
+            "SELECT DISTINCT channel FROM raw_events WHERE channel IS NOT NULL").fetchall()}
+        unknown = [c for c in contacts.channels if c.strip().casefold() not in have]
+        if unknown:
+            col.warn(CONFIG_NAME, f"contact channels {unknown} never occur in the event log", "contacts.channels")
+    unknown = [a for a in contacts.activities if a not in acts]
+    if unknown:
+        col.warn(CONFIG_NAME, f"contact activities {unknown} never occur in the event log", "contacts.activities")
+    if contacts.activity_pattern is not None:
+        pat = re.compile(contacts.activity_pattern)
+        if not any(pat.fullmatch(a) for a in acts):
+            col.warn(CONFIG_NAME, f"no activity of the event log matches the contact pattern "
+                                  f"'{contacts.activity_pattern}'", "contacts.activity_pattern")
+    return summary
+
+
+def _filter_events(con, spec, col: _Collector, file: str) -> dict | None:
+    """Leave out the events the filter of client.yaml does not keep; what was left out, counted."""
+    flt = spec.filter
+    n_total = con.execute("SELECT count(*) FROM raw_events").fetchone()[0]
+    cases_before = con.execute("SELECT count(DISTINCT case_id) FROM raw_events").fetchone()[0]
+    by_keep = 0
+    if flt.keep is not None:
+        key = "tables.events.filter.keep"
+        ecols = [c for c in _columns(con, "raw_events") if c != ROW]
+        try:
+            check_expression(flt.keep, ecols, "the event filter (tables.events.filter.keep)")
+        except ExpressionError as e:
+            col.error(CONFIG_NAME, str(e), key)
+            return None
+        expr = f"coalesce(CAST(({flt.keep}) AS BOOLEAN), false)"
+        if _expression_fails(con, "raw_events", expr, file, "the event filter", key, flt.keep, col):
+            return None
+        by_keep = con.execute(f"SELECT count(*) FROM raw_events WHERE NOT {expr}").fetchone()[0]
+        con.execute(f"DELETE FROM raw_events WHERE NOT {expr}")
+    dropped: list[str] = []
+    by_pattern = 0
+    if flt.leave_out:
+        patterns = [re.compile(p) for p in flt.leave_out]
+        acts = [r[0] for r in con.execute("SELECT DISTINCT activity FROM raw_events WHERE activity IS NOT NULL")
+                .fetchall()]
+        dropped = sorted(a for a in acts if any(p.fullmatch(a) for p in patterns))
+        if dropped:
+            where = f"activity IN ({_in_list(dropped)})"
+            by_pattern = con.execute(f"SELECT count(*) FROM raw_events WHERE {where}").fetchone()[0]
+            con.execute(f"DELETE FROM raw_events WHERE {where}")
+        else:
+            col.warn(CONFIG_NAME, f"no activity matches the patterns {flt.leave_out} of tables.events.filter.leave_out",
+                     "tables.events.filter.leave_out")
+    n_kept = con.execute("SELECT count(*) FROM raw_events").fetchone()[0]
+    if n_kept == 0:
+        col.error(file, f"the event filter of client.yaml leaves none of the {n_total:,} events", "activity")
+        return None
+    cases_after = con.execute("SELECT count(DISTINCT case_id) FROM raw_events").fetchone()[0]
+    return {"events": int(n_total), "kept": int(n_kept), "left_out": int(n_total - n_kept),
+            "left_out_by_keep": int(by_keep), "left_out_by_pattern": int(by_pattern),
+            "activities_left_out": dropped, "keep": flt.keep, "leave_out": list(flt.leave_out),
+            "cases_without_events": int(cases_before - cases_after)}
+
+
+def _event_case_columns(con, spec, col: _Collector, file: str, acts: set) -> None:
+    """The case columns ``tables.events.case_columns`` declares, computed from the (kept) events
+    of each case and joined to the cases table, where KPI expressions and milestones see them."""
+    if not spec.case_columns:
+        return
+    have = _columns(con, "raw_cases")
+    clash = [k for k in spec.case_columns if k in have]
+    if clash:
+        col.error(CONFIG_NAME, f"event-derived case columns {clash} are also columns of the cases; give them other "
+                               "names", "tables.events.case_columns")
+        return
+    windows, aggs, outer = [], [], []
+    for i, (name, c) in enumerate(spec.case_columns.items()):
+        unknown = [a for a in c.activities if a not in acts]
+        if unknown:
+            col.warn(CONFIG_NAME, f"case column '{name}' names activities {unknown} that never occur in the event log",
+                     f"tables.events.case_columns.{name}")
+        qn = _q(name)
+        in_acts = f"activity IN ({_in_list(c.activities)})"
+        if c.kind == "reached":
+            aggs.append(f"bool_or({in_acts}) AS {qn}")
+            outer.append(f"coalesce(d.{qn}, false) AS {qn}")
+        elif c.kind == "count":
+            aggs.append(f"count(*) FILTER (WHERE {in_acts}) AS {qn}")
+            outer.append(f"coalesce(d.{qn}, 0) AS {qn}")
+        elif c.kind in ("first", "last"):
+            fn = "min" if c.kind == "first" else "max"
+            aggs.append(f"{fn}(timestamp) FILTER (WHERE {in_acts}) AS {qn}")
+            outer.append(f"d.{qn}")
+        else:
+            a, b = c.between
+            start = f"__from_{i}"
+            windows.append(f"min(timestamp) FILTER (WHERE activity = {_sql_str(a)}) OVER (PARTITION BY case_id) "
+                           f"AS {start}")
+            end = f"min(timestamp) FILTER (WHERE activity = {_sql_str(b)} AND timestamp >= {start})"
+            aggs.append(f"(epoch_ms({end}) - epoch_ms(any_value({start}))) / {_UNIT_MS[c.unit]}.0 AS {qn}")
+            outer.append(f"d.{qn}")
+    src = f"(SELECT *{''.join(', ' + w for w in windows)} FROM raw_events)" if windows else "raw_events"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE event_case_columns AS SELECT case_id, {', '.join(aggs)} FROM {src} "
+                "GROUP BY case_id")
+    con.execute(f"CREATE OR REPLACE TABLE raw_cases AS SELECT c.*, {', '.join(outer)} FROM raw_cases c "
+                f"LEFT JOIN event_case_columns d ON c.case_id = d.case_id ORDER BY c.{ROW}")

@@ -1366,7 +1366,7 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
                  "journey": {"steps": ["Quote", "Order", "Confirm", "Deliver", "Install", "Invoice"]}},
                 {"id": "supplies", "name": "Deliver coffee supplies",
                  "need": "I need beans, milk and cups before we run out", "owner": "Customer Service Manager",
-                 "links": ["Sales", "Logistics", "Finance"],
+                 "links": ["Sales", "Planning", "Logistics", "Finance"],
                  "kpis": [
                      {"id": "delivered_on_time", "name": "Delivered on the promised day",
                       "expression": "delivered_at::DATE <= promised_at::DATE", "unit": "share",
@@ -1396,7 +1396,7 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
                 {"id": "buyer", "name": "Heavy or light buyer", "table": "responses",
                  "expression": "CASE WHEN machines >= 3 THEN 'heavy' ELSE 'light' END"},
             ],
-            "contacts": {"avoidable": ["Status call", "Missing items call"], "repeat_within_days": 7},
+            "contacts": {"channels": "any", "avoidable": ["Status call", "Missing items call"], "repeat_within_days": 7},
             "reporting": _reporting(),
         }
 

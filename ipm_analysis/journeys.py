@@ -4,10 +4,25 @@ Variants, conformance to the designed journey, directly-follows times, handovers
 links, funnels, channel mix and contacts, and one row of journey features per case for the
 driver analysis.
 
-The functions named ``chain_*`` (``chain_events``, ``chain_conformance``,
-``chain_step_deviation``, ``chain_funnel``, ``chain_journey_features``) take a loaded client and
-a chain id instead: the chain's events and its designed journey from client.yaml, prepared and
-compared with the design once per client and chain, each call handing out its own frame.
+The functions named ``chain_*`` (``chain_events``, ``chain_log``, ``chain_variants``,
+``chain_directly_follows``, ``chain_conformance``, ``chain_step_deviation``, ``chain_funnel``,
+``chain_journey_features``) take a loaded client and a chain id instead: the chain's events and
+its designed journey from client.yaml, prepared and compared with the design once per client and
+chain, each call handing out its own frame. :func:`journey_section` gives everything the
+journeys section of a report shows for one chain, under the client's minimum bases.
+
+The prepared log
+----------------
+:func:`prepare` turns an events frame into a :class:`PreparedLog` once: activities and cases as
+integer codes, timestamps as int64 nanoseconds, events in (case, timestamp, row) order and each
+case's first event and length. Every function below that takes ``events`` also takes a prepared
+log, so several analyses of one log factorise its text and convert its timestamps once.
+
+Contacts
+--------
+Only declared events are contacts: those on declared channels, of declared activities, whose
+activity matches a declared pattern, or of an avoidable activity. With nothing declared no
+event is a contact (the internal work items of a process log are not customer contacts).
 
 Input contract
 --------------
@@ -106,6 +121,17 @@ from ipm_analysis.errors import AnalysisError
 __all__ = [
     "DEFAULT_CHANNEL_GROUPS",
     "ChannelMix",
+    "JourneySection",
+    "PreparedLog",
+    "chain_directly_follows",
+    "chain_log",
+    "chain_variants",
+    "deviation_classes",
+    "difference_phrase",
+    "extra_activities",
+    "journey_cost_sentence",
+    "journey_section",
+    "prepare",
     "case_variants",
     "channel_mix",
     "conformance",
@@ -208,9 +234,9 @@ class _Log:
     """An event log sorted by case, timestamp and row, as integer codes.
 
     All per-event arrays are in sorted order; ``perm`` maps a sorted position to the
-    position in the caller's frame. Case codes follow the sorted case ids, so the cases of
-    every per-case output come out sorted by ``case_id`` (unless prepared with
-    ``sort_cases=False``: then they follow the first appearance of each case).
+    position in the caller's frame. Case codes follow the first appearance of each case in
+    the frame (so an export grouped by case needs no sort); per-case outputs are put in
+    ``case_id`` order when they are built (:attr:`case_order`).
     """
 
     events: pd.DataFrame
@@ -234,6 +260,16 @@ class _Log:
     @property
     def ends(self) -> np.ndarray:
         return self.starts + self.lengths - 1
+
+    @property
+    def case_order(self) -> np.ndarray | None:
+        """Case codes in ``case_id`` order (None when the codes already are), computed once."""
+        hit = self.__dict__.get("_case_order", False)
+        if hit is False:
+            ids = self.case_ids
+            hit = None if ids.is_monotonic_increasing else np.asarray(ids.argsort(kind="stable"), dtype=np.int64)
+            object.__setattr__(self, "_case_order", hit)
+        return hit
 
     def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
         """Integer codes of ``column`` in sorted event order (-1 for missing) and labels."""
@@ -293,26 +329,71 @@ def _factorize_runs(values: pd.Series, sort: bool) -> tuple[np.ndarray, pd.Index
     return pd.factorize(values, sort=sort)
 
 
+def _arrow_codes(values: pd.Series, sort: bool, runs: bool = False) -> tuple[np.ndarray, pd.Index] | None:
+    """``pd.factorize(values, sort=sort)`` for Arrow-backed text without missing values, by
+    Arrow's dictionary encoding (one hash pass in C++, no Python strings); None for other
+    columns. Sorted labels follow Arrow's byte order, which for UTF-8 is Python's order.
+    ``runs``: equal values mostly come in runs (case ids of an export grouped by case), so
+    only the first value of each run is hashed."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or not len(values):
+        return None
+    try:
+        import pyarrow.compute as pc
+
+        chunked = values.array.__arrow_array__()
+        if chunked.null_count:
+            return None  # the plain path reports the missing values
+        arr = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+        n = len(arr)
+        first = None
+        if runs and n > 1:
+            change = pc.not_equal(arr.slice(1), arr.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+            first = np.flatnonzero(np.concatenate(([True], change)))
+            if len(first) > n // 2:
+                first = None
+            else:
+                arr = arr.take(first)
+        enc = pc.dictionary_encode(arr)
+    except (ImportError, AttributeError, TypeError):
+        return None
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if first is not None:
+        codes = np.repeat(codes, np.diff(np.append(first, n)))
+    labels = enc.dictionary
+    if sort and len(labels) > 1:
+        order = pc.array_sort_indices(labels).to_numpy()
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order), dtype=np.int64)
+        codes = rank[codes]
+        labels = labels.take(order)
+    return codes, pd.Index(pd.array(labels, dtype=dtype))
+
+
 def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True) -> _Log:
     """The log of ``events`` as integer codes in event order (see :class:`_Log`).
 
-    ``sort_cases=False`` skips sorting the case ids, for callers whose output does not
-    depend on the order of the cases.
+    ``sort_cases`` is accepted for compatibility and has no effect: per-case outputs are
+    sorted by ``case_id`` when built, whatever the case codes.
     """
     _require_columns(events, _REQUIRED, what)
     index = events.index
-    case, case_ids = _factorize_runs(events["case_id"], sort=sort_cases)
-    if (case < 0).any():
+    # cases numbered in order of first appearance (an export grouped by case is then in case
+    # order already); per-case outputs are sorted by case_id when they are built
+    fast = _arrow_codes(events["case_id"], sort=False, runs=True)
+    case, case_ids = fast if fast is not None else _factorize_runs(events["case_id"], sort=False)
+    if fast is None and (case < 0).any():  # Arrow's codes never are: it hands over no missing values
         raise _missing_values_error(what, "case_id", case < 0, index)
-    act, activities = pd.factorize(events["activity"], sort=True)
-    if (act < 0).any():
+    fast = _arrow_codes(events["activity"], sort=True)
+    act, activities = fast if fast is not None else pd.factorize(events["activity"], sort=True)
+    if fast is None and (act < 0).any():
         raise _missing_values_error(what, "activity", act < 0, index)
     ts = _to_ns(events["timestamp"], "timestamp", what)
     n = len(events)
     if "row" in events.columns:
         row_s = events["row"]
-        missing = row_s.isna().to_numpy()
-        if missing.any():
+        missing = None if row_s.dtype.kind in "iu" else row_s.isna().to_numpy()  # numpy ints have none
+        if missing is not None and missing.any():
             raise _missing_values_error(what, "row", missing, index)
         if not pd.api.types.is_numeric_dtype(row_s.dtype) or pd.api.types.is_bool_dtype(
             row_s.dtype
@@ -346,6 +427,33 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
     )
 
 
+PreparedLog = _Log  # the public name of a prepared event log (see prepare)
+
+
+def prepare(events: pd.DataFrame, what: str = "events") -> PreparedLog:
+    """Prepare an event log once: activities and cases as integer codes, timestamps as int64
+    nanoseconds, events in (case, timestamp, row) order and each case's first event and length.
+
+    Every function of this module that takes ``events`` also takes the prepared log instead,
+    so a report that asks for variants, directly-follows pairs, handovers, conformance and
+    contacts of one log factorises its text and converts its timestamps once.
+    """
+    if isinstance(events, _Log):
+        return events
+    return _prepare(events, what)
+
+
+def _prepared(events, what: str = "events", sort_cases: bool = True) -> _Log:
+    """``events`` as a prepared log (as it is when it already is one)."""
+    if isinstance(events, _Log):
+        return events
+    return _prepare(events, what, sort_cases=sort_cases)
+
+
+def _frame_of(events) -> pd.DataFrame:
+    return events.events if isinstance(events, _Log) else events
+
+
 def _designed_steps(designed_steps: object) -> list[str]:
     if isinstance(designed_steps, str) or not isinstance(designed_steps, Iterable):
         raise AnalysisError(
@@ -374,7 +482,12 @@ def _names(values: object, what: str) -> list:
 
 
 def _case_frame(log: _Log, **columns: object) -> pd.DataFrame:
-    return pd.DataFrame({"case_id": log.case_ids, **columns}, index=pd.RangeIndex(log.n_cases))
+    """One row per case, sorted by ``case_id``; ``columns`` are in case-code order."""
+    order = log.case_order
+    if order is None:
+        return pd.DataFrame({"case_id": log.case_ids, **columns}, index=pd.RangeIndex(log.n_cases))
+    taken = {k: (v.take(order) if hasattr(v, "take") else np.asarray(v)[order]) for k, v in columns.items()}
+    return pd.DataFrame({"case_id": log.case_ids.take(order), **taken}, index=pd.RangeIndex(log.n_cases))
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -399,6 +512,7 @@ def _by_length(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 # variants
 # --------------------------------------------------------------------------------------
 
+_ORDER_WORDS = 64  # int64 words of packed activity codes that order the variants
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -514,7 +628,8 @@ def _trace_tuples(log: _Log, cases: np.ndarray) -> list:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return [tuple(labels[e - m : e]) for e, m in zip(ends, lengths.tolist())]
+        labels = tuple(labels)  # slices of a tuple are tuples: one allocation per trace
+        return [labels[e - m : e] for e, m in zip(ends, lengths.tolist())]
     finally:
         if paused:
             gc.enable()
@@ -530,28 +645,52 @@ def _variant_order(log: _Log, rep: np.ndarray, counts: np.ndarray) -> np.ndarray
             sorted(range(n_var), key=lambda v: (-int(counts[v]), tuples[v])), dtype=np.int64
         )
     # Activity codes follow the label order, so the tuples compare as their code
-    # sequences. The first ``2 * per_word`` codes (plus one; 0 marks the end of a shorter
-    # trace) are packed big end first into two int64 words, whose order is the tuples'
-    # order up to that length. Variants still tied then are compared as tuples.
+    # sequences. The codes (plus one; 0 marks the end of a shorter trace) are packed big end
+    # first into int64 words of ``per_word`` codes each, whose order is the tuples' order up
+    # to the length the words hold. Variants are sorted by count and their first two words;
+    # variants still tied are refined by the next word, and so on (up to _ORDER_WORDS
+    # words); any tie left then is compared as tuples.
     lengths = log.lengths[rep]
     starts = log.starts[rep]
     bits = max(len(labels).bit_length(), 1)
     per_word = 63 // bits
-    words = np.zeros((2, n_var), dtype=np.int64)
-    for w in range(2):
-        size = np.clip(lengths - w * per_word, 0, per_word)  # codes in word w
+
+    def word(w: int, which: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(which), dtype=np.int64)
+        size = np.clip(lengths[which] - w * per_word, 0, per_word)  # codes in word w
         has = np.flatnonzero(size)
-        if not len(has):
+        if len(has):
+            size = size[has]
+            offsets = np.cumsum(size) - size
+            pos = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(offsets, size)
+            value = log.act[np.repeat(starts[which[has]] + w * per_word, size) + pos] + 1
+            value <<= bits * (per_word - 1 - pos)
+            out[has] = np.add.reduceat(value, offsets)  # disjoint bits: sum = or
+        return out
+
+    everyone = np.arange(n_var, dtype=np.int64)
+    w0, w1 = word(0, everyone), word(1, everyone)
+    order = np.lexsort((w1, w0, -counts))
+    # run id of each sorted position: equal (count, w0, w1) share one
+    key = np.stack([counts[order], w0[order], w1[order]])
+    n_words = -(-int(lengths.max(initial=0)) // per_word)
+    w = 2
+    while True:
+        tied = (key[:, 1:] == key[:, :-1]).all(axis=0)
+        if not tied.any() or w >= min(n_words, _ORDER_WORDS):
             break
-        size = size[has]
-        offsets = np.cumsum(size) - size
-        pos = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(offsets, size)
-        value = log.act[np.repeat(starts[has] + w * per_word, size) + pos] + 1
-        value <<= bits * (per_word - 1 - pos)
-        words[w, has] = np.add.reduceat(value, offsets)  # disjoint bits: sum = or
-    order = np.lexsort((words[1], words[0], -counts))
-    keys = np.stack([counts[order], words[0, order], words[1, order]])
-    tied = (keys[:, 1:] == keys[:, :-1]).all(axis=0)
+        # positions in tied runs, refined by the next word within each run
+        start = np.concatenate(([True], ~tied))
+        run = np.cumsum(start) - 1
+        in_tie = np.concatenate(([False], tied)) | np.concatenate((tied, [False]))
+        pos = np.flatnonzero(in_tie)
+        nxt = word(w, order[pos])
+        sub = np.lexsort((nxt, run[pos]))
+        order[pos] = order[pos][sub]
+        key = np.vstack([run[None, :].astype(np.int64), np.zeros((1, n_var), dtype=np.int64)])
+        key[1, pos] = nxt[sub]
+        w += 1
+    tied = (key[:, 1:] == key[:, :-1]).all(axis=0)
     if tied.any():
         # runs of equal keys: order[a : b + 1] for every edge pair (a, b)
         edges = np.flatnonzero(np.diff(np.concatenate(([0], tied.view(np.int8), [0]))))
@@ -595,7 +734,7 @@ def variants(events: pd.DataFrame) -> pd.DataFrame:
         ``variant_id`` (int, the row's rank from 0), ``activities`` (tuple of str),
         ``length`` (number of events), ``cases`` (int), ``share`` (float, of all cases).
     """
-    log = _prepare(events, sort_cases=False)  # the variants do not depend on case order
+    log = _prepared(events, sort_cases=False)  # the variants do not depend on case order
     v = _variants(log)
     n = len(v.activities)
     return pd.DataFrame(
@@ -623,7 +762,7 @@ def case_variants(events: pd.DataFrame) -> pd.DataFrame:
         One row per case, sorted by ``case_id``: ``case_id``, ``variant_id`` (the row of
         :func:`variants` it belongs to), ``activities`` (tuple of str), ``length``.
     """
-    log = _prepare(events)
+    log = _prepared(events)
     v = _variants(log)
     tuples = _tuple_array(v.activities)
     return _case_frame(
@@ -649,7 +788,7 @@ def start_end_activities(events: pd.DataFrame) -> pd.DataFrame:
         only activities that start or end some case; sorted by ``start`` then ``end``
         (descending), then ``activity``.
     """
-    log = _prepare(events)
+    log = _prepared(events)
     n_act = len(log.activities)
     start = (
         np.bincount(log.act[log.starts], minlength=n_act)
@@ -811,7 +950,7 @@ def conformance(events: pd.DataFrame, designed_steps: Sequence[str]) -> pd.DataF
         ``"out_of_order"`` or ``"extra"``).
     """
     steps = _designed_steps(designed_steps)
-    log = _prepare(events)
+    log = _prepared(events)
     return _conformance_frame(log, _conformance(log, steps))
 
 
@@ -858,7 +997,7 @@ def step_deviation(events: pd.DataFrame, designed_steps: Sequence[str]) -> pd.Da
         ``out_of_order_share`` (shares of all cases; NaN when there are no cases).
     """
     steps = _designed_steps(designed_steps)
-    log = _prepare(events)
+    log = _prepared(events)
     return _step_deviation_frame(log, _conformance(log, steps), steps)
 
 
@@ -960,39 +1099,52 @@ def _pair_stats(
     below = hours(starts + low)
     above = hours(starts + low + (frac > 0))
     p90 = np.where(frac == 0, below, below + (above - below) * frac)
+    mean = total / _NS_PER_HOUR / counts
+    by_names = labels.is_monotonic_increasing
+    if by_names:
+        # the pairs are in (from, to) code order, which is name order: a stable sort by count
+        # gives the order of the names within equal counts without comparing text
+        order = np.argsort(-counts, kind="stable")
+        pair, counts, mean, median, p90 = pair[order], counts[order], mean[order], median[order], p90[order]
     out = pd.DataFrame(
         {
-            names[0]: labels[pair // width],
-            names[1]: labels[pair % width],
+            names[0]: labels.take(pair // width),
+            names[1]: labels.take(pair % width),
             "count": counts.astype(np.int64),
-            "mean_hours": total / _NS_PER_HOUR / counts,
+            "mean_hours": mean,
             "median_hours": median,
             "p90_hours": p90,
         }
     )
-    out = out.sort_values(
-        ["count", names[0], names[1]], ascending=[False, True, True], kind="stable"
-    )
+    if not by_names:
+        out = out.sort_values(
+            ["count", names[0], names[1]], ascending=[False, True, True], kind="stable"
+        )
     return out.reset_index(drop=True)
 
 
-def directly_follows(events: pd.DataFrame) -> pd.DataFrame:
+def directly_follows(events: pd.DataFrame, durations: bool = True) -> pd.DataFrame:
     """Count the directly-follows pairs of activities and the time between them.
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or PreparedLog
         Event log in the module's contract shape.
+    durations : bool, default True
+        False: the counts only (a frequency directly-follows graph), without the times.
 
     Returns
     -------
     DataFrame
         One row per pair (a then b, consecutive events of one case): ``from_activity``,
-        ``to_activity``, ``count``, ``mean_hours``, ``median_hours``, ``p90_hours``; most
-        frequent first, ties by the activity names.
+        ``to_activity``, ``count``, ``mean_hours``, ``median_hours``, ``p90_hours`` (the last
+        three only with ``durations``); most frequent first, ties by the activity names.
     """
-    log = _prepare(events, sort_cases=False)  # the pairs do not depend on case order
+    log = _prepared(events, sort_cases=False)  # the pairs do not depend on case order
     same = log.case[1:] == log.case[:-1]
+    if not durations:
+        return _pair_counts(log.act[:-1][same], log.act[1:][same], log.activities,
+                            ("from_activity", "to_activity"))
     return _pair_stats(
         log.act[:-1][same],
         log.act[1:][same],
@@ -1000,6 +1152,28 @@ def directly_follows(events: pd.DataFrame) -> pd.DataFrame:
         log.activities,
         ("from_activity", "to_activity"),
     )
+
+
+def _pair_counts(src: np.ndarray, dst: np.ndarray, labels: pd.Index, names: tuple[str, str]) -> pd.DataFrame:
+    """Count per (src, dst) code pair, most frequent first, ties by the names."""
+    width = max(len(labels), 1)
+    key = src * width + dst
+    if width * width <= max(4 * len(key), 1 << 16):
+        counts = np.bincount(key, minlength=width * width)
+        pair = np.flatnonzero(counts)
+        counts = counts[pair]
+    else:
+        pair, counts = np.unique(key, return_counts=True)
+    by_names = labels.is_monotonic_increasing  # pair code order is name order
+    if by_names:
+        order = np.argsort(-counts, kind="stable")
+        pair, counts = pair[order], counts[order]
+    out = pd.DataFrame({names[0]: labels.take(pair // width), names[1]: labels.take(pair % width),
+                        "count": counts.astype(np.int64)})
+    if by_names:
+        return out
+    return out.sort_values(["count", names[0], names[1]], ascending=[False, True, True],
+                           kind="stable").reset_index(drop=True)
 
 
 def _handovers(log: _Log) -> pd.DataFrame:
@@ -1036,7 +1210,7 @@ def handovers(events: pd.DataFrame) -> pd.DataFrame:
         One row per (``from_link``, ``to_link``): ``count``, ``mean_hours``,
         ``median_hours``, ``p90_hours``; most frequent first.
     """
-    return _handovers(_prepare(events, sort_cases=False))
+    return _handovers(_prepared(events, sort_cases=False))
 
 
 def slowest_handovers(events: pd.DataFrame, n: int = 5, min_count: int = 1) -> pd.DataFrame:
@@ -1059,7 +1233,7 @@ def slowest_handovers(events: pd.DataFrame, n: int = 5, min_count: int = 1) -> p
     """
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise AnalysisError(f"slowest_handovers: n must be a non-negative integer, got {n!r}")
-    table = _handovers(_prepare(events, sort_cases=False))
+    table = _handovers(_prepared(events, sort_cases=False))
     table = table[table["count"] >= min_count]
     table = table.sort_values(
         ["median_hours", "p90_hours", "count"], ascending=[False, False, False], kind="stable"
@@ -1119,7 +1293,7 @@ def funnel(
         (``n_reached / n_cases``; NaN without cases).
     """
     steps = _designed_steps(designed_steps)
-    log = _prepare(events)
+    log = _prepared(events)
     return _funnel_frame(log, _conformance(log, steps), steps, by)
 
 
@@ -1204,6 +1378,7 @@ def channel_mix(
     -------
     ChannelMix
     """
+    events = _frame_of(events)
     _require_columns(events, ("activity", "channel"), "events")
     groups = {
         _normalise(k): v
@@ -1253,7 +1428,9 @@ def _contact_flags(
     log: _Log,
     avoidable: Sequence[str],
     repeat_within_days: float,
-    contact_channels: Sequence[str] | None,
+    contact_channels: Sequence[str] | str | None,
+    contact_activities: Sequence[str] | None = None,
+    contact_pattern: str | None = None,
 ) -> _Contacts:
     if (
         not isinstance(repeat_within_days, (int, float, np.integer, np.floating))
@@ -1264,19 +1441,29 @@ def _contact_flags(
         )
     avoid_codes = log.activities.get_indexer(pd.Index(_names(avoidable, "avoidable"), dtype=object))
     is_avoid = np.isin(log.act, avoid_codes[avoid_codes >= 0])
-    has_channel = "channel" in log.events.columns
+    named = _names(contact_activities, "contact_activities")
+    labels = [str(a) for a in log.activities]
+    if contact_pattern is not None:
+        import re
+
+        try:
+            pattern = re.compile(contact_pattern)
+        except re.error as exc:
+            raise AnalysisError(f"contacts: contact_pattern {contact_pattern!r} is not a regular expression "
+                                f"({exc})") from None
+        named = named + [a for a in labels if pattern.fullmatch(a)]
+    act_codes = log.activities.get_indexer(pd.Index(named, dtype=object)) if named else np.zeros(0, np.int64)
+    contact = np.isin(log.act, act_codes[act_codes >= 0]) | is_avoid
     if contact_channels is not None:
-        if not has_channel:
+        if "channel" not in log.events.columns:
             raise AnalysisError("events: missing column 'channel' (needed for contact_channels)")
-        wanted = {_normalise(c) for c in _names(contact_channels, "contact_channels")}
-        codes, labels = log.codes("channel")
-        ok = np.array([_normalise(c) in wanted for c in labels] + [False], dtype=bool)
-        by_channel = ok[codes]  # code -1 picks the trailing False
-    elif has_channel:
-        by_channel = log.codes("channel")[0] >= 0
-    else:
-        by_channel = np.ones(log.n_events, dtype=bool)
-    contact = by_channel | is_avoid
+        codes, channel_labels = log.codes("channel")
+        if isinstance(contact_channels, str) and contact_channels == "any":
+            contact |= codes >= 0
+        else:
+            wanted = {_normalise(c) for c in _names(contact_channels, "contact_channels")}
+            ok = np.array([_normalise(c) in wanted for c in channel_labels] + [False], dtype=bool)
+            contact |= ok[codes]  # code -1 picks the trailing False
     pos = np.flatnonzero(contact)
     repeat = np.zeros(log.n_events, dtype=bool)
     limit = round(repeat_within_days * _NS_PER_DAY)
@@ -1294,14 +1481,17 @@ def contacts(
     events: pd.DataFrame,
     avoidable: Sequence[str] = (),
     repeat_within_days: float = 7,
-    contact_channels: Sequence[str] | None = None,
+    contact_channels: Sequence[str] | str | None = None,
     per: str = "case",
+    contact_activities: Sequence[str] | None = None,
+    contact_pattern: str | None = None,
 ) -> pd.DataFrame:
     """Count contacts, avoidable contacts and repeat contacts.
 
-    A contact is an event with a contact channel (any non-missing ``channel`` when
-    ``contact_channels`` is None; every event when the log has no ``channel`` column) or
-    an avoidable activity. A repeat contact is a contact within ``repeat_within_days``
+    Only declared events are contacts: an event on one of ``contact_channels`` (``"any"``:
+    every event with a channel), of one of ``contact_activities``, whose activity matches
+    ``contact_pattern`` in full, or of an ``avoidable`` activity. With none of these given,
+    no event is a contact (internal work items are not customer contacts). A repeat contact is a contact within ``repeat_within_days``
     days (inclusive) after the previous contact of the same case (``per="case"``) or of
     the same customer across all their cases (``per="customer"``).
 
@@ -1313,7 +1503,7 @@ def contacts(
         Activities that are contacts the customer should not have needed.
     repeat_within_days : float, default 7
         Window for a repeat contact.
-    contact_channels : sequence of str, optional
+    contact_channels : sequence of str or "any", optional
         Channels that count as contacts (matched case-insensitively).
     per : {"case", "customer"}
         ``"customer"`` needs a ``customer_id`` column; events without one are left out.
@@ -1329,9 +1519,10 @@ def contacts(
     if per not in ("case", "customer"):
         raise AnalysisError(f"contacts: per must be 'case' or 'customer', got {per!r}")
     if per == "customer":
-        _require_columns(events, _REQUIRED + ("customer_id",), "events")
-    log = _prepare(events)
-    flags = _contact_flags(log, avoidable, repeat_within_days, contact_channels)
+        _require_columns(_frame_of(events), _REQUIRED + ("customer_id",), "events")
+    log = _prepared(events)
+    flags = _contact_flags(log, avoidable, repeat_within_days, contact_channels, contact_activities,
+                           contact_pattern)
     if per == "case":
         return _case_frame(
             log,
@@ -1368,7 +1559,9 @@ def journey_features(
     designed_steps: Sequence[str],
     avoidable: Sequence[str] = (),
     repeat_within_days: float = 7,
-    contact_channels: Sequence[str] | None = None,
+    contact_channels: Sequence[str] | str | None = None,
+    contact_activities: Sequence[str] | None = None,
+    contact_pattern: str | None = None,
 ) -> pd.DataFrame:
     """Numeric journey features per case, ready to join as drivers.
 
@@ -1378,7 +1571,7 @@ def journey_features(
         Event log in the module's contract shape.
     designed_steps : sequence of str
         The designed journey: distinct activity names in designed order.
-    avoidable, repeat_within_days, contact_channels
+    avoidable, repeat_within_days, contact_channels, contact_activities, contact_pattern
         As in :func:`contacts`.
 
     Returns
@@ -1390,13 +1583,17 @@ def journey_features(
         event).
     """
     steps = _designed_steps(designed_steps)
-    log = _prepare(events)
-    return _features_frame(log, _conformance(log, steps), avoidable, repeat_within_days, contact_channels)
+    log = _prepared(events)
+    return _features_frame(log, _conformance(log, steps), avoidable, repeat_within_days, contact_channels,
+                           contact_activities, contact_pattern)
 
 
 def _features_frame(log: _Log, c: _Conformance, avoidable: Sequence[str] = (), repeat_within_days: float = 7,
-                    contact_channels: Sequence[str] | None = None) -> pd.DataFrame:
-    flags = _contact_flags(log, avoidable, repeat_within_days, contact_channels)
+                    contact_channels: Sequence[str] | str | None = None,
+                    contact_activities: Sequence[str] | None = None,
+                    contact_pattern: str | None = None) -> pd.DataFrame:
+    flags = _contact_flags(log, avoidable, repeat_within_days, contact_channels, contact_activities,
+                           contact_pattern)
     lead = (log.ts[log.ends] - log.ts[log.starts]) / _NS_PER_DAY if log.n_cases else np.zeros(0)
     return _case_frame(
         log,
@@ -1583,8 +1780,9 @@ def chain_journey_features(client, chain_id: str) -> pd.DataFrame:
             cache[chain_id] = pd.DataFrame(columns=["case_id"])
         else:
             log, c, _ = _chain_log(client, chain_id)
-            contacts_cfg = client.config.contacts
-            cache[chain_id] = _features_frame(log, c, contacts_cfg.avoidable, contacts_cfg.repeat_within_days)
+            k = client.config.contacts
+            cache[chain_id] = _features_frame(log, c, k.avoidable, k.repeat_within_days, k.channels or None,
+                                              k.activities, k.activity_pattern)
     return cache[chain_id].copy()
 
 
@@ -1613,6 +1811,8 @@ def journey_cost(client, chain_id: str) -> dict:
     rep = client.config.reporting
     scale = report.scale_of(client)
     for key, col in (("by_fit", "journey"), ("by_deviation", "deviation"), ("by_avoidable", "avoidable contact")):
+        if key == "by_avoidable" and not client.config.contacts.avoidable:
+            continue  # no avoidable contact declared: nothing to compare
         out[key] = kpis.result_kpi_by(d, "score", scale, by=col, flag=rep.min_base_flag,
                                       suppress=rep.min_base_suppress)
     a = d.loc[d["journey"] == "as designed", "score"]
@@ -1620,3 +1820,288 @@ def journey_cost(client, chain_id: str) -> dict:
     if min(len(a), len(b)) >= max(rep.min_base_suppress, kpis.MIN_CHANGE_N):
         out["difference"] = kpis.nps_change(a, b) if scale["type"] == "nps" else kpis.mean_change(a, b)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# the journeys section of a report: every table with its base, under the client's minimum bases
+# --------------------------------------------------------------------------------------------
+
+_CLASS_NAMES = {"skipped": "skipped a designed step", "repeated": "repeated a designed step",
+                "extra": "had an activity outside the design", "out_of_order": "did designed steps out of order"}
+
+
+def chain_log(client, chain_id: str) -> PreparedLog:
+    """The prepared log of one chain's events (prepared once per loaded client and chain)."""
+    return _chain_log(client, chain_id)[0]
+
+
+def chain_variants(client, chain_id: str) -> pd.DataFrame:
+    """:func:`variants` of one chain's events, from its prepared log."""
+    return variants(chain_log(client, chain_id))
+
+
+def chain_directly_follows(client, chain_id: str) -> pd.DataFrame:
+    """:func:`directly_follows` of one chain's events, from its prepared log."""
+    return directly_follows(chain_log(client, chain_id))
+
+
+def _pair_cases(src: np.ndarray, dst: np.ndarray, case: np.ndarray, labels: pd.Index,
+                names: tuple[str, str]) -> pd.DataFrame:
+    """Per (src, dst) code pair the number of distinct cases it occurs in."""
+    if not len(src):
+        return pd.DataFrame({names[0]: [], names[1]: [], "cases": np.zeros(0, np.int64)})
+    width = max(len(labels), 1)
+    n_case = int(case.max()) + 1
+    key = np.unique((src.astype(np.int64) * width + dst) * n_case + case) // n_case
+    pair, counts = np.unique(key, return_counts=True)
+    return pd.DataFrame({names[0]: labels[pair // width], names[1]: labels[pair % width],
+                         "cases": counts.astype(np.int64)})
+
+
+def _slowest(table: pd.DataFrame, cases: pd.DataFrame, names: tuple[str, str], min_base: int, flag: int,
+             n: int) -> pd.DataFrame:
+    t = table.merge(cases, on=list(names), how="left")
+    t = t[t["cases"] >= min_base]
+    t = t.sort_values(["median_hours", "p90_hours", "cases"], ascending=[False, False, False], kind="stable")
+    t = t.head(n).reset_index(drop=True)
+    t["small_base"] = t["cases"] < flag
+    return t[[*names, "cases", "count", "median_hours", "p90_hours", "small_base"]]
+
+
+def deviation_classes(log, designed_steps: Sequence[str]) -> pd.DataFrame:
+    """How many cases show each class of deviation from the designed journey (a case can show
+    several): ``class`` (skipped, repeated, extra, out_of_order, and none = as designed),
+    ``cases``, ``share`` of all cases and ``events`` (the deviating events or missing steps)."""
+    steps = _designed_steps(designed_steps)
+    log = _prepared(log)
+    c = _conformance(log, steps)
+    return _deviation_classes_frame(log, c)
+
+
+def _deviation_classes_frame(log: _Log, c: _Conformance) -> pd.DataFrame:
+    n = log.n_cases
+    rows = []
+    for name in ("skipped", "repeated", "extra", "out_of_order"):
+        v = getattr(c, name)
+        rows.append({"class": name, "cases": int((v > 0).sum()), "events": int(v.sum())})
+    rows.append({"class": "none", "cases": int(c.fits.sum()), "events": 0})
+    out = pd.DataFrame(rows)
+    out["share"] = out["cases"] / n if n else np.nan
+    return out[["class", "cases", "share", "events"]]
+
+
+def extra_activities(log, designed_steps: Sequence[str]) -> pd.DataFrame:
+    """The activities outside the designed journey: ``activity``, ``cases`` (with at least one),
+    ``share`` of all cases, ``events``; most cases first."""
+    steps = _designed_steps(designed_steps)
+    log = _prepared(log)
+    designed = log.activities.get_indexer(pd.Index(steps, dtype=object))
+    extra = ~np.isin(log.act, designed[designed >= 0])
+    n_act = len(log.activities)
+    events = np.bincount(log.act[extra], minlength=n_act)
+    pairs = np.unique(log.case[extra] * max(n_act, 1) + log.act[extra])
+    cases = np.bincount(pairs % max(n_act, 1), minlength=n_act)
+    keep = np.flatnonzero(events > 0)
+    out = pd.DataFrame({"activity": log.activities[keep], "cases": cases[keep].astype(np.int64),
+                        "events": events[keep].astype(np.int64)})
+    out["share"] = out["cases"] / log.n_cases if log.n_cases else np.nan
+    out = out.sort_values(["cases", "events", "activity"], ascending=[False, False, True], kind="stable")
+    return out[["activity", "cases", "share", "events"]].reset_index(drop=True)
+
+
+def difference_phrase(diff: float, low: float, high: float, unit: str, subject: str, other: str) -> str:
+    """A difference worded as one: "deviating journeys scored 48.9 points lower (95% interval 40.1 to
+    57.7 lower) than journeys as designed"."""
+    def side(v: float) -> str:
+        return "higher" if v > 0 else "lower"
+
+    if diff == 0:
+        head = f"{subject} scored the same as {other}"
+    else:
+        head = f"{subject} scored {abs(diff):.1f} {unit} {side(diff)} than {other}"
+    if low > 0 or high < 0:
+        a, b = sorted([abs(low), abs(high)])
+        interval = f"95% interval {a:.1f} to {b:.1f} {side(high)}"
+    else:
+        interval = f"95% interval from {abs(low):.1f} lower to {abs(high):.1f} higher"
+    return f"{head} ({interval})"
+
+
+@dataclass(frozen=True)
+class JourneySection:
+    """Everything the journeys section of a report shows for one chain, with the client's
+    minimum bases applied: no row of any table rests on fewer cases than ``min_base``
+    (``reporting.min_base_suppress``); rows under ``flag_base`` carry ``small_base``. Each table
+    that is empty has its reason in ``notes`` (one sentence, keyed by the table's name)."""
+
+    chain_id: str
+    n_cases: int
+    min_base: int
+    flag_base: int
+    as_designed: float
+    mean_fitness: float
+    headline: str
+    deviation_classes: pd.DataFrame
+    extra_activities: pd.DataFrame
+    variants: pd.DataFrame
+    n_variants: int
+    variants_shown_share: float
+    variants_note: str
+    step_deviation: pd.DataFrame
+    funnel: pd.DataFrame
+    slow_steps: pd.DataFrame
+    slow_handovers: pd.DataFrame
+    contacts: pd.DataFrame
+    channels: pd.DataFrame
+    notes: dict
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the section by name, each with its base column."""
+        return {"deviation_classes": self.deviation_classes, "extra_activities": self.extra_activities,
+                "variants": self.variants, "step_deviation": self.step_deviation, "funnel": self.funnel,
+                "slow_steps": self.slow_steps, "slow_handovers": self.slow_handovers, "contacts": self.contacts,
+                "channels": self.channels}
+
+    #: the column that holds each table's base (cases)
+    BASES = {"deviation_classes": "base", "extra_activities": "cases", "variants": "cases",
+             "step_deviation": "n_cases", "funnel": "n_cases", "slow_steps": "cases", "slow_handovers": "cases",
+             "contacts": "cases", "channels": "cases"}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int = 5) -> JourneySection:
+    """The journeys section of one chain, as a report shows it (see :class:`JourneySection`)."""
+    rep = client.config.reporting
+    lo, flag = rep.min_base_suppress, rep.min_base_flag
+    chain = client.config.chain(chain_id)
+    log, c, steps = _chain_log(client, chain_id)
+    n = log.n_cases
+    notes: dict[str, str] = {}
+    empty = pd.DataFrame()
+    as_designed = float(c.fits.mean()) if n else float("nan")
+    mean_fit = float(c.fitness.mean()) if n else float("nan")
+    if n < lo:
+        why = f"Only {n:,} cases have events: below the minimum base of {lo}, so no journey figure is shown."
+        for key in JourneySection.BASES:
+            notes[key] = why
+        return JourneySection(chain_id, n, lo, flag, as_designed, mean_fit, why, empty, empty, empty, 0,
+                              float("nan"), why, empty, empty, empty, empty, empty, empty, notes)
+    classes = _deviation_classes_frame(log, c)
+    classes["base"] = n
+    classes["small_base"] = n < flag
+    extras = extra_activities(log, steps)
+    n_extra_acts = len(extras)
+    extras = extras[extras["cases"] >= lo].head(n_variants).reset_index(drop=True)
+    extras["small_base"] = extras["cases"] < flag
+    if extras.empty:
+        notes["extra_activities"] = (
+            "No case had an activity outside the design." if n_extra_acts == 0 else
+            f"No activity outside the design occurs in {lo} or more cases (the minimum base).")
+    # headline: why so few (or many) followed the design
+    headline = f"{_pct(as_designed)} of {n:,} cases followed the designed journey ({' → '.join(steps)})"
+    if as_designed < 1:
+        dev = classes[classes["class"] != "none"].sort_values("cases", ascending=False, kind="stable")
+        parts = []
+        for cls, cases, share in zip(dev["class"], dev["cases"], dev["share"]):
+            if cases == 0:
+                continue
+            part = f"{_pct(share)} {_CLASS_NAMES[cls]}"
+            if cls == "extra" and len(extras):
+                part += f" (most often '{extras['activity'].iloc[0]}', in {_pct(extras['share'].iloc[0])} of cases)"
+            parts.append(part)
+        if parts:
+            headline += "; " + ", ".join(parts)
+    headline += "."
+    # variants
+    v = variants(log)
+    total_variants = len(v)
+    shown = v[v["cases"] >= lo].head(n_variants).copy()
+    shown["as_designed"] = [tuple(a) == tuple(steps) for a in shown["activities"]]
+    shown["small_base"] = shown["cases"] < flag
+    shown_share = float(shown["share"].sum())
+    note = (f"{total_variants:,} different journeys among {n:,} cases; the {len(shown)} shown (each travelled by "
+            f"at least {lo} cases) cover {_pct(shown_share)} of cases.")
+    if not shown["as_designed"].any():
+        note += " None of them is the designed journey" + (
+            f" ({_pct(as_designed)} of cases travelled it)." if as_designed > 0 else
+            ": no case travelled it.")
+    if shown.empty:
+        note = notes["variants"] = (f"No journey was travelled by {lo} or more cases (the minimum base): "
+                                    f"{total_variants:,} different journeys among {n:,} cases.")
+    # steps, funnel
+    steps_t = _step_deviation_frame(log, c, steps)
+    funnel_t = _funnel_frame(log, c, steps)
+    # slow steps and handovers: pairs seen in at least `lo` cases
+    same = log.case[1:] == log.case[:-1]
+    src, dst, case = log.act[:-1][same], log.act[1:][same], log.case[:-1][same]
+    names = ("from_activity", "to_activity")
+    dfg = _pair_stats(src, dst, (log.ts[1:] - log.ts[:-1])[same], log.activities, names)
+    slow = _slowest(dfg, _pair_cases(src, dst, case, log.activities, names), names, lo, flag, n_slowest)
+    if slow.empty:
+        notes["slow_steps"] = f"No pair of consecutive activities occurs in {lo} or more cases (the minimum base)."
+    hand = pd.DataFrame()
+    if "link" in log.events.columns and log.events["link"].notna().any():
+        link, labels = log.codes("link")
+        has = link >= 0
+        hc, hl, ht = log.case[has], link[has], log.ts[has]
+        change = (hc[1:] == hc[:-1]) & (hl[1:] != hl[:-1])
+        hnames = ("from_link", "to_link")
+        ho = _pair_stats(hl[:-1][change], hl[1:][change], (ht[1:] - ht[:-1])[change], labels, hnames)
+        hand = _slowest(ho, _pair_cases(hl[:-1][change], hl[1:][change], hc[:-1][change], labels, hnames), hnames,
+                        lo, flag, n_slowest)
+        if hand.empty:
+            notes["slow_handovers"] = f"No handover between links occurs in {lo} or more cases (the minimum base)."
+    else:
+        notes["slow_handovers"] = "The event log records no link (department) per event, so there are no handovers."
+    # contacts: declared ones only
+    k = client.config.contacts
+    contacts_t = pd.DataFrame()
+    if not k.declared:
+        notes["contacts"] = ("client.yaml declares no contact events (contacts.channels, contacts.activities, "
+                             "contacts.activity_pattern or contacts.avoidable), so there are no contacts to count.")
+    else:
+        f = chain_journey_features(client, chain_id)
+        contacts_t = pd.DataFrame({
+            "measure": ["contacts", "avoidable contacts", f"repeat contacts (within {k.repeat_within_days} days)"],
+            "per_case": [f["n_contacts"].mean(), f["n_avoidable"].mean(), f["n_repeat"].mean()],
+            "cases_with_any": [int((f[col] > 0).sum()) for col in ("n_contacts", "n_avoidable", "n_repeat")],
+            "cases": len(f)})
+        contacts_t["share_with_any"] = contacts_t["cases_with_any"] / contacts_t["cases"]
+        contacts_t["small_base"] = contacts_t["cases"] < flag
+    channels_t = pd.DataFrame()
+    frame = log.events
+    if "channel" in frame.columns and frame["channel"].notna().any():
+        ratio = channel_mix(frame).ratio
+        with_channel = frame.loc[frame["channel"].notna(), ["activity", "case_id"]]
+        cases_per = with_channel.groupby("activity", sort=True)["case_id"].nunique()
+        ratio.insert(1, "cases", cases_per.reindex(ratio["activity"]).to_numpy(dtype=np.int64))
+        channels_t = ratio[ratio["cases"] >= lo].reset_index(drop=True)
+        channels_t["small_base"] = channels_t["cases"] < flag
+        if channels_t.empty:
+            notes["channels"] = f"No activity has a channel in {lo} or more cases (the minimum base)."
+    else:
+        notes["channels"] = "The event log records no channel per event, so there is no channel mix."
+    return JourneySection(chain_id, n, lo, flag, as_designed, mean_fit, headline, classes, extras,
+                          shown.reset_index(drop=True), total_variants, shown_share, note, steps_t, funnel_t, slow,
+                          hand, contacts_t, channels_t, notes)
+
+
+def journey_cost_sentence(client, cost: dict) -> str:
+    """The difference between deviating and designed journeys in the result KPI, worded as a
+    difference; or why there is none."""
+    if client.linked is None:
+        return ("There is no survey for this client, so what deviating journeys go together with in the result "
+                "KPI cannot be shown.")
+    if cost["by_fit"].empty:
+        return "No survey response links to a case of this chain with events, so the result KPI cannot be compared."
+    d = cost["difference"]
+    if d is None:
+        return (f"Too few responses in one of the groups (as designed, deviating) to compare them: each needs at "
+                f"least {client.config.reporting.min_base_suppress}.")
+    unit = "points" if client.config.result_kpi.scale == "nps" else "on the scale"
+    return difference_phrase(d.diff, d.ci_low, d.ci_high, unit, "Deviating journeys",
+                             "journeys as designed") + \
+        f"; p = {d.p_value:.3g}. Association only: deviating cases may differ in other ways too."

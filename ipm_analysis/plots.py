@@ -279,7 +279,15 @@ def top_variants(variants: pd.DataFrame, n: int = 8, *, designed: tuple | None =
     ax.set_yticks(np.arange(len(d)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("% of cases")
-    ax.set_title(title or "Most frequent journeys (green: as designed)")
+    ax.set_title(title or "Most frequent journeys")
+    if designed is not None:
+        from matplotlib.patches import Patch
+
+        shown = any(tuple(a) == tuple(designed) for a in d["activities"])
+        handles = [Patch(color=STATUS_COLOURS["on target"], label="as designed"),
+                   Patch(color=PALETTE[0], label="deviating")] if shown else [
+            Patch(color=PALETTE[0], label="deviating (the designed journey is not among these)")]
+        ax.legend(handles=handles, fontsize=7, loc="lower right")
     return ax
 
 

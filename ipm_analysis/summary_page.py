@@ -95,11 +95,17 @@ def _journey_block(overview: dict, journeys: dict | None) -> str:
     items = []
     for chain_id, j in journeys.items():
         name = chains.get(chain_id, {}).get("name", chain_id)
-        text = f"{100 * j['as_designed']:.0f}% of cases followed the designed journey"
+        text = _e(j["headline"].rstrip(".")) if j.get("headline") else (
+            f"{100 * j['as_designed']:.0f}% of cases followed the designed journey")
         d = j.get("deviating_minus_designed")
         if d:
-            text += (f"; deviating journeys scored {d['diff']:+.1f} (95% interval {d['ci_low']:+.1f} to "
-                     f"{d['ci_high']:+.1f}) against journeys as designed")
+            from .journeys import difference_phrase
+
+            unit = "points" if (overview.get("result_kpi") or {}).get("scale", "nps") == "nps" else "on the scale"
+            text += "; " + _e(difference_phrase(d["diff"], d["ci_low"], d["ci_high"], unit, "deviating journeys",
+                                                "journeys as designed"))
+        if j.get("events_left_out"):
+            text += f" ({j['events_left_out']:,} events left out by the event filter of client.yaml)"
         items.append(f"<li><b>{_e(name)}</b>: {text}.</li>")
     return f"<h2>Journeys</h2><ul>{''.join(items)}</ul>"
 

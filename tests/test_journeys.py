@@ -700,31 +700,35 @@ def test_contacts_per_case_and_per_customer():
             "customer_id": ["anna"] * 5 + ["anna", "anna"],
         }
     )
-    per_case = j.contacts(events, avoidable=["Status call"], repeat_within_days=7).set_index(
-        "case_id"
-    )
+    per_case = j.contacts(events, avoidable=["Status call"], repeat_within_days=7,
+                          contact_channels="any").set_index("case_id")
     # k: web day 0, phone day 1 (repeat), phone day 8 (repeat: exactly 7 days later),
     # no channel day 20 (not a contact), e-mail day 27 (19 days later) -> 4 contacts
     assert per_case.loc["k"].tolist() == [4, 2, 2]
     assert per_case.loc["m"].tolist() == [2, 1, 1]
     phone_only = j.contacts(events, avoidable=[], contact_channels=["PHONE"]).set_index("case_id")
     assert phone_only["n_contacts"].to_dict() == {"k": 2, "m": 1}
-    per_customer = j.contacts(events, avoidable=["Status call"], per="customer").set_index(
-        "customer_id"
-    )
+    per_customer = j.contacts(events, avoidable=["Status call"], per="customer",
+                              contact_channels="any").set_index("customer_id")
     # across cases: m's Order on day 30 is 3 days after k's day-27 complaint
     assert per_customer.loc["anna"].tolist() == [2, 6, 3, 4]
     with pytest.raises(AnalysisError, match="'customer_id'"):
         j.contacts(events.drop(columns="customer_id"), per="customer")
     with pytest.raises(AnalysisError, match="'channel'"):
         j.contacts(events.drop(columns="channel"), contact_channels=["phone"])
-    no_channel = j.contacts(events.drop(columns="channel"))
-    assert no_channel["n_contacts"].tolist() == [5, 2]  # every event is a contact
+    # only declared events are contacts: with nothing declared there are none
+    assert j.contacts(events.drop(columns="channel"))["n_contacts"].tolist() == [0, 0]
+    assert j.contacts(events)["n_contacts"].tolist() == [0, 0]
+    # declared by activity list and by pattern (matched in full), counted like pandas does
+    by_act = j.contacts(events, contact_activities=["Complaint"], contact_pattern="Status.*")
+    expect = events[events["activity"].str.fullmatch("Status.*") | (events["activity"] == "Complaint")]
+    assert by_act.set_index("case_id")["n_contacts"].to_dict() == expect.groupby("case_id").size().to_dict()
+    assert j.contacts(events, contact_pattern="Status")["n_contacts"].sum() == 0  # not a full match
 
 
 def test_journey_features_are_numeric_and_consistent():
     events = make_events(HAND, hours=12, channel="phone")
-    features = j.journey_features(events, DESIGN, avoidable=["x"], repeat_within_days=1)
+    features = j.journey_features(events, DESIGN, avoidable=["x"], repeat_within_days=1, contact_channels="any")
     expected_cols = [
         "case_id",
         "fits",
@@ -745,7 +749,7 @@ def test_journey_features_are_numeric_and_consistent():
     table = j.conformance(events, DESIGN)
     pd.testing.assert_series_equal(features["fits"], table["fits"].astype(np.int64))
     pd.testing.assert_series_equal(features["fitness"], table["fitness"])
-    contacts = j.contacts(events, avoidable=["x"], repeat_within_days=1)
+    contacts = j.contacts(events, avoidable=["x"], repeat_within_days=1, contact_channels="any")
     pd.testing.assert_frame_equal(
         features[["case_id", "n_contacts", "n_avoidable", "n_repeat"]], contacts
     )
@@ -796,8 +800,9 @@ def test_chain_journey_features_are_computed_once_per_client_and_handed_out_as_c
 
     client = ipm.load_client(FIXTURE_CLIENT)
     chain = client.config.chain("installation")
+    k = client.config.contacts
     direct = j.journey_features(j.chain_events(client, "installation"), chain.journey.steps,
-                                       client.config.contacts.avoidable, client.config.contacts.repeat_within_days)
+                                k.avoidable, k.repeat_within_days, k.channels or None, k.activities, k.activity_pattern)
     first = j.chain_journey_features(client, "installation")
     pd.testing.assert_frame_equal(first, direct)
     first.loc[:, first.columns[1]] = -1  # a caller's change does not reach the next caller
@@ -845,3 +850,152 @@ def test_client_level_journeys_refuse_a_chain_without_design(tmp_path, base_conf
     with pytest.raises(AnalysisError, match="no designed journey"):
         j.chain_conformance(client, chain_id)
     assert j.chain_journey_features(client, chain_id).empty
+
+
+# --------------------------------------------------------------------------------------
+# the journeys section of a report: minimum bases everywhere
+# --------------------------------------------------------------------------------------
+
+
+def _client_with_bases(tmp_path, source, suppress, flag, edit=None):
+    import shutil
+
+    import yaml
+
+    import ipm_analysis as ipm
+
+    folder = tmp_path / f"{source.name}-{suppress}"
+    shutil.copytree(source, folder)
+    cfg = yaml.safe_load((folder / "client.yaml").read_text())
+    cfg["reporting"] = {**cfg.get("reporting", {}), "min_base_suppress": suppress, "min_base_flag": flag}
+    if edit:
+        edit(cfg)
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return ipm.load_client(folder)
+
+
+def _receipt_folder(tmp_path):
+    import shutil
+
+    import yaml
+
+    from .test_real_logs_report import RECEIPT_CONFIG
+
+    folder = tmp_path / "receipt-src"
+    folder.mkdir()
+    shutil.copy(REAL_LOGS / "receipt.csv", folder / "receipt.csv")
+    (folder / "client.yaml").write_text(yaml.safe_dump(RECEIPT_CONFIG, sort_keys=False))
+    return folder
+
+
+def test_no_journey_table_shows_a_base_under_the_minimum(tmp_path):
+    from .conftest import FIXTURE_CLIENT
+
+    clients = [_client_with_bases(tmp_path, FIXTURE_CLIENT, 60, 120),
+               _client_with_bases(tmp_path, _receipt_folder(tmp_path), 50, 100)]
+    checked = 0
+    for client in clients:
+        for chain in client.config.chains:
+            s = j.journey_section(client, chain.id)
+            for name, table in s.tables().items():
+                if table.empty:
+                    assert s.notes.get(name), f"{chain.id} {name}: empty without a reason"
+                    continue
+                base = table[j.JourneySection.BASES[name]]
+                assert (base >= s.min_base).all(), f"{chain.id} {name}: a base under {s.min_base}"
+                if "small_base" in table:
+                    assert table["small_base"].tolist() == (base < s.flag_base).tolist()
+                checked += 1
+    assert checked >= 15
+
+
+def test_slow_steps_count_cases_like_pandas_and_leave_out_small_bases(tmp_path):
+    client = _client_with_bases(tmp_path, _receipt_folder(tmp_path), 30, 60)
+    ev = j.chain_events(client, "application").sort_values(["case_id", "timestamp", "row"], kind="stable")
+    nxt = ev.groupby("case_id").shift(-1)
+    pairs = pd.DataFrame({"case_id": ev["case_id"], "from_activity": ev["activity"], "to_activity": nxt["activity"],
+                          "hours": (nxt["timestamp"] - ev["timestamp"]) / pd.Timedelta(hours=1)}).dropna()
+    by_pair = pairs.groupby(["from_activity", "to_activity"]).agg(cases=("case_id", "nunique"),
+                                                                  median_hours=("hours", "median"))
+    expect = by_pair[by_pair["cases"] >= 30].sort_values("median_hours", ascending=False, kind="stable").head(5)
+    got = j.journey_section(client, "application").slow_steps.set_index(["from_activity", "to_activity"])
+    assert list(got.index) == list(expect.index)
+    assert got["cases"].tolist() == expect["cases"].tolist()
+    np.testing.assert_allclose(got["median_hours"], expect["median_hours"])
+    # the pair seen in the fewest cases of the whole log is not shown at any minimum above its base
+    assert by_pair["cases"].min() < 30
+
+
+def test_deviation_classes_and_extra_activities_against_pandas():
+    events = make_events({"k": "abxd", "m": "abcd", "n": "abbcxyd", "o": "bacd", "p": "ax"})
+    classes = j.deviation_classes(events, DESIGN).set_index("class")
+    conf = j.conformance(events, DESIGN).set_index("case_id")
+    for name in ("skipped", "repeated", "extra", "out_of_order"):
+        assert classes.loc[name, "cases"] == (conf[name] > 0).sum()
+        assert classes.loc[name, "events"] == conf[name].sum()
+    assert classes.loc["none", "cases"] == 1 and classes.loc["none", "share"] == pytest.approx(0.2)
+    extras = j.extra_activities(events, DESIGN)
+    outside = events[~events["activity"].isin(DESIGN)]
+    expect = outside.groupby("activity").agg(cases=("case_id", "nunique"), events=("case_id", "size"))
+    assert extras.set_index("activity")[["cases", "events"]].sort_index().equals(expect.sort_index())
+    assert extras["activity"].iloc[0] == "x"  # in three cases
+
+
+def test_differences_are_worded_as_differences():
+    text = j.difference_phrase(-48.9, -57.7, -40.1, "points", "deviating journeys", "journeys as designed")
+    assert text == ("deviating journeys scored 48.9 points lower than journeys as designed "
+                    "(95% interval 40.1 to 57.7 lower)")
+    assert "from 2.0 lower to 5.0 higher" in j.difference_phrase(1.5, -2, 5, "points", "a", "b")
+    assert "-" not in j.difference_phrase(-3.0, -5.0, -1.0, "points", "a", "b")
+
+
+def test_the_journeys_notebook_shows_only_tables_of_the_section():
+    """The report notebook takes its journey tables from journey_section (where the bases hold),
+    never from the raw mining functions."""
+    import json
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_journeys.ipynb").read_text())
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "journey_section" in code
+    for raw in ("journeys.variants(", "journeys.directly_follows(", "slowest_handovers(", "journeys.handovers(",
+                "journeys.channel_mix(", "chain_funnel(", "chain_step_deviation("):
+        assert raw not in code, raw
+
+
+def test_prepared_log_gives_the_same_results_as_the_frame():
+    events = make_events(HAND, hours=5, channel="phone", link="Sales")
+    log = j.prepare(events)
+    assert j.prepare(log) is log
+    pd.testing.assert_frame_equal(j.variants(log), j.variants(events))
+    pd.testing.assert_frame_equal(j.directly_follows(log), j.directly_follows(events))
+    pd.testing.assert_frame_equal(j.conformance(log, DESIGN), j.conformance(events, DESIGN))
+    pd.testing.assert_frame_equal(j.handovers(log), j.handovers(events))
+    pd.testing.assert_frame_equal(j.contacts(log, contact_channels="any"), j.contacts(events, contact_channels="any"))
+    pd.testing.assert_frame_equal(j.channel_mix(log).ratio, j.channel_mix(events).ratio)
+
+
+def test_variant_order_on_long_traces_with_shared_prefixes_matches_sorting_tuples():
+    """Most frequent first, ties by the activities tuple: long traces that share long
+    prefixes (the packed-word order needs several refinements) against Python's sort."""
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        rows = []
+        for c in range(int(rng.integers(5, 200))):
+            n = int(rng.integers(1, 120))
+            acts = [1] * (n - 1) + [int(rng.integers(0, 30))] if rng.random() < 0.5 else rng.integers(0, 30, n)
+            rows += [(f"c{c:04d}", f"a{a:02d}") for a in acts]
+        ev = pd.DataFrame(rows, columns=["case_id", "activity"]).astype("str")
+        ev["timestamp"] = T0 + pd.to_timedelta(np.arange(len(ev)), unit="s")
+        got = j.variants(ev)
+        counts = ev.groupby("case_id")["activity"].agg(tuple).value_counts()
+        expect = sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+        assert [tuple(a) for a in got["activities"]] == [t for t, _ in expect]
+        assert got["cases"].tolist() == [c for _, c in expect]
+
+
+def test_directly_follows_counts_only_equal_the_full_table():
+    events = make_events(HAND, hours=3)
+    full = j.directly_follows(events)
+    counts = j.directly_follows(j.prepare(events), durations=False)
+    pd.testing.assert_frame_equal(counts, full[["from_activity", "to_activity", "count"]])
+    assert j.directly_follows(events.iloc[:0], durations=False).empty

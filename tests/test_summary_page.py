@@ -87,3 +87,18 @@ def test_html_report_is_the_same_for_the_same_notebooks(tmp_path):
     assert first == again
     assert b"zq-second" in first and b"zq-other" not in first
     assert b"zq-other" in (tmp_path / "b.html").read_bytes()
+
+
+def test_journey_difference_is_worded_as_a_difference_and_the_share_explains_itself():
+    s = _summary([])
+    s["journeys"] = {"inst": {"cases": 900, "as_designed": 0.0, "mean_fitness": 0.7, "events_left_out": 1200,
+                              "headline": "0% of 900 cases followed the designed journey (A → B); 100% had an "
+                                          "activity outside the design (most often 'W_Call', in 98% of cases).",
+                              "deviating_minus_designed": {"diff": -48.9, "ci_low": -57.7, "ci_high": -40.1,
+                                                           "p_value": 0.001}}}
+    html = summary_html(s)
+    assert "deviating journeys scored 48.9 points lower than journeys as designed (95% interval 40.1 to 57.7 lower)" \
+        in html
+    assert "-48.9" not in html
+    assert "100% had an activity outside the design" in html
+    assert "1,200 events left out by the event filter" in html
