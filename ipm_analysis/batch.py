@@ -140,7 +140,7 @@ class Prepared:
     client_dir: str
     client_id: str
     title: str = ""
-    status: str = "ok"  # ok | invalid
+    status: str = "ok"  # ok | invalid | failed (the checks themselves broke)
     message: str = ""
     detail: str = ""
     cache_name: str = ""
@@ -177,6 +177,9 @@ def _prepare(client_dir: str, cache_dir: Path) -> Prepared:
     os.environ[CACHE_ENV] = str(cache_dir)  # the loaded client is kept for the notebooks
     try:
         problems = validate_client(client_dir)
+    except Exception as e:  # noqa: BLE001 - a fault the checks did not foresee fails this client only
+        return Prepared(client_dir, client_id, cfg.title, "failed", f"checking the data failed: {_short_error(e)}",
+                        "".join(traceback.format_exception(e)), seconds=time.perf_counter() - start)
     finally:
         os.environ.pop(CACHE_ENV, None)
     errors = [p for p in problems if p.severity == "error"]
@@ -934,13 +937,18 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
     notebooks = [(p.name, p.read_text(encoding="utf-8")) for p in nb_paths]
     runs: list[ClientRun] = []
     todo: list[_Pending] = []
+    ids = _batch_ids(client_dirs)  # refuses one id for two folders before anything runs
     for d in client_dirs:
         d = Path(d).resolve()
-        digest = fingerprint(d, notebooks)
+        cid = ids.get(d)
         try:
-            cid = check_client_id(load_config(d).id)
-        except IpmError:
-            cid = None
+            digest = fingerprint(d, notebooks)
+        except Exception as e:  # noqa: BLE001 - e.g. an unreadable file: this client fails, the others run
+            run = ClientRun(cid or d.name, d, "failed", 0.0, f"cannot read the client folder: {_short_error(e)}")
+            runs.append(run)
+            if on_done:
+                on_done(run)
+            continue
         if cid:
             recover_interrupted(out_root / cid)
         if cid and not force and _up_to_date(out_root / cid, digest):
@@ -953,14 +961,24 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
         todo.append(_Pending(d, digest))
 
     def finish(p: _Pending, result: JobResult) -> None:
-        run = write_result(result, p.client_dir, out_root, p.digest)
+        try:
+            run = write_result(result, p.client_dir, out_root, p.digest)
+        except Exception as e:  # noqa: BLE001 - one client's fault never stops the batch
+            run = ClientRun(result.client_id, p.client_dir, "failed", result.seconds,
+                            f"could not write the report: {_short_error(e)}")
         runs.append(run)
         if on_done:
             on_done(run)
 
     if serial or not todo:
         for p in todo:
-            finish(p, execute_job(str(p.client_dir), notebooks, timeout))
+            try:
+                result = execute_job(str(p.client_dir), notebooks, timeout)
+            except Exception as e:  # noqa: BLE001 - one client's fault never stops the batch
+                result = JobResult(ids.get(p.client_dir) or p.client_dir.name, "failed",
+                                   f"the job did not finish: {_short_error(e)}", detail="".join(
+                                       traceback.format_exception(e)))
+            finish(p, result)
             if fail_fast and runs[-1].status in ("failed", "invalid"):
                 break
     else:
@@ -981,9 +999,9 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
                 except Exception as e:  # noqa: BLE001 - a lost worker or a killed job
                     result = JobResult(p.client_dir.name, "failed", f"the job did not finish: {_short_error(e)}",
                                        seconds=time.perf_counter() - p.started)
-                    try:
-                        result.client_id = check_client_id(load_config(p.client_dir).id)
-                    except IpmError:
+                    if ids.get(p.client_dir):
+                        result.client_id = ids[p.client_dir]
+                    else:
                         result.status = "invalid"
                 finish(p, result)
                 if fail_fast and result.status in ("failed", "invalid"):
@@ -1002,6 +1020,28 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
     runs.sort(key=lambda r: order.get(str(Path(r.client_dir).resolve()), len(order)))
     _write_run_summary(runs, out_root)
     return runs
+
+
+def _batch_ids(client_dirs: list[str | Path]) -> dict[Path, str]:
+    """Each folder's client id (folders whose client.yaml does not load are left out, they are
+    reported when they run); one id for two folders is refused, as the second report would
+    replace the first."""
+    ids: dict[Path, str] = {}
+    seen: dict[str, list[str]] = {}
+    for d in client_dirs:
+        d = Path(d).resolve()
+        try:
+            cid = check_client_id(load_config(d).id)
+        except Exception:  # noqa: BLE001 - reported when the client runs
+            continue
+        ids[d] = cid
+        seen.setdefault(cid, []).append(str(d))
+    dups = {cid: dirs for cid, dirs in seen.items() if len(dirs) > 1}
+    if dups:
+        lines = "; ".join(f"'{cid}' in {', '.join(dirs)}" for cid, dirs in dups.items())
+        raise IpmError(f"two client folders of this batch have the same id ({lines}); each report would replace "
+                       "the other. Give each client its own id (or name each folder once); nothing was run")
+    return ids
 
 
 def run_client(client_dir: str | Path, out_root: str | Path = "reports", notebooks: list[Path] | None = None,

@@ -571,10 +571,26 @@ class _LimitedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # type: ignore[override]
+        """Refuse a key given twice in one mapping (YAML lets the last one win silently)."""
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None:
+                continue
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise ConfigError(f"{CONFIG_NAME}: key '{key}' is given twice (lines {first[key]} and {line}); "
+                                  "keep one")
+            first[key] = line
+        return super().construct_mapping(node, deep=deep)
+
 
 def read_yaml(path: Path) -> Any:
     """Read a YAML file safely: size-limited, no object construction, aliases limited."""
     path = Path(path)
+    if path.exists() and not path.resolve().is_relative_to(path.parent.resolve()):
+        raise ConfigError(f"{path.name}: a link that leads outside the client folder; refused")
     if not path.is_file():
         raise ConfigError(f"{path.name}: not found in {path.parent.name or '.'}")
     size = path.stat().st_size

@@ -18,6 +18,9 @@ import io
 import os
 import pickle
 import re
+import shutil
+import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -198,11 +201,86 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+STATEMENT_SECONDS_ENV = "IPM_STATEMENT_SECONDS"  # time limit of one DuckDB statement of the loader
+MEMORY_LIMIT_ENV = "IPM_DUCKDB_MEMORY"  # DuckDB's memory_limit for the loader
+THREADS_ENV = "IPM_DUCKDB_THREADS"
+STATEMENT_SECONDS = 300.0
+MEMORY_LIMIT = "4GB"
+
+
+class StatementTimeout(duckdb.Error):
+    """A DuckDB statement of the loader ran past the time limit and was interrupted."""
+
+
+def _statement_seconds() -> float:
+    try:
+        return max(float(os.environ.get(STATEMENT_SECONDS_ENV, STATEMENT_SECONDS)), 0.01)
+    except ValueError:
+        return STATEMENT_SECONDS
+
+
+class _BoundedConnection:
+    """A DuckDB connection whose every statement is interrupted after ``seconds``.
+
+    A timer thread calls ``interrupt()`` when a statement (``execute``, or a relation of
+    ``sql`` when it is fetched) runs past the limit; the statement then raises
+    :class:`StatementTimeout` naming the limit and the statement. Everything else goes to the
+    connection itself.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._con = con
+        self.seconds = seconds
+
+    def _bounded(self, sql: str, run):
+        fired = threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            self._con.interrupt()
+
+        timer = threading.Timer(self.seconds, stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            return run()
+        except duckdb.Error as e:
+            if fired.is_set() or isinstance(e, duckdb.InterruptException):
+                shown = re.sub(r"\s+", " ", sql)[:300]
+                raise StatementTimeout(f"stopped after {self.seconds:g} s (the limit of one step, "
+                                       f"{STATEMENT_SECONDS_ENV}): {shown}") from None
+            raise
+        finally:
+            timer.cancel()
+
+    def execute(self, sql: str, *args):
+        return self._bounded(sql, lambda: self._con.execute(sql, *args))
+
+    def sql(self, query: str):
+        return _BoundedRelation(self._con.sql(query), self, query)
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+class _BoundedRelation:
+    def __init__(self, rel, con: _BoundedConnection, sql: str) -> None:
+        self._rel, self._bcon, self._sql = rel, con, sql
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._rel, name)
+        if not callable(attr):
+            return attr
+        return lambda *a, **k: self._bcon._bounded(self._sql, lambda: attr(*a, **k))
+
+
 def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"threads": 2})
+    threads = os.environ.get(THREADS_ENV, "") or "2"
+    memory = os.environ.get(MEMORY_LIMIT_ENV, "") or MEMORY_LIMIT
+    con = duckdb.connect(config={"threads": int(threads) if threads.isdigit() else 2, "memory_limit": memory})
     con.execute("SET TimeZone='UTC'")
     con.execute("SET enable_progress_bar = false")
-    return con
+    return _BoundedConnection(con, _statement_seconds())
 
 
 def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collector, label: str | None = None) -> bool:
@@ -210,6 +288,9 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
     (an Excel sheet: its cells typed as in the workbook, see :func:`_read_xlsx`)."""
     file = label or spec.file
     path = client_dir / spec.file
+    if path.exists() and not _inside_folder(client_dir, spec.file):
+        col.error(file, "is a link that leads outside the client folder; copy the file into the folder")
+        return False
     if not path.is_file():
         col.error(file, f"file not found (client.yaml names it for the {name} table)")
         return False
@@ -217,13 +298,17 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
         col.error(file, "the file is empty")
         return False
     if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(con, path, name, spec, file, col)
+        return _read_xlsx(con, path.resolve(), name, spec, file, col)
+    links: list[Path] = []
     try:
+        path = _literal_path(path.resolve(), links)
         with path.open("rb") as f:
             is_parquet = f.read(4) == b"PAR1"
         if path.suffix.lower() == ".parquet":
             if not is_parquet:
                 col.error(file, "not a Parquet file (a CSV file renamed to .parquet?); name a CSV file .csv")
+                return False
+            if not _parquet_names_unique(path, file, col):
                 return False
             rel = f"read_parquet({_sql_str(path)})"
         elif is_parquet:
@@ -244,6 +329,12 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
     except duckdb.Error as e:
         _read_error(e, path, file, col)
         return False
+    except OSError as e:
+        col.error(file, f"cannot be read: {e.strerror or e}")
+        return False
+    finally:
+        for link in links:
+            shutil.rmtree(link.parent, ignore_errors=True)
     ncols = len(con.execute(f"DESCRIBE raw_{name}").fetchall()) - 1
     if ncols > MAX_COLUMNS:
         col.error(file, f"{ncols:,} columns; at most {MAX_COLUMNS:,} are read")
@@ -366,6 +457,54 @@ def _read_xlsx(con, path: Path, name: str, spec: TableSpec, file: str, col: _Col
     finally:
         con.unregister("__xlsx")
     return True
+
+
+def _inside_folder(client_dir: Path, file: str) -> bool:
+    """Whether ``file`` of the client folder, with every link followed, stays inside the folder
+    (a file, a sub-folder or client.yaml linked to ``../other`` or ``/etc`` does not)."""
+    base = Path(client_dir).resolve()
+    return (base / file).resolve().is_relative_to(base)
+
+
+_GLOB_CHARS = re.compile(r"[*?\[\]{}]")
+
+
+def _literal_path(path: Path, links: list[Path]) -> Path:
+    """A path DuckDB reads as this one file.
+
+    DuckDB's read functions expand ``*``, ``?``, ``[...]`` and ``{...}`` in a path (and have no
+    escape for them), so ``ev*.csv`` would read every matching file. A path holding one of
+    them is read through a link with a plain name in a private temporary folder (appended to
+    ``links``; the caller removes it).
+    """
+    if not _GLOB_CHARS.search(str(path)):
+        return path
+    folder = Path(tempfile.mkdtemp(prefix="ipm-read-"))
+    link = folder / f"table{path.suffix.lower()}"
+    links.append(link)
+    os.symlink(path, link)
+    return link
+
+
+def _parquet_names_unique(path: Path, file: str, col: _Collector) -> bool:
+    """Refuse repeated column names in a Parquet file, as in a CSV header (DuckDB would rename
+    the second one ``score_1`` silently)."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return True  # unreadable: DuckDB's read says why
+    positions: dict[str, list[int]] = {}
+    for i, h in enumerate(names):
+        positions.setdefault(h, []).append(i + 1)
+    ok = True
+    for h, pos in positions.items():
+        if len(pos) > 1:
+            col.error(file, f"column '{h}' occurs more than once in the file (columns "
+                            f"{', '.join(map(str, pos))}); give each column its own name", h)
+            ok = False
+    return ok
 
 
 def _csv_header(path: Path, file: str, col: _Collector) -> list[str] | None:
@@ -623,6 +762,9 @@ def _check_unique(con, name: str, file: str, c: str, col: _Collector) -> None:
                         f"{c} must be unique", c, _examples(con, dup_sql))
 
 
+_SCORE_TYPES = re.compile(r"^(VARCHAR|U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$")
+
+
 def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
     table = "raw_responses"
     if "score" not in _columns(con, table):
@@ -630,6 +772,10 @@ def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
     kpi = cfg.result_kpi
     spec = kpi.scale_spec
     t = con.execute(f"SELECT column_type FROM (DESCRIBE {table}) WHERE column_name = 'score'").fetchone()[0]
+    if not _SCORE_TYPES.match(t):  # e.g. a Parquet column of booleans, dates, lists or structs
+        col.error(file, f"the score column holds {t} values; scores must be numbers (or the scale's labels as "
+                        "text)", "score")
+        return
     txt = "trim(CAST(score AS VARCHAR))"
     if kpi.scale == "labels":
         labels = spec.labels
@@ -873,6 +1019,10 @@ def _expression_fails(con, table: str, expr: str, file: str, what: str, key: str
     try:
         con.execute(f"SELECT min(hash({expr})) FROM {table}").fetchone()  # hash: evaluated on every row
         return False
+    except StatementTimeout:
+        col.error(CONFIG_NAME, f"{what} ({source}) took longer than {con.seconds:g} s on the data and was "
+                               f"stopped (the limit of one step, {STATEMENT_SECONDS_ENV})", key)
+        return True
     except duckdb.Error as e:
         error = _first_line(e)
     rows = _failing_rows(con, table, expr)
@@ -900,6 +1050,8 @@ def _failing_rows(con, table: str, expr: str) -> list[int]:
         try:
             con.execute(f"SELECT min(hash({expr})) FROM {table} WHERE {ROW} BETWEEN {a} AND {b}").fetchone()
             return False
+        except StatementTimeout:
+            raise
         except duckdb.Error:
             return True
 

@@ -31,43 +31,42 @@ _ALLOWED_CLASSES = {
     "TYPE",
     "COLLATE",
 }
-# scalar functions that are refused although DuckDB lists them as scalar
-_DENIED_FUNCTIONS = {
-    "getenv",
-    "current_setting",
-    "current_query",
-    "current_database",
-    "current_schema",
-    "current_schemas",
-    "current_user",
-    "current_role",
-    "user",
-    "session_user",
-    "version",
-    "nextval",
-    "currval",
-    "setseed",
-    "query",
-    "query_table",
-    "sql_auto_complete",
-    "txid_current",
-    "pg_typeof",
-    "has_any_column_privilege",
-    "icu_sort_key",
-    "read_text",
-    "read_blob",
-    "enum_range",
-    "enum_first",
-    "enum_last",
-    "enum_range_boundary",
-    "create_sort_key",
-    "getvariable",
-    "random",
-    "uuid",
-    "gen_random_uuid",
-    "uuidv4",
-    "uuidv7",
-}
+# The scalar functions an expression may call, by name: arithmetic, text, date/time, comparison
+# and conversion. Anything else is refused, also what DuckDB lists as a scalar function or
+# macro: functions that read the environment or settings (getenv, current_setting, version,
+# ...), macros that run queries (pg_get_viewdef, format_type, ...), functions that sleep
+# (sleep_ms, pg_sleep), build lists or long strings from a number (range, generate_series,
+# repeat, lpad, format, bar, ...), draw random numbers, or touch sequences and files.
+ALLOWED_FUNCTIONS = frozenset({
+    # numbers
+    "abs", "cbrt", "ceil", "ceiling", "degrees", "even", "exp", "floor", "gcd", "greatest", "isfinite",
+    "isinf", "isnan", "lcm", "least", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power", "radians",
+    "round", "round_even", "roundbankers", "sign", "signbit", "sqrt", "trunc", "divide", "add", "subtract",
+    "multiply", "fdiv", "fmod",
+    # conditionals and NULLs
+    "coalesce", "ifnull", "if", "nullif", "try", "greatest_common_divisor", "least_common_multiple",
+    # text
+    "lower", "upper", "lcase", "ucase", "trim", "ltrim", "rtrim", "length", "strlen", "char_length",
+    "character_length", "substring", "substr", "left", "right", "concat", "concat_ws", "replace",
+    "contains", "starts_with", "ends_with", "prefix", "suffix", "position", "strpos", "instr", "split_part",
+    "reverse", "translate", "ascii", "chr", "unicode", "nfc_normalize", "strip_accents", "like_escape",
+    "ilike_escape", "regexp_matches", "regexp_full_match", "regexp_extract", "regexp_replace", "md5", "hash",
+    "array_extract", "list_extract", "string_to_array_extract",
+    # dates and times
+    "age", "century", "date_add", "date_diff", "datediff", "date_part", "datepart", "date_sub", "datesub",
+    "date_trunc", "datetrunc", "day", "dayname", "dayofmonth", "dayofweek", "dayofyear", "decade", "epoch",
+    "epoch_ms", "epoch_us", "epoch_ns", "era", "hour", "isodow", "isoyear", "julian", "last_day",
+    "make_date", "make_time", "make_timestamp", "microsecond", "millennium", "millisecond", "minute",
+    "month", "monthname", "quarter", "second", "strftime", "strptime", "try_strptime", "time_bucket",
+    "timezone", "to_timestamp", "week", "weekday", "weekofyear", "year", "yearweek",
+    "to_years", "to_months", "to_weeks", "to_days", "to_hours", "to_minutes", "to_seconds",
+    "to_milliseconds", "to_microseconds", "to_centuries", "to_decades", "to_millennia",
+})
+# operators DuckDB writes as functions (is_operator): arithmetic, text concatenation, LIKE/GLOB
+_ALLOWED_OPERATORS = frozenset({
+    "+", "-", "*", "/", "//", "%", "^", "**", "||", "~~", "!~~", "~~*", "!~~*", "~~~", "!~~~",
+})
+MAX_DEPTH = 64  # nesting of an expression: ((a + b) + c) + ... nests one level per term
 
 
 _CATALOGUE_LOCK = threading.Lock()
@@ -111,12 +110,12 @@ def _check_type(node, problems: list[str]) -> None:
 
 @lru_cache(maxsize=1)
 def _allowed_functions() -> frozenset[str]:
+    """The allow list, restricted to the functions this DuckDB version has."""
     rows = _catalogue_rows(
         "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
-        "WHERE function_type IN ('scalar', 'macro') AND NOT starts_with(function_name, 'pragma')"
+        "WHERE function_type IN ('scalar', 'macro') AND database_name = 'system' AND schema_name = 'main'"
     )
-    names = {r[0] for r in rows}
-    return frozenset(names - _DENIED_FUNCTIONS)
+    return ALLOWED_FUNCTIONS & frozenset(r[0] for r in rows)
 
 
 def _walk(node, columns: set[str], problems: list[str], root: bool = False) -> None:
@@ -144,8 +143,12 @@ def _walk(node, columns: set[str], problems: list[str], root: bool = False) -> N
             fname = str(node.get("function_name", "")).lower()
             if node.get("schema") or node.get("catalog"):
                 problems.append(f"schema-qualified function '{fname}' is not allowed")
-            elif not node.get("is_operator") and fname not in _allowed_functions():
-                problems.append(f"function '{fname}' is not allowed (only scalar functions)")
+            elif node.get("is_operator"):
+                if fname not in _ALLOWED_OPERATORS:
+                    problems.append(f"operator '{fname}' is not allowed")
+            elif fname not in _allowed_functions():
+                problems.append(f"function '{fname}' is not allowed (only the scalar functions listed in "
+                                "docs/data-contract.md)")
     if node.get("type") == "SELECT_NODE" and not root:
         problems.append("a subquery is not allowed")
         return
@@ -163,8 +166,28 @@ def _syntax_raw(sql: str) -> str:
 
 def _syntax_tree(sql: str) -> dict:
     """DuckDB's parse tree of ``sql`` (its own JSON form; ``error`` set when it does not parse),
-    a fresh copy each call."""
-    return json.loads(_syntax_raw(sql))
+    a fresh copy each call. A tree nested too deeply for Python's JSON reader has ``error`` set
+    too (``too_deep``)."""
+    try:
+        return json.loads(_syntax_raw(sql))
+    except RecursionError:
+        return {"error": True, "too_deep": True, "error_message": f"nested more than {MAX_DEPTH} levels deep"}
+
+
+def _depth(tree) -> int:
+    """How deeply expression nodes nest in a parse tree (walked without recursion)."""
+    deepest = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if "class" in node:
+                depth += 1
+                deepest = max(deepest, depth)
+            stack.extend((v, depth) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth) for v in node if isinstance(v, (dict, list)))
+    return deepest
 
 
 def referenced_columns(expression: str) -> list[str]:
@@ -185,7 +208,7 @@ def referenced_columns(expression: str) -> list[str]:
             for value in node.values():
                 visit(value)
 
-    if not tree.get("error"):
+    if not tree.get("error") and _depth(tree) <= MAX_DEPTH:
         for st in tree.get("statements", []):
             visit(st.get("node", {}).get("select_list", []))
     return list(dict.fromkeys(found))
@@ -208,6 +231,9 @@ def check_expression(expression: str, columns: list[str] | set[str], what: str =
     if ";" in expression:
         raise ExpressionError(f"{what}: ';' is not allowed in an expression")
     tree = _syntax_tree(f"SELECT ({expression}) AS __v FROM __t")
+    if tree.get("too_deep") or (not tree.get("error") and _depth(tree) > MAX_DEPTH):
+        raise ExpressionError(f"{what}: the expression is nested more than {MAX_DEPTH} levels deep (e.g. a long "
+                              "chain of '+' terms); write it shorter, e.g. with a CASE or a column of the data")
     if tree.get("error"):
         msg = tree.get("error_message", "cannot be parsed").splitlines()[0]
         raise ExpressionError(f"{what}: not a valid expression: {msg}")

@@ -156,11 +156,23 @@ def chain_kpi_sentence(table: pd.DataFrame) -> str:
     return text
 
 
+# characters with a meaning in Markdown (emphasis, code, links and images, headings, tables,
+# autolinks such as ``javascript:``, TeX between ``$``), written as character references so they show as text
+_MARKDOWN_SPECIAL = {c: f"&#{ord(c)};" for c in "\\*_`[]()!#{}|~:$"}
+
+
 def escape(text: str) -> str:
-    """Client-supplied text (titles, chain and KPI names) made safe for Markdown/HTML output."""
+    """Client-supplied text (titles, chain and KPI names) made inert for Markdown/HTML output.
+
+    HTML is escaped, and every character Markdown gives a meaning is written as a character
+    reference: a title ``![p](http://host/p.png)`` or ``[t](javascript:alert(1))`` shows as
+    that text, and is neither an image the browser fetches nor a link. Line breaks become
+    spaces (a title is one line).
+    """
     import html
 
-    return html.escape(str(text)).replace("*", "&#42;").replace("_", "&#95;").replace("`", "&#96;")
+    one_line = " ".join(str(text).split())
+    return "".join(_MARKDOWN_SPECIAL.get(c) or html.escape(c, quote=True) for c in one_line)
 
 
 def target_gaps(table: pd.DataFrame) -> pd.DataFrame:

@@ -78,7 +78,43 @@ def _parquet_bytes() -> bytes:
     return buf.getvalue()
 
 
-GENERATORS = {"wide_10000": _wide_csv, "parquet_bytes": _parquet_bytes}
+def _parquet_score(kind: str):
+    """responses as Parquet with the score (column nps) of another type than a number."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def make() -> bytes:
+        frame = pd.read_csv(io.StringIO(RESPONSES), dtype=str)
+        n = len(frame)
+        values = {"bool": pa.array([True, False] * (n // 2), pa.bool_()),
+                  "list": pa.array([[9], [3], [10], [7]][:n], pa.list_(pa.int64())),
+                  "struct": pa.array([{"v": 9}, {"v": 3}, {"v": 10}, {"v": 7}][:n]),
+                  "date": pa.array(pd.to_datetime(["2024-01-09"] * n).date, pa.date32()),
+                  "map": pa.array([[("v", 9)]] * n, pa.map_(pa.string(), pa.int64()))}[kind]
+        table = pa.Table.from_pandas(frame.drop(columns="nps"), preserve_index=False)
+        table = table.add_column(2, "nps", values)
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        return buf.getvalue()
+
+    return make
+
+
+def _parquet_duplicate_columns() -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(io.StringIO(RESPONSES), dtype=str)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.append_column("nps", pa.array(["1"] * len(frame)))
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+GENERATORS = {"wide_10000": _wide_csv, "parquet_bytes": _parquet_bytes,
+              "parquet_duplicate_columns": _parquet_duplicate_columns,
+              **{f"parquet_score_{k}": _parquet_score(k) for k in ("bool", "list", "struct", "date", "map")}}
 
 
 def build_case(case: dict, folder: Path) -> Path:

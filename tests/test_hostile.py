@@ -38,6 +38,7 @@ import yaml
 import ipm_analysis as ipm
 from ipm_analysis import report
 from ipm_analysis.batch import REPORT_HTML, execute_job, run_client
+from ipm_analysis.errors import ExpressionError
 from ipm_analysis.expressions import check_expression
 
 from .conftest import BASE_CONFIG, FIXTURE_CLIENT, write_client
@@ -138,6 +139,149 @@ def test_hostile_segment_expressions_are_refused_before_running(tmp_path):
 ])
 def test_ordinary_expressions_pass(expression):
     check_expression(expression, ["opened_at", "closed_at", "promised_at", "installed_at", "region"])
+
+
+@pytest.mark.parametrize("expression, words", [
+    ("sleep_ms(600000) IS NULL", "function 'sleep_ms' is not allowed"),
+    ("pg_sleep(600) IS NULL", "function 'pg_sleep' is not allowed"),
+    ("len(range(0,300000000)) > 0", "function 'range' is not allowed"),
+    ("length(strftime(installed_at, repeat('%Y',5000000))) > 0", "function 'repeat' is not allowed"),
+    ("len(generate_series(1, 100000000)) > 0", "function 'generate_series' is not allowed"),
+    ("length(lpad(region, 1000000000, 'x')) > 0", "function 'lpad' is not allowed"),
+    ("pg_get_viewdef(1) IS NULL", "function 'pg_get_viewdef' is not allowed"),
+    ("format_type(1, 1) IS NULL", "function 'format_type' is not allowed"),
+    ("pg_get_constraintdef(1) IS NULL", "function 'pg_get_constraintdef' is not allowed"),
+    ("current_connection_id() > 0", "function 'current_connection_id' is not allowed"),
+    ("write_log('x') IS NULL", "function 'write_log' is not allowed"),
+    ("+".join(["1"] * 660), "nested more than 64 levels deep"),
+    ("abs(" * 80 + "1" + ")" * 80, "nested more than 64 levels deep"),
+    ("NOT " * 200 + "true", "nested more than 64 levels deep"),
+])
+def test_costly_or_macro_expressions_are_refused(expression, words):
+    """Functions pass by an allow list: sleeping, generating and catalogue-macro functions, and
+    expressions nested too deeply, are refused with a message (never a RecursionError)."""
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError) as info:
+        check_expression(expression, ["opened_at", "closed_at", "promised_at", "installed_at", "region"], "KPI 'k'")
+    assert words in str(info.value)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_every_allowed_function_is_a_builtin_scalar_function():
+    """The allow list names only DuckDB's own scalar functions and macros, none of the refused ones."""
+    from ipm_analysis import expressions
+
+    allowed = expressions._allowed_functions()
+    assert {"date_diff", "upper", "coalesce", "regexp_matches", "strftime"} <= allowed | {"coalesce"}
+    assert not allowed & {"sleep_ms", "pg_sleep", "range", "generate_series", "repeat", "getenv", "read_text",
+                          "pg_get_viewdef", "format_type", "current_connection_id", "write_log", "random",
+                          "current_setting", "version", "nextval", "query", "lpad", "rpad", "bar", "format"}
+    assert allowed <= expressions.ALLOWED_FUNCTIONS
+
+
+def test_a_statement_past_the_time_limit_is_stopped_with_the_expression_named(tmp_path, monkeypatch):
+    """The loader's DuckDB statements are bounded in time: were a slow function ever allowed, the
+    statement is interrupted after the limit and the KPI named (here sleep_ms is let in on purpose)."""
+    from ipm_analysis import expressions
+
+    allowed = expressions._allowed_functions() | {"sleep_ms"}
+    monkeypatch.setattr(expressions, "_allowed_functions", lambda: allowed)
+    monkeypatch.setenv("IPM_STATEMENT_SECONDS", "1")
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["chains"][0]["kpis"][0]["expression"] = "sleep_ms(600000) IS NULL"
+    folder = write_client(tmp_path / "c", cfg)
+    start = time.perf_counter()
+    problems = ipm.validate_client(folder)
+    assert time.perf_counter() - start < 30
+    hits = [p for p in problems if p.column == "chains.installation.kpis.on_time.expression"]
+    assert hits and "sleep_ms(600000) IS NULL" in hits[0].message and "took longer than 1 s" in hits[0].message, \
+        problems
+
+
+def test_the_loader_sets_duckdb_memory_and_threads(monkeypatch):
+    from ipm_analysis import data
+
+    monkeypatch.setenv("IPM_DUCKDB_MEMORY", "300MB")
+    monkeypatch.setenv("IPM_DUCKDB_THREADS", "1")
+    con = data._connect()
+    try:
+        settings = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                                    "('memory_limit', 'threads')").fetchall())
+    finally:
+        con.close()
+    assert settings["threads"] == "1"
+    assert settings["memory_limit"].startswith(("286", "300"))  # DuckDB shows MiB
+
+
+# a grammar of allowed expressions: the columns of a small table, constants (small and very large
+# numbers, text, dates), operators and every function of the allow list with up to three arguments
+_COLUMNS = {"x": "DOUBLE", "i": "BIGINT", "s": "VARCHAR", "t": "TIMESTAMP", "d": "DATE"}
+
+
+def _allowed_expressions():
+    from hypothesis import strategies as st
+
+    from ipm_analysis.expressions import _allowed_functions
+
+    leaves = st.one_of(
+        st.sampled_from(sorted(_COLUMNS)),
+        st.integers(-(10**12), 10**12).map(str),
+        st.sampled_from(["0", "1", "2", "1000000000", "-1", "0.5", "1e300"]),
+        st.text("ab%Y-_ .*", max_size=6).map(lambda v: "'" + v.replace("'", "''") + "'"),
+        st.sampled_from(["DATE '2024-01-31'", "TIMESTAMP '2024-02-29 10:00:00'", "INTERVAL 3 DAY", "NULL",
+                         "'day'", "'month'", "'%Y-%m'", "'[a-z]+'", "true"]),
+    )
+    functions = sorted(_allowed_functions())
+
+    def extend(inner):
+        call = st.tuples(st.sampled_from(functions), st.lists(inner, max_size=3)).map(
+            lambda fa: f"{fa[0]}({', '.join(fa[1])})")
+        binary = st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "%", "||", "<", "=", "AND", "OR", "LIKE"]),
+                           inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
+        case = st.tuples(inner, inner, inner).map(lambda t: f"CASE WHEN {t[0]} THEN {t[1]} ELSE {t[2]} END")
+        cast = st.tuples(inner, st.sampled_from(["DOUBLE", "BIGINT", "VARCHAR", "DATE", "TIMESTAMP"])).map(
+            lambda t: f"TRY_CAST({t[0]} AS {t[1]})")
+        return st.one_of(call, binary, case, cast)
+
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+@pytest.fixture(scope="module")
+def expression_table():
+    from ipm_analysis import data
+
+    con = data._connect()
+    con.seconds = 10  # a hang shows as a statement stopped after 10 s
+    con.execute("CREATE TABLE tbl AS SELECT random() * 100 AS x, range AS i, 'case ' || range AS s, "
+                "TIMESTAMP '2024-01-01' + to_minutes(range) AS t, DATE '2024-01-01' + CAST(range % 300 AS INTEGER) "
+                "AS d FROM range(5000)")
+    yield con
+    con.close()
+
+
+def test_allowed_expressions_finish_within_a_bound(expression_table):
+    """Property: every expression the allow list passes finishes (a result or an ordinary error)
+    within a few seconds on 5,000 rows; none hangs or builds gigabytes."""
+    import duckdb
+    from hypothesis import HealthCheck, given, settings
+
+    from ipm_analysis.errors import ExpressionError as Refused
+
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(_allowed_expressions())
+    def run(expr):
+        try:
+            check_expression(expr, list(_COLUMNS))
+        except Refused:
+            return  # refused before running (nested too deeply, say): fine
+        start = time.perf_counter()
+        try:
+            expression_table.execute(f"SELECT min(hash({expr})) FROM tbl").fetchone()
+        except duckdb.Error as e:
+            assert "took longer" not in str(e) and "stopped after" not in str(e), expr
+        assert time.perf_counter() - start < 5.0, f"{expr} took {time.perf_counter() - start:.1f} s"
+
+    run()
 
 
 # -- client ids and file names -----------------------------------------------------------------
