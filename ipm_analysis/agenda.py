@@ -702,6 +702,9 @@ def improvement_agenda(
                     r["status"] = "associated in the unexpected direction"
                 else:
                     r["status"] = "expected gain not distinguishable from zero"
+        if r["status"] in ("chain model not reliable", "no reliable association") and \
+                r.get("quadrant") in QUADRANTS:
+            r["quadrant"] = NOT_RELIABLE
         considered.append(r)
         if r["status"] == "action":
             actions.append(r)
@@ -722,10 +725,43 @@ def improvement_agenda(
     cons = pd.DataFrame([{k: r.get(k, math.nan) for k in cons_cols} for r in considered], columns=cons_cols)
     matrix = pd.concat(matrices, ignore_index=True) if matrices else pd.DataFrame()
     if len(matrices):
+        matrix = _reliable_quadrants(matrix, considered, models, alpha)
         matrix.attrs.update(rule=QUADRANT_RULE)
     reliable = any(m.reliable for m in models.values())
     sentence = _headline(act, cons, models, reliable, result_name, unit, ci)
     return Agenda(act, cons, matrix, models, notes, reliable, sentence, result_name, unit, ci, _METHOD)
+
+
+NOT_RELIABLE = "no reliable association"
+
+
+def _reliable_quadrants(matrix: pd.DataFrame, considered: list, models: Mapping[str, DriverModels],
+                        alpha: float) -> pd.DataFrame:
+    """Quadrant labels only for drivers the model calls reliable.
+
+    A chain KPI is reliable when its chain model is reliable and its Holm-adjusted p-value
+    (over every KPI considered) is below ``alpha``; another driver of the model (a journey or
+    contact feature) when the chain model is reliable and its p-value, Holm-adjusted within
+    the chain, is. Other rows keep their place in the matrix (``position``) but their
+    ``quadrant`` is ``"no reliable association"``: "fix first" on noise would rank noise.
+    """
+    m = matrix.copy()
+    holm_kpi = {(r["chain"], r["kpi"]): r["model_reliable"] and r["p_holm"] < alpha for r in considered}
+    ok = []
+    for key, dm in models.items():
+        eff = dm.effects
+        ph = _holm(eff["p_value"].to_numpy(dtype=float))
+        for d, p in zip(eff["driver"], ph, strict=True):
+            chain = dm.frame.chain
+            ok.append({"chain": chain, "driver": d,
+                       "reliable": bool(holm_kpi.get((chain, d), dm.reliable and p < alpha))})
+    rel = pd.DataFrame(ok, columns=["chain", "driver", "reliable"])
+    m = m.merge(rel, on=["chain", "driver"], how="left")
+    m["reliable"] = m["reliable"].fillna(False).astype(bool)
+    m["position"] = m["quadrant"]
+    m.loc[~m["reliable"] & (m["quadrant"] != "no target"), "quadrant"] = NOT_RELIABLE
+    m.attrs.update(matrix.attrs)
+    return m
 
 
 def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float) -> str:
