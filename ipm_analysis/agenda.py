@@ -75,6 +75,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import present
 from .drivers import relative_importance
 from .errors import AnalysisError
 from . import kpis
@@ -89,7 +90,10 @@ from .regression import (
     _is_binary,
     driver_effects,
     fit_ordinal,
+    kpi_base,
+    kpi_name,
     kpi_unit,
+    kpi_value,
     level_weights,
     ordinal_contrast,
     ordinal_levels,
@@ -136,8 +140,7 @@ def _current_from_cases(cases: pd.DataFrame | None, chain: str | None, driver: s
 
 
 def _kpi_now(mf: ModelFrame) -> float:
-    scores = mf.frame["score"].to_numpy(dtype=float)
-    return nps(scores).value if mf.is_nps else float(scores.mean())
+    return kpi_value(mf, mf.frame["score"].to_numpy(dtype=float))
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,10 +377,13 @@ def _prediction_fields(mf: ModelFrame, now: float, gain: float, lo: float, hi: f
 def _prediction_sentence(mf: ModelFrame, scenario: str, now: float, gain: float, lo: float, hi: float,
                          ci: float) -> str:
     """'<scenario>, the expected NPS would be ... instead of ... (gain, interval), if the association holds.'"""
-    f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
-    g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
-    return (f"{scenario}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
-            f"({g(gain)} {kpi_unit(mf)}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
+    b = kpi_base(mf)
+    after, before = present.pair(now + gain, now, b, signed=mf.is_nps)
+    if mf.measure in ("share", "top_box"):
+        after, before = after + " %", before + " %"
+    g, glo, ghi = present.interval(gain, lo, hi, b, signed=True)
+    return (f"{scenario}, the expected {kpi_name(mf)} would be {after} instead of {before} "
+            f"({g} {kpi_unit(mf)}, {ci:.0%} interval {glo} to {ghi}), if the association holds.")
 
 
 def what_if(
@@ -636,6 +642,8 @@ def improvement_agenda(
         raise AnalysisError("no chain could be analysed: " + "; ".join(f"{k}: {v}" for k, v in notes.items()))
     result_name = frames[0].result_name
     unit = kpi_unit(frames[0])
+    base = kpi_base(frames[0])
+    result_label = result_name if frames[0].measure in ("nps", "mean") else kpi_name(frames[0])
     alpha = 1 - ci
 
     models: dict[str, DriverModels] = {}
@@ -714,7 +722,7 @@ def improvement_agenda(
         r.update(gain_overall=r["gain"] * w, gain_overall_ci_low=r["gain_ci_low"] * w,
                  gain_overall_ci_high=r["gain_ci_high"] * w,
                  current_label=format_value(r["current"], r["unit"]), target_label=format_value(r["target"], r["unit"]))
-        r["sentence"] = _action_sentence(r, result_name, unit, ci)
+        r["sentence"] = _action_sentence(r, result_label, unit, ci, base)
     actions.sort(key=lambda r: -r["gain_overall"])
     for i, r in enumerate(actions, start=1):
         r["rank"] = i
@@ -764,12 +772,13 @@ def _reliable_quadrants(matrix: pd.DataFrame, considered: list, models: Mapping[
     return m
 
 
-def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float) -> str:
+def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float, base: int = 1) -> str:
     who = r["link"] or "owning link not given"
     owner = f"; chain owner {r['owner']}" if r.get("owner") else ""
+    g, lo, hi = present.interval(r["gain"], r["gain_ci_low"], r["gain_ci_high"], base, signed=True)
     return (f"Lift {r['name']} from {r['current_label']} to {r['target_label']} ({who}{owner}): expected gain "
-            f"{r['gain']:+.1f} {unit} among this chain's respondents ({ci:.0%} interval {r['gain_ci_low']:+.1f} to "
-            f"{r['gain_ci_high']:+.1f}), {r['gain_overall']:+.1f} on the overall {result_name}, if the association "
+            f"{g} {unit} among this chain's respondents ({ci:.0%} interval {lo} to {hi}), "
+            f"{present.num(r['gain_overall'], base, signed=True)} on the overall {result_name}, if the association "
             "holds.")
 
 

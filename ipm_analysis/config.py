@@ -8,6 +8,7 @@ safe loader only; very large files and alias-heavy documents are refused before 
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -123,10 +124,13 @@ class ResultKPI(_Model):
     top_box: list[Any] | None = None
     bottom_box: list[Any] | None = None
     labels: list[str] | None = None
+    steer_on: Literal["mean", "top_box"] | None = None  # what the agenda steers on (rating / 3+ labels)
 
     @model_validator(mode="after")
     def _check(self) -> "ResultKPI":
         self.scale_spec  # noqa: B018 - validates the combination
+        if self.steer_on is not None and self.scale == "nps":
+            raise ValueError("steer_on is for a rating or labels scale; the NPS is steered on itself")
         return self
 
     @property
@@ -298,6 +302,7 @@ class Reporting(_Model):
     period: Literal["month", "quarter", "week"] = "month"
     min_base_flag: int = Field(default=30, ge=1)
     min_base_suppress: int = Field(default=10, ge=1)
+    as_of: date | None = None  # data complete up to this day; later (partial) periods are left out of trends
 
     @model_validator(mode="after")
     def _check(self) -> "Reporting":

@@ -842,6 +842,7 @@ def _collect(con, cfg: ClientConfig):
     case_kpis = _frame(
         con, f"SELECT c.case_id, c.chain, c.period{kpi_cols}{seg_cols} FROM cases c JOIN kpi_values k USING (case_id) "
              f"ORDER BY c.{ROW}")
+    case_kpis = _yes_no(case_kpis, [seg.id for seg in case_segs])
     # responses
     responses = linked = None
     if "raw_responses" in tables:
@@ -871,6 +872,7 @@ def _collect(con, cfg: ClientConfig):
               f"WHERE r.score IS NOT NULL ORDER BY r.{ROW}"
         ) if _register(con, "case_kpis_view", case_kpis) else None
         linked["linked"] = linked["case_id"].notna() & linked["chain"].notna()
+        linked = _yes_no(linked, [seg.id for seg in cfg.segments])
     events = None
     if "raw_events" in tables:
         ev_sql = f"SELECT * FROM raw_events"
@@ -890,6 +892,14 @@ def _segments_to_columns(df: pd.DataFrame, segments) -> pd.DataFrame:
         if seg.id in df.columns:
             df = df.drop(columns=[seg.id])
         df = df.rename(columns={SEG + seg.id: seg.id})
+    return _yes_no(df, [seg.id for seg in segments])
+
+
+def _yes_no(df: pd.DataFrame | None, columns) -> pd.DataFrame | None:
+    """Segment groups of a yes/no column read as Yes and No (not the loader's true and false)."""
+    for c in columns:
+        if df is not None and c in df.columns and set(df[c].dropna().unique()) <= {"true", "false"}:
+            df[c] = df[c].map({"true": "Yes", "false": "No"})
     return df
 
 

@@ -83,7 +83,8 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from .errors import AnalysisError
-from .kpis import mean_ci, nps
+from . import present
+from .kpis import mean_ci, nps, share_ci
 from .modelframe import ModelFrame
 
 __all__ = [
@@ -187,10 +188,37 @@ def change_label(unit: str, change: float) -> str:
 
 
 def kpi_unit(mf: ModelFrame) -> str:
-    """The unit of the result KPI: ``"NPS points"`` or ``"points on the 1-5 scale"``."""
+    """The unit of the result KPI: ``"NPS points"``, ``"percentage points"`` (a two-level KPI, or
+    a scale steered on its top box) or ``"points on the 1-5 scale"`` (the mean score)."""
     if mf.is_nps:
         return "NPS points"
+    if mf.measure in ("share", "top_box"):
+        return "percentage points"
     return f"points on the {mf.scale.min}-{mf.scale.max} scale"
+
+
+def kpi_base(mf: ModelFrame) -> int:
+    """Base decimals of the result KPI's numbers (:mod:`ipm_analysis.present`): 2 for a mean score."""
+    return 2 if mf.measure == "mean" else 1
+
+
+def kpi_value(mf: ModelFrame, scores: Any) -> float:
+    """The result KPI of some scores as the report reads it: NPS, % in the top box, or the mean."""
+    s = np.asarray(scores, dtype=float)
+    if mf.is_nps:
+        return nps(s).value
+    if mf.measure in ("share", "top_box"):
+        return float(100 * np.isin(s, mf.scale.top_box).mean())
+    return float(s.mean())
+
+
+def kpi_name(mf: ModelFrame) -> str:
+    """What the result KPI's number is: ``"NPS"``, ``"% satisfied"``, ``"% top box"``, ``"mean score"``."""
+    if mf.is_nps:
+        return mf.result_name
+    if mf.measure in ("share", "top_box"):
+        return f"% {mf.top_label}" if mf.top_label else "% in the top box"
+    return f"mean {mf.result_name}"
 
 
 def _boxes(mf: ModelFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -199,10 +227,13 @@ def _boxes(mf: ModelFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _kpi_var(mf: ModelFrame) -> np.ndarray:
-    """Per-response result KPI: ``100 * (top - bottom)`` for NPS (mean = NPS), else the score."""
+    """Per-response result KPI whose mean is the KPI: ``100 * (top - bottom)`` for NPS,
+    ``100 * top`` for a share (two levels, or ``steer_on: top_box``), else the score."""
     if mf.is_nps:
         top, bottom = _boxes(mf)
         return 100.0 * (top - bottom)
+    if mf.measure in ("share", "top_box"):
+        return 100.0 * _boxes(mf)[0]
     return mf.frame["score"].to_numpy(dtype=float)
 
 
@@ -221,7 +252,9 @@ def level_weights(mf: ModelFrame, levels: Sequence[float], measure: str = "kpi")
         return 100 * bottom
     if measure != "kpi":
         raise AnalysisError(f"measure must be 'kpi', 'top' or 'bottom', got {measure!r}")
-    return 100 * (top - bottom) if mf.is_nps else lv
+    if mf.is_nps:
+        return 100 * (top - bottom)
+    return 100 * top if mf.measure in ("share", "top_box") else lv
 
 
 def _design(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = True) -> pd.DataFrame:
@@ -704,19 +737,6 @@ _EFFECT_COLUMNS = [
 ]
 
 
-def _fmt_signed(x: float, digits: int = 1) -> str:
-    return f"{x:+.{digits}f}" if np.isfinite(x) else "n/a"
-
-
-def _fmt_effect(x: float, nps_points: bool) -> str:
-    """An effect for a sentence: 1 decimal in NPS points; 2 (3 below 0.1) on a rating scale."""
-    if not np.isfinite(x):
-        return "n/a"
-    if nps_points:
-        return f"{x:+.1f}"
-    return f"{x:+.2f}" if abs(x) >= 0.1 else f"{x:+.3f}"
-
-
 def _resolve_changes(mf: ModelFrame, changes: Mapping[str, float] | None) -> dict[str, float]:
     changes = dict(changes or {})
     unknown = [k for k in changes if k not in mf.drivers]
@@ -798,6 +818,7 @@ def driver_effects(
     col = collinearity(mf)
 
     rows = []
+    lpm = None
     ci_ols = np.asarray(ols.conf_int(alpha))
     for d in mf.drivers:
         spec = mf.specs[d]
@@ -831,7 +852,19 @@ def driver_effects(
                 se = float(np.sqrt(max(g @ logits.cov @ g, 0.0)))
                 row.update({"effect_kpi": est, "effect_kpi_ci_low": est - z * se, "effect_kpi_ci_high": est + z * se,
                             "p_value_kpi": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan})
-        if not mf.is_nps:
+        if mf.measure in ("share", "top_box"):
+            if logits is not None:
+                est, lo_, hi_ = row["effect_top"], row["effect_top_ci_low"], row["effect_top_ci_high"]
+                se = (hi_ - lo_) / (2 * z)
+                row.update({"effect_kpi": est, "effect_kpi_ci_low": lo_, "effect_kpi_ci_high": hi_,
+                            "p_value_kpi": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan})
+            else:  # a box too small for a logit: the linear probability model (HC3) on the share
+                if lpm is None:
+                    lpm = sm.OLS(_kpi_var(mf), Xdf).fit(cov_type="HC3")
+                b_, (l_, h_) = float(lpm.params.iloc[j]) * c, np.asarray(lpm.conf_int(alpha))[j] * c
+                row.update({"effect_kpi": b_, "effect_kpi_ci_low": min(l_, h_), "effect_kpi_ci_high": max(l_, h_),
+                            "p_value_kpi": float(lpm.pvalues.iloc[j])})
+        elif not mf.is_nps:
             row.update({"effect_kpi": row["effect_score"], "effect_kpi_ci_low": row["effect_score_ci_low"],
                         "effect_kpi_ci_high": row["effect_score_ci_high"], "p_value_kpi": row["p_value"]})
         row.update({"effect_kpi_ordinal": np.nan, "effect_kpi_ordinal_ci_low": np.nan,
@@ -866,19 +899,19 @@ def driver_effects(
 
 def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf: ModelFrame) -> str:
     lab = row["change_label"]
-    if mf.is_nps and np.isfinite(row["effect_kpi"]):
+    if mf.measure != "mean" and np.isfinite(row["effect_kpi"]):
         e, lo, hi, p = row["effect_kpi"], row["effect_kpi_ci_low"], row["effect_kpi_ci_high"], row["p_value_kpi"]
-        u = "NPS points"
+        u = kpi_unit(mf)
+        what = "" if mf.is_nps else f" in {kpi_name(mf)}"
     else:
         e, lo, hi, p = row["effect_score"], row["effect_score_ci_low"], row["effect_score_ci_high"], row["p_value"]
-        u = "score points"
-    nps_points = u == "NPS points"
-    f = (lambda v: _fmt_effect(v, nps_points))
-    interval = f"{ci:.0%} interval {f(lo)} to {f(hi)}"
+        u, what = "score points", ""
+    es, los, his = present.interval(e, lo, hi, base=kpi_base(mf) if u != "score points" else 2, signed=True)
+    interval = f"{ci:.0%} interval {los} to {his}"
     if p < 1 - ci:
-        return f"{lab} {name} is associated with {f(e)} {u} ({interval})."
+        return f"{lab} {name} is associated with {es} {u}{what} ({interval})."
     return (f"{lab} {name} shows no reliable association with the {mf.result_name} "
-            f"({f(e)} {u}, {interval}, includes no effect).")
+            f"({es} {u}{what}, {interval}, includes no effect).")
 
 
 def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
@@ -1017,6 +1050,10 @@ def response_curve(
         if mf.is_nps:
             r = nps(scores[m], ci)
             kpi, klo, khi = r.value, r.ci_low, r.ci_high
+        elif mf.measure in ("share", "top_box"):
+            k_top = float(np.isin(scores[m], mf.scale.top_box).sum())
+            slo, shi = share_ci(k_top, float(m.sum()), ci)
+            kpi, klo, khi = 100 * k_top / m.sum(), 100 * slo, 100 * shi
         else:
             kpi, klo, khi = mc.mean, mc.ci_low, mc.ci_high
         row = {"bin": _bin_label(lo, hi, spec.unit), "x_low": lo, "x_high": hi, "x_mean": float(x[m].mean()),
@@ -1192,12 +1229,18 @@ def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci,
     u = spec.unit if spec.unit in ("days", "hours") else ""
     one = u[:-1] if u else "unit"
     v = (lambda t: f"{t:g} {u}".strip())
-    nps_points = unit == "NPS points"
-    f = (lambda x: _fmt_effect(x, nps_points))
-    iv = (lambda e: f"{ci:.0%} interval {f(e[1])} to {f(e[2])}")
+    b = 2 if unit.startswith("points on") else 1
+
+    def f(x: float) -> str:
+        return present.num(x, b, signed=True)
+
+    def iv(e) -> str:
+        _, lo, hi = present.interval(e[0], e[1], e[2], b, signed=True)
+        return f"{ci:.0%} interval {lo} to {hi}"
+
     if not found:
         return (f"No threshold found for {spec.name}: a change of slope is not distinguishable from a straight "
-                f"line (p = {p_adj:.2f} after allowing for the {m} knots tried).")
+                f"line (p = {present.p_value(p_adj)} after allowing for the {m} knots tried).")
     if sb[1] <= 0 <= sb[2]:
         before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
                   f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
@@ -1312,6 +1355,9 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
     if len(keep) < 2:
         raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
                             f"{mf.min_base_suppress} responses; nothing to compare")
+    share_kpi = mf.measure in ("share", "top_box")  # slopes in percentage points of the share
+    what = f"the {kpi_name(mf)}" if share_kpi else "the score"
+    per_unit = "percentage points" if share_kpi else "score points"
     rows = []
     for d in drivers:
         name = mf.specs[d].name
@@ -1333,7 +1379,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             continue
         sub = mf.subset(s.isin(levels).to_numpy())
         seg = sub.frame[segment].to_numpy(dtype=object)
-        y = sub.frame["score"].to_numpy(dtype=float)
+        y = _kpi_var(sub) if share_kpi else sub.frame["score"].to_numpy(dtype=float)
         ref = levels[0]
         X = _design(sub)
         have_dummies = any(c.startswith(f"{segment}[") for c in X.columns)
@@ -1361,13 +1407,16 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             slopes[lev] = (float(fit.params.iloc[jd]) + float(fit.params.iloc[cols.index(f"__int[{lev}]")])) * c
         differs = bool(p < 1 - ci)
         lab = change_label(mf.specs[d].unit, c)
-        shown = ", ".join(f"{lev}: {v:+.2f}" for lev, v in slopes.items())
+        vals = list(slopes.values())
+        texts = list(present.pair(*vals, base=1 if share_kpi else 2, signed=True)) if len(vals) == 2 else \
+            [present.num(v, 1 if share_kpi else 2, signed=True) for v in vals]
+        shown = ", ".join(f"{lev}: {t}" for lev, t in zip(slopes, texts, strict=True))
         if differs:
-            reading = (f"The association of {name} with the score differs between {segment} segments "
-                       f"(p = {p:.3g}); score points per {lab}: {shown}.")
+            reading = (f"The association of {name} with {what} differs between {segment} segments "
+                       f"(p {'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); {per_unit} per {lab}: {shown}.")
         else:
-            reading = (f"No evidence that the association of {name} with the score differs between {segment} "
-                       f"segments (p = {p:.2f}).")
+            reading = (f"No evidence that the association of {name} with {what} differs between {segment} "
+                       f"segments (p = {present.p_value(p)}).")
         if left_out:
             reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
         row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import kpis
+from . import kpis, present
 from .data import Client
 from .errors import AnalysisError
 from .units import format_value
@@ -29,6 +29,27 @@ def scale_of(client: Client) -> dict:
         return {"type": "nps"}
     return {"type": "rating", "min": spec.min, "max": spec.max,
             "top_box": list(spec.top_box), "bottom_box": list(spec.bottom_box)}
+
+
+def result_measure(client: Client) -> str:
+    """How the result KPI is read (as :attr:`ModelFrame.measure`): ``"nps"``, ``"share"`` (two
+    levels: % in the top one), ``"top_box"`` (``steer_on: top_box``) or ``"mean"``."""
+    r = client.config.result_kpi
+    if r.scale == "nps":
+        return "nps"
+    spec = r.rating_scale
+    if spec.max - spec.min == 1:
+        return "share"
+    return "top_box" if r.steer_on == "top_box" else "mean"
+
+
+def top_label(client: Client) -> str:
+    """The top box in the data's own words: ``"satisfied"``, or ``"top box (4-5)"``."""
+    r = client.config.result_kpi
+    if r.scale == "labels":
+        return ", ".join(str(v) for v in r.top_box)
+    spec = r.rating_scale
+    return f"in the top box ({', '.join(str(v) for v in spec.top_box)})"
 
 
 def result_kpi_overall(client: Client):
@@ -48,6 +69,8 @@ def result_kpi_label(client: Client) -> str:
     if r.scale == "nps":
         return f"{r.name} (points, -100 to 100)"
     spec = r.rating_scale
+    if result_measure(client) == "share":
+        return f"{r.name} (% {top_label(client)})"
     return f"{r.name} (mean, {spec.min}-{spec.max})"
 
 
@@ -138,9 +161,17 @@ def _result_sentence(client: Client, overall) -> str:
                 f"{overall.ci_high:+.0f}) from {overall.n:,} responses: {overall.promoters:.0%} promoters, "
                 f"{overall.detractors:.0%} detractors.")
     spec = client.config.result_kpi.rating_scale
-    return (f"{name} averages {overall.mean:.2f} on the {spec.min}-{spec.max} scale (95% interval "
-            f"{overall.mean_ci_low:.2f} to {overall.mean_ci_high:.2f}) from {overall.n:,} responses; "
-            f"{overall.top_box:.0%} in the top box, {overall.bottom_box:.0%} in the bottom box.")
+    top = top_label(client)
+    share, s_lo, s_hi = present.interval(100 * overall.top_box, 100 * overall.top_box_ci_low,
+                                         100 * overall.top_box_ci_high, 1)
+    share_text = f"{share} % {top} (95 % interval {s_lo} to {s_hi} %)"
+    if result_measure(client) == "share":
+        return f"{name}: {share_text}, from {overall.n:,} responses."
+    m, m_lo, m_hi = present.interval(overall.mean, overall.mean_ci_low, overall.mean_ci_high, 2)
+    mean_text = f"averages {m} on the {spec.min}-{spec.max} scale (95 % interval {m_lo} to {m_hi})"
+    if result_measure(client) == "top_box":
+        return f"{name}: {share_text}; it {mean_text}, from {overall.n:,} responses."
+    return f"{name} {mean_text} from {overall.n:,} responses; {share_text}."
 
 
 def chain_kpi_sentence(table: pd.DataFrame) -> str:
@@ -191,7 +222,11 @@ def result_kpi_summary(client: Client, overall) -> dict | None:
                  promoters=overall.promoters, passives=overall.passives, detractors=overall.detractors)
     else:
         d.update(value=overall.mean, ci_low=overall.mean_ci_low, ci_high=overall.mean_ci_high,
-                 top_box=overall.top_box, bottom_box=overall.bottom_box)
+                 top_box=overall.top_box, bottom_box=overall.bottom_box,
+                 top_box_ci_low=overall.top_box_ci_low, top_box_ci_high=overall.top_box_ci_high,
+                 top_label=top_label(client))
+    d["measure"] = result_measure(client)
+    d["sentence"] = _result_sentence(client, overall)
     return d
 
 
@@ -296,16 +331,17 @@ def agenda_table(agenda) -> pd.DataFrame:
     if a.empty:
         return pd.DataFrame(columns=["rank", "chain KPI", "owning link", "chain owner", "now → target",
                                      "expected gain (overall)", "95% interval"])
-    d = 1 if "NPS" in agenda.kpi_unit else 2  # a mean on a 1-5 scale needs two decimals
+    d = 2 if agenda.kpi_unit.startswith("points on") else 1  # a mean on a 1-5 scale needs two decimals
+    gains = [present.interval(g, lo, hi, d, signed=True) for g, lo, hi in
+             zip(a["gain_overall"], a["gain_overall_ci_low"], a["gain_overall_ci_high"], strict=True)]
     return pd.DataFrame({
         "rank": a["rank"],
         "chain KPI": a["name"],
         "owning link": a["link"],
         "chain owner": a["owner"],
         "now → target": a["current_label"] + " → " + a["target_label"],
-        "expected gain (overall)": a["gain_overall"].map(lambda v: f"{v:+.{d}f}"),
-        "95% interval": [f"{lo:+.{d}f} to {hi:+.{d}f}" for lo, hi in zip(a["gain_overall_ci_low"],
-                                                                        a["gain_overall_ci_high"])],
+        f"expected gain (overall, {agenda.kpi_unit})": [g[0] for g in gains],
+        "95% interval": [f"{g[1]} to {g[2]}" for g in gains],
     })
 
 
@@ -313,14 +349,17 @@ def effects_table(models) -> pd.DataFrame:
     """Each driver's association with the result KPI, in the KPI's own unit, with its interval."""
     e = models.effects
     unit = models.kpi_unit
+    d = 2 if unit.startswith("points on") else 1
+    eff = [present.interval(v, lo, hi, d, signed=True) for v, lo, hi in
+           zip(e["effect_kpi"], e["effect_kpi_ci_low"], e["effect_kpi_ci_high"], strict=True)]
     return pd.DataFrame({
         "chain KPI": e["name"],
         "change": e["change_label"],
-        f"associated change ({unit})": e["effect_kpi"].round(1),
-        "95% interval": [f"{lo:+.1f} to {hi:+.1f}" for lo, hi in zip(e["effect_kpi_ci_low"], e["effect_kpi_ci_high"])],
-        "ordinal-model check": e["effect_kpi_ordinal"].round(1),
-        "p": e["p_value_kpi"].map(lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}"),
-        "VIF": e["vif"].round(1),
+        f"associated change ({unit})": [x[0] for x in eff],
+        "95% interval": [f"{x[1]} to {x[2]}" for x in eff],
+        "ordinal-model check": [present.num(v, d, signed=True) for v in e["effect_kpi_ordinal"]],
+        "p": e["p_value_kpi"].map(present.p_value),
+        "VIF": e["vif"].map(lambda v: present.num(v, 1)),
     })
 
 
