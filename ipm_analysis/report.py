@@ -230,12 +230,109 @@ def result_kpi_summary(client: Client, overall) -> dict | None:
     return d
 
 
+_PERIOD_OFFSET = {"month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3), "week": pd.DateOffset(weeks=1)}
+_PERIOD_WORD = {"month": "month", "quarter": "quarter", "week": "week"}
+#: A last period with less than this share of the usual volume (median of the periods before) is partial.
+PARTIAL_VOLUME = 0.5
+#: A last period whose data end more than this many days before the period's end is partial.
+PARTIAL_DAYS = 2
+
+
+def _last_date(client: Client) -> pd.Timestamp | None:
+    dates = []
+    if client.responses is not None and "responded_at" in client.responses:
+        dates.append(pd.to_datetime(client.responses["responded_at"]).max())
+    if client.cases is not None:
+        for col in ("closed_at", "opened_at"):
+            if col in client.cases:
+                dates.append(pd.to_datetime(client.cases[col]).max())
+    dates = [d for d in dates if pd.notna(d)]
+    if not dates:
+        return None
+    d = max(dates)
+    return (d.tz_localize(None) if d.tzinfo is not None else d).normalize()
+
+
+def partial_period(client: Client) -> dict | None:
+    """The incomplete last period(s), to be left out of trends and the recent change.
+
+    With ``reporting: {as_of: DATE}`` in client.yaml, every period that ends after that day is
+    incomplete. Otherwise the last period is incomplete when the data's last date (the latest
+    response or case date) falls more than ``PARTIAL_DAYS`` days before the period's end, or
+    when it holds less than ``PARTIAL_VOLUME`` of the median volume (cases, or responses without
+    cases) of up to six periods before it.
+
+    Returns
+    -------
+    dict or None
+        ``{"periods": [Timestamp, ...], "first": Timestamp, "label": "2026-01", "n": int,
+        "usual_n": float or None, "last_date": Timestamp, "as_of": date or None, "reason": str,
+        "sentence": str}``; None when the last period is complete.
+    """
+    rep = client.config.reporting
+    step = _PERIOD_OFFSET.get(rep.period, pd.DateOffset(months=1))
+    table = client.cases if client.cases is not None and len(client.cases) else client.responses
+    if table is None or "period" not in table or not len(table):
+        return None
+    counts = pd.to_datetime(table["period"]).value_counts().sort_index()
+    periods = list(counts.index)
+    last = periods[-1]
+    last_date = _last_date(client)
+    as_of = getattr(rep, "as_of", None)
+    partial: list = []
+    if as_of is not None:
+        cut = pd.Timestamp(as_of)
+        partial = [p for p in periods if p + step - pd.Timedelta(days=1) > cut]
+        reason = f"the data are complete up to {cut:%Y-%m-%d} (reporting as_of in client.yaml)"
+    else:
+        usual = float(counts.iloc[-7:-1].median()) if len(counts) > 1 else None
+        end = last + step - pd.Timedelta(days=1)
+        short_date = last_date is not None and last_date < end - pd.Timedelta(days=PARTIAL_DAYS)
+        low_volume = usual is not None and counts.iloc[-1] < PARTIAL_VOLUME * usual
+        if short_date or low_volume:
+            partial = [last]
+        why = []
+        if short_date:
+            why.append(f"the data end on {last_date:%Y-%m-%d}")
+        if low_volume:
+            why.append(f"it holds {int(counts.iloc[-1]):,} cases against a usual {usual:,.0f}")
+        reason = " and ".join(why)
+    if not partial or len(partial) >= len(periods):
+        return None
+    first = min(partial)
+    fmt = "%Y-%m" if rep.period != "week" else "%Y-%m-%d"
+    word = _PERIOD_WORD.get(rep.period, "period")
+    label = ", ".join(f"{p:{fmt}}" for p in sorted(partial))
+    usual = float(counts[counts.index < first].iloc[-6:].median())
+    sentence = (f"The last {word}{'s' if len(partial) > 1 else ''} ({label}) {'are' if len(partial) > 1 else 'is'} "
+                f"incomplete: {reason}. {'They are' if len(partial) > 1 else 'It is'} left out of the monthly "
+                "trends and the recent change.")
+    return {"periods": sorted(partial), "first": first, "label": label, "n": int(counts[counts.index >= first].sum()),
+            "usual_n": usual, "last_date": last_date, "as_of": as_of, "reason": reason, "sentence": sentence}
+
+
+def partial_period_sentence(client: Client) -> str:
+    """One sentence on an incomplete last period, or that the last period is complete."""
+    p = partial_period(client)
+    return p["sentence"] if p else "The last period in the data is complete."
+
+
+def _complete(frame: pd.DataFrame, client: Client, col: str = "period") -> pd.DataFrame:
+    p = partial_period(client)
+    if p is None:
+        return frame
+    return frame[pd.to_datetime(frame[col]) < p["first"]]
+
+
 def chain_kpis_monthly(client: Client) -> pd.DataFrame:
-    """Each chain KPI per month (small bases flagged, tiny ones suppressed)."""
+    """Each chain KPI per complete month (small bases flagged, tiny ones suppressed).
+
+    An incomplete last period (:func:`partial_period`) is left out.
+    """
     table = chain_kpis(client, period=True)
     table = table[table["period"].astype(str) != "all"].copy()
     table["period"] = pd.to_datetime(table["period"])
-    return table
+    return _complete(table, client).reset_index(drop=True)
 
 
 def chain_kpi_trends(client: Client, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -274,7 +371,9 @@ def recent_change(client: Client, months: int = 3):
     """The result KPI of the last ``months`` months against the ``months`` before, with a test."""
     if client.responses is None:
         return None
-    r = client.responses
+    r = _complete(client.responses, client)
+    if not len(r):
+        return None
     last = r["period"].max()
     cut = last - pd.DateOffset(months=months - 1)
     prev = cut - pd.DateOffset(months=months)
@@ -285,6 +384,9 @@ def recent_change(client: Client, months: int = 3):
         return None
     if scale_of(client)["type"] == "nps":
         res = kpis.nps_change(before, after)
+    elif result_measure(client) in ("share", "top_box"):
+        top = client.config.result_kpi.rating_scale.top_box
+        res = kpis.mean_change(100.0 * before.isin(top), 100.0 * after.isin(top))
     else:
         res = kpis.mean_change(before, after)
     return {"before_months": f"{prev:%Y-%m} to {(cut - pd.DateOffset(months=1)):%Y-%m}",
@@ -295,12 +397,20 @@ def change_sentence(client: Client, change) -> str:
     if change is None:
         return "Too few responses to compare recent months with the months before."
     res = change["result"]
-    unit = "points" if scale_of(client)["type"] == "nps" else "on the scale"
+    measure = result_measure(client)
+    unit = {"nps": "points", "share": "percentage points", "top_box": "percentage points"}.get(measure, "on the scale")
+    base = 2 if measure == "mean" else 1
     verdict = ("a change unlikely to be chance alone (p < 0.05)" if res.p_value < 0.05
                else "within what chance alone could give (p ≥ 0.05)")
-    return (f"{client.config.result_kpi.name} {change['after_months']}: {res.after:.1f} against "
-            f"{res.before:.1f} in {change['before_months']}; a difference of {res.diff:+.1f} {unit} "
-            f"(95% interval {res.ci_low:+.1f} to {res.ci_high:+.1f}), {verdict}.")
+    after, before = present.pair(res.after, res.before, base)
+    if measure in ("share", "top_box"):
+        after, before = f"{after} % {top_label(client)}", f"{before} %"
+    d, lo, hi = present.interval(res.diff, res.ci_low, res.ci_high, base, signed=True)
+    partial = partial_period(client)
+    note = f" ({partial['label']} left out: incomplete)" if partial else ""
+    return (f"{client.config.result_kpi.name} {change['after_months']}{note}: {after} against "
+            f"{before} in {change['before_months']}; a difference of {d} {unit} "
+            f"(95% interval {lo} to {hi}), {verdict}.")
 
 
 def monthly_association(client: Client, max_lag: int = 3, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
