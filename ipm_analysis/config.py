@@ -226,12 +226,21 @@ class ChainKPI(_Model):
     target: float | None = None
     link: str = Field(min_length=1, max_length=100)
     chain: str = ""  # filled in from the parent chain
+    # a share's continuous companion, {id: expression} (e.g. lateness: date_diff('day', ...)), for thresholds
+    companion: dict[Identifier, Annotated[str, Field(min_length=1, max_length=2000)]] | None = None
+    companion_unit: Literal["days", "hours", "count"] = "days"
 
     @model_validator(mode="after")
     def _check(self) -> "ChainKPI":
         if self.unit == "share" and self.target is not None and not 0 <= self.target <= 1:
             raise ValueError(f"a share target is a fraction between 0 and 1, got {self.target}")
+        if self.companion is not None and len(self.companion) != 1:
+            raise ValueError("companion names one measure: {id: expression}")
         return self
+
+    @property
+    def companion_id(self) -> str | None:
+        return next(iter(self.companion)) if self.companion else None
 
 
 class Journey(_Model):
@@ -333,6 +342,11 @@ class ClientConfig(_Model):
         if dup:
             raise ValueError(f"segment ids {dup} occur more than once")
         kpi_ids = {k.id for c in self.chains for k in c.kpis}
+        comp = [k.companion_id for c in self.chains for k in c.kpis if k.companion_id]
+        clash = sorted(i for i in comp if i in kpi_ids or i in seg or i in _RESERVED_COLUMNS or comp.count(i) > 1)
+        if clash:
+            raise ValueError(f"companion ids {clash} are also KPI or segment ids, used twice, or names the "
+                             "analysis uses; give them other ids")
         taken = sorted(i for i in seg if i in kpi_ids or i in _RESERVED_COLUMNS)
         if taken:
             raise ValueError(f"segment ids {taken} are also KPI ids or names the analysis uses "

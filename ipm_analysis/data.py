@@ -647,6 +647,14 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
                 col.error(CONFIG_NAME, str(e), f"chains.{chain.id}.kpis.{k.id}.expression")
                 continue
             selects.append((chain.id, k))
+            if k.companion:  # a share's continuous companion (e.g. days late): one more column
+                cid, cexpr = next(iter(k.companion.items()))
+                try:
+                    check_expression(cexpr, case_cols, f"companion '{chain.id}.{k.id}.{cid}'")
+                except ExpressionError as e:
+                    col.error(CONFIG_NAME, str(e), f"chains.{chain.id}.kpis.{k.id}.companion")
+                    continue
+                selects.append((chain.id, k.model_copy(update={"id": cid, "expression": cexpr})))
     if col.has_errors:
         return
     cols = []
@@ -836,7 +844,7 @@ def _collect(con, cfg: ClientConfig):
                 f"{seg_sel} FROM raw_cases")
     cases = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}")
     cases = _segments_to_columns(cases, case_segs)
-    kpi_ids = list(dict.fromkeys(k.id for k in cfg.kpis))
+    kpi_ids = list(dict.fromkeys([k.id for k in cfg.kpis] + [k.companion_id for k in cfg.kpis if k.companion]))
     seg_cols = "".join(f", c.{_q(SEG + s.id)} AS {_q(s.id)}" for s in case_segs)
     kpi_cols = "".join(f", k.{_q(k)}" for k in kpi_ids)
     case_kpis = _frame(

@@ -656,3 +656,43 @@ def frame_from_data(
                 None, None, None, len(rows), where="in the data",
                 bases=(min_base_flag, min_base_suppress))
     return replace(mf, steer_on=steer_on, top_label=top_label)
+
+
+def companion_frames(client: Any, chain: str) -> list[ModelFrame]:
+    """One model frame per declared companion of the chain's share KPIs (e.g. days late next to
+    on time), with the companion as the only driver, for its threshold and response curve.
+
+    A companion (``companion: {lateness: "date_diff('day', promised_at, delivered_at)"}`` on a
+    chain KPI in client.yaml) is a continuous measure behind a 0/1 share: the share says
+    *whether* a case was late, the companion *how late*. Its direction is the opposite of the
+    share's for a share where higher is better (more lateness is worse). Responses without a
+    companion value are left out of its frame.
+    """
+    cfg = client.config
+    ch = cfg.chain(chain)
+    out = []
+    linked = client.linked
+    if linked is None:
+        return out
+    for k in ch.kpis:
+        cid = k.companion_id
+        if cid is None or cid not in linked.columns:
+            continue
+        rows = linked.loc[(linked["chain"] == chain).fillna(False).to_numpy(dtype=bool)
+                          & linked["linked"].to_numpy(dtype=bool) & linked["score"].notna().to_numpy()
+                          & linked[cid].notna().to_numpy()].reset_index(drop=True)
+        if len(rows) == 0:
+            continue
+        direction = {"higher": "lower", "lower": "higher"}.get(k.direction)
+        name = f"{cid.replace('_', ' ').capitalize()} ({k.name})"
+        spec = DriverSpec(id=cid, name=name, unit=k.companion_unit, direction=direction, target=None,
+                          link=k.link, chain=ch.id, owner=ch.owner, source="companion")
+        segs = [s for s in client.segment_ids if s in rows.columns]
+        mf = _build(rows, [spec], [], segs, "drop", cfg.result_kpi.rating_scale, cfg.result_kpi.name,
+                    chain, ch.name, ch.owner, int(linked["score"].notna().sum()),
+                    where=f"with a value of companion '{cid}'",
+                    bases=(cfg.reporting.min_base_flag, cfg.reporting.min_base_suppress))
+        rk = cfg.result_kpi
+        top_label = ", ".join(str(v) for v in rk.top_box) if rk.scale == "labels" and rk.top_box else None
+        out.append(replace(mf, steer_on=rk.steer_on or "mean", top_label=top_label))
+    return out

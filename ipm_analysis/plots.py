@@ -284,11 +284,22 @@ def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
     return ax
 
 
-def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: str = "", title: str = ""):
-    """The result KPI per bin of a driver, with 95% intervals; small bases hollow."""
+def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: str = "", title: str = "",
+                   knot: float | None = None):
+    """The result KPI per bin of a driver, with 95% intervals; small bases hollow.
+
+    ``knot``: a threshold found (its ``knot``), drawn as a dashed line after the band that
+    holds it, so the figure shows what the sentence says.
+    """
     ax = ax or plt.subplots(figsize=(7, 3.5))[1]
     d = curve.reset_index(drop=True)
     pos = np.arange(len(d))
+    if knot is not None and np.isfinite(knot) and "x_high" in d:
+        at = int(np.searchsorted(d["x_high"].to_numpy(dtype=float), knot, side="left"))
+        if at < len(d) - 1:
+            ax.axvline(at + 0.5, color=STATUS_COLOURS["below target"], ls="--", lw=1,
+                       label=f"threshold: beyond {knot:g}")
+            ax.legend(loc="best", fontsize=8)
     _intervals(ax, pos, d["kpi_ci_low"], d["kpi_ci_high"], colour=PALETTE[0])
     ax.plot(pos, d["kpi"], "o-", color=PALETTE[0])
     if "small_base" in d and d["small_base"].any():

@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -961,7 +961,17 @@ def _bins(x: np.ndarray, n_bins: int, max_levels: int, min_n: int) -> np.ndarray
             else:
                 groups.append(cur)
         return np.array([(vals[g[0]], vals[g[-1]]) for g in groups])
-    qs = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))
+    probs = set(np.linspace(0, 1, n_bins + 1).round(6))
+    q10, q90 = np.quantile(x, [0.1, 0.9])
+    middle = max(q90 - q10, np.finfo(float).eps)
+    if x.max() - q90 > middle:  # a long upper tail (e.g. days late): bands that follow it
+        probs |= {0.95, 0.975, 0.99}
+    if q10 - x.min() > middle:
+        probs |= {0.01, 0.025, 0.05}
+    qs = np.quantile(x, sorted(probs), method="inverted_cdf")
+    heavy = vals[counts >= len(x) / (2 * n_bins)]  # a value holding many responses is a band of its own
+    below = [vals[i - 1] for i in np.searchsorted(vals, heavy) if i > 0]
+    qs = np.unique(np.r_[qs, heavy, below])
     edges = []
     lo = x.min()
     for q in qs[1:]:
@@ -1041,6 +1051,11 @@ def response_curve(
     dummies = [b for b in range(len(edges)) if b != ref]
     for b in dummies:
         X[f"bin{b}"] = (idx == b).astype(float)
+    # another driver that is a function of the bins (on time next to days late) would make the
+    # contrasts unidentifiable: it is left out of this adjustment
+    tied = [d for d in others if pd.Series(mf.frame[d].to_numpy()).groupby(idx).nunique().max() <= 1]
+    if tied:
+        X = X.drop(columns=tied)
     fit = sm.OLS(kv, X).fit(cov_type="HC3")
     conf = np.asarray(fit.conf_int(1 - ci))
     rows = []
@@ -1068,7 +1083,7 @@ def response_curve(
         row["small_base"] = row["n"] < mf.min_base_flag
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs.update(driver=driver, kpi_unit=kpi_unit(mf), ci=ci,
+    out.attrs.update(driver=driver, kpi_unit=kpi_unit(mf), ci=ci, not_adjusted_for=tied,
                      method="bins of the driver's values; contrasts vs the best bin adjusted for the other "
                             "drivers (OLS, HC3)")
     return out
@@ -1102,6 +1117,13 @@ class Threshold:
     profile : DataFrame
         ``knot, rss, lr`` for every candidate (``lr = n * log(rss / rss_min)``).
     ci : float
+    adjusted_for_others : bool
+        False: the driver on its own (with the controls); True: the other drivers held equal.
+    adjusted : Threshold or None
+        The same test with the other drivers held equal (on the result of the default call).
+    step, step_ci_low, step_ci_high, first_beyond : float
+        The KPI at the first observed value beyond the knot against the straight line before
+        the knot (the jump plus one step of the new slope), with its interval.
     """
 
     driver: str
@@ -1130,17 +1152,126 @@ class Threshold:
     sentence: str
     profile: pd.DataFrame
     ci: float
+    adjusted_for_others: bool = False
+    adjusted: Any = None
+    step: float = math.nan
+    step_ci_low: float = math.nan
+    step_ci_high: float = math.nan
+    first_beyond: float = math.nan
+
+
+#: Units a threshold is looked for in: time and counts.
+THRESHOLD_UNITS = ("days", "hours", "minutes", "seconds", "count")
+
+
+def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> str:
+    """The threshold sentence, and what the response curve's bands say when the two differ.
+
+    When no threshold is found but the bands of the curve differ reliably from the best one
+    (Holm-adjusted over the bands), the text says so rather than leaving "no threshold" next
+    to a falling curve.
+    """
+    text = th.sentence
+    if curve is None or th.found or "p_value" not in curve:
+        return text
+    c = curve[curve["p_value"].notna()]
+    if not len(c):
+        return text
+    from .kpis import holm
+
+    ph = holm(c["p_value"].to_numpy(dtype=float))
+    off = c[ph < 1 - th.ci]
+    if len(off):
+        base = 2 if th.kpi_unit.startswith("points on") else 1
+        bands = "; ".join(f"{b}: {present.num(d, base, signed=True)}"
+                          for b, d in zip(off["bin"], off["kpi_vs_ref"], strict=True))
+        text += (f" The result KPI does change along {th.name} (against its best band, in {th.kpi_unit}: {bands}), "
+                 "but as steadily as a straight line: no single point stands out.")
+    return text
+
+
+#: At most this many candidate knots: the distinct values, or quantiles of the driver beyond that.
+MAX_KNOTS = 200
 
 
 def _candidate_knots(x: np.ndarray, min_side: int) -> np.ndarray:
-    lo, hi = np.quantile(x, [0.1, 0.9])
-    vals = np.unique(x)
-    cand = vals[(vals >= lo) & (vals <= hi)] if len(vals) <= 30 else np.unique(np.quantile(x, np.arange(0.1, 0.901, 0.05)))
-    keep = [k for k in cand if (x <= k).sum() >= min_side and (x > k).sum() >= min_side]
-    return np.array(keep, dtype=float)
+    """Candidate knots over the whole observed range with ``min_side`` responses on each side.
+
+    Every distinct value (or, with more than ``MAX_KNOTS`` of them, the values at the 0.5 %
+    quantiles) with at least ``min_side`` responses at or below it and above it.
+    """
+    xs = np.sort(x)
+    n = len(xs)
+    if n < 2 * min_side:
+        return np.array([], dtype=float)
+    lo, hi = xs[min_side - 1], xs[n - min_side - 1]  # at least min_side at or below, and above
+    vals = np.unique(xs)
+    cand = vals[(vals >= lo) & (vals <= hi)]
+    if len(cand) > MAX_KNOTS:
+        cand = np.unique(np.quantile(xs[min_side - 1:n - min_side], np.linspace(0, 1, MAX_KNOTS)))
+        cand = np.unique(xs[np.searchsorted(xs, cand, side="left").clip(0, n - 1)])
+    below = np.searchsorted(xs, cand, side="right")
+    keep = (below >= min_side) & (n - below >= min_side)
+    return cand[keep].astype(float)
 
 
-def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int | None = None) -> Threshold:
+def hinge_rss(B: np.ndarray, x: np.ndarray, y: np.ndarray, knots: np.ndarray,
+              step: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Residual sum of squares of ``y ~ B + max(0, x - k) [+ 1(x > k)]`` for every knot ``k``.
+
+    One pass from sufficient statistics instead of one least-squares fit per knot: with the
+    rows sorted by ``x``, the cross-products of ``B`` and ``y`` with the hinge ``h_k`` and the
+    step ``s_k`` are suffix sums, and by Frisch-Waugh-Lovell ``RSS_k = RSS_B - r'R (R'R)^-1 R'r``
+    with ``R`` the terms residualised on ``B``. Cost ``O(n p + K p^2)``.
+
+    Returns
+    -------
+    rss : ndarray (K,)
+    coef : ndarray (K, 2)
+        The hinge slope and the step of each knot's fit (step 0 when ``step`` is false).
+    """
+    order = np.argsort(x, kind="stable")
+    xs, Bs, ys = x[order], B[order], y[order]
+    n = len(xs)
+
+    def suffix(a: np.ndarray) -> np.ndarray:  # sums over the rows with x > k
+        c = np.cumsum(a[::-1], axis=0)[::-1]
+        return np.concatenate([c, np.zeros((1,) + a.shape[1:])], axis=0)
+
+    k = np.asarray(knots, dtype=float)
+    start = np.searchsorted(xs, k, side="right")
+    S_B = suffix(Bs)[start]
+    S_Bx = suffix(Bs * xs[:, None])[start]
+    S_x, S_xx = suffix(xs)[start], suffix(xs * xs)[start]
+    S_1 = (n - start).astype(float)
+    S_y, S_yx = suffix(ys)[start], suffix(ys * xs)[start]
+    BH = np.stack([S_Bx - k[:, None] * S_B, S_B], axis=2)                # (K, p, 2): B'h, B's
+    hh = S_xx - 2 * k * S_x + k ** 2 * S_1
+    hs = S_x - k * S_1
+    HH = np.stack([np.stack([hh, hs], 1), np.stack([hs, S_1], 1)], 1)  # (K, 2, 2)
+    yH = np.stack([S_yx - k * S_y, S_y], 1)                              # (K, 2)
+    if not step:
+        BH, HH, yH = BH[:, :, :1], HH[:, :1, :1], yH[:, :1]
+    BtB, Bty = B.T @ B, B.T @ y
+    BtB_inv = np.linalg.pinv(BtB)
+    sol_y = BtB_inv @ Bty
+    rss_b = float(y @ y - Bty @ sol_y)
+    RR = HH - np.einsum("kpi,pq,kqj->kij", BH, BtB_inv, BH)              # R'R
+    Rr = yH - np.einsum("kpi,p->ki", BH, sol_y)                          # R'r
+    m = RR.shape[1]
+    scale = np.sqrt(np.maximum(np.einsum("kii->ki", HH), 1e-300))
+    ok = (np.einsum("kii->ki", RR) > 1e-9 * scale ** 2).all(axis=1)
+    coef = np.zeros((len(k), 2))
+    gain = np.zeros(len(k))
+    if ok.any():
+        c = np.linalg.solve(RR[ok] + 1e-12 * np.eye(m), Rr[ok][:, :, None])[:, :, 0]
+        coef[ok, :m] = c
+        gain[ok] = np.einsum("ki,ki->k", Rr[ok], c)
+    return np.maximum(rss_b - gain, 0.0), coef
+
+
+def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int | None = None,
+                   adjust: bool | None = None) -> Threshold:
     """Look for a threshold in a numeric driver (broken-stick regression with a profiled knot).
 
     Parameters
@@ -1150,8 +1281,13 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
         A numeric driver with at least four distinct values.
     ci : float, default 0.95
     min_side : int, optional
-        Least responses on each side of a candidate knot; default ``max(min_base_flag,
-        5 % of n)``.
+        Least responses on each side of a candidate knot; default the frame's
+        ``min_base_flag`` (the minimum base).
+    adjust : bool, optional
+        ``False``: the driver on its own (with the controls only); ``True``: with the other
+        drivers held equal. Default: both, the driver on its own reported first and the
+        adjusted test in ``adjusted`` (a companion KPI in the same model, such as on-time next
+        to days late, can absorb the step and hide a threshold the driver shows on its own).
 
     Returns
     -------
@@ -1159,45 +1295,76 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
 
     Notes
     -----
-    Model: ``kpi_i = a + b1 * x_i + b2 * max(0, x_i - k) + other drivers + controls``, where
-    ``kpi_i`` is ``100 * (promoter - detractor)`` for NPS and the score otherwise. Candidate
-    knots: the driver's distinct values between its 10th and 90th percentiles (or its 5 %
-    quantiles when it has more than 30 values) with ``min_side`` responses on each side. The
-    knot minimising the residual sum of squares is the profile-likelihood estimate; its
-    interval keeps the candidates with ``n * log(RSS_k / RSS_min) <= chi2_1(ci)``. Slopes and
-    the cost use HC3 errors at the chosen knot, which ignores the uncertainty of the knot
-    itself; the slope change's p-value is therefore Bonferroni-adjusted for the knots tried.
+    Model: ``kpi_i = a + b1 * x_i + b2 * max(0, x_i - k) + controls`` (and the other drivers
+    when adjusted), where ``kpi_i`` is ``100 * (promoter - detractor)`` for NPS, ``100 *
+    top box`` for a share and the score otherwise. Candidate knots: every distinct value of the
+    driver over its whole observed range (its 0.5 % quantiles beyond ``MAX_KNOTS`` values) with
+    ``min_side`` responses on each side. The knot minimising the residual sum of squares
+    (:func:`hinge_rss`, one pass) is the profile-likelihood estimate; its interval keeps the
+    candidates with ``n * log(RSS_k / RSS_min) <= chi2_1(ci)``. Slopes and the cost use HC3
+    errors at the chosen knot, which ignores the uncertainty of the knot itself; the slope
+    change's p-value is therefore Bonferroni-adjusted for the knots tried.
     """
     mf = _check_mf(mf)
     ci = _check_ci(ci)
     driver = _check_driver(mf, driver)
+    if adjust is None:
+        alone = _threshold(mf, driver, ci, min_side, adjust=False)
+        others = [d for d in mf.drivers if d != driver]
+        if not others:
+            return alone
+        adjusted = _threshold(mf, driver, ci, min_side, adjust=True)
+        return replace(alone, adjusted=adjusted, sentence=_both_sentence(alone, adjusted, mf, others))
+    return _threshold(mf, driver, ci, min_side, adjust=bool(adjust))
+
+
+def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Sequence[str]) -> str:
+    names = ", ".join(mf.specs[d].name for d in others)
+    if adj.found:
+        p = present.p_value(adj.p_adjusted)
+        held = f"With {names} held equal the bend is still there (beyond {adj.knot:g}, p {'' if p[0] == '<' else '= '}{p})."
+    else:
+        held = (f"With {names} held equal it is not distinguishable from a straight line "
+                f"(p = {present.p_value(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
+            f"With {names} held equal: not either (p = {present.p_value(adj.p_adjusted)})."
+    return f"{alone.sentence} {held}"
+
+
+def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adjust: bool) -> Threshold:
     x = _numeric_driver(mf, driver, 4)
     spec = mf.specs[driver]
     n = len(x)
-    min_side = max(mf.min_base_flag, int(0.05 * n)) if min_side is None else int(min_side)
+    min_side = mf.min_base_flag if min_side is None else int(min_side)
     cand = _candidate_knots(x, min_side)
     if len(cand) == 0:
         raise AnalysisError(f"driver '{driver}' has no candidate knot with {min_side} responses on each side")
     y = _kpi_var(mf)
-    base = _design(mf)  # const, the driver itself, other drivers, controls
-    B = base.to_numpy()
-    rss = np.empty(len(cand))
-    for i, k in enumerate(cand):
-        Xk = np.column_stack([B, np.maximum(0.0, x - k)])
-        beta, *_ = np.linalg.lstsq(Xk, y, rcond=None)
-        r = y - Xk @ beta
-        rss[i] = float(r @ r)
+    base = _design(mf) if adjust else _design(mf, [driver])  # const, the driver, (other drivers,) controls
+    B = base.to_numpy(dtype=float)
+    rss, coef = hinge_rss(B, x, y, cand)
+    # a threshold is where the driver starts to cost: just beyond the knot the KPI turns worse
+    # than the straight line before it (down for a lower-is-better driver, up for a higher-is-
+    # better one); a levelling-off is not one
+    vals = np.unique(x)
+    nxt = vals[np.minimum(np.searchsorted(vals, cand, side="right"), len(vals) - 1)]
+    beyond = coef[:, 1] + coef[:, 0] * (nxt - cand)
+    costly = {"lower": -1.0, "higher": 1.0}.get(spec.direction or "")
+    if costly is not None and (np.sign(beyond) == costly).any():
+        keep = np.sign(beyond) == costly
+        cand, rss = cand[keep], rss[keep]
     best = int(np.argmin(rss))
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         lr = n * np.log(rss / rss[best])
+    lr = np.where(np.isfinite(lr), lr, 0.0)
     crit = float(stats.chi2.ppf(ci, 1))
     kept = cand[lr <= crit]
     knot = float(cand[best])
     X = base.copy()
     X["hinge"] = np.maximum(0.0, x - knot)
+    X["step"] = (x > knot).astype(float)
     fit = sm.OLS(y, X).fit(cov_type="HC3")
     cols = list(X.columns)
-    jx, jh = cols.index(driver), cols.index("hinge")
+    jx, jh, js = cols.index(driver), cols.index("hinge"), cols.index("step")
     alpha = 1 - ci
 
     def lin(weights: dict[int, float]) -> tuple[float, float, float, float]:
@@ -1211,24 +1378,34 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
     sb = lin({jx: 1.0})
     sa = lin({jx: 1.0, jh: 1.0})
     sc = lin({jh: 1.0})
-    p_adj = min(1.0, sc[3] * len(cand))
+    first = float(vals[min(np.searchsorted(vals, knot, side="right"), len(vals) - 1)])
+    jump = lin({js: 1.0, jh: first - knot})  # just beyond the knot against the line before it
+    R = np.zeros((2, len(cols)))
+    R[0, jh], R[1, js] = 1.0, 1.0
+    p_bend = float(fit.wald_test(R, use_f=False, scalar=True).pvalue)
+    p_adj = min(1.0, p_bend * len(cand))
     at = float(np.quantile(x, 0.9))
     if at <= knot:
         at = float(x.max())
-    cost = lin({jx: at - knot, jh: at - knot})
+    cost = lin({jx: at - knot, jh: at - knot, js: 1.0})
     found = bool(p_adj < alpha)
     profile = pd.DataFrame({"knot": cand, "rss": rss, "lr": lr})
     sentence = _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, len(cand), kpi_unit(mf), ci,
-                                   mf.result_name)
+                                   mf.result_name, jump, first)
     return Threshold(driver, spec.name, spec.unit, kpi_unit(mf), knot, float(kept.min()), float(kept.max()),
-                     sb[0], sb[1], sb[2], sa[0], sa[1], sa[2], sc[0], sc[3], p_adj, len(cand), found,
-                     at, cost[0], cost[1], cost[2], n, sentence, profile, ci)
+                     sb[0], sb[1], sb[2], sa[0], sa[1], sa[2], sc[0], p_bend, p_adj, len(cand), found,
+                     at, cost[0], cost[1], cost[2], n, sentence, profile, ci, adjusted_for_others=adjust,
+                     step=jump[0], step_ci_low=jump[1], step_ci_high=jump[2], first_beyond=first)
 
 
-def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name) -> str:
-    u = spec.unit if spec.unit in ("days", "hours") else ""
+def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name, jump=None,
+                        first=None) -> str:
+    u = spec.unit if spec.unit in ("days", "hours", "minutes", "seconds") else ""
     one = u[:-1] if u else "unit"
-    v = (lambda t: f"{t:g} {u}".strip())
+
+    def v(t: float) -> str:
+        return f"{t:g} {one if abs(t) == 1 else u}".strip() if u else f"{t:g}"
+
     b = 2 if unit.startswith("points on") else 1
 
     def f(x: float) -> str:
@@ -1239,14 +1416,17 @@ def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci,
         return f"{ci:.0%} interval {lo} to {hi}"
 
     if not found:
-        return (f"No threshold found for {spec.name}: a change of slope is not distinguishable from a straight "
-                f"line (p = {present.p_value(p_adj)} after allowing for the {m} knots tried).")
+        return (f"No threshold found for {spec.name}: a step or change of slope is not distinguishable from a "
+                f"straight line (p = {present.p_value(p_adj)} after allowing for the {m} knots tried).")
     if sb[1] <= 0 <= sb[2]:
         before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
                   f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
     else:
         before = f"up to {v(knot)}, each extra {one} is associated with {f(sb[0])} {unit} ({iv(sb)})"
     after = f"beyond {v(knot)}, each extra {one} is associated with {f(sa[0])} {unit} ({iv(sa)})"
+    if jump is not None and first is not None and not (jump[1] <= 0 <= jump[2]):
+        after = (f"at {v(first)} the {result_name} is {f(jump[0])} {unit} off the line before it ({iv(jump)}); "
+                 + after)
     tail = f"At {v(at)} that adds up to {f(cost[0])} {unit} compared with {v(knot)} ({iv(cost)})."
     return f"{spec.name}: {before}; {after}. {tail}"
 

@@ -473,8 +473,67 @@ def effects_table(models) -> pd.DataFrame:
     })
 
 
-def drivers_summary(agenda, top_n: int = 3) -> dict:
-    """The driver results as the portfolio reads them (``summary.json`` section ``drivers``)."""
+def threshold_analyses(client: Client, agenda) -> list[dict]:
+    """Thresholds and response curves of every chain KPI measured in time or counts, and of every
+    declared companion (e.g. days late behind on time), per chain analysed.
+
+    Returns
+    -------
+    list of dict
+        ``{"chain", "driver", "name", "unit", "kpi_unit", "threshold" (Threshold or None),
+        "curve" (DataFrame or None), "reading"}``; a driver that cannot be analysed has a
+        reading saying why.
+    """
+    from . import regression
+    from .modelframe import companion_frames
+
+    out = []
+    for chain_id, models in agenda.models.items():
+        mf = models.frame
+        pairs = [(mf, d) for d in mf.drivers if mf.specs[d].unit in regression.THRESHOLD_UNITS]
+        if client is not None and mf.chain is not None:
+            pairs += [(cf, cf.drivers[0]) for cf in companion_frames(client, mf.chain) if cf.drivers]
+        for frame, d in pairs:
+            spec = frame.specs[d]
+            row = {"chain": chain_id, "driver": d, "name": spec.name, "unit": spec.unit,
+                   "kpi_unit": models.kpi_unit, "threshold": None, "curve": None}
+            try:
+                th = regression.find_threshold(frame, d)
+                curve = regression.response_curve(frame, d)
+            except AnalysisError as e:
+                row["reading"] = f"{spec.name}: no threshold analysis ({e})."
+            else:
+                row.update(threshold=th, curve=curve, reading=regression.threshold_reading(th, curve))
+            out.append(row)
+    return out
+
+
+def _threshold_summary(t: dict) -> dict:
+    th = t["threshold"]
+    d = {"chain": t["chain"], "driver": t["driver"], "name": t["name"], "unit": t["unit"],
+         "kpi_unit": t["kpi_unit"], "reading": t["reading"], "found": None}
+    if th is None:
+        return d
+    d.update(found=th.found, knot=th.knot, knot_ci_low=th.knot_ci_low, knot_ci_high=th.knot_ci_high,
+             p_adjusted=th.p_adjusted, n_candidates=th.n_candidates, n=th.n,
+             slope_before=th.slope_before, slope_before_ci_low=th.slope_before_ci_low,
+             slope_before_ci_high=th.slope_before_ci_high, slope_after=th.slope_after,
+             slope_after_ci_low=th.slope_after_ci_low, slope_after_ci_high=th.slope_after_ci_high,
+             step=th.step, step_ci_low=th.step_ci_low, step_ci_high=th.step_ci_high,
+             cost_at=th.at, cost=th.cost, cost_ci_low=th.cost_ci_low, cost_ci_high=th.cost_ci_high,
+             adjusted_for_other_kpis=None if th.adjusted is None else
+             {"found": th.adjusted.found, "knot": th.adjusted.knot, "p_adjusted": th.adjusted.p_adjusted})
+    if t["curve"] is not None:
+        d["curve"] = t["curve"][["bin", "x_low", "x_high", "n", "kpi", "kpi_ci_low", "kpi_ci_high", "kpi_vs_ref",
+                                 "kpi_vs_ref_ci_low", "kpi_vs_ref_ci_high", "small_base"]].to_dict("records")
+    return d
+
+
+def drivers_summary(agenda, top_n: int = 3, thresholds: list[dict] | None = None,
+                    segments: list[dict] | None = None) -> dict:
+    """The driver results as the portfolio and other tools read them (``summary.json`` section
+    ``drivers``): the reliability verdict, the agenda, the effects per chain, the importance
+    matrix, and (when given) the thresholds and segment differences the report states."""
     from .agenda import agenda_summary
 
     top = []
@@ -484,29 +543,58 @@ def drivers_summary(agenda, top_n: int = 3) -> dict:
             top.append({"chain": r.chain, "kpi": r.kpi, "kpi_name": r.name, "link": r.link, "share": r.share,
                         "ci_low": r.share_ci_low, "ci_high": r.share_ci_high, "gain": r.gain_overall,
                         "gain_ci_low": r.gain_overall_ci_low, "gain_ci_high": r.gain_overall_ci_high})
-    return _jsonable({"top": top, "note": agenda.sentence, "agenda": agenda_summary(agenda),
-                      "matrix": m[["chain", "driver", "name", "link", "share", "share_ci_low", "share_ci_high",
-                                   "quadrant"]].to_dict("records") if len(m) else []})
+    effects = []
+    for chain_id, models in agenda.models.items():
+        cols = ["driver", "name", "unit", "change", "change_label", "effect_kpi", "effect_kpi_ci_low",
+                "effect_kpi_ci_high", "p_value_kpi", "effect_score", "effect_score_ci_low", "effect_score_ci_high",
+                "p_value", "effect_kpi_ordinal", "effect_kpi_ordinal_ci_low", "effect_kpi_ordinal_ci_high", "vif",
+                "reliable", "reading"]
+        for r in models.effects[cols].to_dict("records"):
+            effects.append({"chain": chain_id, "kpi_unit": models.kpi_unit, **r})
+    verdict = {"reliable": bool(agenda.reliable), "sentence": agenda.sentence,
+               "chains": {k: {"reliable": bool(mm.reliable), "r2": mm.r2, "p_drivers": mm.p_drivers, "n": mm.n}
+                          for k, mm in agenda.models.items()}}
+    cols = ["chain", "driver", "name", "link", "share", "share_ci_low", "share_ci_high", "quadrant"]
+    cols += [c for c in ("position", "reliable") if c in m.columns]
+    out = {"top": top, "note": agenda.sentence, "reliability": verdict, "agenda": agenda_summary(agenda),
+           "effects": effects, "matrix": m[cols].to_dict("records") if len(m) else []}
+    if thresholds is not None:
+        out["thresholds"] = [_threshold_summary(t) for t in thresholds]
+    if segments is not None:
+        out["segment_differences"] = segments
+    return _jsonable(out)
 
 
-def segment_differences_text(client: Client, agenda, alpha: float = 0.05) -> str:
-    """Which chain KPIs' associations differ between segment groups, with a multiple-testing caution."""
+def segment_differences(client: Client, agenda, alpha: float = 0.05) -> list[dict]:
+    """Every segment-difference test of every chain analysed: one dict per (chain, segment,
+    driver) with ``p_value``, ``differs`` (p below ``alpha``), the per-group slopes in the
+    result KPI's unit and the reading."""
     from . import regression
 
     names = {s.id: s.name for s in client.config.segments}
-    lines, n_tests = [], 0
+    out = []
     for chain_id, models in agenda.models.items():
         for seg in models.frame.segments:
             try:
                 t = regression.segment_difference(models.frame, seg)
             except AnalysisError:  # e.g. one group only in this chain, or groups below the base
                 continue
-            t = t[t["p_value"].notna()]  # drivers that could not be compared are no test
-            n_tests += len(t)
-            for r in t[t["p_value"] < alpha].itertuples():
-                lines.append(f"- {client.config.chain(chain_id).name}, {names.get(seg, seg)}: {r.reading}")
+            for r in t[t["p_value"].notna()].itertuples():
+                out.append({"chain": chain_id, "chain_name": client.config.chain(chain_id).name, "segment": seg,
+                            "segment_name": names.get(seg, seg), "driver": r.driver, "name": r.name,
+                            "p_value": r.p_value, "differs": bool(r.p_value < alpha),
+                            "slopes": {str(k): v for k, v in r.slopes.items()}, "reading": r.reading})
+    return out
+
+
+def segment_differences_text(client: Client, agenda, alpha: float = 0.05, tests: list[dict] | None = None) -> str:
+    """Which chain KPIs' associations differ between segment groups, with a multiple-testing caution."""
+    tests = segment_differences(client, agenda, alpha) if tests is None else tests
+    n_tests = len(tests)
+    lines = [f"- {t['chain_name']}, {t['segment_name']}: {t['reading']}" for t in tests if t["differs"]]
     if not n_tests:
         return "No segment had a large enough base in every group to test."
     head = (f"{len(lines)} of {n_tests} tests show a difference at p < {alpha:g}; with this many tests about "
-            f"{n_tests * alpha:.1f} would by chance alone, so treat single differences as leads to check.")
+            f"{present.num(n_tests * alpha, 1)} would by chance alone, so treat single differences as leads to "
+            "check.")
     return "\n".join([head, *lines])
