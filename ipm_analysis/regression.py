@@ -439,7 +439,18 @@ class _OrderedLogit(OrderedModel):
     checks) and the analytic score of the log-likelihood, so that BFGS does not difference it
     numerically (statsmodels' default: one log-likelihood per parameter per step).
     tests/test_regression.py checks the score against numerical differences and the fit against
-    ``OrderedModel`` itself."""
+    ``OrderedModel`` itself.
+
+    ``freq_weights`` (set after construction) makes each row stand for that many identical
+    responses: the log-likelihood and its score are weighted sums, so a frame with few distinct
+    (drivers, score) rows is fitted on those rows only (the same estimate and covariance).
+    """
+
+    freq_weights: np.ndarray | None = None
+
+    def loglike(self, params):
+        ll = self.loglikeobs(params)
+        return float(ll.sum() if self.freq_weights is None else ll @ self.freq_weights)
 
     def cdf(self, x):
         return special.expit(x)
@@ -467,7 +478,8 @@ class _OrderedLogit(OrderedModel):
         return np.column_stack((d_beta, (d_cut / prob[:, None]) @ _cut_jacobian(params, k_cut)))
 
     def score(self, params):
-        return self.score_obs(params).sum(axis=0)
+        s = self.score_obs(params)
+        return s.sum(axis=0) if self.freq_weights is None else self.freq_weights @ s
 
 
 def _cut_jacobian(params: np.ndarray, k_cut: int) -> np.ndarray:
@@ -523,8 +535,17 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     _need_rows(mf, X.shape[1] + len(levels) - 1, "the ordinal model")
     y = pd.Series(pd.Categorical(mf.frame["score"].to_numpy(), categories=levels, ordered=True))
     _check_identifiable(mf, X.assign(const=1.0), "the ordinal model")
+    # identical (drivers, score) rows once each, with their count as a frequency weight
+    A = np.column_stack([X.to_numpy(dtype=float), mf.frame["score"].to_numpy(dtype=float)])
+    uniq, counts = np.unique(A, axis=0, return_counts=True)
+    weights = None
+    if len(uniq) <= 0.5 * len(A):
+        X = pd.DataFrame(uniq[:, :-1], columns=X.columns)
+        y = pd.Series(pd.Categorical(uniq[:, -1], categories=levels, ordered=True))
+        weights = counts.astype(float)
     try:
         model = _OrderedLogit(y, X, distr="logit")
+        model.freq_weights = weights
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = model.fit(method="bfgs", disp=False, maxiter=3000)
