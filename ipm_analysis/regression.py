@@ -740,16 +740,24 @@ def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collin
     mf = _check_mf(mf)
     drivers = list(mf.drivers if drivers is None else drivers)
     X = _design(mf, drivers)
-    Xa = X.to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        vifs = [float(variance_inflation_factor(Xa, X.columns.get_loc(d))) for d in drivers]
         regs = X.drop(columns="const")
-        corr = np.corrcoef(regs.to_numpy(), rowvar=False) if regs.shape[1] > 1 else np.ones((1, 1))
+        corr = np.corrcoef(np.ascontiguousarray(regs.to_numpy(dtype=float).T)) if regs.shape[1] > 1 \
+            else np.ones((1, 1))
     corr = np.atleast_2d(corr)
     eig = np.linalg.eigvalsh(corr) if np.isfinite(corr).all() else np.array([np.nan])
     cond = float(np.sqrt(eig.max() / eig.min())) if eig.min() > 1e-12 else float("inf")
-    rows = []
     names = list(regs.columns)
+    if np.isfinite(cond) and eig.min() > 1e-8:
+        # with the intercept in the model, VIF_j = 1 / (1 - R²_j) is the j-th diagonal element
+        # of the inverse correlation matrix of the regressors: no regression per driver
+        inv = np.linalg.inv(corr)
+        vifs = [float(inv[names.index(d), names.index(d)]) for d in drivers]
+    else:  # (nearly) singular: statsmodels' regression per driver says which ones are infinite
+        Xa = X.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vifs = [float(variance_inflation_factor(Xa, X.columns.get_loc(d))) for d in drivers]
+    rows = []
     for d, v in zip(drivers, vifs, strict=True):
         i = names.index(d)
         others = [(abs(corr[i, k]), names[k], corr[i, k]) for k in range(len(names)) if k != i and names[k] in drivers]

@@ -75,3 +75,20 @@ def test_ordinal_fit_on_distinct_rows_matches_the_fit_on_every_row():
     assert (np.abs(np.asarray(fast.params) - np.asarray(full.params)) < 0.01 * se).all()
     np.testing.assert_allclose(np.sqrt(np.diag(fast.cov_params())), se, rtol=1e-2)
     assert fast.model.loglike(np.asarray(fast.params)) == pytest.approx(full.llf, rel=1e-7)
+
+
+def test_vif_from_the_inverse_correlation_matches_statsmodels():
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    from ipm_analysis.modelframe import frame_from_data
+    from ipm_analysis.regression import collinearity
+
+    rng = np.random.default_rng(7)
+    n = 2000
+    a = rng.normal(size=n)
+    d = pd.DataFrame({"a": a, "b": 0.8 * a + 0.6 * rng.normal(size=n), "c": rng.poisson(3, n).astype(float),
+                      "score": rng.integers(0, 11, n).astype(float)})
+    mf = frame_from_data(d, ["a", "b", "c"])
+    X = sm.add_constant(d[["a", "b", "c"]]).to_numpy()
+    ref = [variance_inflation_factor(X, j) for j in (1, 2, 3)]
+    np.testing.assert_allclose(collinearity(mf).vif["vif"], ref, rtol=1e-8)
