@@ -587,6 +587,58 @@ class BoxLogits:
     columns: tuple[str, ...]
 
 
+def _distinct_rows(A: np.ndarray, max_share: float = 0.5) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(distinct rows, counts)`` when ``A`` has few distinct rows (at most ``max_share`` of
+    them), else ``(A, None)``. Drivers measured in shares, days and counts repeat the same rows
+    many times; a model whose likelihood or average is a sum over rows then runs on the distinct
+    rows with their counts as frequency weights (the same numbers). A sample of rows decides
+    first, so continuous data do not pay for the sort."""
+    n = len(A)
+    probe = A[:: max(1, n // 5000)]
+    if len(np.unique(probe, axis=0)) > 0.3 * len(probe):
+        return A, None
+    u, c = np.unique(A, axis=0, return_counts=True)
+    if len(u) > max_share * n:
+        return A, None
+    return u, c.astype(float)
+
+
+class _LogitFit:
+    """A logit fitted by Newton's method on (possibly frequency-weighted) rows: ``params``
+    (named like statsmodels' ``Logit`` result) and ``predict``."""
+
+    def __init__(self, params: pd.Series):
+        self.params = params
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return special.expit(np.asarray(X, dtype=float) @ self.params.to_numpy())
+
+
+def _newton_logit(y: np.ndarray, XT: np.ndarray, w: np.ndarray, columns) -> _LogitFit:
+    """Maximum likelihood logit of ``y`` on the rows of ``XT.T`` with frequency weights ``w``
+    (``XT`` is k x n: products with the long axis last are the fast ones). The estimate
+    statsmodels' ``Logit(...).fit(method="newton")`` gives, iterated to a change below 1e-10."""
+    beta = np.zeros(XT.shape[0])
+    converged = False
+    for _ in range(100):
+        p = special.expit(beta @ XT)
+        g = XT @ (w * (y - p))
+        H = (XT * (w * p * (1 - p))) @ XT.T
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        beta = beta + step
+        if not np.isfinite(beta).all() or np.abs(beta).max() > 50:
+            break
+        if np.abs(step).max() <= 1e-10 * max(1.0, np.abs(beta).max()):
+            converged = True
+            break
+    if not converged:
+        raise AnalysisError("a box logit did not converge (a driver may separate the box perfectly)")
+    return _LogitFit(pd.Series(beta, index=list(columns)))
+
+
 def _fit_logit(y: np.ndarray, X: pd.DataFrame) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -614,18 +666,22 @@ def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxL
         if min(k, len(y) - k) < MIN_BOX_EVENTS:
             raise AnalysisError(f"the {name} logit needs at least {MIN_BOX_EVENTS} responses in and out of the "
                                 f"{name}; got {k} of {len(y)}")
-    rt, rb = _fit_logit(top, X), _fit_logit(bottom, X)
-    Xa = X.to_numpy()
+    # both fits and their joint sandwich on the distinct (drivers, top, bottom) rows, weighted
+    U, counts = _distinct_rows(np.column_stack([X.to_numpy(dtype=float), top, bottom]))
+    w = np.ones(len(U)) if counts is None else counts
+    XT = np.ascontiguousarray(U[:, :-2].T)
+    rt = _newton_logit(U[:, -2], XT, w, X.columns)
+    rb = _newton_logit(U[:, -1], XT, w, X.columns)
     blocks, scores = [], []
-    for res, y in ((rt, top), (rb, bottom)):
-        p = res.predict(Xa)
-        blocks.append(np.linalg.pinv((Xa * (p * (1 - p))[:, None]).T @ Xa))
-        scores.append(Xa * (y - p)[:, None])
-    k = Xa.shape[1]
+    for res, y in ((rt, U[:, -2]), (rb, U[:, -1])):
+        p = special.expit(res.params.to_numpy() @ XT)
+        blocks.append(np.linalg.pinv((XT * (w * p * (1 - p))) @ XT.T))
+        scores.append(XT * (y - p))
+    k = XT.shape[0]
     ainv = np.zeros((2 * k, 2 * k))
     ainv[:k, :k], ainv[k:, k:] = blocks
-    S = np.hstack(scores)
-    cov = ainv @ (S.T @ S) @ ainv
+    ST = np.vstack(scores)  # 2k x rows
+    cov = ainv @ ((ST * w) @ ST.T) @ ainv
     return BoxLogits(rt, rb, cov, tuple(X.columns))
 
 
@@ -645,11 +701,14 @@ def _scenario_x(X: np.ndarray, j: int, binary: bool, change: float) -> tuple[np.
     return X, X1, 1.0
 
 
-def _logit_change(beta: np.ndarray, X0: np.ndarray, X1: np.ndarray, factor: float) -> tuple[float, np.ndarray]:
-    """Average change in the probability and its gradient with respect to beta."""
-    p0, p1 = 1 / (1 + np.exp(-(X0 @ beta))), 1 / (1 + np.exp(-(X1 @ beta)))
-    est = factor * float(np.mean(p1 - p0))
-    grad = factor * ((p1 * (1 - p1)) @ X1 - (p0 * (1 - p0)) @ X0) / len(X0)
+def _logit_change(beta: np.ndarray, X0: np.ndarray, X1: np.ndarray, factor: float,
+                  w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Average change in the probability and its gradient with respect to beta (rows weighted
+    by ``w``, frequency weights of distinct rows, when given)."""
+    w = np.ones(len(X0)) if w is None else w
+    p0, p1 = special.expit(X0 @ beta), special.expit(X1 @ beta)
+    est = factor * float(w @ (p1 - p0)) / w.sum()
+    grad = factor * ((w * p1 * (1 - p1)) @ X1 - (w * p0 * (1 - p0)) @ X0) / w.sum()
     return est, grad
 
 
@@ -935,6 +994,7 @@ def driver_effects(
     rows = []
     lpm = None
     ci_ols = np.asarray(ols.conf_int(alpha))
+    Xd, wd = _distinct_rows(X)  # the logit averages over distinct rows, weighted by their counts
     for d in mf.drivers:
         spec = mf.specs[d]
         j = cols.index(d)
@@ -952,11 +1012,11 @@ def driver_effects(
             row.update({f"effect_{key}": np.nan, f"effect_{key}_ci_low": np.nan, f"effect_{key}_ci_high": np.nan})
         row.update({"effect_kpi": np.nan, "effect_kpi_ci_low": np.nan, "effect_kpi_ci_high": np.nan,
                     "p_value_kpi": np.nan})
-        X0, X1, factor = _scenario_x(X, j, binary, c)
+        X0, X1, factor = _scenario_x(Xd, j, binary, c)
         if logits is not None:
             k = len(cols)
-            et, gt = _logit_change(np.asarray(logits.top.params), X0, X1, factor)
-            eb, gb = _logit_change(np.asarray(logits.bottom.params), X0, X1, factor)
+            et, gt = _logit_change(np.asarray(logits.top.params), X0, X1, factor, wd)
+            eb, gb = _logit_change(np.asarray(logits.bottom.params), X0, X1, factor, wd)
             for key, est, g in (("top", et, np.r_[gt, np.zeros(k)]), ("bottom", eb, np.r_[np.zeros(k), gb])):
                 se = float(np.sqrt(max(g @ logits.cov @ g, 0.0)))
                 row.update({f"effect_{key}": 100 * est, f"effect_{key}_ci_low": 100 * (est - z * se),
