@@ -789,7 +789,7 @@ def _headline(act, cons, models, reliable, result_name, unit, ci) -> str:
         return f"First action: {top['sentence']}{more}"
     if not reliable:
         r2s = [m.r2 for m in models.values()]
-        r2_txt = (f"the chain KPIs explain at most {100 * max(r2s):.1f} % of the variation in the score"
+        r2_txt = (f"the chain KPIs explain at most {present.num(100 * max(r2s), 1)} % of the variation in the score"
                   if r2s else "no chain could be modelled")
         return (f"{NO_DRIVER_SENTENCE}: {r2_txt}, and their effects cannot be told apart from no effect, so no "
                 f"improvement agenda is proposed. Ranking these KPIs would rank noise.")

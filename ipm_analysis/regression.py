@@ -1091,15 +1091,17 @@ def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf:
 
 def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
     if reliable:
-        return (f"The drivers together explain {r2:.0%} of the variation in the {mf.result_name} score "
-                f"(R² {r2:.3f}; joint test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}); "
+        return (f"The drivers together explain {present.num(100 * r2, 0)} % of the variation in the "
+                f"{mf.result_name} score (R² {present.num(r2, 3)}; joint test p "
+                f"{'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); "
                 "these are associations, not proof of cause.")
     why = []
     if r2 < min_r2:
-        why.append(f"the drivers explain only {100 * r2:.1f} % of the variation in the score (R² {r2:.3f})")
+        why.append(f"the drivers explain only {present.num(100 * r2, 1)} % of the variation in the score "
+                   f"(R² {present.num(r2, 3)})")
     if p >= 0.05 or not effects["reliable"].any():
         why.append("no driver's interval excludes zero" if not effects["reliable"].any()
-                   else f"the joint test does not distinguish them from no effect (p = {p:.2f})")
+                   else f"the joint test does not distinguish them from no effect (p = {present.p_value(p)})")
     return "No reliable driver was found: " + " and ".join(why or ["the joint test is not significant"]) + "."
 
 

@@ -13,7 +13,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from ipm_analysis import load_client, plots  # noqa: E402
+from ipm_analysis import load_client, plots, present  # noqa: E402
 from ipm_analysis.agenda import QUADRANTS, agenda_summary, improvement_agenda  # noqa: E402
 from ipm_analysis.batch import REPORT_HTML, report_notebooks, run_client  # noqa: E402
 from ipm_analysis.demo import generate_client  # noqa: E402
@@ -42,6 +42,8 @@ def test_null_agenda_has_no_action_and_no_quadrant(null_client):
     assert set(m["position"]) <= set(QUADRANTS) | {"no target"}
     assert not (set(agenda.considered["quadrant"].dropna()) & set(QUADRANTS))
     assert json.loads(json.dumps(agenda_summary(agenda)))["actions"] == []
+    for text in [agenda.sentence, *agenda.chain_notes.values()]:  # R² near 0 never reads "0.0 %"
+        assert not present.zero_artifacts(text), text
     plots.importance_performance(m)  # draws even with estimates outside their intervals
     matplotlib.pyplot.close("all")
 
