@@ -75,6 +75,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import present
 from .drivers import relative_importance
 from .errors import AnalysisError
 from . import kpis
@@ -89,7 +90,10 @@ from .regression import (
     _is_binary,
     driver_effects,
     fit_ordinal,
+    kpi_base,
+    kpi_name,
     kpi_unit,
+    kpi_value,
     level_weights,
     ordinal_contrast,
     ordinal_levels,
@@ -136,8 +140,7 @@ def _current_from_cases(cases: pd.DataFrame | None, chain: str | None, driver: s
 
 
 def _kpi_now(mf: ModelFrame) -> float:
-    scores = mf.frame["score"].to_numpy(dtype=float)
-    return nps(scores).value if mf.is_nps else float(scores.mean())
+    return kpi_value(mf, mf.frame["score"].to_numpy(dtype=float))
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,10 +377,13 @@ def _prediction_fields(mf: ModelFrame, now: float, gain: float, lo: float, hi: f
 def _prediction_sentence(mf: ModelFrame, scenario: str, now: float, gain: float, lo: float, hi: float,
                          ci: float) -> str:
     """'<scenario>, the expected NPS would be ... instead of ... (gain, interval), if the association holds.'"""
-    f = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:.2f}")
-    g = (lambda v: f"{v:+.1f}") if mf.is_nps else (lambda v: f"{v:+.2f}")
-    return (f"{scenario}, the expected {mf.result_name} would be {f(now + gain)} instead of {f(now)} "
-            f"({g(gain)} {kpi_unit(mf)}, {ci:.0%} interval {g(lo)} to {g(hi)}), if the association holds.")
+    b = kpi_base(mf)
+    after, before = present.pair(now + gain, now, b, signed=mf.is_nps)
+    if mf.measure in ("share", "top_box"):
+        after, before = after + " %", before + " %"
+    g, glo, ghi = present.interval(gain, lo, hi, b, signed=True)
+    return (f"{scenario}, the expected {kpi_name(mf)} would be {after} instead of {before} "
+            f"({g} {kpi_unit(mf)}, {ci:.0%} interval {glo} to {ghi}), if the association holds.")
 
 
 def what_if(
@@ -636,6 +642,8 @@ def improvement_agenda(
         raise AnalysisError("no chain could be analysed: " + "; ".join(f"{k}: {v}" for k, v in notes.items()))
     result_name = frames[0].result_name
     unit = kpi_unit(frames[0])
+    base = kpi_base(frames[0])
+    result_label = result_name if frames[0].measure in ("nps", "mean") else kpi_name(frames[0])
     alpha = 1 - ci
 
     models: dict[str, DriverModels] = {}
@@ -702,6 +710,9 @@ def improvement_agenda(
                     r["status"] = "associated in the unexpected direction"
                 else:
                     r["status"] = "expected gain not distinguishable from zero"
+        if r["status"] in ("chain model not reliable", "no reliable association") and \
+                r.get("quadrant") in QUADRANTS:
+            r["quadrant"] = NOT_RELIABLE
         considered.append(r)
         if r["status"] == "action":
             actions.append(r)
@@ -711,7 +722,7 @@ def improvement_agenda(
         r.update(gain_overall=r["gain"] * w, gain_overall_ci_low=r["gain_ci_low"] * w,
                  gain_overall_ci_high=r["gain_ci_high"] * w,
                  current_label=format_value(r["current"], r["unit"]), target_label=format_value(r["target"], r["unit"]))
-        r["sentence"] = _action_sentence(r, result_name, unit, ci)
+        r["sentence"] = _action_sentence(r, result_label, unit, ci, base)
     actions.sort(key=lambda r: -r["gain_overall"])
     for i, r in enumerate(actions, start=1):
         r["rank"] = i
@@ -722,18 +733,52 @@ def improvement_agenda(
     cons = pd.DataFrame([{k: r.get(k, math.nan) for k in cons_cols} for r in considered], columns=cons_cols)
     matrix = pd.concat(matrices, ignore_index=True) if matrices else pd.DataFrame()
     if len(matrices):
+        matrix = _reliable_quadrants(matrix, considered, models, alpha)
         matrix.attrs.update(rule=QUADRANT_RULE)
     reliable = any(m.reliable for m in models.values())
     sentence = _headline(act, cons, models, reliable, result_name, unit, ci)
     return Agenda(act, cons, matrix, models, notes, reliable, sentence, result_name, unit, ci, _METHOD)
 
 
-def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float) -> str:
+NOT_RELIABLE = "no reliable association"
+
+
+def _reliable_quadrants(matrix: pd.DataFrame, considered: list, models: Mapping[str, DriverModels],
+                        alpha: float) -> pd.DataFrame:
+    """Quadrant labels only for drivers the model calls reliable.
+
+    A chain KPI is reliable when its chain model is reliable and its Holm-adjusted p-value
+    (over every KPI considered) is below ``alpha``; another driver of the model (a journey or
+    contact feature) when the chain model is reliable and its p-value, Holm-adjusted within
+    the chain, is. Other rows keep their place in the matrix (``position``) but their
+    ``quadrant`` is ``"no reliable association"``: "fix first" on noise would rank noise.
+    """
+    m = matrix.copy()
+    holm_kpi = {(r["chain"], r["kpi"]): r["model_reliable"] and r["p_holm"] < alpha for r in considered}
+    ok = []
+    for key, dm in models.items():
+        eff = dm.effects
+        ph = _holm(eff["p_value"].to_numpy(dtype=float))
+        for d, p in zip(eff["driver"], ph, strict=True):
+            chain = dm.frame.chain
+            ok.append({"chain": chain, "driver": d,
+                       "reliable": bool(holm_kpi.get((chain, d), dm.reliable and p < alpha))})
+    rel = pd.DataFrame(ok, columns=["chain", "driver", "reliable"])
+    m = m.merge(rel, on=["chain", "driver"], how="left")
+    m["reliable"] = m["reliable"].fillna(False).astype(bool)
+    m["position"] = m["quadrant"]
+    m.loc[~m["reliable"] & (m["quadrant"] != "no target"), "quadrant"] = NOT_RELIABLE
+    m.attrs.update(matrix.attrs)
+    return m
+
+
+def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float, base: int = 1) -> str:
     who = r["link"] or "owning link not given"
     owner = f"; chain owner {r['owner']}" if r.get("owner") else ""
+    g, lo, hi = present.interval(r["gain"], r["gain_ci_low"], r["gain_ci_high"], base, signed=True)
     return (f"Lift {r['name']} from {r['current_label']} to {r['target_label']} ({who}{owner}): expected gain "
-            f"{r['gain']:+.1f} {unit} among this chain's respondents ({ci:.0%} interval {r['gain_ci_low']:+.1f} to "
-            f"{r['gain_ci_high']:+.1f}), {r['gain_overall']:+.1f} on the overall {result_name}, if the association "
+            f"{g} {unit} among this chain's respondents ({ci:.0%} interval {lo} to {hi}), "
+            f"{present.num(r['gain_overall'], base, signed=True)} on the overall {result_name}, if the association "
             "holds.")
 
 
@@ -744,7 +789,7 @@ def _headline(act, cons, models, reliable, result_name, unit, ci) -> str:
         return f"First action: {top['sentence']}{more}"
     if not reliable:
         r2s = [m.r2 for m in models.values()]
-        r2_txt = (f"the chain KPIs explain at most {100 * max(r2s):.1f} % of the variation in the score"
+        r2_txt = (f"the chain KPIs explain at most {present.num(100 * max(r2s), 1)} % of the variation in the score"
                   if r2s else "no chain could be modelled")
         return (f"{NO_DRIVER_SENTENCE}: {r2_txt}, and their effects cannot be told apart from no effect, so no "
                 f"improvement agenda is proposed. Ranking these KPIs would rank noise.")

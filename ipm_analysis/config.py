@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -125,10 +126,13 @@ class ResultKPI(_Model):
     top_box: list[Any] | None = None
     bottom_box: list[Any] | None = None
     labels: list[str] | None = None
+    steer_on: Literal["mean", "top_box"] | None = None  # what the agenda steers on (rating / 3+ labels)
 
     @model_validator(mode="after")
     def _check(self) -> "ResultKPI":
         self.scale_spec  # noqa: B018 - validates the combination
+        if self.steer_on is not None and self.scale == "nps":
+            raise ValueError("steer_on is for a rating or labels scale; the NPS is steered on itself")
         return self
 
     @property
@@ -335,6 +339,9 @@ class ChainKPI(_Model):
     target: float | None = None
     link: str = Field(min_length=1, max_length=100)
     chain: str = ""  # filled in from the parent chain
+    # a share's continuous companion, {id: expression} (e.g. lateness: date_diff('day', ...)), for thresholds
+    companion: dict[Identifier, Annotated[str, Field(min_length=1, max_length=2000)]] | None = None
+    companion_unit: Literal["days", "hours", "count"] = "days"
 
     @model_validator(mode="after")
     def _check(self) -> "ChainKPI":
@@ -343,7 +350,13 @@ class ChainKPI(_Model):
                              "(or move the KPI under that chain)")
         if self.unit == "share" and self.target is not None and not 0 <= self.target <= 1:
             raise ValueError(f"a share target is a fraction between 0 and 1, got {self.target}")
+        if self.companion is not None and len(self.companion) != 1:
+            raise ValueError("companion names one measure: {id: expression}")
         return self
+
+    @property
+    def companion_id(self) -> str | None:
+        return next(iter(self.companion)) if self.companion else None
 
 
 class Journey(_Model):
@@ -432,6 +445,7 @@ class Reporting(_Model):
     period: Literal["month", "quarter"] = "month"  # reports are by month (or quarter); weeks are not
     min_base_flag: int = Field(default=30, ge=1)
     min_base_suppress: int = Field(default=10, ge=1)
+    as_of: date | None = None  # data complete up to this day; later (partial) periods are left out of trends
 
     @model_validator(mode="after")
     def _check(self) -> "Reporting":
@@ -489,6 +503,11 @@ class ClientConfig(_Model):
         if dup:
             raise ValueError(f"segment ids {dup} occur more than once")
         kpi_ids = {k.id for c in self.chains for k in c.kpis}
+        comp = [k.companion_id for c in self.chains for k in c.kpis if k.companion_id]
+        clash = sorted(i for i in comp if i in kpi_ids or i in seg or i in _RESERVED_COLUMNS or comp.count(i) > 1)
+        if clash:
+            raise ValueError(f"companion ids {clash} are also KPI or segment ids, used twice, or names the "
+                             "analysis uses; give them other ids")
         taken = sorted(i for i in seg if i in kpi_ids or i in _RESERVED_COLUMNS)
         if taken:
             raise ValueError(f"segment ids {taken} are also KPI ids or names the analysis uses "

@@ -958,6 +958,14 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
                 continue
             _note_ambiguous(col, "cases", k.expression, f"chains.{chain.id}.kpis.{k.id}.expression")
             selects.append((chain.id, k))
+            if k.companion:  # a share's continuous companion (e.g. days late): one more column
+                cid, cexpr = next(iter(k.companion.items()))
+                try:
+                    check_expression(cexpr, case_cols, f"companion '{chain.id}.{k.id}.{cid}'")
+                except ExpressionError as e:
+                    col.error(CONFIG_NAME, str(e), f"chains.{chain.id}.kpis.{k.id}.companion")
+                    continue
+                selects.append((chain.id, k.model_copy(update={"id": cid, "expression": cexpr})))
     if col.has_errors:
         return
     cols = []
@@ -1157,12 +1165,13 @@ def _collect(con, cfg: ClientConfig):
                 f"{seg_sel} FROM x_cases")
     cases = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}")
     cases = _segments_to_columns(cases, case_segs)
-    kpi_ids = list(dict.fromkeys(k.id for k in cfg.kpis))
+    kpi_ids = list(dict.fromkeys([k.id for k in cfg.kpis] + [k.companion_id for k in cfg.kpis if k.companion]))
     seg_cols = "".join(f", c.{_q(SEG + s.id)} AS {_q(s.id)}" for s in case_segs)
     kpi_cols = "".join(f", k.{_q(k)}" for k in kpi_ids)
     case_kpis = _frame(
         con, f"SELECT c.case_id, c.chain, c.period{kpi_cols}{seg_cols} FROM cases c JOIN kpi_values k USING (case_id) "
              f"ORDER BY c.{ROW}")
+    case_kpis = _yes_no(case_kpis, [seg.id for seg in case_segs])
     # responses
     responses = linked = None
     if "raw_responses" in tables:
@@ -1193,6 +1202,7 @@ def _collect(con, cfg: ClientConfig):
               f"WHERE r.score IS NOT NULL ORDER BY r.{ROW}"
         ) if _register(con, "case_kpis_view", case_kpis) else None
         linked["linked"] = linked["case_id"].notna() & linked["chain"].notna()
+        linked = _yes_no(linked, [seg.id for seg in cfg.segments])
     events = None
     if "raw_events" in tables:
         ev_sql = f"SELECT * FROM raw_events"
@@ -1212,6 +1222,14 @@ def _segments_to_columns(df: pd.DataFrame, segments) -> pd.DataFrame:
         if seg.id in df.columns:
             df = df.drop(columns=[seg.id])
         df = df.rename(columns={SEG + seg.id: seg.id})
+    return _yes_no(df, [seg.id for seg in segments])
+
+
+def _yes_no(df: pd.DataFrame | None, columns) -> pd.DataFrame | None:
+    """Segment groups of a yes/no column read as Yes and No (not the loader's true and false)."""
+    for c in columns:
+        if df is not None and c in df.columns and set(df[c].dropna().unique()) <= {"true", "false"}:
+            df[c] = df[c].map({"true": "Yes", "false": "No"})
     return df
 
 

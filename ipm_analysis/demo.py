@@ -1355,7 +1355,8 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
                  "kpis": [
                      {"id": "on_time", "name": "Installed on the promised day",
                       "expression": "installed_at::DATE <= promised_at::DATE", "unit": "share",
-                      "direction": "higher", "target": 0.9, "link": "Planning"},
+                      "direction": "higher", "target": 0.9, "link": "Planning",
+                      "companion": {"days_late": "date_diff('day', promised_at::DATE, installed_at::DATE)"}},
                      {"id": "right_first_time", "name": "Installed at the first visit",
                       "expression": "install_visits = 1", "unit": "share", "direction": "higher",
                       "target": 0.95, "link": "Service"},

@@ -31,7 +31,7 @@ text says so. Every sentence of the policy text is meant for the report as it st
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -146,8 +146,21 @@ class ModelFrame:
     policy: str = ""
     min_base_flag: int = 30
     min_base_suppress: int = 10
+    steer_on: str = "mean"
+    top_label: str | None = None
 
     target = _TARGET
+
+    @property
+    def measure(self) -> str:
+        """What the result KPI is read as: ``"nps"``; ``"share"`` (two levels: the share in the
+        top one, in percent); ``"top_box"`` (a rating or 3+ labels steered on its top-box share,
+        ``steer_on: top_box``); ``"mean"`` (the mean score)."""
+        if self.is_nps:
+            return "nps"
+        if self.scale.max - self.scale.min == 1:
+            return "share"
+        return "top_box" if self.steer_on == "top_box" else "mean"
 
     @property
     def n(self) -> int:
@@ -543,12 +556,15 @@ def model_frame(
     specs = [DriverSpec(id=k.id, name=k.name, unit=k.unit, direction=k.direction, target=k.target,
                         link=k.link, chain=ch.id, owner=ch.owner, source="kpi") for k in ch.kpis]
     specs += [_feature_spec(c, rows[c]) for c in feat_cols]
-    return _build(
+    mf = _build(
         rows, specs, controls_l, segs, missing, cfg.result_kpi.rating_scale, cfg.result_kpi.name,
         chain, ch.name, ch.owner, int(linked["score"].notna().sum()),
         where=f"linked to chain '{chain}'",
         bases=(cfg.reporting.min_base_flag, cfg.reporting.min_base_suppress),
     )
+    rk = cfg.result_kpi
+    top_label = ", ".join(str(v) for v in rk.top_box) if rk.scale == "labels" and rk.top_box else None
+    return replace(mf, steer_on=rk.steer_on or "mean", top_label=top_label)
 
 
 def frame_from_data(
@@ -566,6 +582,8 @@ def frame_from_data(
     result_name: str | None = None,
     min_base_flag: int = 30,
     min_base_suppress: int = 10,
+    steer_on: str = "mean",
+    top_label: str | None = None,
 ) -> ModelFrame:
     """A model frame from a plain DataFrame (simulations, other sources).
 
@@ -586,6 +604,11 @@ def frame_from_data(
         Name of the result KPI; default ``"NPS"`` or ``"score"``.
     min_base_flag, min_base_suppress : int, default 30 and 10
         Reporting bases for segment analyses (as ``reporting`` in client.yaml).
+    steer_on : "mean" or "top_box", default "mean"
+        For a scale of three or more levels: whether the result KPI is read as the mean or the
+        top-box share (``result_kpi: {steer_on: ...}`` in client.yaml).
+    top_label : str, optional
+        The top box's own label (e.g. ``"satisfied"``), for sentences on a share.
 
     Returns
     -------
@@ -626,7 +649,50 @@ def frame_from_data(
         specs.append(DriverSpec(id=d, name=names.get(d, d), unit=unit, direction=directions.get(d),
                                 target=targets.get(d), source="kpi"))
     rows = data.loc[data[_TARGET].notna()].reset_index(drop=True)
-    return _build(rows, specs, controls_l, segs, missing, sc,
-                  result_name or ("NPS" if isinstance(sc, NPSScale) else "score"),
-                  None, None, None, len(rows), where="in the data",
-                  bases=(min_base_flag, min_base_suppress))
+    if steer_on not in ("mean", "top_box"):
+        raise AnalysisError(f"steer_on must be 'mean' or 'top_box', got {steer_on!r}")
+    mf = _build(rows, specs, controls_l, segs, missing, sc,
+                result_name or ("NPS" if isinstance(sc, NPSScale) else "score"),
+                None, None, None, len(rows), where="in the data",
+                bases=(min_base_flag, min_base_suppress))
+    return replace(mf, steer_on=steer_on, top_label=top_label)
+
+
+def companion_frames(client: Any, chain: str) -> list[ModelFrame]:
+    """One model frame per declared companion of the chain's share KPIs (e.g. days late next to
+    on time), with the companion as the only driver, for its threshold and response curve.
+
+    A companion (``companion: {lateness: "date_diff('day', promised_at, delivered_at)"}`` on a
+    chain KPI in client.yaml) is a continuous measure behind a 0/1 share: the share says
+    *whether* a case was late, the companion *how late*. Its direction is the opposite of the
+    share's for a share where higher is better (more lateness is worse). Responses without a
+    companion value are left out of its frame.
+    """
+    cfg = client.config
+    ch = cfg.chain(chain)
+    out = []
+    linked = client.linked
+    if linked is None:
+        return out
+    for k in ch.kpis:
+        cid = k.companion_id
+        if cid is None or cid not in linked.columns:
+            continue
+        rows = linked.loc[(linked["chain"] == chain).fillna(False).to_numpy(dtype=bool)
+                          & linked["linked"].to_numpy(dtype=bool) & linked["score"].notna().to_numpy()
+                          & linked[cid].notna().to_numpy()].reset_index(drop=True)
+        if len(rows) == 0:
+            continue
+        direction = {"higher": "lower", "lower": "higher"}.get(k.direction)
+        name = f"{cid.replace('_', ' ').capitalize()} ({k.name})"
+        spec = DriverSpec(id=cid, name=name, unit=k.companion_unit, direction=direction, target=None,
+                          link=k.link, chain=ch.id, owner=ch.owner, source="companion")
+        segs = [s for s in client.segment_ids if s in rows.columns]
+        mf = _build(rows, [spec], [], segs, "drop", cfg.result_kpi.rating_scale, cfg.result_kpi.name,
+                    chain, ch.name, ch.owner, int(linked["score"].notna().sum()),
+                    where=f"with a value of companion '{cid}'",
+                    bases=(cfg.reporting.min_base_flag, cfg.reporting.min_base_suppress))
+        rk = cfg.result_kpi
+        top_label = ", ".join(str(v) for v in rk.top_box) if rk.scale == "labels" and rk.top_box else None
+        out.append(replace(mf, steer_on=rk.steer_on or "mean", top_label=top_label))
+    return out

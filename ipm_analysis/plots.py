@@ -6,6 +6,8 @@ Figure for multi-panel figures); styling is one :func:`set_theme` call.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
@@ -51,6 +53,42 @@ def _month_ticks(ax, periods: pd.Series, max_labels: int = 7) -> None:
     ax.xaxis.set_minor_locator(plt.NullLocator())
 
 
+def _intervals(ax, pos, low, high, *, horizontal: bool = False, colour: str = "#555555", lw: float = 1,
+               zorder: int = 1) -> None:
+    """Interval lines from ``low`` to ``high`` at ``pos`` with end caps.
+
+    This does not assume that the estimate lies inside its interval (a bootstrap percentile
+    interval need not contain the point estimate); rows with a missing bound are skipped.
+    """
+    pos = np.asarray(pos, dtype=float)
+    lo = np.asarray(low, dtype=float)
+    hi = np.asarray(high, dtype=float)
+    ok = np.isfinite(pos) & np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return
+    pos, lo, hi = pos[ok], np.minimum(lo[ok], hi[ok]), np.maximum(lo[ok], hi[ok])
+    if horizontal:
+        ax.hlines(pos, lo, hi, colors=colour, lw=lw, zorder=zorder)
+        ax.scatter(np.r_[lo, hi], np.r_[pos, pos], marker="|", color=colour, s=40, lw=lw, zorder=zorder)
+    else:
+        ax.vlines(pos, lo, hi, colors=colour, lw=lw, zorder=zorder)
+        ax.scatter(np.r_[pos, pos], np.r_[lo, hi], marker="_", color=colour, s=40, lw=lw, zorder=zorder)
+
+
+@contextmanager
+def guarded(what: str = "figure"):
+    """Draw a figure without letting a drawing failure stop the report.
+
+    Use as ``with plots.guarded("response curve"): ...``; on an error the figure is closed
+    and one line says it was not drawn and why, so the rest of the report still runs.
+    """
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - a figure must never stop a report
+        plt.close("all")
+        print(f"({what} not drawn: {type(e).__name__}: {e})")
+
+
 def interval_line(data: pd.DataFrame, x: str, y: str, low: str, high: str, *, ax=None,
                   ylabel: str = "", xlabel: str = "", title: str = "", flag: str | None = None,
                   reference: float | None = None, reference_label: str = "target"):
@@ -82,8 +120,7 @@ def estimate_bars(data: pd.DataFrame, y: str, x: str, low: str, high: str, *, ax
     ax = ax or plt.subplots(figsize=(8, 0.45 * len(d) + 1.2))[1]
     ypos = np.arange(len(d))
     colours = [STATUS_COLOURS.get(v, PALETTE[0]) for v in d[hue]] if hue else PALETTE[0]
-    err = np.vstack([d[x] - d[low], d[high] - d[x]])
-    ax.errorbar(d[x], ypos, xerr=err, fmt="none", ecolor="#555555", capsize=3, lw=1)
+    _intervals(ax, ypos, d[low], d[high], horizontal=True)
     ax.scatter(d[x], ypos, c=colours, s=50, zorder=3)
     ax.set_yticks(ypos, d[y])
     ax.invert_yaxis()
@@ -201,8 +238,8 @@ def lag_effects(table: pd.DataFrame, col_wrap: int = 3):
     for ax, (chain, kpi) in zip(axes.flat, keys):
         g = d[(d["chain"] == chain) & (d["kpi"] == kpi)]
         mult = 0.1 if g["unit"].iloc[0] == "share" else 1.0  # per 10 pp for shares
-        err = np.vstack([(g["coef"] - g["ci_low"]) * mult, (g["ci_high"] - g["coef"]) * mult])
-        ax.errorbar(g["lag"], g["coef"] * mult, yerr=err, fmt="o", color=PALETTE[0], capsize=3)
+        _intervals(ax, g["lag"], g["ci_low"] * mult, g["ci_high"] * mult, colour=PALETTE[0])
+        ax.plot(g["lag"], g["coef"] * mult, "o", color=PALETTE[0])
         ax.axhline(0, color="#555555", lw=0.8)
         per = "+10 pp" if g["unit"].iloc[0] == "share" else f"+1 {g['unit'].iloc[0]}"
         ax.set_title(_wrap(f"{g['kpi_name'].iloc[0]} ({per})", 34), fontsize=9)
@@ -221,7 +258,7 @@ def lag_effects(table: pd.DataFrame, col_wrap: int = 3):
 
 
 QUADRANT_COLOURS = {"fix first": "#c62828", "keep up": "#2e7d32", "possible overkill": "#f9a825",
-                    "low priority": "#757575"}
+                    "low priority": "#757575", "no reliable association": "#bdbdbd"}
 
 
 def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
@@ -233,9 +270,7 @@ def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
     d = matrix.dropna(subset=["share"]).reset_index(drop=True)
     x = d["gap_relative"] * 100
     y = d["share"] * 100
-    # the interval as computed, from its low to its high end: a bootstrap interval of a share near
-    # zero may lie wholly above the estimate, which error bars (offsets from the point) cannot draw
-    ax.vlines(x, d["share_ci_low"] * 100, d["share_ci_high"] * 100, color="#999999", lw=1, zorder=1)
+    _intervals(ax, x, d["share_ci_low"] * 100, d["share_ci_high"] * 100, colour="#999999")
     for q, g in d.groupby("quadrant"):
         ax.scatter(g["gap_relative"] * 100, g["share"] * 100, s=60, color=QUADRANT_COLOURS.get(q, PALETTE[0]),
                    label=q, zorder=2)
@@ -249,13 +284,24 @@ def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
     return ax
 
 
-def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: str = "", title: str = ""):
-    """The result KPI per bin of a driver, with 95% intervals; small bases hollow."""
+def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: str = "", title: str = "",
+                   knot: float | None = None):
+    """The result KPI per bin of a driver, with 95% intervals; small bases hollow.
+
+    ``knot``: a threshold found (its ``knot``), drawn as a dashed line after the band that
+    holds it, so the figure shows what the sentence says.
+    """
     ax = ax or plt.subplots(figsize=(7, 3.5))[1]
     d = curve.reset_index(drop=True)
     pos = np.arange(len(d))
-    err = np.vstack([d["kpi"] - d["kpi_ci_low"], d["kpi_ci_high"] - d["kpi"]])
-    ax.errorbar(pos, d["kpi"], yerr=err, fmt="o-", color=PALETTE[0], capsize=3)
+    if knot is not None and np.isfinite(knot) and "x_high" in d:
+        at = int(np.searchsorted(d["x_high"].to_numpy(dtype=float), knot, side="left"))
+        if at < len(d) - 1:
+            ax.axvline(at + 0.5, color=STATUS_COLOURS["below target"], ls="--", lw=1,
+                       label=f"threshold: beyond {knot:g}")
+            ax.legend(loc="best", fontsize=8)
+    _intervals(ax, pos, d["kpi_ci_low"], d["kpi_ci_high"], colour=PALETTE[0])
+    ax.plot(pos, d["kpi"], "o-", color=PALETTE[0])
     if "small_base" in d and d["small_base"].any():
         f = d[d["small_base"]]
         ax.scatter(pos[d["small_base"].to_numpy()], f["kpi"], s=80, facecolors="white", edgecolors=PALETTE[1],

@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -83,7 +83,8 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from .errors import AnalysisError
-from .kpis import mean_ci, nps
+from . import present
+from .kpis import mean_ci, nps, share_ci
 from .modelframe import ModelFrame
 from .units import TIME_UNITS
 
@@ -188,10 +189,37 @@ def change_label(unit: str, change: float) -> str:
 
 
 def kpi_unit(mf: ModelFrame) -> str:
-    """The unit of the result KPI: ``"NPS points"`` or ``"points on the 1-5 scale"``."""
+    """The unit of the result KPI: ``"NPS points"``, ``"percentage points"`` (a two-level KPI, or
+    a scale steered on its top box) or ``"points on the 1-5 scale"`` (the mean score)."""
     if mf.is_nps:
         return "NPS points"
+    if mf.measure in ("share", "top_box"):
+        return "percentage points"
     return f"points on the {mf.scale.min}-{mf.scale.max} scale"
+
+
+def kpi_base(mf: ModelFrame) -> int:
+    """Base decimals of the result KPI's numbers (:mod:`ipm_analysis.present`): 2 for a mean score."""
+    return 2 if mf.measure == "mean" else 1
+
+
+def kpi_value(mf: ModelFrame, scores: Any) -> float:
+    """The result KPI of some scores as the report reads it: NPS, % in the top box, or the mean."""
+    s = np.asarray(scores, dtype=float)
+    if mf.is_nps:
+        return nps(s).value
+    if mf.measure in ("share", "top_box"):
+        return float(100 * np.isin(s, mf.scale.top_box).mean())
+    return float(s.mean())
+
+
+def kpi_name(mf: ModelFrame) -> str:
+    """What the result KPI's number is: ``"NPS"``, ``"% satisfied"``, ``"% top box"``, ``"mean score"``."""
+    if mf.is_nps:
+        return mf.result_name
+    if mf.measure in ("share", "top_box"):
+        return f"% {mf.top_label}" if mf.top_label else "% in the top box"
+    return f"mean {mf.result_name}"
 
 
 def _boxes(mf: ModelFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -200,10 +228,13 @@ def _boxes(mf: ModelFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _kpi_var(mf: ModelFrame) -> np.ndarray:
-    """Per-response result KPI: ``100 * (top - bottom)`` for NPS (mean = NPS), else the score."""
+    """Per-response result KPI whose mean is the KPI: ``100 * (top - bottom)`` for NPS,
+    ``100 * top`` for a share (two levels, or ``steer_on: top_box``), else the score."""
     if mf.is_nps:
         top, bottom = _boxes(mf)
         return 100.0 * (top - bottom)
+    if mf.measure in ("share", "top_box"):
+        return 100.0 * _boxes(mf)[0]
     return mf.frame["score"].to_numpy(dtype=float)
 
 
@@ -222,7 +253,9 @@ def level_weights(mf: ModelFrame, levels: Sequence[float], measure: str = "kpi")
         return 100 * bottom
     if measure != "kpi":
         raise AnalysisError(f"measure must be 'kpi', 'top' or 'bottom', got {measure!r}")
-    return 100 * (top - bottom) if mf.is_nps else lv
+    if mf.is_nps:
+        return 100 * (top - bottom)
+    return 100 * top if mf.measure in ("share", "top_box") else lv
 
 
 def _design(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = True) -> pd.DataFrame:
@@ -234,17 +267,103 @@ def _design(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = 
 
 
 def _collinear_sets(X: pd.DataFrame) -> list[str]:
-    """Columns of ``X`` that take part in an exact linear dependency (empty when X has full rank)."""
+    """Columns of ``X`` that take part in an exact linear dependency (empty when X has full rank).
+
+    The singular values and right singular vectors of ``X`` are those of the ``R`` of its QR
+    decomposition: an SVD of a k x k matrix instead of an n x k one.
+    """
     A = X.to_numpy(dtype=float)
     scale = np.linalg.norm(A, axis=0)
     scale[scale == 0] = 1.0
-    _, sv, vt = np.linalg.svd(A / scale, full_matrices=False)
+    R = np.linalg.qr(A / scale, mode="r") if A.shape[0] > A.shape[1] else A / scale
+    _, sv, vt = np.linalg.svd(R, full_matrices=False)
     tol = sv.max() * max(A.shape) * np.finfo(float).eps * 1e3 if sv.size else 0.0
     null = vt[sv <= tol]
     if not null.size:
         return []
     involved = (np.abs(null) > 1e-6).any(axis=0)
     return [c for c, hit in zip(X.columns, involved) if hit]
+
+
+class _Test:
+    """What :meth:`_HC3.t_test` and :meth:`_HC3.wald_test` return (the statsmodels attributes used)."""
+
+    def __init__(self, effect, se, statistic, pvalue):
+        self.effect, self.sd, self.statistic, self.pvalue = effect, se, statistic, pvalue
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        z = stats.norm.ppf(1 - alpha / 2)
+        return np.column_stack([self.effect - z * self.sd, self.effect + z * self.sd])
+
+
+class _HC3:
+    """OLS with HC3 errors for the many auxiliary fits (curves, thresholds, segment tests).
+
+    The same numbers as ``sm.OLS(y, X).fit(cov_type="HC3")`` (normal-based intervals and
+    p-values, as statsmodels gives them for a robust covariance), from the cross-products
+    ``X'X``, ``X'y`` and ``X' diag(w) X`` (matrix products, one Cholesky factor of the k x k
+    ``X'X``) instead of statsmodels' pseudo-inverse through an SVD of the n x k design, which
+    cost a fifth of a second per fit at a quarter of a million rows. A design that is not of
+    full rank, or nearly so, falls back to statsmodels (``rank_deficient`` is then set on the
+    class's answer: a statsmodels result). Offers the attributes the package reads: ``params``, ``bse``, ``pvalues``,
+    ``conf_int``, ``t_test``, ``wald_test``, ``cov_params``.
+    """
+
+    def __new__(cls, y: np.ndarray, X: pd.DataFrame):
+        A = X.to_numpy(dtype=float)
+        AT = np.ascontiguousarray(A.T)  # k x n: products with the long axis last are far faster
+        y = np.asarray(y, dtype=float)
+        G = AT @ AT.T
+        d = np.sqrt(np.diag(G))
+        ok = A.shape[0] > A.shape[1] and d.size and (d > 0).all()
+        if ok:
+            Gs = G / np.outer(d, d)
+            try:
+                L = np.linalg.cholesky(Gs)
+            except np.linalg.LinAlgError:
+                ok = False
+            else:
+                ok = np.diag(L).min() ** 2 > 1e-10  # reciprocal condition of the scaled X'X
+        if not ok:
+            return sm.OLS(y, X).fit(cov_type="HC3")
+        self = super().__new__(cls)
+        Linv = np.linalg.solve(L, np.eye(len(d)))
+        Ginv = (Linv.T @ Linv) / np.outer(d, d)
+        beta = Ginv @ (AT @ y)
+        u = y - beta @ AT
+        h = np.einsum("ij,ij->j", Ginv @ AT, AT)
+        w = (u / np.maximum(1.0 - h, 1e-12)) ** 2
+        cov = Ginv @ ((AT * w) @ AT.T) @ Ginv
+        self._cov = cov
+        cols = list(X.columns)
+        self.params = pd.Series(beta, index=cols)
+        self.bse = pd.Series(np.sqrt(np.maximum(np.diag(cov), 0.0)), index=cols)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.pvalues = pd.Series(2 * stats.norm.sf(np.abs(beta / self.bse.to_numpy())), index=cols)
+        return self
+
+    def cov_params(self) -> np.ndarray:
+        return self._cov
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        z = stats.norm.ppf(1 - alpha / 2)
+        b, se = self.params.to_numpy(), self.bse.to_numpy()
+        return np.column_stack([b - z * se, b + z * se])
+
+    def t_test(self, L: np.ndarray) -> _Test:
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        eff = L @ self.params.to_numpy()
+        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", L, self._cov, L), 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = 2 * stats.norm.sf(np.abs(eff / se))
+        return _Test(eff, se, eff / se, p)
+
+    def wald_test(self, R: np.ndarray, use_f: bool = False, scalar: bool = True) -> _Test:
+        R = np.atleast_2d(np.asarray(R, dtype=float))
+        r = R @ self.params.to_numpy()
+        V = R @ self._cov @ R.T
+        stat = float(r @ np.linalg.pinv(V) @ r)
+        return _Test(r, None, stat, float(stats.chi2.sf(stat, np.linalg.matrix_rank(V))))
 
 
 def _check_identifiable(mf: ModelFrame, X: pd.DataFrame, what: str) -> None:
@@ -332,7 +451,18 @@ class _OrderedLogit(OrderedModel):
     checks) and the analytic score of the log-likelihood, so that BFGS does not difference it
     numerically (statsmodels' default: one log-likelihood per parameter per step).
     tests/test_regression.py checks the score against numerical differences and the fit against
-    ``OrderedModel`` itself."""
+    ``OrderedModel`` itself.
+
+    ``freq_weights`` (set after construction) makes each row stand for that many identical
+    responses: the log-likelihood and its score are weighted sums, so a frame with few distinct
+    (drivers, score) rows is fitted on those rows only (the same estimate and covariance).
+    """
+
+    freq_weights: np.ndarray | None = None
+
+    def loglike(self, params):
+        ll = self.loglikeobs(params)
+        return float(ll.sum() if self.freq_weights is None else ll @ self.freq_weights)
 
     def cdf(self, x):
         return special.expit(x)
@@ -360,7 +490,8 @@ class _OrderedLogit(OrderedModel):
         return np.column_stack((d_beta, (d_cut / prob[:, None]) @ _cut_jacobian(params, k_cut)))
 
     def score(self, params):
-        return self.score_obs(params).sum(axis=0)
+        s = self.score_obs(params)
+        return s.sum(axis=0) if self.freq_weights is None else self.freq_weights @ s
 
 
 def _cut_jacobian(params: np.ndarray, k_cut: int) -> np.ndarray:
@@ -416,8 +547,17 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     _need_rows(mf, X.shape[1] + len(levels) - 1, "the ordinal model")
     y = pd.Series(pd.Categorical(mf.frame["score"].to_numpy(), categories=levels, ordered=True))
     _check_identifiable(mf, X.assign(const=1.0), "the ordinal model")
+    # identical (drivers, score) rows once each, with their count as a frequency weight
+    A = np.column_stack([X.to_numpy(dtype=float), mf.frame["score"].to_numpy(dtype=float)])
+    uniq, counts = np.unique(A, axis=0, return_counts=True)
+    weights = None
+    if len(uniq) <= 0.5 * len(A):
+        X = pd.DataFrame(uniq[:, :-1], columns=X.columns)
+        y = pd.Series(pd.Categorical(uniq[:, -1], categories=levels, ordered=True))
+        weights = counts.astype(float)
     try:
         model = _OrderedLogit(y, X, distr="logit")
+        model.freq_weights = weights
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = model.fit(method="bfgs", disp=False, maxiter=3000)
@@ -448,6 +588,58 @@ class BoxLogits:
     columns: tuple[str, ...]
 
 
+def _distinct_rows(A: np.ndarray, max_share: float = 0.5) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(distinct rows, counts)`` when ``A`` has few distinct rows (at most ``max_share`` of
+    them), else ``(A, None)``. Drivers measured in shares, days and counts repeat the same rows
+    many times; a model whose likelihood or average is a sum over rows then runs on the distinct
+    rows with their counts as frequency weights (the same numbers). A sample of rows decides
+    first, so continuous data do not pay for the sort."""
+    n = len(A)
+    probe = A[:: max(1, n // 5000)]
+    if len(np.unique(probe, axis=0)) > 0.3 * len(probe):
+        return A, None
+    u, c = np.unique(A, axis=0, return_counts=True)
+    if len(u) > max_share * n:
+        return A, None
+    return u, c.astype(float)
+
+
+class _LogitFit:
+    """A logit fitted by Newton's method on (possibly frequency-weighted) rows: ``params``
+    (named like statsmodels' ``Logit`` result) and ``predict``."""
+
+    def __init__(self, params: pd.Series):
+        self.params = params
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return special.expit(np.asarray(X, dtype=float) @ self.params.to_numpy())
+
+
+def _newton_logit(y: np.ndarray, XT: np.ndarray, w: np.ndarray, columns) -> _LogitFit:
+    """Maximum likelihood logit of ``y`` on the rows of ``XT.T`` with frequency weights ``w``
+    (``XT`` is k x n: products with the long axis last are the fast ones). The estimate
+    statsmodels' ``Logit(...).fit(method="newton")`` gives, iterated to a change below 1e-10."""
+    beta = np.zeros(XT.shape[0])
+    converged = False
+    for _ in range(100):
+        p = special.expit(beta @ XT)
+        g = XT @ (w * (y - p))
+        H = (XT * (w * p * (1 - p))) @ XT.T
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        beta = beta + step
+        if not np.isfinite(beta).all() or np.abs(beta).max() > 50:
+            break
+        if np.abs(step).max() <= 1e-10 * max(1.0, np.abs(beta).max()):
+            converged = True
+            break
+    if not converged:
+        raise AnalysisError("a box logit did not converge (a driver may separate the box perfectly)")
+    return _LogitFit(pd.Series(beta, index=list(columns)))
+
+
 def _fit_logit(y: np.ndarray, X: pd.DataFrame) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -475,18 +667,22 @@ def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxL
         if min(k, len(y) - k) < MIN_BOX_EVENTS:
             raise AnalysisError(f"the {name} logit needs at least {MIN_BOX_EVENTS} responses in and out of the "
                                 f"{name}; got {k} of {len(y)}")
-    rt, rb = _fit_logit(top, X), _fit_logit(bottom, X)
-    Xa = X.to_numpy()
+    # both fits and their joint sandwich on the distinct (drivers, top, bottom) rows, weighted
+    U, counts = _distinct_rows(np.column_stack([X.to_numpy(dtype=float), top, bottom]))
+    w = np.ones(len(U)) if counts is None else counts
+    XT = np.ascontiguousarray(U[:, :-2].T)
+    rt = _newton_logit(U[:, -2], XT, w, X.columns)
+    rb = _newton_logit(U[:, -1], XT, w, X.columns)
     blocks, scores = [], []
-    for res, y in ((rt, top), (rb, bottom)):
-        p = res.predict(Xa)
-        blocks.append(np.linalg.pinv((Xa * (p * (1 - p))[:, None]).T @ Xa))
-        scores.append(Xa * (y - p)[:, None])
-    k = Xa.shape[1]
+    for res, y in ((rt, U[:, -2]), (rb, U[:, -1])):
+        p = special.expit(res.params.to_numpy() @ XT)
+        blocks.append(np.linalg.pinv((XT * (w * p * (1 - p))) @ XT.T))
+        scores.append(XT * (y - p))
+    k = XT.shape[0]
     ainv = np.zeros((2 * k, 2 * k))
     ainv[:k, :k], ainv[k:, k:] = blocks
-    S = np.hstack(scores)
-    cov = ainv @ (S.T @ S) @ ainv
+    ST = np.vstack(scores)  # 2k x rows
+    cov = ainv @ ((ST * w) @ ST.T) @ ainv
     return BoxLogits(rt, rb, cov, tuple(X.columns))
 
 
@@ -506,11 +702,14 @@ def _scenario_x(X: np.ndarray, j: int, binary: bool, change: float) -> tuple[np.
     return X, X1, 1.0
 
 
-def _logit_change(beta: np.ndarray, X0: np.ndarray, X1: np.ndarray, factor: float) -> tuple[float, np.ndarray]:
-    """Average change in the probability and its gradient with respect to beta."""
-    p0, p1 = 1 / (1 + np.exp(-(X0 @ beta))), 1 / (1 + np.exp(-(X1 @ beta)))
-    est = factor * float(np.mean(p1 - p0))
-    grad = factor * ((p1 * (1 - p1)) @ X1 - (p0 * (1 - p0)) @ X0) / len(X0)
+def _logit_change(beta: np.ndarray, X0: np.ndarray, X1: np.ndarray, factor: float,
+                  w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Average change in the probability and its gradient with respect to beta (rows weighted
+    by ``w``, frequency weights of distinct rows, when given)."""
+    w = np.ones(len(X0)) if w is None else w
+    p0, p1 = special.expit(X0 @ beta), special.expit(X1 @ beta)
+    est = factor * float(w @ (p1 - p0)) / w.sum()
+    grad = factor * ((w * p1 * (1 - p1)) @ X1 - (w * p0 * (1 - p0)) @ X0) / w.sum()
     return est, grad
 
 
@@ -601,16 +800,24 @@ def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collin
     mf = _check_mf(mf)
     drivers = list(mf.drivers if drivers is None else drivers)
     X = _design(mf, drivers)
-    Xa = X.to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        vifs = [float(variance_inflation_factor(Xa, X.columns.get_loc(d))) for d in drivers]
         regs = X.drop(columns="const")
-        corr = np.corrcoef(regs.to_numpy(), rowvar=False) if regs.shape[1] > 1 else np.ones((1, 1))
+        corr = np.corrcoef(np.ascontiguousarray(regs.to_numpy(dtype=float).T)) if regs.shape[1] > 1 \
+            else np.ones((1, 1))
     corr = np.atleast_2d(corr)
     eig = np.linalg.eigvalsh(corr) if np.isfinite(corr).all() else np.array([np.nan])
     cond = float(np.sqrt(eig.max() / eig.min())) if eig.min() > 1e-12 else float("inf")
-    rows = []
     names = list(regs.columns)
+    if np.isfinite(cond) and eig.min() > 1e-8:
+        # with the intercept in the model, VIF_j = 1 / (1 - R²_j) is the j-th diagonal element
+        # of the inverse correlation matrix of the regressors: no regression per driver
+        inv = np.linalg.inv(corr)
+        vifs = [float(inv[names.index(d), names.index(d)]) for d in drivers]
+    else:  # (nearly) singular: statsmodels' regression per driver says which ones are infinite
+        Xa = X.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vifs = [float(variance_inflation_factor(Xa, X.columns.get_loc(d))) for d in drivers]
+    rows = []
     for d, v in zip(drivers, vifs, strict=True):
         i = names.index(d)
         others = [(abs(corr[i, k]), names[k], corr[i, k]) for k in range(len(names)) if k != i and names[k] in drivers]
@@ -705,19 +912,6 @@ _EFFECT_COLUMNS = [
 ]
 
 
-def _fmt_signed(x: float, digits: int = 1) -> str:
-    return f"{x:+.{digits}f}" if np.isfinite(x) else "n/a"
-
-
-def _fmt_effect(x: float, nps_points: bool) -> str:
-    """An effect for a sentence: 1 decimal in NPS points; 2 (3 below 0.1) on a rating scale."""
-    if not np.isfinite(x):
-        return "n/a"
-    if nps_points:
-        return f"{x:+.1f}"
-    return f"{x:+.2f}" if abs(x) >= 0.1 else f"{x:+.3f}"
-
-
 def _resolve_changes(mf: ModelFrame, changes: Mapping[str, float] | None) -> dict[str, float]:
     changes = dict(changes or {})
     unknown = [k for k in changes if k not in mf.drivers]
@@ -799,7 +993,9 @@ def driver_effects(
     col = collinearity(mf)
 
     rows = []
+    lpm = None
     ci_ols = np.asarray(ols.conf_int(alpha))
+    Xd, wd = _distinct_rows(X)  # the logit averages over distinct rows, weighted by their counts
     for d in mf.drivers:
         spec = mf.specs[d]
         j = cols.index(d)
@@ -817,11 +1013,11 @@ def driver_effects(
             row.update({f"effect_{key}": np.nan, f"effect_{key}_ci_low": np.nan, f"effect_{key}_ci_high": np.nan})
         row.update({"effect_kpi": np.nan, "effect_kpi_ci_low": np.nan, "effect_kpi_ci_high": np.nan,
                     "p_value_kpi": np.nan})
-        X0, X1, factor = _scenario_x(X, j, binary, c)
+        X0, X1, factor = _scenario_x(Xd, j, binary, c)
         if logits is not None:
             k = len(cols)
-            et, gt = _logit_change(np.asarray(logits.top.params), X0, X1, factor)
-            eb, gb = _logit_change(np.asarray(logits.bottom.params), X0, X1, factor)
+            et, gt = _logit_change(np.asarray(logits.top.params), X0, X1, factor, wd)
+            eb, gb = _logit_change(np.asarray(logits.bottom.params), X0, X1, factor, wd)
             for key, est, g in (("top", et, np.r_[gt, np.zeros(k)]), ("bottom", eb, np.r_[np.zeros(k), gb])):
                 se = float(np.sqrt(max(g @ logits.cov @ g, 0.0)))
                 row.update({f"effect_{key}": 100 * est, f"effect_{key}_ci_low": 100 * (est - z * se),
@@ -832,7 +1028,19 @@ def driver_effects(
                 se = float(np.sqrt(max(g @ logits.cov @ g, 0.0)))
                 row.update({"effect_kpi": est, "effect_kpi_ci_low": est - z * se, "effect_kpi_ci_high": est + z * se,
                             "p_value_kpi": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan})
-        if not mf.is_nps:
+        if mf.measure in ("share", "top_box"):
+            if logits is not None:
+                est, lo_, hi_ = row["effect_top"], row["effect_top_ci_low"], row["effect_top_ci_high"]
+                se = (hi_ - lo_) / (2 * z)
+                row.update({"effect_kpi": est, "effect_kpi_ci_low": lo_, "effect_kpi_ci_high": hi_,
+                            "p_value_kpi": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan})
+            else:  # a box too small for a logit: the linear probability model (HC3) on the share
+                if lpm is None:
+                    lpm = _HC3(_kpi_var(mf), Xdf)
+                b_, (l_, h_) = float(lpm.params.iloc[j]) * c, np.asarray(lpm.conf_int(alpha))[j] * c
+                row.update({"effect_kpi": b_, "effect_kpi_ci_low": min(l_, h_), "effect_kpi_ci_high": max(l_, h_),
+                            "p_value_kpi": float(lpm.pvalues.iloc[j])})
+        elif not mf.is_nps:
             row.update({"effect_kpi": row["effect_score"], "effect_kpi_ci_low": row["effect_score_ci_low"],
                         "effect_kpi_ci_high": row["effect_score_ci_high"], "p_value_kpi": row["p_value"]})
         row.update({"effect_kpi_ordinal": np.nan, "effect_kpi_ordinal_ci_low": np.nan,
@@ -867,33 +1075,35 @@ def driver_effects(
 
 def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf: ModelFrame) -> str:
     lab = row["change_label"]
-    if mf.is_nps and np.isfinite(row["effect_kpi"]):
+    if mf.measure != "mean" and np.isfinite(row["effect_kpi"]):
         e, lo, hi, p = row["effect_kpi"], row["effect_kpi_ci_low"], row["effect_kpi_ci_high"], row["p_value_kpi"]
-        u = "NPS points"
+        u = kpi_unit(mf)
+        what = "" if mf.is_nps else f" in {kpi_name(mf)}"
     else:
         e, lo, hi, p = row["effect_score"], row["effect_score_ci_low"], row["effect_score_ci_high"], row["p_value"]
-        u = "score points"
-    nps_points = u == "NPS points"
-    f = (lambda v: _fmt_effect(v, nps_points))
-    interval = f"{ci:.0%} interval {f(lo)} to {f(hi)}"
+        u, what = "score points", ""
+    es, los, his = present.interval(e, lo, hi, base=kpi_base(mf) if u != "score points" else 2, signed=True)
+    interval = f"{ci:.0%} interval {los} to {his}"
     if p < 1 - ci:
-        return f"{lab} {name} is associated with {f(e)} {u} ({interval})."
+        return f"{lab} {name} is associated with {es} {u}{what} ({interval})."
     return (f"{lab} {name} shows no reliable association with the {mf.result_name} "
-            f"({f(e)} {u}, {interval}, includes no effect).")
+            f"({es} {u}{what}, {interval}, includes no effect).")
 
 
 def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
     if reliable:
         scored = mf.result_name if mf.result_name.lower().endswith("score") else f"{mf.result_name} score"
-        return (f"The drivers together explain {r2:.0%} of the variation in the {scored} "
-                f"(R² {r2:.3f}; joint test p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}); "
+        return (f"The drivers together explain {present.num(100 * r2, 0)} % of the variation in the "
+                f"{scored} (R² {present.num(r2, 3)}; joint test p "
+                f"{'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); "
                 "these are associations, not proof of cause.")
     why = []
     if r2 < min_r2:
-        why.append(f"the drivers explain only {100 * r2:.1f} % of the variation in the score (R² {r2:.3f})")
+        why.append(f"the drivers explain only {present.num(100 * r2, 1)} % of the variation in the score "
+                   f"(R² {present.num(r2, 3)})")
     if p >= 0.05 or not effects["reliable"].any():
         why.append("no driver's interval excludes zero" if not effects["reliable"].any()
-                   else f"the joint test does not distinguish them from no effect (p = {p:.2f})")
+                   else f"the joint test does not distinguish them from no effect (p = {present.p_value(p)})")
     return "No reliable driver was found: " + " and ".join(why or ["the joint test is not significant"]) + "."
 
 
@@ -930,7 +1140,17 @@ def _bins(x: np.ndarray, n_bins: int, max_levels: int, min_n: int) -> np.ndarray
             else:
                 groups.append(cur)
         return np.array([(vals[g[0]], vals[g[-1]]) for g in groups])
-    qs = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))
+    probs = set(np.linspace(0, 1, n_bins + 1).round(6))
+    q10, q90 = np.quantile(x, [0.1, 0.9])
+    middle = max(q90 - q10, np.finfo(float).eps)
+    if x.max() - q90 > middle:  # a long upper tail (e.g. days late): bands that follow it
+        probs |= {0.95, 0.975, 0.99}
+    if q10 - x.min() > middle:
+        probs |= {0.01, 0.025, 0.05}
+    qs = np.quantile(x, sorted(probs), method="inverted_cdf")
+    heavy = vals[counts >= len(x) / (2 * n_bins)]  # a value holding many responses is a band of its own
+    below = [vals[i - 1] for i in np.searchsorted(vals, heavy) if i > 0]
+    qs = np.unique(np.r_[qs, heavy, below])
     edges = []
     lo = x.min()
     for q in qs[1:]:
@@ -1010,7 +1230,12 @@ def response_curve(
     dummies = [b for b in range(len(edges)) if b != ref]
     for b in dummies:
         X[f"bin{b}"] = (idx == b).astype(float)
-    fit = sm.OLS(kv, X).fit(cov_type="HC3")
+    # another driver that is a function of the bins (on time next to days late) would make the
+    # contrasts unidentifiable: it is left out of this adjustment
+    tied = [d for d in others if pd.Series(mf.frame[d].to_numpy()).groupby(idx).nunique().max() <= 1]
+    if tied:
+        X = X.drop(columns=tied)
+    fit = _HC3(kv, X)
     conf = np.asarray(fit.conf_int(1 - ci))
     rows = []
     for b, (lo, hi) in enumerate(edges):
@@ -1019,6 +1244,10 @@ def response_curve(
         if mf.is_nps:
             r = nps(scores[m], ci)
             kpi, klo, khi = r.value, r.ci_low, r.ci_high
+        elif mf.measure in ("share", "top_box"):
+            k_top = float(np.isin(scores[m], mf.scale.top_box).sum())
+            slo, shi = share_ci(k_top, float(m.sum()), ci)
+            kpi, klo, khi = 100 * k_top / m.sum(), 100 * slo, 100 * shi
         else:
             kpi, klo, khi = mc.mean, mc.ci_low, mc.ci_high
         row = {"bin": _bin_label(lo, hi, spec.unit), "x_low": lo, "x_high": hi, "x_mean": float(x[m].mean()),
@@ -1033,7 +1262,7 @@ def response_curve(
         row["small_base"] = row["n"] < mf.min_base_flag
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs.update(driver=driver, kpi_unit=kpi_unit(mf), ci=ci,
+    out.attrs.update(driver=driver, kpi_unit=kpi_unit(mf), ci=ci, not_adjusted_for=tied,
                      method="bins of the driver's values; contrasts vs the best bin adjusted for the other "
                             "drivers (OLS, HC3)")
     return out
@@ -1067,6 +1296,13 @@ class Threshold:
     profile : DataFrame
         ``knot, rss, lr`` for every candidate (``lr = n * log(rss / rss_min)``).
     ci : float
+    adjusted_for_others : bool
+        False: the driver on its own (with the controls); True: the other drivers held equal.
+    adjusted : Threshold or None
+        The same test with the other drivers held equal (on the result of the default call).
+    step, step_ci_low, step_ci_high, first_beyond : float
+        The KPI at the first observed value beyond the knot against the straight line before
+        the knot (the jump plus one step of the new slope), with its interval.
     """
 
     driver: str
@@ -1095,17 +1331,126 @@ class Threshold:
     sentence: str
     profile: pd.DataFrame
     ci: float
+    adjusted_for_others: bool = False
+    adjusted: Any = None
+    step: float = math.nan
+    step_ci_low: float = math.nan
+    step_ci_high: float = math.nan
+    first_beyond: float = math.nan
+
+
+#: Units a threshold is looked for in: time and counts.
+THRESHOLD_UNITS = ("days", "hours", "minutes", "seconds", "count")
+
+
+def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> str:
+    """The threshold sentence, and what the response curve's bands say when the two differ.
+
+    When no threshold is found but the bands of the curve differ reliably from the best one
+    (Holm-adjusted over the bands), the text says so rather than leaving "no threshold" next
+    to a falling curve.
+    """
+    text = th.sentence
+    if curve is None or th.found or "p_value" not in curve:
+        return text
+    c = curve[curve["p_value"].notna()]
+    if not len(c):
+        return text
+    from .kpis import holm
+
+    ph = holm(c["p_value"].to_numpy(dtype=float))
+    off = c[ph < 1 - th.ci]
+    if len(off):
+        base = 2 if th.kpi_unit.startswith("points on") else 1
+        bands = "; ".join(f"{b}: {present.num(d, base, signed=True)}"
+                          for b, d in zip(off["bin"], off["kpi_vs_ref"], strict=True))
+        text += (f" The result KPI does change along {th.name} (against its best band, in {th.kpi_unit}: {bands}), "
+                 "but as steadily as a straight line: no single point stands out.")
+    return text
+
+
+#: At most this many candidate knots: the distinct values, or quantiles of the driver beyond that.
+MAX_KNOTS = 200
 
 
 def _candidate_knots(x: np.ndarray, min_side: int) -> np.ndarray:
-    lo, hi = np.quantile(x, [0.1, 0.9])
-    vals = np.unique(x)
-    cand = vals[(vals >= lo) & (vals <= hi)] if len(vals) <= 30 else np.unique(np.quantile(x, np.arange(0.1, 0.901, 0.05)))
-    keep = [k for k in cand if (x <= k).sum() >= min_side and (x > k).sum() >= min_side]
-    return np.array(keep, dtype=float)
+    """Candidate knots over the whole observed range with ``min_side`` responses on each side.
+
+    Every distinct value (or, with more than ``MAX_KNOTS`` of them, the values at the 0.5 %
+    quantiles) with at least ``min_side`` responses at or below it and above it.
+    """
+    xs = np.sort(x)
+    n = len(xs)
+    if n < 2 * min_side:
+        return np.array([], dtype=float)
+    lo, hi = xs[min_side - 1], xs[n - min_side - 1]  # at least min_side at or below, and above
+    vals = np.unique(xs)
+    cand = vals[(vals >= lo) & (vals <= hi)]
+    if len(cand) > MAX_KNOTS:
+        cand = np.unique(np.quantile(xs[min_side - 1:n - min_side], np.linspace(0, 1, MAX_KNOTS)))
+        cand = np.unique(xs[np.searchsorted(xs, cand, side="left").clip(0, n - 1)])
+    below = np.searchsorted(xs, cand, side="right")
+    keep = (below >= min_side) & (n - below >= min_side)
+    return cand[keep].astype(float)
 
 
-def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int | None = None) -> Threshold:
+def hinge_rss(B: np.ndarray, x: np.ndarray, y: np.ndarray, knots: np.ndarray,
+              step: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Residual sum of squares of ``y ~ B + max(0, x - k) [+ 1(x > k)]`` for every knot ``k``.
+
+    One pass from sufficient statistics instead of one least-squares fit per knot: with the
+    rows sorted by ``x``, the cross-products of ``B`` and ``y`` with the hinge ``h_k`` and the
+    step ``s_k`` are suffix sums, and by Frisch-Waugh-Lovell ``RSS_k = RSS_B - r'R (R'R)^-1 R'r``
+    with ``R`` the terms residualised on ``B``. Cost ``O(n p + K p^2)``.
+
+    Returns
+    -------
+    rss : ndarray (K,)
+    coef : ndarray (K, 2)
+        The hinge slope and the step of each knot's fit (step 0 when ``step`` is false).
+    """
+    order = np.argsort(x, kind="stable")
+    xs, Bs, ys = x[order], B[order], y[order]
+    n = len(xs)
+
+    def suffix(a: np.ndarray) -> np.ndarray:  # sums over the rows with x > k
+        c = np.cumsum(a[::-1], axis=0)[::-1]
+        return np.concatenate([c, np.zeros((1,) + a.shape[1:])], axis=0)
+
+    k = np.asarray(knots, dtype=float)
+    start = np.searchsorted(xs, k, side="right")
+    S_B = suffix(Bs)[start]
+    S_Bx = suffix(Bs * xs[:, None])[start]
+    S_x, S_xx = suffix(xs)[start], suffix(xs * xs)[start]
+    S_1 = (n - start).astype(float)
+    S_y, S_yx = suffix(ys)[start], suffix(ys * xs)[start]
+    BH = np.stack([S_Bx - k[:, None] * S_B, S_B], axis=2)                # (K, p, 2): B'h, B's
+    hh = S_xx - 2 * k * S_x + k ** 2 * S_1
+    hs = S_x - k * S_1
+    HH = np.stack([np.stack([hh, hs], 1), np.stack([hs, S_1], 1)], 1)  # (K, 2, 2)
+    yH = np.stack([S_yx - k * S_y, S_y], 1)                              # (K, 2)
+    if not step:
+        BH, HH, yH = BH[:, :, :1], HH[:, :1, :1], yH[:, :1]
+    BtB, Bty = B.T @ B, B.T @ y
+    BtB_inv = np.linalg.pinv(BtB)
+    sol_y = BtB_inv @ Bty
+    rss_b = float(y @ y - Bty @ sol_y)
+    RR = HH - np.einsum("kpi,pq,kqj->kij", BH, BtB_inv, BH)              # R'R
+    Rr = yH - np.einsum("kpi,p->ki", BH, sol_y)                          # R'r
+    m = RR.shape[1]
+    scale = np.sqrt(np.maximum(np.einsum("kii->ki", HH), 1e-300))
+    ok = (np.einsum("kii->ki", RR) > 1e-9 * scale ** 2).all(axis=1)
+    coef = np.zeros((len(k), 2))
+    gain = np.zeros(len(k))
+    if ok.any():
+        c = np.linalg.solve(RR[ok] + 1e-12 * np.eye(m), Rr[ok][:, :, None])[:, :, 0]
+        coef[ok, :m] = c
+        gain[ok] = np.einsum("ki,ki->k", Rr[ok], c)
+    return np.maximum(rss_b - gain, 0.0), coef
+
+
+def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int | None = None,
+                   adjust: bool | None = None) -> Threshold:
     """Look for a threshold in a numeric driver (broken-stick regression with a profiled knot).
 
     Parameters
@@ -1115,8 +1460,13 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
         A numeric driver with at least four distinct values.
     ci : float, default 0.95
     min_side : int, optional
-        Least responses on each side of a candidate knot; default ``max(min_base_flag,
-        5 % of n)``.
+        Least responses on each side of a candidate knot; default the frame's
+        ``min_base_flag`` (the minimum base).
+    adjust : bool, optional
+        ``False``: the driver on its own (with the controls only); ``True``: with the other
+        drivers held equal. Default: both, the driver on its own reported first and the
+        adjusted test in ``adjusted`` (a companion KPI in the same model, such as on-time next
+        to days late, can absorb the step and hide a threshold the driver shows on its own).
 
     Returns
     -------
@@ -1124,45 +1474,76 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
 
     Notes
     -----
-    Model: ``kpi_i = a + b1 * x_i + b2 * max(0, x_i - k) + other drivers + controls``, where
-    ``kpi_i`` is ``100 * (promoter - detractor)`` for NPS and the score otherwise. Candidate
-    knots: the driver's distinct values between its 10th and 90th percentiles (or its 5 %
-    quantiles when it has more than 30 values) with ``min_side`` responses on each side. The
-    knot minimising the residual sum of squares is the profile-likelihood estimate; its
-    interval keeps the candidates with ``n * log(RSS_k / RSS_min) <= chi2_1(ci)``. Slopes and
-    the cost use HC3 errors at the chosen knot, which ignores the uncertainty of the knot
-    itself; the slope change's p-value is therefore Bonferroni-adjusted for the knots tried.
+    Model: ``kpi_i = a + b1 * x_i + b2 * max(0, x_i - k) + controls`` (and the other drivers
+    when adjusted), where ``kpi_i`` is ``100 * (promoter - detractor)`` for NPS, ``100 *
+    top box`` for a share and the score otherwise. Candidate knots: every distinct value of the
+    driver over its whole observed range (its 0.5 % quantiles beyond ``MAX_KNOTS`` values) with
+    ``min_side`` responses on each side. The knot minimising the residual sum of squares
+    (:func:`hinge_rss`, one pass) is the profile-likelihood estimate; its interval keeps the
+    candidates with ``n * log(RSS_k / RSS_min) <= chi2_1(ci)``. Slopes and the cost use HC3
+    errors at the chosen knot, which ignores the uncertainty of the knot itself; the slope
+    change's p-value is therefore Bonferroni-adjusted for the knots tried.
     """
     mf = _check_mf(mf)
     ci = _check_ci(ci)
     driver = _check_driver(mf, driver)
+    if adjust is None:
+        alone = _threshold(mf, driver, ci, min_side, adjust=False)
+        others = [d for d in mf.drivers if d != driver]
+        if not others:
+            return alone
+        adjusted = _threshold(mf, driver, ci, min_side, adjust=True)
+        return replace(alone, adjusted=adjusted, sentence=_both_sentence(alone, adjusted, mf, others))
+    return _threshold(mf, driver, ci, min_side, adjust=bool(adjust))
+
+
+def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Sequence[str]) -> str:
+    names = ", ".join(mf.specs[d].name for d in others)
+    if adj.found:
+        p = present.p_value(adj.p_adjusted)
+        held = f"With {names} held equal the bend is still there (beyond {adj.knot:g}, p {'' if p[0] == '<' else '= '}{p})."
+    else:
+        held = (f"With {names} held equal it is not distinguishable from a straight line "
+                f"(p = {present.p_value(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
+            f"With {names} held equal: not either (p = {present.p_value(adj.p_adjusted)})."
+    return f"{alone.sentence} {held}"
+
+
+def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adjust: bool) -> Threshold:
     x = _numeric_driver(mf, driver, 4)
     spec = mf.specs[driver]
     n = len(x)
-    min_side = max(mf.min_base_flag, int(0.05 * n)) if min_side is None else int(min_side)
+    min_side = mf.min_base_flag if min_side is None else int(min_side)
     cand = _candidate_knots(x, min_side)
     if len(cand) == 0:
         raise AnalysisError(f"driver '{driver}' has no candidate knot with {min_side} responses on each side")
     y = _kpi_var(mf)
-    base = _design(mf)  # const, the driver itself, other drivers, controls
-    B = base.to_numpy()
-    rss = np.empty(len(cand))
-    for i, k in enumerate(cand):
-        Xk = np.column_stack([B, np.maximum(0.0, x - k)])
-        beta, *_ = np.linalg.lstsq(Xk, y, rcond=None)
-        r = y - Xk @ beta
-        rss[i] = float(r @ r)
+    base = _design(mf) if adjust else _design(mf, [driver])  # const, the driver, (other drivers,) controls
+    B = base.to_numpy(dtype=float)
+    rss, coef = hinge_rss(B, x, y, cand)
+    # a threshold is where the driver starts to cost: just beyond the knot the KPI turns worse
+    # than the straight line before it (down for a lower-is-better driver, up for a higher-is-
+    # better one); a levelling-off is not one
+    vals = np.unique(x)
+    nxt = vals[np.minimum(np.searchsorted(vals, cand, side="right"), len(vals) - 1)]
+    beyond = coef[:, 1] + coef[:, 0] * (nxt - cand)
+    costly = {"lower": -1.0, "higher": 1.0}.get(spec.direction or "")
+    if costly is not None and (np.sign(beyond) == costly).any():
+        keep = np.sign(beyond) == costly
+        cand, rss = cand[keep], rss[keep]
     best = int(np.argmin(rss))
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         lr = n * np.log(rss / rss[best])
+    lr = np.where(np.isfinite(lr), lr, 0.0)
     crit = float(stats.chi2.ppf(ci, 1))
     kept = cand[lr <= crit]
     knot = float(cand[best])
     X = base.copy()
     X["hinge"] = np.maximum(0.0, x - knot)
-    fit = sm.OLS(y, X).fit(cov_type="HC3")
+    X["step"] = (x > knot).astype(float)
+    fit = _HC3(y, X)
     cols = list(X.columns)
-    jx, jh = cols.index(driver), cols.index("hinge")
+    jx, jh, js = cols.index(driver), cols.index("hinge"), cols.index("step")
     alpha = 1 - ci
 
     def lin(weights: dict[int, float]) -> tuple[float, float, float, float]:
@@ -1176,36 +1557,55 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
     sb = lin({jx: 1.0})
     sa = lin({jx: 1.0, jh: 1.0})
     sc = lin({jh: 1.0})
-    p_adj = min(1.0, sc[3] * len(cand))
+    first = float(vals[min(np.searchsorted(vals, knot, side="right"), len(vals) - 1)])
+    jump = lin({js: 1.0, jh: first - knot})  # just beyond the knot against the line before it
+    R = np.zeros((2, len(cols)))
+    R[0, jh], R[1, js] = 1.0, 1.0
+    p_bend = float(fit.wald_test(R, use_f=False, scalar=True).pvalue)
+    p_adj = min(1.0, p_bend * len(cand))
     at = float(np.quantile(x, 0.9))
     if at <= knot:
         at = float(x.max())
-    cost = lin({jx: at - knot, jh: at - knot})
+    cost = lin({jx: at - knot, jh: at - knot, js: 1.0})
     found = bool(p_adj < alpha)
     profile = pd.DataFrame({"knot": cand, "rss": rss, "lr": lr})
     sentence = _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, len(cand), kpi_unit(mf), ci,
-                                   mf.result_name)
+                                   mf.result_name, jump, first)
     return Threshold(driver, spec.name, spec.unit, kpi_unit(mf), knot, float(kept.min()), float(kept.max()),
-                     sb[0], sb[1], sb[2], sa[0], sa[1], sa[2], sc[0], sc[3], p_adj, len(cand), found,
-                     at, cost[0], cost[1], cost[2], n, sentence, profile, ci)
+                     sb[0], sb[1], sb[2], sa[0], sa[1], sa[2], sc[0], p_bend, p_adj, len(cand), found,
+                     at, cost[0], cost[1], cost[2], n, sentence, profile, ci, adjusted_for_others=adjust,
+                     step=jump[0], step_ci_low=jump[1], step_ci_high=jump[2], first_beyond=first)
 
 
-def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name) -> str:
+def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name, jump=None,
+                        first=None) -> str:
     u = spec.unit if spec.unit in TIME_UNITS else ""
     one = u[:-1] if u else "unit"
-    v = (lambda t: f"{t:g} {u}".strip())
-    nps_points = unit == "NPS points"
-    f = (lambda x: _fmt_effect(x, nps_points))
-    iv = (lambda e: f"{ci:.0%} interval {f(e[1])} to {f(e[2])}")
+
+    def v(t: float) -> str:
+        return f"{t:g} {one if abs(t) == 1 else u}".strip() if u else f"{t:g}"
+
+    b = 2 if unit.startswith("points on") else 1
+
+    def f(x: float) -> str:
+        return present.num(x, b, signed=True)
+
+    def iv(e) -> str:
+        _, lo, hi = present.interval(e[0], e[1], e[2], b, signed=True)
+        return f"{ci:.0%} interval {lo} to {hi}"
+
     if not found:
-        return (f"No threshold found for {spec.name}: a change of slope is not distinguishable from a straight "
-                f"line (p = {p_adj:.2f} after allowing for the {m} knots tried).")
+        return (f"No threshold found for {spec.name}: a step or change of slope is not distinguishable from a "
+                f"straight line (p = {present.p_value(p_adj)} after allowing for the {m} knots tried).")
     if sb[1] <= 0 <= sb[2]:
         before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
                   f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
     else:
         before = f"up to {v(knot)}, each extra {one} is associated with {f(sb[0])} {unit} ({iv(sb)})"
     after = f"beyond {v(knot)}, each extra {one} is associated with {f(sa[0])} {unit} ({iv(sa)})"
+    if jump is not None and first is not None and not (jump[1] <= 0 <= jump[2]):
+        after = (f"at {v(first)} the {result_name} is {f(jump[0])} {unit} off the line before it ({iv(jump)}); "
+                 + after)
     tail = f"At {v(at)} that adds up to {f(cost[0])} {unit} compared with {v(knot)} ({iv(cost)})."
     return f"{spec.name}: {before}; {after}. {tail}"
 
@@ -1314,6 +1714,9 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
     if len(keep) < 2:
         raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
                             f"{mf.min_base_suppress} responses; nothing to compare")
+    share_kpi = mf.measure in ("share", "top_box")  # slopes in percentage points of the share
+    what = f"the {kpi_name(mf)}" if share_kpi else "the score"
+    per_unit = "percentage points" if share_kpi else "score points"
     rows = []
     for d in drivers:
         name = mf.specs[d].name
@@ -1335,7 +1738,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             continue
         sub = mf.subset(s.isin(levels).to_numpy())
         seg = sub.frame[segment].to_numpy(dtype=object)
-        y = sub.frame["score"].to_numpy(dtype=float)
+        y = _kpi_var(sub) if share_kpi else sub.frame["score"].to_numpy(dtype=float)
         ref = levels[0]
         X = _design(sub)
         have_dummies = any(c.startswith(f"{segment}[") for c in X.columns)
@@ -1344,12 +1747,12 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             if not have_dummies:
                 X[f"__seg[{lev}]"] = ind
             X[f"__int[{lev}]"] = ind * sub.frame[d].to_numpy(dtype=float)
-        if _collinear_sets(X):
+        fit = _HC3(y, X)
+        if not isinstance(fit, _HC3) and _collinear_sets(X):  # only a rank-deficient design is checked
             row["reading"] = (f"The association of {name} cannot be compared between {segment} segments: within "
                               "the groups the drivers are perfectly collinear.")
             rows.append(row)
             continue
-        fit = sm.OLS(y, X).fit(cov_type="HC3")
         cols = list(X.columns)
         R = np.zeros((len(levels) - 1, len(cols)))
         for i, lev in enumerate(levels[1:]):
@@ -1363,13 +1766,16 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             slopes[lev] = (float(fit.params.iloc[jd]) + float(fit.params.iloc[cols.index(f"__int[{lev}]")])) * c
         differs = bool(p < 1 - ci)
         lab = change_label(mf.specs[d].unit, c)
-        shown = ", ".join(f"{lev}: {v:+.2f}" for lev, v in slopes.items())
+        vals = list(slopes.values())
+        texts = list(present.pair(*vals, base=1 if share_kpi else 2, signed=True)) if len(vals) == 2 else \
+            [present.num(v, 1 if share_kpi else 2, signed=True) for v in vals]
+        shown = ", ".join(f"{lev}: {t}" for lev, t in zip(slopes, texts, strict=True))
         if differs:
-            reading = (f"The association of {name} with the score differs between {segment} segments "
-                       f"(p = {p:.3g}); score points per {lab}: {shown}.")
+            reading = (f"The association of {name} with {what} differs between {segment} segments "
+                       f"(p {'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); {per_unit} per {lab}: {shown}.")
         else:
-            reading = (f"No evidence that the association of {name} with the score differs between {segment} "
-                       f"segments (p = {p:.2f}).")
+            reading = (f"No evidence that the association of {name} with {what} differs between {segment} "
+                       f"segments (p = {present.p_value(p)}).")
         if left_out:
             reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
         row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,

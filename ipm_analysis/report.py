@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import kpis
+from . import kpis, present
 from .data import Client
 from .errors import AnalysisError
 from .units import format_value
@@ -29,6 +29,27 @@ def scale_of(client: Client) -> dict:
         return {"type": "nps"}
     return {"type": "rating", "min": spec.min, "max": spec.max,
             "top_box": list(spec.top_box), "bottom_box": list(spec.bottom_box)}
+
+
+def result_measure(client: Client) -> str:
+    """How the result KPI is read (as :attr:`ModelFrame.measure`): ``"nps"``, ``"share"`` (two
+    levels: % in the top one), ``"top_box"`` (``steer_on: top_box``) or ``"mean"``."""
+    r = client.config.result_kpi
+    if r.scale == "nps":
+        return "nps"
+    spec = r.rating_scale
+    if spec.max - spec.min == 1:
+        return "share"
+    return "top_box" if r.steer_on == "top_box" else "mean"
+
+
+def top_label(client: Client) -> str:
+    """The top box in the data's own words: ``"satisfied"``, or ``"top box (4-5)"``."""
+    r = client.config.result_kpi
+    if r.scale == "labels":
+        return ", ".join(str(v) for v in r.top_box)
+    spec = r.rating_scale
+    return f"in the top box ({', '.join(str(v) for v in spec.top_box)})"
 
 
 def result_kpi_overall(client: Client):
@@ -48,6 +69,8 @@ def result_kpi_label(client: Client) -> str:
     if r.scale == "nps":
         return f"{r.name} (points, -100 to 100)"
     spec = r.rating_scale
+    if result_measure(client) == "share":
+        return f"{r.name} (% {top_label(client)})"
     return f"{r.name} (mean, {spec.min}-{spec.max})"
 
 
@@ -138,9 +161,17 @@ def _result_sentence(client: Client, overall) -> str:
                 f"{overall.ci_high:+.0f}) from {overall.n:,} responses: {overall.promoters:.0%} promoters, "
                 f"{overall.detractors:.0%} detractors.")
     spec = client.config.result_kpi.rating_scale
-    return (f"{name} averages {overall.mean:.2f} on the {spec.min}-{spec.max} scale (95% interval "
-            f"{overall.mean_ci_low:.2f} to {overall.mean_ci_high:.2f}) from {overall.n:,} responses; "
-            f"{overall.top_box:.0%} in the top box, {overall.bottom_box:.0%} in the bottom box.")
+    top = top_label(client)
+    share, s_lo, s_hi = present.interval(100 * overall.top_box, 100 * overall.top_box_ci_low,
+                                         100 * overall.top_box_ci_high, 1)
+    share_text = f"{share} % {top} (95 % interval {s_lo} to {s_hi} %)"
+    if result_measure(client) == "share":
+        return f"{name}: {share_text}, from {overall.n:,} responses."
+    m, m_lo, m_hi = present.interval(overall.mean, overall.mean_ci_low, overall.mean_ci_high, 2)
+    mean_text = f"averages {m} on the {spec.min}-{spec.max} scale (95 % interval {m_lo} to {m_hi})"
+    if result_measure(client) == "top_box":
+        return f"{name}: {share_text}; it {mean_text}, from {overall.n:,} responses."
+    return f"{name} {mean_text} from {overall.n:,} responses; {share_text}."
 
 
 def chain_kpi_sentence(table: pd.DataFrame) -> str:
@@ -203,7 +234,11 @@ def result_kpi_summary(client: Client, overall) -> dict | None:
                  promoters=overall.promoters, passives=overall.passives, detractors=overall.detractors)
     else:
         d.update(value=overall.mean, ci_low=overall.mean_ci_low, ci_high=overall.mean_ci_high,
-                 top_box=overall.top_box, bottom_box=overall.bottom_box)
+                 top_box=overall.top_box, bottom_box=overall.bottom_box,
+                 top_box_ci_low=overall.top_box_ci_low, top_box_ci_high=overall.top_box_ci_high,
+                 top_label=top_label(client))
+    d["measure"] = result_measure(client)
+    d["sentence"] = _result_sentence(client, overall)
     return d
 
 
@@ -238,12 +273,112 @@ def dates_missing(client: Client) -> str | None:
             "association. Everything else is reported.")
 
 
+_PERIOD_OFFSET = {"month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3), "week": pd.DateOffset(weeks=1)}
+_PERIOD_WORD = {"month": "month", "quarter": "quarter", "week": "week"}
+#: A last period with less than this share of the usual volume (median of the periods before) is partial.
+PARTIAL_VOLUME = 0.5
+#: A last period whose data end more than this many days before the period's end is partial.
+PARTIAL_DAYS = 2
+
+
+def _last_date(client: Client) -> pd.Timestamp | None:
+    dates = []
+    if client.responses is not None and "responded_at" in client.responses:
+        dates.append(pd.to_datetime(client.responses["responded_at"]).max())
+    if client.cases is not None:
+        for col in ("closed_at", "opened_at"):
+            if col in client.cases:
+                dates.append(pd.to_datetime(client.cases[col]).max())
+    dates = [d for d in dates if pd.notna(d)]
+    if not dates:
+        return None
+    d = max(dates)
+    return (d.tz_localize(None) if d.tzinfo is not None else d).normalize()
+
+
+def partial_period(client: Client) -> dict | None:
+    """The incomplete last period(s), to be left out of trends and the recent change.
+
+    With ``reporting: {as_of: DATE}`` in client.yaml, every period that ends after that day is
+    incomplete. Otherwise the last period is incomplete when the data's last date (the latest
+    response or case date) falls more than ``PARTIAL_DAYS`` days before the period's end, or
+    when it holds less than ``PARTIAL_VOLUME`` of the median volume (cases, or responses without
+    cases) of up to six periods before it.
+
+    Returns
+    -------
+    dict or None
+        ``{"periods": [Timestamp, ...], "first": Timestamp, "label": "2026-01", "n": int,
+        "usual_n": float or None, "last_date": Timestamp, "as_of": date or None, "reason": str,
+        "sentence": str}``; None when the last period is complete.
+    """
+    rep = client.config.reporting
+    step = _PERIOD_OFFSET.get(rep.period, pd.DateOffset(months=1))
+    table = client.cases if client.cases is not None and len(client.cases) else client.responses
+    if table is None or "period" not in table or not len(table):
+        return None
+    counts = pd.to_datetime(table["period"]).value_counts().sort_index()
+    periods = list(counts.index)
+    if not periods:  # no dates at all: no periods, so none is partial
+        return None
+    last = periods[-1]
+    last_date = _last_date(client)
+    as_of = getattr(rep, "as_of", None)
+    partial: list = []
+    if as_of is not None:
+        cut = pd.Timestamp(as_of)
+        partial = [p for p in periods if p + step - pd.Timedelta(days=1) > cut]
+        reason = f"the data are complete up to {cut:%Y-%m-%d} (reporting as_of in client.yaml)"
+    else:
+        usual = float(counts.iloc[-7:-1].median()) if len(counts) > 1 else None
+        end = last + step - pd.Timedelta(days=1)
+        short_date = last_date is not None and last_date < end - pd.Timedelta(days=PARTIAL_DAYS)
+        low_volume = usual is not None and counts.iloc[-1] < PARTIAL_VOLUME * usual
+        if short_date or low_volume:
+            partial = [last]
+        why = []
+        if short_date:
+            why.append(f"the data end on {last_date:%Y-%m-%d}")
+        if low_volume:
+            why.append(f"it holds {int(counts.iloc[-1]):,} cases against a usual {usual:,.0f}")
+        reason = " and ".join(why)
+    if not partial or len(partial) >= len(periods):
+        return None
+    first = min(partial)
+    fmt = "%Y-%m" if rep.period != "week" else "%Y-%m-%d"
+    word = _PERIOD_WORD.get(rep.period, "period")
+    label = ", ".join(f"{p:{fmt}}" for p in sorted(partial))
+    usual = float(counts[counts.index < first].iloc[-6:].median())
+    sentence = (f"The last {word}{'s' if len(partial) > 1 else ''} ({label}) {'are' if len(partial) > 1 else 'is'} "
+                f"incomplete: {reason}. {'They are' if len(partial) > 1 else 'It is'} left out of the monthly "
+                "trends and the recent change.")
+    return {"periods": sorted(partial), "first": first, "label": label, "n": int(counts[counts.index >= first].sum()),
+            "usual_n": usual, "last_date": last_date, "as_of": as_of, "reason": reason, "sentence": sentence}
+
+
+def partial_period_sentence(client: Client) -> str:
+    """One sentence on an incomplete last period, or that the last period is complete."""
+    p = partial_period(client)
+    return p["sentence"] if p else "The last period in the data is complete."
+
+
+def _complete(frame: pd.DataFrame, client: Client, col: str = "period") -> pd.DataFrame:
+    p = partial_period(client)
+    if p is None:
+        return frame
+    return frame[pd.to_datetime(frame[col]) < p["first"]]
+
+
 def chain_kpis_monthly(client: Client) -> pd.DataFrame:
-    """Each chain KPI per month (small bases flagged, tiny ones suppressed)."""
+    """Each chain KPI per complete month (small bases flagged, tiny ones suppressed).
+
+    An incomplete last period (:func:`partial_period`) is left out.
+    """
     table = chain_kpis(client, period=True)
     table = table[table["period"].astype(str) != "all"].copy()
     table["period"] = pd.to_datetime(table["period"])
-    return table[table["period"].notna()]  # cases without a date have no month
+    table = table[table["period"].notna()]  # cases without a date have no month
+    return _complete(table, client).reset_index(drop=True)
 
 
 def chain_kpi_trends(client: Client, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -282,7 +417,9 @@ def recent_change(client: Client, months: int = 3):
     """The result KPI of the last ``months`` months against the ``months`` before, with a test."""
     if client.responses is None or not has_answer_dates(client):
         return None
-    r = client.responses
+    r = _complete(client.responses, client)
+    if not len(r):
+        return None
     last = r["period"].max()
     cut = last - pd.DateOffset(months=months - 1)
     prev = cut - pd.DateOffset(months=months)
@@ -293,6 +430,9 @@ def recent_change(client: Client, months: int = 3):
         return None
     if scale_of(client)["type"] == "nps":
         res = kpis.nps_change(before, after)
+    elif result_measure(client) in ("share", "top_box"):
+        top = client.config.result_kpi.rating_scale.top_box
+        res = kpis.mean_change(100.0 * before.isin(top), 100.0 * after.isin(top))
     else:
         res = kpis.mean_change(before, after)
     return {"before_months": f"{prev:%Y-%m} to {(cut - pd.DateOffset(months=1)):%Y-%m}",
@@ -305,12 +445,20 @@ def change_sentence(client: Client, change) -> str:
     if change is None:
         return "Too few responses to compare recent months with the months before."
     res = change["result"]
-    unit = "points" if scale_of(client)["type"] == "nps" else "on the scale"
+    measure = result_measure(client)
+    unit = {"nps": "points", "share": "percentage points", "top_box": "percentage points"}.get(measure, "on the scale")
+    base = 2 if measure == "mean" else 1
     verdict = ("a change unlikely to be chance alone (p < 0.05)" if res.p_value < 0.05
                else "within what chance alone could give (p ≥ 0.05)")
-    return (f"{client.config.result_kpi.name} {change['after_months']}: {res.after:.1f} against "
-            f"{res.before:.1f} in {change['before_months']}; a difference of {res.diff:+.1f} {unit} "
-            f"(95% interval {res.ci_low:+.1f} to {res.ci_high:+.1f}), {verdict}.")
+    after, before = present.pair(res.after, res.before, base)
+    if measure in ("share", "top_box"):
+        after, before = f"{after} % {top_label(client)}", f"{before} %"
+    d, lo, hi = present.interval(res.diff, res.ci_low, res.ci_high, base, signed=True)
+    partial = partial_period(client)
+    note = f" ({partial['label']} left out: incomplete)" if partial else ""
+    return (f"{client.config.result_kpi.name} {change['after_months']}{note}: {after} against "
+            f"{before} in {change['before_months']}; a difference of {d} {unit} "
+            f"(95% interval {lo} to {hi}), {verdict}.")
 
 
 def monthly_association(client: Client, max_lag: int = 3, monthly: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -341,16 +489,17 @@ def agenda_table(agenda) -> pd.DataFrame:
     if a.empty:
         return pd.DataFrame(columns=["rank", "chain KPI", "owning link", "chain owner", "now → target",
                                      "expected gain (overall)", "95% interval"])
-    d = 1 if "NPS" in agenda.kpi_unit else 2  # a mean on a 1-5 scale needs two decimals
+    d = 2 if agenda.kpi_unit.startswith("points on") else 1  # a mean on a 1-5 scale needs two decimals
+    gains = [present.interval(g, lo, hi, d, signed=True) for g, lo, hi in
+             zip(a["gain_overall"], a["gain_overall_ci_low"], a["gain_overall_ci_high"], strict=True)]
     return pd.DataFrame({
         "rank": a["rank"],
         "chain KPI": a["name"],
         "owning link": a["link"],
         "chain owner": a["owner"],
         "now → target": a["current_label"] + " → " + a["target_label"],
-        "expected gain (overall)": a["gain_overall"].map(lambda v: f"{v:+.{d}f}"),
-        "95% interval": [f"{lo:+.{d}f} to {hi:+.{d}f}" for lo, hi in zip(a["gain_overall_ci_low"],
-                                                                        a["gain_overall_ci_high"])],
+        f"expected gain (overall, {agenda.kpi_unit})": [g[0] for g in gains],
+        "95% interval": [f"{g[1]} to {g[2]}" for g in gains],
     })
 
 
@@ -358,19 +507,81 @@ def effects_table(models) -> pd.DataFrame:
     """Each driver's association with the result KPI, in the KPI's own unit, with its interval."""
     e = models.effects
     unit = models.kpi_unit
+    d = 2 if unit.startswith("points on") else 1
+    eff = [present.interval(v, lo, hi, d, signed=True) for v, lo, hi in
+           zip(e["effect_kpi"], e["effect_kpi_ci_low"], e["effect_kpi_ci_high"], strict=True)]
     return pd.DataFrame({
         "chain KPI": e["name"],
         "change": e["change_label"],
-        f"associated change ({unit})": e["effect_kpi"].round(1),
-        "95% interval": [f"{lo:+.1f} to {hi:+.1f}" for lo, hi in zip(e["effect_kpi_ci_low"], e["effect_kpi_ci_high"])],
-        "ordinal-model check": e["effect_kpi_ordinal"].round(1),
-        "p": e["p_value_kpi"].map(lambda p: "< 0.001" if p < 0.001 else f"{p:.3f}"),
-        "VIF": e["vif"].round(1),
+        f"associated change ({unit})": [x[0] for x in eff],
+        "95% interval": [f"{x[1]} to {x[2]}" for x in eff],
+        "ordinal-model check": [present.num(v, d, signed=True) for v in e["effect_kpi_ordinal"]],
+        "p": e["p_value_kpi"].map(present.p_value),
+        "VIF": e["vif"].map(lambda v: present.num(v, 1)),
     })
 
 
-def drivers_summary(agenda, top_n: int = 3) -> dict:
-    """The driver results as the portfolio reads them (``summary.json`` section ``drivers``)."""
+def threshold_analyses(client: Client, agenda) -> list[dict]:
+    """Thresholds and response curves of every chain KPI measured in time or counts, and of every
+    declared companion (e.g. days late behind on time), per chain analysed.
+
+    Returns
+    -------
+    list of dict
+        ``{"chain", "driver", "name", "unit", "kpi_unit", "threshold" (Threshold or None),
+        "curve" (DataFrame or None), "reading"}``; a driver that cannot be analysed has a
+        reading saying why.
+    """
+    from . import regression
+    from .modelframe import companion_frames
+
+    out = []
+    for chain_id, models in agenda.models.items():
+        mf = models.frame
+        pairs = [(mf, d) for d in mf.drivers if mf.specs[d].unit in regression.THRESHOLD_UNITS]
+        if client is not None and mf.chain is not None:
+            pairs += [(cf, cf.drivers[0]) for cf in companion_frames(client, mf.chain) if cf.drivers]
+        for frame, d in pairs:
+            spec = frame.specs[d]
+            row = {"chain": chain_id, "driver": d, "name": spec.name, "unit": spec.unit,
+                   "kpi_unit": models.kpi_unit, "threshold": None, "curve": None}
+            try:
+                th = regression.find_threshold(frame, d)
+                curve = regression.response_curve(frame, d)
+            except AnalysisError as e:
+                row["reading"] = f"{spec.name}: no threshold analysis ({e})."
+            else:
+                row.update(threshold=th, curve=curve, reading=regression.threshold_reading(th, curve))
+            out.append(row)
+    return out
+
+
+def _threshold_summary(t: dict) -> dict:
+    th = t["threshold"]
+    d = {"chain": t["chain"], "driver": t["driver"], "name": t["name"], "unit": t["unit"],
+         "kpi_unit": t["kpi_unit"], "reading": t["reading"], "found": None}
+    if th is None:
+        return d
+    d.update(found=th.found, knot=th.knot, knot_ci_low=th.knot_ci_low, knot_ci_high=th.knot_ci_high,
+             p_adjusted=th.p_adjusted, n_candidates=th.n_candidates, n=th.n,
+             slope_before=th.slope_before, slope_before_ci_low=th.slope_before_ci_low,
+             slope_before_ci_high=th.slope_before_ci_high, slope_after=th.slope_after,
+             slope_after_ci_low=th.slope_after_ci_low, slope_after_ci_high=th.slope_after_ci_high,
+             step=th.step, step_ci_low=th.step_ci_low, step_ci_high=th.step_ci_high,
+             cost_at=th.at, cost=th.cost, cost_ci_low=th.cost_ci_low, cost_ci_high=th.cost_ci_high,
+             adjusted_for_other_kpis=None if th.adjusted is None else
+             {"found": th.adjusted.found, "knot": th.adjusted.knot, "p_adjusted": th.adjusted.p_adjusted})
+    if t["curve"] is not None:
+        d["curve"] = t["curve"][["bin", "x_low", "x_high", "n", "kpi", "kpi_ci_low", "kpi_ci_high", "kpi_vs_ref",
+                                 "kpi_vs_ref_ci_low", "kpi_vs_ref_ci_high", "small_base"]].to_dict("records")
+    return d
+
+
+def drivers_summary(agenda, top_n: int = 3, thresholds: list[dict] | None = None,
+                    segments: list[dict] | None = None) -> dict:
+    """The driver results as the portfolio and other tools read them (``summary.json`` section
+    ``drivers``): the reliability verdict, the agenda, the effects per chain, the importance
+    matrix, and (when given) the thresholds and segment differences the report states."""
     from .agenda import agenda_summary
 
     top = []
@@ -380,29 +591,58 @@ def drivers_summary(agenda, top_n: int = 3) -> dict:
             top.append({"chain": r.chain, "kpi": r.kpi, "kpi_name": r.name, "link": r.link, "share": r.share,
                         "ci_low": r.share_ci_low, "ci_high": r.share_ci_high, "gain": r.gain_overall,
                         "gain_ci_low": r.gain_overall_ci_low, "gain_ci_high": r.gain_overall_ci_high})
-    return _jsonable({"top": top, "note": agenda.sentence, "agenda": agenda_summary(agenda),
-                      "matrix": m[["chain", "driver", "name", "link", "share", "share_ci_low", "share_ci_high",
-                                   "quadrant"]].to_dict("records") if len(m) else []})
+    effects = []
+    for chain_id, models in agenda.models.items():
+        cols = ["driver", "name", "unit", "change", "change_label", "effect_kpi", "effect_kpi_ci_low",
+                "effect_kpi_ci_high", "p_value_kpi", "effect_score", "effect_score_ci_low", "effect_score_ci_high",
+                "p_value", "effect_kpi_ordinal", "effect_kpi_ordinal_ci_low", "effect_kpi_ordinal_ci_high", "vif",
+                "reliable", "reading"]
+        for r in models.effects[cols].to_dict("records"):
+            effects.append({"chain": chain_id, "kpi_unit": models.kpi_unit, **r})
+    verdict = {"reliable": bool(agenda.reliable), "sentence": agenda.sentence,
+               "chains": {k: {"reliable": bool(mm.reliable), "r2": mm.r2, "p_drivers": mm.p_drivers, "n": mm.n}
+                          for k, mm in agenda.models.items()}}
+    cols = ["chain", "driver", "name", "link", "share", "share_ci_low", "share_ci_high", "quadrant"]
+    cols += [c for c in ("position", "reliable") if c in m.columns]
+    out = {"top": top, "note": agenda.sentence, "reliability": verdict, "agenda": agenda_summary(agenda),
+           "effects": effects, "matrix": m[cols].to_dict("records") if len(m) else []}
+    if thresholds is not None:
+        out["thresholds"] = [_threshold_summary(t) for t in thresholds]
+    if segments is not None:
+        out["segment_differences"] = segments
+    return _jsonable(out)
 
 
-def segment_differences_text(client: Client, agenda, alpha: float = 0.05) -> str:
-    """Which chain KPIs' associations differ between segment groups, with a multiple-testing caution."""
+def segment_differences(client: Client, agenda, alpha: float = 0.05) -> list[dict]:
+    """Every segment-difference test of every chain analysed: one dict per (chain, segment,
+    driver) with ``p_value``, ``differs`` (p below ``alpha``), the per-group slopes in the
+    result KPI's unit and the reading."""
     from . import regression
 
     names = {s.id: s.name for s in client.config.segments}
-    lines, n_tests = [], 0
+    out = []
     for chain_id, models in agenda.models.items():
         for seg in models.frame.segments:
             try:
                 t = regression.segment_difference(models.frame, seg)
             except AnalysisError:  # e.g. one group only in this chain, or groups below the base
                 continue
-            t = t[t["p_value"].notna()]  # drivers that could not be compared are no test
-            n_tests += len(t)
-            for r in t[t["p_value"] < alpha].itertuples():
-                lines.append(f"- {client.config.chain(chain_id).name}, {names.get(seg, seg)}: {r.reading}")
+            for r in t[t["p_value"].notna()].itertuples():
+                out.append({"chain": chain_id, "chain_name": client.config.chain(chain_id).name, "segment": seg,
+                            "segment_name": names.get(seg, seg), "driver": r.driver, "name": r.name,
+                            "p_value": r.p_value, "differs": bool(r.p_value < alpha),
+                            "slopes": {str(k): v for k, v in r.slopes.items()}, "reading": r.reading})
+    return out
+
+
+def segment_differences_text(client: Client, agenda, alpha: float = 0.05, tests: list[dict] | None = None) -> str:
+    """Which chain KPIs' associations differ between segment groups, with a multiple-testing caution."""
+    tests = segment_differences(client, agenda, alpha) if tests is None else tests
+    n_tests = len(tests)
+    lines = [f"- {t['chain_name']}, {t['segment_name']}: {t['reading']}" for t in tests if t["differs"]]
     if not n_tests:
         return "No segment had a large enough base in every group to test."
     head = (f"{len(lines)} of {n_tests} tests show a difference at p < {alpha:g}; with this many tests about "
-            f"{n_tests * alpha:.1f} would by chance alone, so treat single differences as leads to check.")
+            f"{present.num(n_tests * alpha, 1)} would by chance alone, so treat single differences as leads to "
+            "check.")
     return "\n".join([head, *lines])

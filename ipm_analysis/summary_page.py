@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from . import present
 from .units import format_value
 
 STYLE = """
@@ -40,9 +41,16 @@ def _result_block(overview: dict, kpi_structure: dict) -> str:
     if r["scale"] == "nps":
         text = (f"{_e(r['name'])}: <b>{r['value']:+.0f}</b> points (95% interval {r['ci_low']:+.0f} to "
                 f"{r['ci_high']:+.0f}; {r['n']:,} responses)")
+    elif r.get("measure") in ("share", "top_box") and r.get("top_box_ci_low") is not None:
+        v, lo, hi = present.interval(100 * r["top_box"], 100 * r["top_box_ci_low"], 100 * r["top_box_ci_high"], 1)
+        m, mlo, mhi = present.interval(r["value"], r["ci_low"], r["ci_high"], 2)
+        mean = f"; mean {m} (95% interval {mlo} to {mhi})" if r["measure"] == "top_box" else ""
+        text = (f"{_e(r['name'])}: <b>{v} % {_e(r.get('top_label', 'in the top box'))}</b> (95% interval {lo} to "
+                f"{hi} %{mean}; {r['n']:,} responses)")
     else:
-        text = (f"{_e(r['name'])}: <b>{r['value']:.2f}</b> on average (95% interval {r['ci_low']:.2f} to "
-                f"{r['ci_high']:.2f}; {r['n']:,} responses)")
+        m, mlo, mhi = present.interval(r["value"], r["ci_low"], r["ci_high"], 2)
+        text = (f"{_e(r['name'])}: <b>{m}</b> on average (95% interval {mlo} to "
+                f"{mhi}; {r['n']:,} responses)")
     change = (kpi_structure or {}).get("recent_change")
     return f"<p class=headline>{text}</p>" + (f"<p class=muted>{_e(change)}</p>" if change else "")
 
@@ -56,12 +64,16 @@ def _actions_block(drivers: dict | None, has_survey: bool) -> str:
     if not actions:
         return f"<h2>Improvement actions</h2><p>{_e(drivers.get('note') or 'No reliable driver was found.')}</p>"
     unit = (drivers.get("agenda") or {}).get("kpi_unit", "")
-    d = 1 if "NPS" in unit else 2  # a mean on a 1-5 scale needs two decimals
+    d = 2 if unit.startswith("points on") else 1  # a mean on a 1-5 scale needs two decimals
+
+    def gain(a: dict) -> str:
+        g, lo, hi = present.interval(a["gain_overall"], a["gain_overall_ci_low"], a["gain_overall_ci_high"], d,
+                                     signed=True)
+        return f"<b>{g}</b> ({lo} to {hi})"
+
     rows = "".join(
         f"<tr><td>{a['rank']}</td><td>{_e(a['name'])}</td><td>{_e(a['link'])}</td><td>{_e(a['owner'])}</td>"
-        f"<td>{_e(a['current_label'])} → {_e(a['target_label'])}</td>"
-        f"<td><b>{a['gain_overall']:+.{d}f}</b> ({a['gain_overall_ci_low']:+.{d}f} to "
-        f"{a['gain_overall_ci_high']:+.{d}f})</td></tr>"
+        f"<td>{_e(a['current_label'])} → {_e(a['target_label'])}</td><td>{gain(a)}</td></tr>"
         for a in actions[:3]
     )
     more = f"<p class=muted>{len(actions) - 3} more in the agenda below.</p>" if len(actions) > 3 else ""

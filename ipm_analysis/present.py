@@ -1,0 +1,110 @@
+"""How numbers are written for a reader: one rounding rule for every text the report prints.
+
+The rule
+--------
+A number gets ``base`` decimals (1 for NPS points and percentage points, 2 for a mean on a
+rating scale), *more when its size needs them*: a non-zero number always shows at least one
+significant digit, so nothing that is not zero is ever written ``0.0``, ``+0.0`` or ``-0.0``
+(``0.04`` stays ``0.04``, ``-0.003`` stays ``-0.003``). An exact zero is written ``0``.
+An estimate and its interval are written with the decimals the estimate needs (a bound that
+would then read as zero gets the decimals it needs), and two numbers compared with each other get the decimals
+that tell them apart (never "3.6 against 3.6" for 3.61 and 3.64). Missing values are ``n/a``.
+
+Everything in the package that writes an estimate, an interval, a difference or a gain into a
+sentence or table goes through these functions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+__all__ = ["MAX_DECIMALS", "decimals", "num", "interval", "pair", "pct", "p_value", "zero_artifacts"]
+
+#: The most decimals a number is ever written with.
+MAX_DECIMALS = 6
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def decimals(x: float, base: int = 1) -> int:
+    """Decimals for ``x``: ``base``, or more so that a non-zero ``x`` shows a significant digit."""
+    if not _finite(x) or float(x) == 0:
+        return base
+    a = abs(float(x))
+    d = max(base, -math.floor(math.log10(a)))
+    while d < MAX_DECIMALS and round(a, d) == 0:
+        d += 1
+    return min(d, MAX_DECIMALS)
+
+
+def _write(x: float, d: int, signed: bool) -> str:
+    if not _finite(x):
+        return "n/a"
+    x = float(x)
+    if x == 0:
+        return "0"
+    text = f"{x:+,.{d}f}" if signed else f"{x:,.{d}f}"
+    if re.fullmatch(r"[+-]?0(\.0*)?", text.replace(",", "")):  # only past MAX_DECIMALS
+        return ("-" if x < 0 else "+" if signed else "") + "<" + f"{10 ** -MAX_DECIMALS:.{MAX_DECIMALS}f}"
+    return text
+
+
+def num(x: float, base: int = 1, signed: bool = False) -> str:
+    """One number by the rule: ``num(0.04) == "0.04"``, ``num(-0.0004, signed=True) == "-0.0004"``."""
+    return _write(x, decimals(x, base), signed)
+
+
+def interval(est: float, lo: float, hi: float, base: int = 1, signed: bool = False) -> tuple[str, str, str]:
+    """An estimate and its interval with the same decimals (each non-zero one non-zero)."""
+    d = decimals(est, base) if _finite(est) and float(est) != 0 else \
+        min([decimals(v, base) for v in (lo, hi) if _finite(v)] or [base])
+    out = []
+    for v in (est, lo, hi):
+        near_zero = _finite(v) and float(v) != 0 and round(abs(float(v)), d) == 0
+        out.append(_write(v, decimals(v, base) if near_zero else d, signed))
+    return out[0], out[1], out[2]
+
+
+def pair(a: float, b: float, base: int = 1, signed: bool = False) -> tuple[str, str]:
+    """Two numbers compared: the decimals that tell them apart when they differ."""
+    d = max(decimals(a, base), decimals(b, base)) if _finite(a) and _finite(b) else base
+    if _finite(a) and _finite(b) and float(a) != float(b):
+        while d < MAX_DECIMALS and _write(a, d, signed) == _write(b, d, signed):
+            d += 1
+    return _write(a, d, signed), _write(b, d, signed)
+
+
+def pct(share: float, base: int = 1) -> str:
+    """A share (0-1) in percent: ``pct(0.439) == "43.9 %"``; ``pct(0.0004) == "0.04 %"``."""
+    if not _finite(share):
+        return "n/a"
+    return num(100 * float(share), base) + " %"
+
+
+def p_value(p: float) -> str:
+    """``< 0.001``, ``0.012``, ``0.45``."""
+    if not _finite(p):
+        return "n/a"
+    p = float(p)
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+_ZERO = re.compile(r"(?<![\d.,])[+-]?0\.0+(?![\d])")
+_AGAINST = re.compile(r"(?<![\d.])([+-]?\d[\d,]*(?:\.\d+)?)( ?%?) (?:against|vs\.?|versus) \1\2(?![\d])")
+
+
+def zero_artifacts(text: str) -> list[str]:
+    """What the rule forbids in a text: ``0.0``-style zeros and "x against x" comparisons.
+
+    Used by the tests on every text the report prints; an exact zero is written ``0``.
+    """
+    return [m.group(0) for m in _ZERO.finditer(text)] + [m.group(0) for m in _AGAINST.finditer(text)]

@@ -1,0 +1,57 @@
+"""An incomplete last period (the data were extracted part-way through it) is found by the data's
+last date or its volume, or set in client.yaml (reporting.as_of), and left out of the monthly
+trends and the recent change, with a sentence saying so."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import yaml
+
+from ipm_analysis import kpis, load_client, report
+from tests.conftest import FIXTURE_CLIENT
+
+
+def _copy_with(tmp_path, **reporting):
+    dst = tmp_path / "client"
+    shutil.copytree(FIXTURE_CLIENT, dst)
+    cfg = yaml.safe_load((dst / "client.yaml").read_text())
+    cfg["reporting"].update(reporting)
+    (dst / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    return load_client(dst)
+
+
+def test_partial_last_month_found_by_date_and_volume_and_left_out():
+    client = load_client(FIXTURE_CLIENT)  # extracted early in January 2026
+    cases = pd.read_csv(FIXTURE_CLIENT / "cases.csv")
+    jan = pd.to_datetime(cases["closed_at"].fillna(cases["opened_at"])).dt.strftime("%Y-%m").eq("2026-01").sum()
+    p = report.partial_period(client)
+    assert p is not None and p["label"] == "2026-01" and p["n"] == jan
+    assert p["last_date"] < pd.Timestamp("2026-01-29") and p["n"] < 0.5 * p["usual_n"]
+    assert "2026-01" in p["sentence"] and "left out" in p["sentence"]
+    monthly = report.chain_kpis_monthly(client)
+    assert monthly["period"].max() == pd.Timestamp("2025-12-01")
+    # the recent change compares the three complete months before with the three before them, by hand
+    change = report.recent_change(client)
+    assert change["after_months"] == "2025-10 to 2025-12"
+    r = client.responses
+    after = r.loc[(r["period"] >= "2025-10-01") & (r["period"] < "2026-01-01"), "score"]
+    before = r.loc[(r["period"] >= "2025-07-01") & (r["period"] < "2025-10-01"), "score"]
+    assert change["result"].diff == kpis.nps_change(before, after).diff
+    assert "2026-01 left out: incomplete" in report.change_sentence(client, change)
+
+
+def test_as_of_in_client_yaml_decides(tmp_path):
+    client = _copy_with(tmp_path, as_of="2025-11-30")
+    p = report.partial_period(client)
+    assert [f"{x:%Y-%m}" for x in p["periods"]] == ["2025-12", "2026-01"] and "as_of" in p["sentence"]
+    assert report.chain_kpis_monthly(client)["period"].max() == pd.Timestamp("2025-11-01")
+    assert report.recent_change(client)["after_months"] == "2025-09 to 2025-11"
+
+
+def test_as_of_at_the_end_of_the_last_month_keeps_it(tmp_path):
+    client = _copy_with(tmp_path, as_of="2026-01-31")
+    assert report.partial_period(client) is None
+    assert report.chain_kpis_monthly(client)["period"].max() == pd.Timestamp("2026-01-01")
+    assert report.partial_period_sentence(client) == "The last period in the data is complete."
