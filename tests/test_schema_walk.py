@@ -19,8 +19,9 @@ import yaml
 from pydantic import BaseModel
 
 import ipm_analysis as ipm
-from ipm_analysis import journeys, overview, report
+from ipm_analysis import actions, journeys, modelframe, overview, report
 from ipm_analysis.config import ClientConfig
+from ipm_analysis.errors import IpmError
 
 RESPONSES = """response_id,responded_at,nps,nps2,sat,case_id,years,cust
 r01,2024-01-05,9,7,satisfied,c1,0.5,k1
@@ -140,6 +141,27 @@ def _derived(cfg: dict) -> dict:
     return cfg
 
 
+def _with_companion(cfg: dict) -> dict:
+    return _set(cfg, "chains.0.kpis.0.companion", {"days_late": "date_diff('day', promised_at, installed_at)"})
+
+
+def _activity_from_columns(cfg: dict) -> dict:
+    """Activity built from two columns of a log whose own activity column is called ``step``."""
+    _set(cfg, "tables.events.file", "events_steps.csv")
+    return _set(cfg, "tables.events.activity", ["step", "medium"])
+
+
+def _with_action(cfg: dict) -> dict:
+    cfg["actions"] = [{"id": "call_back", "name": "Call back", "owner": "Planning", "kpis": ["on_time"],
+                       "start": "2023-12-15"}]
+    return cfg
+
+
+def _with_pilot(cfg: dict) -> dict:
+    _with_action(cfg)["actions"][0]["pilot"] = {"segment": "area", "group": "north"}
+    return cfg
+
+
 def _xlsx(table: str, text: str, changed: str):
     """A workbook of two sheets: the table's data as the first, a changed copy as the second."""
     import csv
@@ -233,6 +255,31 @@ EFFECTS = {
     "reporting.period": (_same, lambda c: _set(c, "reporting.period", "quarter"), {}),
     "reporting.min_base_flag": (_same, lambda c: _set(c, "reporting.min_base_flag", 1), {}),
     "reporting.min_base_suppress": (_same, lambda c: _set(c, "reporting.min_base_suppress", 3), {}),
+    "reporting.as_of": (_same, lambda c: _set(c, "reporting.as_of", "2024-01-20"), {}),
+    "result_kpi.steer_on": (_rating_base, lambda c: _set(c, "result_kpi.steer_on", "top_box"), {}),
+    "chains.kpis.companion": (_same, lambda c: _set(c, "chains.0.kpis.0.companion",
+                                                    {"days_late": "date_diff('day', promised_at, installed_at)"}), {}),
+    "chains.kpis.companion_unit": (_with_companion, lambda c: _set(c, "chains.0.kpis.0.companion_unit", "count"),
+                                   {}),
+    "tables.events.activity": (_same, _activity_from_columns, {}),
+    "tables.events.activity_separator": (_activity_from_columns,
+                                         lambda c: _set(c, "tables.events.activity_separator", " / "), {}),
+    "tables.events.filter.keep": (_same, lambda c: _set(c, "tables.events.filter", {"keep": "channel = 'web'"}), {}),
+    "tables.events.filter.leave_out": (_same, lambda c: _set(c, "tables.events.filter", {"leave_out": ["Ca.*"]}),
+                                       {}),
+    "tables.events.case_columns": (_same, lambda c: _set(c, "tables.events.case_columns",
+                                                         {"n_calls": {"count": "Call"}}), {}),
+    "contacts.channels": (_same, lambda c: _set(c, "contacts.channels", ["phone"]), {}),
+    "contacts.activities": (_same, lambda c: _set(c, "contacts.activities", ["Order"]), {}),
+    "contacts.activity_pattern": (_same, lambda c: _set(c, "contacts.activity_pattern", "Or.*"), {}),
+    "actions.id": (_with_action, lambda c: _set(c, "actions.0.id", "other"), {}),
+    "actions.name": (_with_action, lambda c: _set(c, "actions.0.name", "Another action"), {}),
+    "actions.owner": (_with_action, lambda c: _set(c, "actions.0.owner", "COO"), {}),
+    "actions.kpis": (_with_action, lambda c: _set(c, "actions.0.kpis", ["lead_time"]), {}),
+    "actions.start": (_with_action, lambda c: _set(c, "actions.0.start", "2024-01-01"), {}),
+    "actions.end": (_with_action, lambda c: _set(c, "actions.0.end", "2024-01-31"), {}),
+    "actions.pilot.segment": (_with_pilot, lambda c: _set(c, "actions.0.pilot.segment", "tenure"), {}),
+    "actions.pilot.group": (_with_pilot, lambda c: _set(c, "actions.0.pilot.group", "south"), {}),
 }
 
 # key -> (a config that writes it where it would do nothing, a fragment of the message that says
@@ -298,6 +345,16 @@ def _fingerprint(c) -> dict[str, str]:
     fp["segments"] = report.segment_result_kpi(c).to_csv()
     fp["segment_kpis"] = report.segment_chain_kpis(c).to_csv()
     fp["by_period"] = report.result_kpi_by_period(c).to_csv()
+    fp["partial period"] = repr(report.partial_period(c))
+    fp["actions"] = repr(actions.review_actions(c))
+    for chain in c.config.chains:
+        try:
+            mf = modelframe.model_frame(c, chain.id)
+            fp[f"steer {chain.id}"] = f"{mf.steer_on} {mf.top_label}"
+        except IpmError as e:
+            fp[f"steer {chain.id}"] = str(e)
+        fp[f"companions {chain.id}"] = repr([[(s.id, s.unit) for s in m.specs.values()]
+                                             for m in modelframe.companion_frames(c, chain.id)])
     for chain in c.config.chains:
         if chain.journey is None:
             continue
@@ -309,7 +366,8 @@ def _fingerprint(c) -> dict[str, str]:
 def _write(folder: Path, cfg: dict, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True)
     (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
-    contents = {"responses.csv": RESPONSES, "cases.csv": CASES, "events.csv": EVENTS, **files}
+    contents = {"responses.csv": RESPONSES, "cases.csv": CASES, "events.csv": EVENTS,
+                "events_steps.csv": EVENTS.replace("case_id,activity,", "case_id,step,", 1), **files}
     contents.update({f"{t}.xlsx": data for t, data in _SHEETS.items()})
     for name, text in contents.items():
         if isinstance(text, bytes):
