@@ -434,11 +434,11 @@ class ActionsSection:
     note: str
 
 
-def actions_section(client: Any, recent_periods: int = 3) -> ActionsSection:
+def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -> ActionsSection:
     """Review every action of client.yaml and chart every chain KPI (see :mod:`ipm_analysis.monitoring`).
 
     ``signals`` holds the signals of the last ``recent_periods`` periods charted, the ones a reader
-    should look at now.
+    should look at now. ``leave_out``: periods not charted (an incomplete last period).
     """
     from .monitoring import chain_kpi_charts
 
@@ -461,7 +461,7 @@ def actions_section(client: Any, recent_periods: int = 3) -> ActionsSection:
                          "95% interval": f"{_in_unit(eff.ci_low, unit)} to {_in_unit(eff.ci_high, unit)}",
                          "smallest visible change": _in_unit(eff.mde, unit, signed=False),
                          "periods after start": eff.n_post, "verdict": VERDICT_WORDS[v]})
-    charts = chain_kpi_charts(client)
+    charts = chain_kpi_charts(client, leave_out=leave_out)
     recent = []
     for kid, ch in charts.items():
         if isinstance(ch, str) or not len(ch.table):

@@ -220,13 +220,15 @@ def default_baseline(n_periods: int, first_action: Any = None) -> Any:
     return max(MIN_BASELINE, min(DEFAULT_BASELINE, n_periods - 3))
 
 
-def chain_kpi_charts(client: Any, baseline: Any = None) -> dict[str, ControlChart | str]:
+def chain_kpi_charts(client: Any, baseline: Any = None, leave_out: Any = ()) -> dict[str, ControlChart | str]:
     """A control chart per chain KPI of a loaded client, by the client's period.
 
     Shares get a p-chart of the cases meeting the KPI per period; times and counts an
     individuals chart of their mean per period. Periods with fewer cases than the client's
-    minimum base are left out. A KPI that cannot be charted maps to the reason (a sentence).
+    minimum base are left out, and so are the periods in ``leave_out`` (an incomplete last
+    period). A KPI that cannot be charted maps to the reason (a sentence).
     """
+    skip = set(pd.to_datetime(list(leave_out)))
     base_n = client.config.reporting.min_base_suppress
     starts = [a.start for a in getattr(client.config, "actions", [])]
     first = min(starts) if starts else None
@@ -237,7 +239,7 @@ def chain_kpi_charts(client: Any, baseline: Any = None) -> dict[str, ControlChar
             v = cases[["period", kpi.id]].dropna()
             g = v.groupby("period")[kpi.id]
             per = pd.DataFrame({"n": g.size(), "sum": g.sum(), "mean": g.mean()}).reset_index()
-            per = per[per["n"] >= base_n]
+            per = per[(per["n"] >= base_n) & ~pd.to_datetime(per["period"]).isin(skip)]
             b = baseline if baseline is not None else default_baseline(len(per), first)
             try:
                 if kpi.unit == "share":

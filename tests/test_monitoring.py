@@ -111,3 +111,15 @@ def test_chain_kpi_charts_of_the_fixture_client_match_a_hand_computation():
     assert lead.table["value"].to_numpy() == pytest.approx(
         cases.dropna(subset=["lead_time_days"]).groupby("period")["lead_time_days"].mean()
         .loc[lead.table["period"]].to_numpy())
+
+
+def test_periods_left_out_are_not_charted():
+    from ipm_analysis.data import load_client
+
+    from .conftest import FIXTURE_CLIENT
+
+    client = load_client(FIXTURE_CLIENT)
+    last = client.case_kpis["period"].max()
+    kept = chain_kpi_charts(client)["on_time"].table["period"]
+    assert last in set(kept)
+    assert last not in set(chain_kpi_charts(client, leave_out=[last])["on_time"].table["period"])
