@@ -210,7 +210,7 @@ def test_notebook_tasks_in_any_order_make_the_same_report(monkeypatch):
         ran = nbformat.reads(result.files[p.name].decode("utf-8"), as_version=4)
         assert _text_outputs(ran) == _text_outputs(nbformat.read(p, as_version=4)), p.name
     summary = json.loads(result.files["summary.json"])
-    assert list(summary) == ["overview", "kpi_structure", "drivers", "journeys"]
+    assert list(summary) == ["overview", "kpi_structure", "drivers", "journeys", "actions"]
     assert b"<html" in result.files[REPORT_HTML][:2000].lower() and set(result.notebook_seconds) == {p.name for p in nbs}
 
 
