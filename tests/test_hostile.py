@@ -300,6 +300,83 @@ def test_client_ids_that_could_leave_the_reports_folder(tmp_path, client_id):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*")), "nothing may be written"
 
 
+# -- links out of the client folder -------------------------------------------------------------
+
+def _outside(tmp_path) -> Path:
+    outside = tmp_path / "outside"
+    write_client(outside)
+    (outside / "events.csv").write_text("case_id,activity,timestamp\nc1,OUTSIDE_SECRET,2023-12-01 10:00:00\n",
+                                        encoding="utf-8")
+    return outside
+
+
+def test_a_file_linked_out_of_the_folder_is_refused(tmp_path):
+    outside = _outside(tmp_path)
+    folder = write_client(tmp_path / "clients" / "c", events_csv=None)
+    (folder / "events.csv").symlink_to(outside / "events.csv")
+    problems = ipm.validate_client(folder)
+    errors = [p for p in problems if p.severity == "error"]
+    assert [(p.file, p.message) for p in errors] == [
+        ("events.csv", "is a link that leads outside the client folder; copy the file into the folder")]
+    assert "OUTSIDE_SECRET" not in " ".join(str(p) for p in problems)
+
+
+def test_a_link_to_a_system_file_is_refused(tmp_path):
+    folder = write_client(tmp_path / "clients" / "c", responses_csv=None)
+    (folder / "responses.csv").symlink_to("/etc/passwd")
+    problems = ipm.validate_client(folder)
+    assert any(p.file == "responses.csv" and "leads outside the client folder" in p.message for p in problems), problems
+    assert "root:" not in " ".join(str(p) for p in problems)
+
+
+def test_a_linked_sub_folder_is_refused(tmp_path):
+    outside = _outside(tmp_path)
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["tables"]["events"]["file"] = "data/events.csv"
+    folder = write_client(tmp_path / "clients" / "c", cfg, events_csv=None)
+    (folder / "data").symlink_to(outside, target_is_directory=True)
+    problems = ipm.validate_client(folder)
+    assert any(p.file == "data/events.csv" and "leads outside the client folder" in p.message for p in problems), \
+        problems
+
+
+def test_a_client_yaml_linked_out_of_the_folder_is_refused(tmp_path):
+    folder = write_client(tmp_path / "clients" / "c")
+    (folder / "client.yaml").unlink()
+    (folder / "client.yaml").symlink_to("/proc/self/environ")
+    problems = ipm.validate_client(folder)
+    assert [(p.file, p.message) for p in problems] == [
+        ("client.yaml", "a link that leads outside the client folder; refused")]
+
+
+def test_a_link_inside_the_folder_is_read(tmp_path):
+    """Links are resolved, not banned: one to a file in the client folder itself is fine."""
+    folder = write_client(tmp_path / "clients" / "c", events_csv=None)
+    (folder / "exports").mkdir()
+    from .conftest import EVENTS
+
+    (folder / "exports" / "events-2024.csv").write_text(EVENTS, encoding="utf-8")
+    (folder / "events.csv").symlink_to(Path("exports") / "events-2024.csv")
+    client = ipm.load_client(folder)
+    plain = ipm.load_client(write_client(tmp_path / "plain"))
+    assert len(client.events) == len(plain.events)
+
+
+def test_a_file_name_with_glob_characters_is_read_literally(tmp_path):
+    """`ev*.csv` is that one file: DuckDB would read every file the pattern matches (events
+    doubled without a word)."""
+    from .conftest import EVENTS
+
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["tables"]["events"]["file"] = "ev*.csv"
+    plain = ipm.load_client(write_client(tmp_path / "plain"))
+    for name in ("c", "[c] {x}"):  # and a folder name with glob characters of its own
+        folder = write_client(tmp_path / "clients" / name, cfg)
+        (folder / "ev*.csv").write_text(EVENTS, encoding="utf-8")
+        client = ipm.load_client(folder)
+        assert len(client.events) == len(plain.events)  # events.csv matched the pattern too: 4 more before
+
+
 # -- YAML --------------------------------------------------------------------------------------
 
 def _yaml_client(tmp_path, text: str) -> Path:
