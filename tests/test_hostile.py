@@ -707,3 +707,23 @@ def test_a_client_folder_name_cannot_inject_code(tmp_path):
     probe = json.loads(result.files["probe.json"])
     assert probe == {"client_dir": str(folder.resolve()), "id": "007"}
     assert not marker.exists(), "code in the folder name ran"
+
+
+def test_names_in_figures_are_plain_text(tmp_path):
+    """A KPI or chain name with TeX between dollar signs is drawn as typed in the figures (a
+    command matplotlib does not know used to fail the figure, and with it the client's report)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ipm_analysis import plots
+    from ipm_analysis.config import load_config
+
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["chains"][0]["kpis"][0]["name"] = r"Cost $\nocommand{x}$ per case"
+    cfg["chains"][0]["name"] = r"$\frac{a}{b}$ chain"
+    folder = write_client(tmp_path / "c", cfg)
+    plots.set_theme()
+    fig = plots.kpi_structure(load_config(folder))
+    fig.canvas.draw()  # raised ValueError (unknown symbol) when names were parsed as TeX
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(r"$\nocommand{x}$" in t for t in texts) and any(r"$\frac{a}{b}$" in t for t in texts)
