@@ -911,10 +911,48 @@ def _dask_client(scheduler: str | None, n_workers: int | None):
     return Client(cluster), cluster
 
 
+WORKER_TIMEOUT_ENV = "IPM_WORKER_TIMEOUT"
+WORKER_TIMEOUT = 120.0  # seconds a batch waits while its scheduler has no worker at all
+
+
+def worker_timeout_default() -> float:
+    try:
+        return max(float(os.environ.get(WORKER_TIMEOUT_ENV, WORKER_TIMEOUT)), 1.0)
+    except ValueError:
+        return WORKER_TIMEOUT
+
+
+def _completed_while_workers(client, futures: list, worker_timeout: float):
+    """The futures as they finish, like ``distributed.as_completed``, but the iteration ends
+    (without the rest) once the scheduler has had no worker for ``worker_timeout`` seconds:
+    with its last worker lost, a scheduler waits for a new one forever."""
+    from distributed import as_completed
+
+    pending = as_completed(futures)
+    alone_since = None
+    while not pending.is_empty():
+        batch = pending.next_batch(block=False)
+        if batch:
+            yield from batch
+            continue
+        try:
+            n = len(client.scheduler_info(n_workers=1).get("workers", {}))
+        except Exception:  # noqa: BLE001 - the scheduler itself gone: no worker either
+            n = 0
+        if n:
+            alone_since = None
+        elif alone_since is None:
+            alone_since = time.monotonic()
+        elif time.monotonic() - alone_since > worker_timeout:
+            return
+        time.sleep(0.25)
+
+
 def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
               notebooks_dir: str | Path | None = None, on_done=None, *, scheduler: str | None = None,
               n_workers: int | None = None, fail_fast: bool = False, force: bool = False,
-              timeout: int | None = 1800, serial: bool = False) -> list[ClientRun]:
+              timeout: int | None = 1800, serial: bool = False,
+              worker_timeout: float | None = None) -> list[ClientRun]:
     """Run every client's notebooks; a failing client does not stop the others.
 
     Parameters
@@ -931,7 +969,11 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
         Run in this process without Dask (for debugging).
     on_done
         Called with each :class:`ClientRun` as it finishes.
+    worker_timeout
+        Seconds to wait while the scheduler has no worker (all lost) before the clients not yet
+        finished fail (default ``IPM_WORKER_TIMEOUT`` or 120); finished clients are kept.
     """
+    worker_timeout = worker_timeout_default() if worker_timeout is None else worker_timeout
     out_root = Path(out_root).resolve()
     nb_paths = report_notebooks(notebooks_dir)
     notebooks = [(p.name, p.read_text(encoding="utf-8")) for p in nb_paths]
@@ -992,8 +1034,10 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
                 p.future = p.futures[-1]
                 p.started = time.perf_counter()
                 by_key[p.future.key] = p
-            for fut in as_completed([p.future for p in todo]):
+            finished: set[str] = set()
+            for fut in _completed_while_workers(client, [p.future for p in todo], worker_timeout):
                 p = by_key[fut.key]
+                finished.add(fut.key)
                 try:
                     result = fut.result()
                 except Exception as e:  # noqa: BLE001 - a lost worker or a killed job
@@ -1012,6 +1056,19 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
                             runs.append(ClientRun(q.client_dir.name, q.client_dir, "cancelled", 0.0,
                                                   "cancelled after an earlier failure (--fail-fast)"))
                     break
+            else:
+                where = f"the Dask scheduler at {client.scheduler.address}" if cluster is None else "the local cluster"
+                for q in todo:  # a finished client's results may be lost with the worker: kept as written
+                    if q.future is not None and q.future.key not in finished:
+                        for f in q.futures:
+                            f.cancel()
+                        run = ClientRun(ids.get(q.client_dir) or q.client_dir.name, q.client_dir, "failed",
+                                        time.perf_counter() - q.started,
+                                        f"not finished: {where} had no worker for {worker_timeout:g} s "
+                                        f"(all lost?); start workers and run again ({WORKER_TIMEOUT_ENV} sets the wait)")
+                        runs.append(run)
+                        if on_done:
+                            on_done(run)
         finally:
             client.close()
             if cluster is not None:

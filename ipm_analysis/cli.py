@@ -89,11 +89,15 @@ def demo(out_root: Path, size: str) -> None:
               help="Send the jobs to this Dask scheduler (default: $IPM_SCHEDULER, else a local cluster).")
 @click.option("--workers", "n_workers", type=click.IntRange(1, 256), default=None,
               help="Workers of the local cluster (default: one per core).")
+@click.option("--worker-timeout", type=click.FloatRange(1), default=None, metavar="SECONDS",
+              help="Fail the unfinished clients once the Dask scheduler has had no worker this long "
+                   "(default: $IPM_WORKER_TIMEOUT, else 120).")
 @click.option("--fail-fast", is_flag=True, help="Stop the batch at the first failing client.")
 @click.option("--force", is_flag=True, help="Also run clients whose report is up to date.")
 @click.option("--serial", is_flag=True, help="Run in this process, without Dask (for debugging).")
 def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks_dir: Path | None,
-        scheduler: str | None, n_workers: int | None, fail_fast: bool, force: bool, serial: bool) -> None:
+        scheduler: str | None, n_workers: int | None, worker_timeout: float | None, fail_fast: bool, force: bool,
+        serial: bool) -> None:
     """Execute every report notebook per client into reports/<client>/ (notebooks + HTML)."""
     import time
 
@@ -108,6 +112,7 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
     missing = [str(d) for d in dirs if not (Path(d) / "client.yaml").is_file()]
     if missing:
         raise IpmError(f"not a client folder (no client.yaml): {', '.join(missing)}")
+    _check_writable(out_root)
     nbs = report_notebooks(notebooks_dir)
     click.echo(f"running {len(nbs)} notebook(s) for {len(dirs)} client(s) into {out_root}/")
     start = time.perf_counter()
@@ -124,7 +129,7 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
                    f"{elapsed:.0f} s{eta}] {r.client_id}: {r.status}" + (f" - {r.message}" if r.message else ""))
 
     runs = run_batch(dirs, out_root, notebooks_dir, on_done=progress, scheduler=scheduler, n_workers=n_workers,
-                     fail_fast=fail_fast, force=force, serial=serial)
+                     fail_fast=fail_fast, force=force, serial=serial, worker_timeout=worker_timeout)
     try:
         index = write_portfolio(out_root)
     except OSError as e:  # e.g. a full disk: the client reports stand; the index is the old one
@@ -138,6 +143,18 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
     if n_bad or str(index).startswith("not written"):
         all_invalid = n_bad and all(r.status == "invalid" for r in runs if r.status != "skipped")
         sys.exit(2 if all_invalid else 1)
+
+
+def _check_writable(out_root: Path) -> None:
+    """Refuse a reports folder that cannot be created or written, before any notebook runs."""
+    import tempfile
+
+    try:
+        Path(out_root).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_root, prefix=".ipm-write-test-"):
+            pass
+    except OSError as e:
+        raise IpmError(f"cannot write the reports folder {out_root}: {e.strerror or e}; choose another --out") from None
 
 
 def _demo_dirs() -> list[Path]:
@@ -155,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="ipm", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            _interrupted()
         click.echo("aborted", err=True)
         sys.exit(2)
     except click.ClickException as e:
@@ -165,9 +184,19 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        _interrupted()
     sys.exit(0)
+
+
+def _interrupted() -> None:
+    """Ctrl-C: one line and exit code 130. The notebook being executed loses its kernel (which
+    got the signal too); what nbclient's unfinished tasks would log about that is silenced."""
+    import logging
+
+    for name in ("asyncio", "distributed", "tornado", "papermill", "traitlets"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    click.echo("interrupted", err=True)
+    sys.exit(130)
 
 
 if __name__ == "__main__":

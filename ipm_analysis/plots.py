@@ -34,6 +34,9 @@ def set_theme() -> None:
             "axes.spines.top": False,
             "axes.spines.right": False,
             "legend.frameon": False,
+            # names from client.yaml are shown as typed: "$...$" in a KPI name is no TeX (a
+            # name such as "$\\foo$" would otherwise fail the figure)
+            "text.parse_math": False,
         },
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -342,3 +343,34 @@ def test_socket_folders_of_gone_processes_are_removed_and_live_ones_kept(tmp_pat
         f.mkdir()
     batch._remove_orphan_socket_folders()
     assert not dead.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.parametrize("where", ["checks", "job", "write"])
+def test_an_unexpected_fault_in_one_client_never_stops_the_batch(tmp_path, probe_notebooks, base_config,
+                                                                 monkeypatch, where):
+    """A fault nobody foresaw (here a RecursionError raised on purpose: in the data checks, in
+    the job, or while writing the report) fails that client alone; the others finish and the
+    run summary is written."""
+    from ipm_analysis import batch, data
+
+    good = write_client(tmp_path / "clients" / "good")
+    base_config["id"] = "odd"
+    odd = write_client(tmp_path / "clients" / "odd", base_config)
+
+    def breaks(original):
+        def call(first, *args, **kwargs):
+            if getattr(first, "client_id", None) == "odd" or (isinstance(first, (str, Path)) and Path(first).name == "odd"):
+                raise RecursionError("maximum recursion depth exceeded")
+            return original(first, *args, **kwargs)
+        return call
+
+    target = {"checks": (data, "validate_client"), "job": (batch, "execute_job"), "write": (batch, "write_result")}
+    module, name = target[where]
+    monkeypatch.setattr(module, name, breaks(getattr(module, name)))
+    runs = run_batch([odd, good], tmp_path / "reports", probe_notebooks, serial=True)
+    status = {r.client_id: r.status for r in runs}
+    assert status == {"odd": "failed", "007": "ok"}, [(r.client_id, r.status, r.message) for r in runs]
+    assert "RecursionError" in next(r.message for r in runs if r.client_id == "odd")
+    assert (tmp_path / "reports" / "007" / REPORT_HTML).is_file()
+    summary = json.loads((tmp_path / "reports" / "last_run.json").read_text())
+    assert {x["client"]: x["status"] for x in summary} == status

@@ -31,8 +31,13 @@ def _scheduler_address(sched_file, proc, timeout: float = 120) -> str:
             time.sleep(0.2)
 
 
-@pytest.fixture
-def dask_cluster(tmp_path):
+class _Address(str):
+    """The scheduler's address; ``worker_group``: the process group of its worker processes."""
+
+    worker_group: int = 0
+
+
+def _start_cluster(tmp_path, worker_args=("--nworkers", "1")):
     if DASK is None:
         pytest.skip("the dask command is not installed")
     sched_file = tmp_path / "scheduler.json"
@@ -40,10 +45,11 @@ def dask_cluster(tmp_path):
                                "--scheduler-file", str(sched_file)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     try:
-        address = _scheduler_address(sched_file, procs[0])
-        procs.append(subprocess.Popen([DASK, "worker", address, "--nworkers", "1", "--nthreads", "1",
+        address = _Address(_scheduler_address(sched_file, procs[0]))
+        procs.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", *worker_args,
                                        "--no-dashboard", "--local-directory", str(tmp_path / "worker")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        address.worker_group = procs[-1].pid
         yield address
     finally:
         for p in reversed(procs):
@@ -56,6 +62,17 @@ def dask_cluster(tmp_path):
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    yield from _start_cluster(tmp_path)
+
+
+@pytest.fixture
+def dask_cluster_without_nanny(tmp_path):
+    """One worker process and no nanny: a worker that dies is not replaced."""
+    yield from _start_cluster(tmp_path, ("--no-nanny", "--nthreads", "2"))
 
 
 def _ipm(*args, env=None):
@@ -81,6 +98,9 @@ def test_two_clients_through_an_external_scheduler(tmp_path, dask_cluster, base_
         assert (reports / cid / "01_probe.ipynb").is_file()
     # the jobs ran in the worker's process tree, not in the process that ran `ipm run`
     assert "2/2 done" in r.stdout
+    for cid in ("007", "b-client"):  # the kernel's parent: a process of the external worker
+        parent = int((reports / cid / "pid.txt").read_text())
+        assert os.getpgid(parent) == dask_cluster.worker_group, "the job did not run on the external worker"
     assert (reports / "index.html").is_file() and (reports / "portfolio.json").is_file()
     # unchanged inputs: the second run skips both; --force runs them again
     r2 = _ipm("run", a, b, "--out", reports, "--notebooks", nbs, "--scheduler", dask_cluster)
@@ -114,3 +134,37 @@ def test_a_killed_job_fails_alone_and_old_report_stays(tmp_path, dask_cluster, b
     (victim / "KILL").unlink()
     r = _ipm("run", victim, good, "--out", reports, "--notebooks", nbs, "--scheduler", dask_cluster)
     assert r.returncode == 0 and "victim: ok" in r.stdout and "007: skipped" in r.stdout, r.stdout
+
+
+def test_losing_the_last_worker_ends_the_batch_with_a_message(tmp_path, dask_cluster_without_nanny, base_config):
+    """The only worker dies while running a client: the batch does not wait forever. After the
+    worker timeout the unfinished client fails with a message naming the scheduler; the client
+    that finished keeps its report; last_run.json and index.html are written; exit code 1."""
+    nbs = tmp_path / "notebooks"
+    _notebook(nbs, "01_probe.ipynb", (
+        "import os, pathlib, signal, time, ipm_analysis as ipm\n"
+        "client = ipm.load_client(client_dir)\n"
+        "flag = pathlib.Path(client_dir, 'KILL_WORKER')\n"
+        "if flag.exists():  # once the other client's report is written, the worker dies\n"
+        "    deadline = time.monotonic() + 240\n"
+        "    while not pathlib.Path(flag.read_text()).exists() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.1)\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)  # the worker process itself\n"
+        "print('client', client.id)\n"))
+    good = write_client(tmp_path / "clients" / "good")
+    base_config["id"] = "victim"
+    victim = write_client(tmp_path / "clients" / "victim", base_config)
+    reports = tmp_path / "reports"
+    (victim / "KILL_WORKER").write_text(str(reports / "007" / "report.html"))
+    start = time.monotonic()
+    r = _ipm("run", good, victim, "--out", reports, "--notebooks", nbs, "--scheduler", dask_cluster_without_nanny,
+             "--worker-timeout", "5")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert time.monotonic() - start < 300
+    assert "007: ok" in r.stdout and "victim: failed" in r.stdout, r.stdout
+    assert f"the Dask scheduler at {dask_cluster_without_nanny} had no worker for 5 s" in r.stdout, r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
+    assert (reports / "007" / "report.html").is_file()
+    summary = {x["client"]: x["status"] for x in json.loads((reports / "last_run.json").read_text())}
+    assert summary == {"007": "ok", "victim": "failed"}
+    assert (reports / "index.html").is_file()

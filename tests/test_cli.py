@@ -54,3 +54,106 @@ def test_usage_error_exits_2(tmp_path):
     r = ipm("run", "--out", tmp_path / "reports")
     assert r.returncode == 2
     assert "--demo" in r.stderr + r.stdout
+
+
+# -- reliability: one bad client, duplicate ids, an unwritable --out, Ctrl-C ---------------------
+
+def _probe_notebooks(folder, code="import ipm_analysis as ipm\nclient = ipm.load_client(client_dir)\nprint(client.id)\n"):
+    from .test_batch import _notebook
+
+    _notebook(folder, "01_probe.ipynb", code)
+    return folder
+
+
+def test_a_crashing_client_never_stops_the_batch(tmp_path, base_config):
+    """A KPI of 660 terms (1,319 characters) used to raise RecursionError and end `ipm run` after
+    the good client, without last_run.json or index.html. Now: the good report, the bad client's
+    message, the run summary and the index; exit code 1."""
+    import json
+
+    good = write_client(tmp_path / "clients" / "good")
+    base_config["id"] = "deep"
+    base_config["chains"][0]["kpis"][1]["expression"] = "+".join(["1"] * 660)
+    bad = write_client(tmp_path / "clients" / "deep", base_config)
+    nbs = _probe_notebooks(tmp_path / "notebooks")
+    reports = tmp_path / "reports"
+    r = ipm("run", good, bad, "--out", reports, "--notebooks", nbs, "--serial")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    assert "007: ok" in r.stdout and "deep: invalid" in r.stdout and "nested more than 64 levels" in r.stdout
+    assert (reports / "007" / "report.html").is_file()
+    assert {x["client"]: x["status"] for x in json.loads((reports / "last_run.json").read_text())} == \
+        {"007": "ok", "deep": "invalid"}
+    assert (reports / "index.html").is_file()
+
+
+def test_two_folders_with_one_id_are_refused_before_anything_runs(tmp_path):
+    a = write_client(tmp_path / "clients" / "a")
+    b = write_client(tmp_path / "clients" / "b")  # the same id, 007
+    reports = tmp_path / "reports"
+    r = ipm("run", a, b, "--out", reports, "--notebooks", _probe_notebooks(tmp_path / "notebooks"), "--serial")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "same id ('007' in" in r.stderr and str(a.resolve()) in r.stderr and str(b.resolve()) in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not reports.exists() or not any(reports.rglob("*.html")), "nothing may run"
+
+
+def test_an_out_folder_that_cannot_be_created_is_refused_before_running(tmp_path, tiny_client):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    r = ipm("run", tiny_client, "--out", blocker / "reports", "--serial")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "cannot write the reports folder" in r.stderr and "Traceback" not in r.stdout + r.stderr
+    assert "running" not in r.stdout, "no notebook may run"
+
+
+def test_a_real_read_only_out_folder_is_refused_before_running(tmp_path, tiny_client):
+    """A folder the process really cannot write: a read-only directory (as a user), or /proc,
+    which refuses new folders even to root."""
+    import os
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        parent = tmp_path / "read-only"
+        parent.mkdir()
+        parent.chmod(0o555)
+        out = parent / "reports"
+    else:
+        assert Path("/proc/self").exists(), "needs Linux's /proc when run as root"
+        out = Path("/proc") / "ipm-reports"
+    try:
+        r = ipm("run", tiny_client, "--out", out, "--serial")
+    finally:
+        if os.geteuid() != 0:
+            (tmp_path / "read-only").chmod(0o755)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "cannot write the reports folder" in r.stderr and "Traceback" not in r.stdout + r.stderr
+
+
+def test_ctrl_c_while_a_notebook_runs_says_interrupted_and_exits_130(tmp_path, tiny_client):
+    import os
+    import signal
+    import time
+
+    marker = tmp_path / "notebook-started"
+    nbs = _probe_notebooks(tmp_path / "notebooks", (
+        "import os, pathlib, time\n"
+        "pathlib.Path(os.environ['IPM_TEST_MARKER']).touch()\n"
+        "time.sleep(300)\n"))
+    env = {**os.environ, "IPM_TEST_MARKER": str(marker)}
+    p = subprocess.Popen([sys.executable, "-m", "ipm_analysis.cli", "run", tiny_client, "--out", tmp_path / "r",
+                          "--notebooks", nbs, "--serial"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():  # the notebook is running
+            assert p.poll() is None and time.monotonic() < deadline, "the notebook did not start"
+            time.sleep(0.1)
+        os.killpg(p.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == "interrupted"
+    assert "Traceback" not in out + err and "DeadKernelError" not in err

@@ -300,6 +300,83 @@ def test_client_ids_that_could_leave_the_reports_folder(tmp_path, client_id):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*")), "nothing may be written"
 
 
+# -- links out of the client folder -------------------------------------------------------------
+
+def _outside(tmp_path) -> Path:
+    outside = tmp_path / "outside"
+    write_client(outside)
+    (outside / "events.csv").write_text("case_id,activity,timestamp\nc1,OUTSIDE_SECRET,2023-12-01 10:00:00\n",
+                                        encoding="utf-8")
+    return outside
+
+
+def test_a_file_linked_out_of_the_folder_is_refused(tmp_path):
+    outside = _outside(tmp_path)
+    folder = write_client(tmp_path / "clients" / "c", events_csv=None)
+    (folder / "events.csv").symlink_to(outside / "events.csv")
+    problems = ipm.validate_client(folder)
+    errors = [p for p in problems if p.severity == "error"]
+    assert [(p.file, p.message) for p in errors] == [
+        ("events.csv", "is a link that leads outside the client folder; copy the file into the folder")]
+    assert "OUTSIDE_SECRET" not in " ".join(str(p) for p in problems)
+
+
+def test_a_link_to_a_system_file_is_refused(tmp_path):
+    folder = write_client(tmp_path / "clients" / "c", responses_csv=None)
+    (folder / "responses.csv").symlink_to("/etc/passwd")
+    problems = ipm.validate_client(folder)
+    assert any(p.file == "responses.csv" and "leads outside the client folder" in p.message for p in problems), problems
+    assert "root:" not in " ".join(str(p) for p in problems)
+
+
+def test_a_linked_sub_folder_is_refused(tmp_path):
+    outside = _outside(tmp_path)
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["tables"]["events"]["file"] = "data/events.csv"
+    folder = write_client(tmp_path / "clients" / "c", cfg, events_csv=None)
+    (folder / "data").symlink_to(outside, target_is_directory=True)
+    problems = ipm.validate_client(folder)
+    assert any(p.file == "data/events.csv" and "leads outside the client folder" in p.message for p in problems), \
+        problems
+
+
+def test_a_client_yaml_linked_out_of_the_folder_is_refused(tmp_path):
+    folder = write_client(tmp_path / "clients" / "c")
+    (folder / "client.yaml").unlink()
+    (folder / "client.yaml").symlink_to("/proc/self/environ")
+    problems = ipm.validate_client(folder)
+    assert [(p.file, p.message) for p in problems] == [
+        ("client.yaml", "a link that leads outside the client folder; refused")]
+
+
+def test_a_link_inside_the_folder_is_read(tmp_path):
+    """Links are resolved, not banned: one to a file in the client folder itself is fine."""
+    folder = write_client(tmp_path / "clients" / "c", events_csv=None)
+    (folder / "exports").mkdir()
+    from .conftest import EVENTS
+
+    (folder / "exports" / "events-2024.csv").write_text(EVENTS, encoding="utf-8")
+    (folder / "events.csv").symlink_to(Path("exports") / "events-2024.csv")
+    client = ipm.load_client(folder)
+    plain = ipm.load_client(write_client(tmp_path / "plain"))
+    assert len(client.events) == len(plain.events)
+
+
+def test_a_file_name_with_glob_characters_is_read_literally(tmp_path):
+    """`ev*.csv` is that one file: DuckDB would read every file the pattern matches (events
+    doubled without a word)."""
+    from .conftest import EVENTS
+
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["tables"]["events"]["file"] = "ev*.csv"
+    plain = ipm.load_client(write_client(tmp_path / "plain"))
+    for name in ("c", "[c] {x}"):  # and a folder name with glob characters of its own
+        folder = write_client(tmp_path / "clients" / name, cfg)
+        (folder / "ev*.csv").write_text(EVENTS, encoding="utf-8")
+        client = ipm.load_client(folder)
+        assert len(client.events) == len(plain.events)  # events.csv matched the pattern too: 4 more before
+
+
 # -- YAML --------------------------------------------------------------------------------------
 
 def _yaml_client(tmp_path, text: str) -> Path:
@@ -340,8 +417,10 @@ def test_yaml_is_loaded_safely_and_quickly(tmp_path, kind, text, words):
 
 # -- names with HTML / JavaScript in the reports; privacy ---------------------------------------
 
+MD_IMAGE = "![p](http://127.0.0.1:8765/p.png)"  # would make the browser fetch that URL
+MD_LINK = "[t](javascript:alert(1))"
 PAYLOADS = {
-    "title": "<script>alert(1)</script>",
+    "title": f"<script>alert(1)</script> {MD_IMAGE} {MD_LINK}",
     "chain": "<img src=x onerror=alert(1)>",
     "owner": "<b onmouseover=\"document.body.setAttribute('data-pwned','owner')\">Boss</b>",
     "kpi": "<img src=y onerror=\"document.body.setAttribute('data-pwned','kpi')\"> on time",
@@ -354,7 +433,7 @@ PAYLOADS = {
 # raw fragments that must never reach an HTML or Markdown context
 FORBIDDEN = ["<script>alert", "<img src=x", "<img src=y", "<b onmouseover", "<svg onload", "<i>Planning",
              '<a href="javascript:']
-FORBIDDEN_MARKDOWN = FORBIDDEN + ["](javascript:"]
+FORBIDDEN_MARKDOWN = FORBIDDEN + ["](javascript:", "](http://127.0.0.1:8765"]
 RENDERED_MIMES = ("text/html", "text/markdown", "image/svg+xml", "application/javascript")
 
 
@@ -378,6 +457,30 @@ class _ActiveContent(HTMLParser):
 
 def _active_content(html: str) -> list[str]:
     parser = _ActiveContent()
+    parser.feed(html)
+    return parser.found
+
+
+class _OutsideReferences(HTMLParser):
+    """Collects what a browser would fetch from elsewhere: src, srcset, poster, data and
+    stylesheet links to http(s) or protocol-relative URLs, and url(...) in inline styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            value = (value or "").strip().lower()
+            fetched = name in ("src", "srcset", "poster", "data", "background") or (tag == "link" and name == "href")
+            if fetched and value.startswith(("http:", "https:", "//")):
+                self.found.append(f"<{tag} {name}={value[:60]}>")
+            if name == "style" and re.search(r"url\(\s*['\"]?(https?:|//)", value):
+                self.found.append(f"<{tag} style=url(...)>")
+
+
+def _outside_references(html: str) -> list[str]:
+    parser = _OutsideReferences()
     parser.feed(html)
     return parser.found
 
@@ -456,6 +559,7 @@ def test_report_html_shows_hostile_names_escaped(hostile_report):
     for bad in FORBIDDEN:
         assert bad not in html, f"{bad!r} reaches report.html unescaped"
     assert _active_content(html) == [], "report.html holds active content"
+    assert _outside_references(html) == [], "report.html makes the browser fetch something from elsewhere"
     # shown, escaped (not silently dropped)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -481,12 +585,41 @@ def test_notebook_outputs_show_hostile_names_escaped(hostile_report):
 
 def test_portfolio_index_escapes_the_title(hostile_report):
     index = hostile_report["reports"] / "index.html"
-    if not index.exists():
-        pytest.skip("no portfolio index written")
+    assert index.is_file(), "no portfolio index written"  # a missing index fails, it is not skipped
     html = index.read_text(encoding="utf-8")
     for bad in FORBIDDEN:
         assert bad not in html, f"{bad!r} reaches index.html unescaped"
     assert [a for a in _active_content(html) if a != "<script>"] == []
+    assert _outside_references(html) == []
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the title is shown, as text
+
+
+def test_markdown_in_the_title_is_shown_as_text(hostile_report):
+    """Notebook 01 renders the title as a Markdown heading: the image and link syntax in it must
+    come out as text, not as an image fetched from 127.0.0.1:8765 or a javascript: link."""
+    nb = nbformat.read(hostile_report["dir"] / "01_overview.ipynb", as_version=4)
+    heading = [out["data"]["text/markdown"] for cell in nb.cells for out in cell.get("outputs", [])
+               if out.get("data", {}).get("text/markdown", "").startswith("## ")]
+    assert heading, "notebook 01 shows no title heading"
+    assert "![" not in heading[0] and "](" not in heading[0] and "javascript:" not in heading[0], heading[0]
+    html = (hostile_report["dir"] / REPORT_HTML).read_text(encoding="utf-8")
+    assert _active_content(html) == [] and _outside_references(html) == []
+    assert "&#33;&#91;p&#93;&#40;http" in heading[0]  # shown as the characters it is made of
+
+
+def test_the_hostile_report_makes_no_request_in_chromium(hostile_report, tmp_path):
+    """Opened in headless Chromium with the network watched, the report and the portfolio index
+    ask for nothing but file: and data: URLs, log no error, and hold no javascript: link."""
+    from .chromium import chromium
+    from .test_browser import _open
+
+    with chromium(tmp_path / "profile") as cdp:
+        for page_file in (hostile_report["dir"] / REPORT_HTML, hostile_report["reports"] / "index.html"):
+            page = _open(cdp, page_file.resolve().as_uri(), tmp_path / f"{page_file.stem}.png")
+            outside = [u for u in page["requests"] if not u.startswith(("file:", "data:"))]
+            assert not outside, f"{page_file.name} asked for {outside}"
+            assert not [u for u in page["links"] if u.lower().startswith("javascript:")], page["links"]
+            assert "alert(1)" in page["body"]  # the title is there, as text
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -574,3 +707,23 @@ def test_a_client_folder_name_cannot_inject_code(tmp_path):
     probe = json.loads(result.files["probe.json"])
     assert probe == {"client_dir": str(folder.resolve()), "id": "007"}
     assert not marker.exists(), "code in the folder name ran"
+
+
+def test_names_in_figures_are_plain_text(tmp_path):
+    """A KPI or chain name with TeX between dollar signs is drawn as typed in the figures (a
+    command matplotlib does not know used to fail the figure, and with it the client's report)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ipm_analysis import plots
+    from ipm_analysis.config import load_config
+
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["chains"][0]["kpis"][0]["name"] = r"Cost $\nocommand{x}$ per case"
+    cfg["chains"][0]["name"] = r"$\frac{a}{b}$ chain"
+    folder = write_client(tmp_path / "c", cfg)
+    plots.set_theme()
+    fig = plots.kpi_structure(load_config(folder))
+    fig.canvas.draw()  # raised ValueError (unknown symbol) when names were parsed as TeX
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(r"$\nocommand{x}$" in t for t in texts) and any(r"$\frac{a}{b}$" in t for t in texts)

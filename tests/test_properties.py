@@ -244,3 +244,40 @@ def test_journeys_do_not_depend_on_the_time_zone(log, hours):
     a = journeys.journey_features(ev, DESIGN)
     b = journeys.journey_features(shifted, DESIGN)
     pd.testing.assert_frame_equal(a, b)
+
+
+def _events_only_client(folder, ev: pd.DataFrame, stamps: list[str]):
+    from .conftest import write_client
+
+    cfg = {"id": "tz", "title": "Time zones",
+           "tables": {"events": {"file": "events.csv"}, "cases": {"from": "events", "chain": "order"}},
+           "chains": [{"id": "order", "name": "Order", "owner": "Head of Sales", "links": ["Sales"],
+                       "kpis": [{"id": "steps", "name": "Steps", "expression": "n_events", "unit": "count",
+                                 "direction": "lower", "target": 4, "link": "Sales"}],
+                       "journey": {"steps": DESIGN}}]}
+    write_client(folder, cfg, responses_csv=None, cases_csv=None, events_csv=None)
+    ev.drop(columns=["row"]).assign(timestamp=stamps).to_csv(folder / "events.csv", index=False)
+    return folder
+
+
+@settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(log=event_logs(), data=st.data())
+def test_journeys_do_not_depend_on_offsets_mixed_row_by_row(tmp_path_factory, log, data):
+    """An export whose rows carry different UTC offsets (a log merged from several sites, or one
+    spanning a change of summer time) gives the journeys of the same instants written in UTC."""
+    import ipm_analysis as ipm
+
+    ev, _, _ = log
+    offsets = data.draw(st.lists(st.integers(-12 * 4, 14 * 4), min_size=len(ev), max_size=len(ev)))  # quarter hours
+    utc = [t.strftime("%Y-%m-%d %H:%M:%S+00:00") for t in ev["timestamp"]]
+    local = []
+    for t, q in zip(ev["timestamp"], offsets):
+        off = pd.Timedelta(minutes=15 * q)
+        sign, mins = ("+" if q >= 0 else "-"), abs(15 * q)
+        local.append((t + off).strftime("%Y-%m-%dT%H:%M:%S") + f"{sign}{mins // 60:02d}:{mins % 60:02d}")
+    root = tmp_path_factory.mktemp("tz")
+    a = ipm.load_client(_events_only_client(root / "utc", ev, utc))
+    b = ipm.load_client(_events_only_client(root / "mixed", ev, local))
+    pd.testing.assert_series_equal(a.events["timestamp"], b.events["timestamp"])
+    pd.testing.assert_frame_equal(journeys.variants(a.events), journeys.variants(b.events))
+    pd.testing.assert_frame_equal(journeys.journey_features(a.events, DESIGN), journeys.journey_features(b.events, DESIGN))
