@@ -548,12 +548,12 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     _check_identifiable(mf, X.assign(const=1.0), "the ordinal model")
     # identical (drivers, score) rows once each, with their count as a frequency weight
     A = np.column_stack([X.to_numpy(dtype=float), mf.frame["score"].to_numpy(dtype=float)])
-    uniq, counts = np.unique(A, axis=0, return_counts=True)
+    uniq, counts = _distinct_rows(A)
     weights = None
-    if len(uniq) <= 0.5 * len(A):
+    if counts is not None:
         X = pd.DataFrame(uniq[:, :-1], columns=X.columns)
         y = pd.Series(pd.Categorical(uniq[:, -1], categories=levels, ordered=True))
-        weights = counts.astype(float)
+        weights = counts
     try:
         model = _OrderedLogit(y, X, distr="logit")
         model.freq_weights = weights
@@ -597,10 +597,23 @@ def _distinct_rows(A: np.ndarray, max_share: float = 0.5) -> tuple[np.ndarray, n
     probe = A[:: max(1, n // 5000)]
     if len(np.unique(probe, axis=0)) > 0.3 * len(probe):
         return A, None
-    u, c = np.unique(A, axis=0, return_counts=True)
-    if len(u) > max_share * n:
+    # one integer key per row from the columns' codes (hashing, linear in n; a sort of the
+    # rows as records took seconds at a million rows)
+    key = np.zeros(n, dtype=np.int64)
+    room = 1
+    for col in np.asarray(A).T:
+        codes, uniq = pd.factorize(col)
+        room *= max(len(uniq), 1)
+        if room > 2 ** 62:
+            return A, None
+        key = key * max(len(uniq), 1) + codes
+    group, _ = pd.factorize(key)
+    m = int(group.max()) + 1 if n else 0
+    if m > max_share * n:
         return A, None
-    return u, c.astype(float)
+    first = np.empty(m, dtype=np.int64)
+    first[group[::-1]] = np.arange(n - 1, -1, -1)
+    return np.asarray(A)[first], np.bincount(group, minlength=m).astype(float)
 
 
 class _LogitFit:
