@@ -82,6 +82,7 @@ from scipy import special, stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
+from .drivers import distinct_rows
 from .errors import AnalysisError
 from . import present
 from .kpis import mean_ci, nps, share_ci
@@ -548,7 +549,7 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     _check_identifiable(mf, X.assign(const=1.0), "the ordinal model")
     # identical (drivers, score) rows once each, with their count as a frequency weight
     A = np.column_stack([X.to_numpy(dtype=float), mf.frame["score"].to_numpy(dtype=float)])
-    uniq, counts = _distinct_rows(A)
+    uniq, counts = distinct_rows(A)
     weights = None
     if counts is not None:
         X = pd.DataFrame(uniq[:, :-1], columns=X.columns)
@@ -585,35 +586,6 @@ class BoxLogits:
     bottom: Any
     cov: np.ndarray
     columns: tuple[str, ...]
-
-
-def _distinct_rows(A: np.ndarray, max_share: float = 0.5) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(distinct rows, counts)`` when ``A`` has few distinct rows (at most ``max_share`` of
-    them), else ``(A, None)``. Drivers measured in shares, days and counts repeat the same rows
-    many times; a model whose likelihood or average is a sum over rows then runs on the distinct
-    rows with their counts as frequency weights (the same numbers). A sample of rows decides
-    first, so continuous data do not pay for the sort."""
-    n = len(A)
-    probe = A[:: max(1, n // 5000)]
-    if len(np.unique(probe, axis=0)) > 0.3 * len(probe):
-        return A, None
-    # one integer key per row from the columns' codes (hashing, linear in n; a sort of the
-    # rows as records took seconds at a million rows)
-    key = np.zeros(n, dtype=np.int64)
-    room = 1
-    for col in np.asarray(A).T:
-        codes, uniq = pd.factorize(col)
-        room *= max(len(uniq), 1)
-        if room > 2 ** 62:
-            return A, None
-        key = key * max(len(uniq), 1) + codes
-    group, _ = pd.factorize(key)
-    m = int(group.max()) + 1 if n else 0
-    if m > max_share * n:
-        return A, None
-    first = np.empty(m, dtype=np.int64)
-    first[group[::-1]] = np.arange(n - 1, -1, -1)
-    return np.asarray(A)[first], np.bincount(group, minlength=m).astype(float)
 
 
 class _LogitFit:
@@ -680,7 +652,7 @@ def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxL
             raise AnalysisError(f"the {name} logit needs at least {MIN_BOX_EVENTS} responses in and out of the "
                                 f"{name}; got {k} of {len(y)}")
     # both fits and their joint sandwich on the distinct (drivers, top, bottom) rows, weighted
-    U, counts = _distinct_rows(np.column_stack([X.to_numpy(dtype=float), top, bottom]))
+    U, counts = distinct_rows(np.column_stack([X.to_numpy(dtype=float), top, bottom]))
     w = np.ones(len(U)) if counts is None else counts
     XT = np.ascontiguousarray(U[:, :-2].T)
     rt = _newton_logit(U[:, -2], XT, w, X.columns)
@@ -1007,7 +979,7 @@ def driver_effects(
     rows = []
     lpm = None
     ci_ols = np.asarray(ols.conf_int(alpha))
-    Xd, wd = _distinct_rows(X)  # the logit averages over distinct rows, weighted by their counts
+    Xd, wd = distinct_rows(X)  # the logit averages over distinct rows, weighted by their counts
     for d in mf.drivers:
         spec = mf.specs[d]
         j = cols.index(d)
