@@ -356,6 +356,37 @@ def _weighted_cov(
     return (cov, mean) if return_mean else cov
 
 
+def distinct_rows(A: np.ndarray, max_share: float = 0.5) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(distinct rows, counts)`` when ``A`` has few distinct rows (at most ``max_share`` of
+    them), else ``(A, None)``. Drivers measured in shares, days and counts repeat the same rows
+    many times; a model whose likelihood or average is a sum over rows then runs on the distinct
+    rows with their counts as frequency weights (the same numbers). A sample of rows decides
+    first, so continuous data do not pay for it; the rows are grouped by hashing one integer key
+    made of the columns' codes (linear in n)."""
+    A = np.asarray(A)
+    n = len(A)
+    if n == 0:
+        return A, None
+    probe = A[:: max(1, n // 5000)]
+    if len(np.unique(probe, axis=0)) > 0.3 * len(probe):
+        return A, None
+    key = np.zeros(n, dtype=np.int64)
+    room = 1
+    for col in A.T:
+        codes, uniq = pd.factorize(col)
+        room *= max(len(uniq), 1)
+        if room > 2 ** 62:
+            return A, None
+        key = key * max(len(uniq), 1) + codes
+    group, _ = pd.factorize(key)
+    m = int(group.max()) + 1
+    if m > max_share * n:
+        return A, None
+    first = np.empty(m, dtype=np.int64)
+    first[group[::-1]] = np.arange(n - 1, -1, -1)
+    return A[first], np.bincount(group, minlength=m).astype(float)
+
+
 def _bootstrap_covs(
     X: np.ndarray, w: np.ndarray | None, n_boot: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -368,7 +399,14 @@ def _bootstrap_covs(
     """
     n, k = X.shape
     ww = np.ones(n) if w is None else w
-    mean = ww @ X / ww.sum()
+    # distinct (row, weight) pairs: drawing n rows uniformly and counting them per distinct row
+    # is a multinomial draw over the distinct rows with probabilities count / n, so the same
+    # bootstrap distribution costs O(distinct rows) instead of O(n) per replicate
+    U, cnt = distinct_rows(np.column_stack([X, ww]))
+    if cnt is not None:
+        X, ww = U[:, :k], U[:, k]
+    mean = (ww if cnt is None else ww * cnt) @ X / (ww if cnt is None else ww * cnt).sum()
+    n_rows = len(X)
     iu, ju = np.triu_indices(k)
     n_feat = 1 + k + iu.size
 
@@ -382,20 +420,23 @@ def _bootstrap_covs(
         return feats
 
     row_chunk = max(1, 4_000_000 // n_feat)
-    cached = features(0, n) if n * n_feat <= 16_000_000 else None
-    boot_chunk = max(1, min(n_boot, 20_000_000 // max(n, 1)))
+    cached = features(0, n_rows) if n_rows * n_feat <= 16_000_000 else None
+    boot_chunk = max(1, min(n_boot, 20_000_000 // max(n_rows, 1)))
     out = np.empty((n_boot, k, k))
     for b0 in range(0, n_boot, boot_chunk):
         nb = min(boot_chunk, n_boot - b0)
-        counts = np.empty((nb, n))
-        for b in range(nb):  # one replicate at a time keeps the draws in cache
-            counts[b] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        if cnt is not None:
+            counts = rng.multinomial(n, cnt / cnt.sum(), size=nb).astype(float)
+        else:
+            counts = np.empty((nb, n))
+            for b in range(nb):  # one replicate at a time keeps the draws in cache
+                counts[b] = np.bincount(rng.integers(0, n, size=n), minlength=n)
         if cached is not None:
             moments = counts @ cached
         else:
             moments = np.zeros((nb, n_feat))
-            for r0 in range(0, n, row_chunk):
-                r1 = min(n, r0 + row_chunk)
+            for r0 in range(0, n_rows, row_chunk):
+                r1 = min(n_rows, r0 + row_chunk)
                 moments += counts[:, r0:r1] @ features(r0, r1)
         wsum = moments[:, 0]
         wsum = np.where(wsum > 0, wsum, np.nan)

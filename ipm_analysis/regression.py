@@ -82,6 +82,7 @@ from scipy import special, stats
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
+from .drivers import distinct_rows
 from .errors import AnalysisError
 from . import present
 from .kpis import mean_ci, nps, share_ci
@@ -549,12 +550,12 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     _check_identifiable(mf, X.assign(const=1.0), "the ordinal model")
     # identical (drivers, score) rows once each, with their count as a frequency weight
     A = np.column_stack([X.to_numpy(dtype=float), mf.frame["score"].to_numpy(dtype=float)])
-    uniq, counts = np.unique(A, axis=0, return_counts=True)
+    uniq, counts = distinct_rows(A)
     weights = None
-    if len(uniq) <= 0.5 * len(A):
+    if counts is not None:
         X = pd.DataFrame(uniq[:, :-1], columns=X.columns)
         y = pd.Series(pd.Categorical(uniq[:, -1], categories=levels, ordered=True))
-        weights = counts.astype(float)
+        weights = counts
     try:
         model = _OrderedLogit(y, X, distr="logit")
         model.freq_weights = weights
@@ -586,22 +587,6 @@ class BoxLogits:
     bottom: Any
     cov: np.ndarray
     columns: tuple[str, ...]
-
-
-def _distinct_rows(A: np.ndarray, max_share: float = 0.5) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(distinct rows, counts)`` when ``A`` has few distinct rows (at most ``max_share`` of
-    them), else ``(A, None)``. Drivers measured in shares, days and counts repeat the same rows
-    many times; a model whose likelihood or average is a sum over rows then runs on the distinct
-    rows with their counts as frequency weights (the same numbers). A sample of rows decides
-    first, so continuous data do not pay for the sort."""
-    n = len(A)
-    probe = A[:: max(1, n // 5000)]
-    if len(np.unique(probe, axis=0)) > 0.3 * len(probe):
-        return A, None
-    u, c = np.unique(A, axis=0, return_counts=True)
-    if len(u) > max_share * n:
-        return A, None
-    return u, c.astype(float)
 
 
 class _LogitFit:
@@ -668,7 +653,7 @@ def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxL
             raise AnalysisError(f"the {name} logit needs at least {MIN_BOX_EVENTS} responses in and out of the "
                                 f"{name}; got {k} of {len(y)}")
     # both fits and their joint sandwich on the distinct (drivers, top, bottom) rows, weighted
-    U, counts = _distinct_rows(np.column_stack([X.to_numpy(dtype=float), top, bottom]))
+    U, counts = distinct_rows(np.column_stack([X.to_numpy(dtype=float), top, bottom]))
     w = np.ones(len(U)) if counts is None else counts
     XT = np.ascontiguousarray(U[:, :-2].T)
     rt = _newton_logit(U[:, -2], XT, w, X.columns)
@@ -995,7 +980,7 @@ def driver_effects(
     rows = []
     lpm = None
     ci_ols = np.asarray(ols.conf_int(alpha))
-    Xd, wd = _distinct_rows(X)  # the logit averages over distinct rows, weighted by their counts
+    Xd, wd = distinct_rows(X)  # the logit averages over distinct rows, weighted by their counts
     for d in mf.drivers:
         spec = mf.specs[d]
         j = cols.index(d)

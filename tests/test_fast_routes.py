@@ -123,3 +123,31 @@ def test_box_logits_on_distinct_rows_match_statsmodels_and_the_full_sandwich():
     ainv[:k, :k], ainv[k:, k:] = blocks
     S = np.hstack(scores)
     np.testing.assert_allclose(fast.cov, ainv @ (S.T @ S) @ ainv, rtol=1e-6)
+
+
+def test_distinct_rows_and_counts_match_numpy_unique():
+    from ipm_analysis.drivers import distinct_rows as _distinct_rows
+
+    rng = np.random.default_rng(9)
+    A = np.column_stack([rng.integers(0, 3, 20000), rng.random(20000) < 0.2, rng.poisson(1, 20000)]).astype(float)
+    U, c = _distinct_rows(A)
+    u_ref, c_ref = np.unique(A, axis=0, return_counts=True)
+    order = np.lexsort(U.T[::-1])
+    np.testing.assert_array_equal(U[order], u_ref)
+    np.testing.assert_array_equal(c[order], c_ref)
+    cont = rng.normal(size=(5000, 2))
+    assert _distinct_rows(cont)[1] is None  # continuous rows are left as they are
+
+
+def test_bootstrap_over_distinct_rows_has_the_row_bootstrap_distribution(monkeypatch):
+    from ipm_analysis import drivers
+
+    rng = np.random.default_rng(10)
+    n = 20000
+    X = np.column_stack([rng.random(n) < 0.8, rng.poisson(2, n), rng.integers(0, 11, n)]).astype(float)
+    fast = drivers._bootstrap_covs(X, None, 400, np.random.default_rng(1))
+    monkeypatch.setattr(drivers, "distinct_rows", lambda A: (A, None))  # the route over every row
+    rows = drivers._bootstrap_covs(X, None, 400, np.random.default_rng(1))
+    mc = 5 * rows.std(axis=0) * np.sqrt(2 / 400)  # five Monte Carlo standard errors of the difference
+    assert (np.abs(fast.mean(axis=0) - rows.mean(axis=0)) <= mc).all()
+    np.testing.assert_allclose(fast.std(axis=0), rows.std(axis=0), rtol=0.2)

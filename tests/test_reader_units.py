@@ -193,3 +193,20 @@ def test_nps_client_texts_follow_the_rule_and_segments_read_yes_no():
     for t in _driver_texts(client, agenda):
         assert not present.zero_artifacts(t), t
         assert "true" not in t.split() and "false" not in t.split()
+
+
+def test_steer_on_is_for_rating_and_label_scales_only():
+    import copy
+
+    from pydantic import ValidationError as PydanticError
+
+    from ipm_analysis.config import ClientConfig
+    from tests.conftest import BASE_CONFIG
+
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["result_kpi"] = {"name": "NPS", "scale": "nps", "steer_on": "top_box"}
+    with pytest.raises(PydanticError, match="steer_on"):
+        ClientConfig.model_validate(cfg)
+    cfg["result_kpi"] = {"name": "Score", "scale": "rating", "min": 1, "max": 5, "top_box": [4, 5],
+                         "bottom_box": [1, 2], "steer_on": "top_box"}
+    assert ClientConfig.model_validate(cfg).result_kpi.steer_on == "top_box"

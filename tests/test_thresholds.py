@@ -139,3 +139,23 @@ def test_demo_lateness_companion_recovers_the_knot(tmp_path):
     assert cf.drivers == ("days_late",) and cf.specs["days_late"].direction == "lower"
     th = find_threshold(cf, "days_late")
     assert th.found and abs(th.knot - true_knot) <= 1, (th.knot, true_knot, th.sentence)
+
+
+def test_companion_declaration_is_checked():
+    import copy
+
+    from pydantic import ValidationError as PydanticError
+
+    from ipm_analysis.config import ClientConfig
+    from tests.conftest import BASE_CONFIG
+
+    cfg = copy.deepcopy(BASE_CONFIG)
+    kpi = cfg["chains"][0]["kpis"][0]
+    kpi["companion"] = {"days_late": "date_diff('day', promised_at, installed_at)"}
+    assert ClientConfig.model_validate(cfg).kpis[0].companion_id == "days_late"
+    kpi["companion"] = {kpi["id"]: "1"}  # the KPI's own id
+    with pytest.raises(PydanticError, match="companion ids"):
+        ClientConfig.model_validate(cfg)
+    kpi["companion"] = {"a": "1", "b": "2"}
+    with pytest.raises(PydanticError, match="one measure"):
+        ClientConfig.model_validate(cfg)
