@@ -684,12 +684,15 @@ def _variant_order(log: _Log, rep: np.ndarray, counts: np.ndarray) -> np.ndarray
         run = np.cumsum(start) - 1
         in_tie = np.concatenate(([False], tied)) | np.concatenate((tied, [False]))
         pos = np.flatnonzero(in_tie)
-        nxt = word(w, order[pos])
-        sub = np.lexsort((nxt, run[pos]))
-        order[pos] = order[pos][sub]
-        key = np.vstack([run[None, :].astype(np.int64), np.zeros((1, n_var), dtype=np.int64)])
-        key[1, pos] = nxt[sub]
-        w += 1
+        which = order[pos]
+        nxt = [word(w + i, which) for i in range(min(4, min(n_words, _ORDER_WORDS) - w))]  # 4 at a time
+        sub = np.lexsort((*nxt[::-1], run[pos]))
+        order[pos] = which[sub]
+        key = np.zeros((1 + len(nxt), n_var), dtype=np.int64)
+        key[0] = run
+        for i, values in enumerate(nxt):
+            key[1 + i, pos] = values[sub]
+        w += len(nxt)
     tied = (key[:, 1:] == key[:, :-1]).all(axis=0)
     if tied.any():
         # runs of equal keys: order[a : b + 1] for every edge pair (a, b)
