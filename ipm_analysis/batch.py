@@ -1057,9 +1057,10 @@ def run_batch(client_dirs: list[str | Path], out_root: str | Path = "reports",
                                                   "cancelled after an earlier failure (--fail-fast)"))
                     break
             else:
-                where = f"the Dask scheduler at {client.scheduler.address}" if cluster is None else "the local cluster"
                 for q in todo:  # a finished client's results may be lost with the worker: kept as written
                     if q.future is not None and q.future.key not in finished:
+                        where = ("the local cluster" if cluster is not None
+                                 else f"the Dask scheduler at {client.scheduler.address}")
                         for f in q.futures:
                             f.cancel()
                         run = ClientRun(ids.get(q.client_dir) or q.client_dir.name, q.client_dir, "failed",

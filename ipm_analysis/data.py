@@ -301,10 +301,11 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
         return _read_xlsx(con, path.resolve(), name, spec, file, col)
     links: list[Path] = []
     try:
+        suffix = path.suffix.lower()  # of the name client.yaml gives (a link may point to another name)
         path = _literal_path(path.resolve(), links)
         with path.open("rb") as f:
             is_parquet = f.read(4) == b"PAR1"
-        if path.suffix.lower() == ".parquet":
+        if suffix == ".parquet":
             if not is_parquet:
                 col.error(file, "not a Parquet file (a CSV file renamed to .parquet?); name a CSV file .csv")
                 return False

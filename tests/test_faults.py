@@ -253,9 +253,7 @@ def test_a_lost_dask_worker_fails_its_client_only(two_clients, monkeypatch):
     before = snapshot(reports / "other")
     (b / "changed.txt").write_text("new data")
     monkeypatch.setattr(batch, "_dask_client", lambda scheduler, n: (_LosingClient(), None))
-    import distributed
-
-    monkeypatch.setattr(distributed, "as_completed", lambda futures: iter(futures))
+    monkeypatch.setattr(batch, "_completed_while_workers", lambda client, futures, timeout: iter(futures))
     runs = batch.run_batch([a, b], reports, nbs)
     status = {r.client_id: (r.status, r.message) for r in runs}
     assert status["007"][0] == "ok"
