@@ -496,13 +496,18 @@ def _parquet_names_unique(path: Path, file: str, col: _Collector) -> bool:
         names = pq.read_schema(path).names
     except (pa.ArrowException, OSError):
         return True  # unreadable: DuckDB's read says why
+    return _names_unique(names, file, col, "in the file")
+
+
+def _names_unique(names: list[str], file: str, col: _Collector, where: str) -> bool:
+    """Report every column name that occurs more than once (with its positions); True when none does."""
     positions: dict[str, list[int]] = {}
     for i, h in enumerate(names):
         positions.setdefault(h, []).append(i + 1)
     ok = True
     for h, pos in positions.items():
         if len(pos) > 1:
-            col.error(file, f"column '{h}' occurs more than once in the file (columns "
+            col.error(file, f"column '{h}' occurs more than once {where} (columns "
                             f"{', '.join(map(str, pos))}); give each column its own name", h)
             ok = False
     return ok
@@ -549,16 +554,7 @@ def _csv_header(path: Path, file: str, col: _Collector) -> list[str] | None:
         col.error(file, f"column names starting with '__' are reserved for the analysis; rename '{reserved[0]}'",
                   reserved[0])
         return None
-    positions: dict[str, list[int]] = {}
-    for i, h in enumerate(names):
-        positions.setdefault(h, []).append(i + 1)
-    ok = True
-    for h, pos in positions.items():
-        if len(pos) > 1:
-            col.error(file, f"column '{h}' occurs more than once in the header (columns "
-                            f"{', '.join(map(str, pos))}); give each column its own name", h)
-            ok = False
-    return names if ok else None
+    return names if _names_unique(names, file, col, "in the header") else None
 
 
 def _read_error(e: duckdb.Error, path: Path, file: str, col: _Collector) -> None:
