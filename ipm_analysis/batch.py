@@ -225,6 +225,10 @@ def _assemble(client_id: str, title: str, out: Path, names: list[str], failure: 
             summary_path = out / "summary.json"
             summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
             export_html([out / n for n in names], out / REPORT_HTML, title, summary)
+            if summary:
+                from .workbook import WORKBOOK, write_workbook
+
+                write_workbook(summary, out / WORKBOOK)
         except Exception as e:  # noqa: BLE001 - reported to the caller, not raised
             status, message, detail = "failed", _short_error(e), "".join(traceback.format_exception(e))
     return JobResult(client_id, status, message, _files(out), seconds + time.perf_counter() - t0, nb_seconds, detail)

@@ -100,6 +100,12 @@ def test_real_notebooks_run_on_the_tiny_client(tmp_path):
     assert html.count("data:image/png;base64") >= 2  # the figures are in the report
     # manager first: the summary opens the report, the methods note closes it
     assert html.index("ipm-summary") < html.index("Data overview and result KPI") < html.index("How to read this report")
+    # beside it the workbook for managers who work in Excel: the chain KPIs as summary.json states them
+    import openpyxl
+
+    wb = openpyxl.load_workbook(out / "actions.xlsx")
+    kpis = [[c.value for c in row] for row in wb["Chain KPIs"].iter_rows(min_row=2)]
+    assert [(r[2], r[5]) for r in kpis] == [(k["kpi_name"], k["value"]) for k in summary["overview"]["chain_kpis"]]
 
 
 def test_kept_notebooks_name_the_client_relative_to_the_report_and_rerun_in_place(tmp_path):

@@ -1,0 +1,111 @@
+"""``actions.xlsx``: the improvement agenda and the chain KPIs for managers who work in Excel.
+
+Written from the client's ``summary.json`` (the numbers the report states), so the workbook
+and the report cannot disagree. Sheets:
+
+- **Agenda**: the improvement actions ranked by expected gain, each with the chain KPI, its
+  owning link and chain owner, today's value and the target, and the expected gain with its
+  95 % interval (among the chain's respondents and on the overall result KPI); or one line
+  saying that no reliable driver was found;
+- **Chain KPIs**: every chain KPI against its target, with its interval, by chain owner and
+  owning link;
+- **KPI structure**: result KPI ← chain (owner) ← chain KPI ← link;
+- **Actions taken**: what each improvement action of client.yaml did (when any is declared).
+
+Shares are stored as fractions with a percentage format, so Excel computes with them as
+numbers. Written with openpyxl.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+WORKBOOK = "actions.xlsx"
+_PERCENT = "0.0%"
+_NUMBER = "0.0"
+
+
+def _sheet(wb, title: str, header: list[str], rows: list[list[Any]], formats: dict[int, str] | None = None):
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    ws = wb.create_sheet(title)
+    ws.append(header)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in rows:
+        ws.append(row)
+    for col, fmt in (formats or {}).items():
+        for r in range(2, ws.max_row + 1):
+            ws.cell(row=r, column=col).number_format = fmt
+    for i, name in enumerate(header, start=1):
+        values = [str(name)] + [str(ws.cell(row=r, column=i).value or "") for r in range(2, ws.max_row + 1)]
+        ws.column_dimensions[get_column_letter(i)].width = min(60, max(10, max(len(v) for v in values) + 2))
+    ws.freeze_panes = "A2"
+    return ws
+
+
+def _fmt_for(unit: str) -> str:
+    return _PERCENT if unit == "share" else _NUMBER
+
+
+def write_workbook(summary: dict, path: str | Path) -> Path:
+    """Write the workbook for one client's ``summary`` to ``path`` (the caller writes atomically)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    overview = summary.get("overview", {})
+    chains = overview.get("chains", {})
+    agenda = summary.get("drivers", {}).get("agenda", {}) or {}
+    unit = agenda.get("kpi_unit", "points")
+    result = agenda.get("result_kpi") or (overview.get("result_kpi") or {}).get("name", "result KPI")
+    actions = agenda.get("actions") or []
+    header = ["rank", "chain KPI", "chain", "chain owner", "owning link", "today", "target",
+              f"expected gain among the chain's respondents ({unit})", "95% interval from", "95% interval to",
+              f"expected gain on the overall {result} ({unit})", "95% interval from (overall)",
+              "95% interval to (overall)"]
+    rows = []
+    for a in actions:
+        rows.append([a.get("rank"), a.get("name"), a.get("chain_name") or a.get("chain"), a.get("owner"),
+                     a.get("link"), a.get("current"), a.get("target"), a.get("gain"), a.get("gain_ci_low"),
+                     a.get("gain_ci_high"), a.get("gain_overall"), a.get("gain_overall_ci_low"),
+                     a.get("gain_overall_ci_high")])
+    ws = _sheet(wb, "Agenda", header, rows, {8: "+0.0;-0.0;0", 9: "+0.0;-0.0;0", 10: "+0.0;-0.0;0",
+                                              11: "+0.0;-0.0;0", 12: "+0.0;-0.0;0", 13: "+0.0;-0.0;0"})
+    for r, a in enumerate(actions, start=2):  # today and target in the KPI's own unit
+        for c in (6, 7):
+            ws.cell(row=r, column=c).number_format = _fmt_for(a.get("unit", ""))
+    if not actions:
+        ws.append([None, agenda.get("sentence") or "No improvement agenda: no reliable driver was found."])
+    elif agenda.get("sentence"):
+        ws.append([])
+        ws.append([None, agenda["sentence"]])
+
+    kpi_rows, kpi_units = [], []
+    for k in overview.get("chain_kpis") or []:
+        owner = chains.get(k.get("chain"), {}).get("owner")
+        kpi_rows.append([chains.get(k.get("chain"), {}).get("name", k.get("chain")), owner, k.get("kpi_name"),
+                         k.get("link"), k.get("unit"), k.get("value"), k.get("ci_low"), k.get("ci_high"),
+                         k.get("target"), k.get("status"), k.get("n")])
+        kpi_units.append(k.get("unit", ""))
+    ws = _sheet(wb, "Chain KPIs", ["chain", "chain owner", "chain KPI", "owning link", "unit", "value", "95% low",
+                                   "95% high", "target", "status", "cases"], kpi_rows)
+    for r, u in enumerate(kpi_units, start=2):
+        for c in (6, 7, 8, 9):
+            ws.cell(row=r, column=c).number_format = _fmt_for(u)
+
+    structure = [[result, chains.get(k.get("chain"), {}).get("name", k.get("chain")),
+                  chains.get(k.get("chain"), {}).get("owner"), k.get("kpi_name"), k.get("link")]
+                 for k in overview.get("chain_kpis") or []]
+    _sheet(wb, "KPI structure", ["result KPI", "chain", "chain owner", "chain KPI", "owning link"], structure)
+
+    reviews = (summary.get("actions") or {}).get("reviews") or []
+    if reviews:
+        cols = list(reviews[0])
+        _sheet(wb, "Actions taken", cols, [[r.get(c) for c in cols] for r in reviews])
+    path = Path(path)
+    wb.save(path)
+    return path
