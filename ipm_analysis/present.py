@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MAX_DECIMALS", "decimals", "num", "interval", "pair", "pct", "p_value", "zero_artifacts"]
+__all__ = ["MAX_DECIMALS", "decimals", "num", "interval", "pair", "pct", "p_value", "p_text", "zero_artifacts"]
 
 #: The most decimals a number is ever written with.
 MAX_DECIMALS = 6
@@ -96,6 +96,12 @@ def p_value(p: float) -> str:
     if p < 0.001:
         return "< 0.001"
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def p_text(p: float) -> str:
+    """A p-value in a sentence: ``p < 0.001``, ``p = 0.012``."""
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 _ZERO = re.compile(r"(?<![\d.,])[+-]?0\.0+(?![\d])")

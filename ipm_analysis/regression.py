@@ -1700,6 +1700,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
                             f"{mf.min_base_suppress} responses; nothing to compare")
     share_kpi = mf.measure in ("share", "top_box")  # slopes in percentage points of the share
+    seg_name = (getattr(mf, "segment_names", None) or {}).get(segment, segment)  # as the reader knows it
     what = f"the {kpi_name(mf)}" if share_kpi else "the score"
     per_unit = "percentage points" if share_kpi else "score points"
     rows = []
@@ -1717,7 +1718,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         row = {"driver": d, "name": name, "segment": segment, "levels": len(levels), "n": 0, "df": 0,
                "statistic": np.nan, "p_value": np.nan, "differs": False, "slopes": {}}
         if len(levels) < 2:
-            row["reading"] = (f"The association of {name} cannot be compared between {segment} segments: "
+            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: "
                               f"{name} needs at least {MIN_SLOPE_BASE} responses and some spread in two groups.")
             rows.append(row)
             continue
@@ -1734,7 +1735,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             X[f"__int[{lev}]"] = ind * sub.frame[d].to_numpy(dtype=float)
         fit = _HC3(y, X)
         if not isinstance(fit, _HC3) and _collinear_sets(X):  # only a rank-deficient design is checked
-            row["reading"] = (f"The association of {name} cannot be compared between {segment} segments: within "
+            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: within "
                               "the groups the drivers are perfectly collinear.")
             rows.append(row)
             continue
@@ -1756,10 +1757,10 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             [present.num(v, 1 if share_kpi else 2, signed=True) for v in vals]
         shown = ", ".join(f"{lev}: {t}" for lev, t in zip(slopes, texts, strict=True))
         if differs:
-            reading = (f"The association of {name} with {what} differs between {segment} segments "
+            reading = (f"The association of {name} with {what} differs between {seg_name} segments "
                        f"(p {'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); {per_unit} per {lab}: {shown}.")
         else:
-            reading = (f"No evidence that the association of {name} with {what} differs between {segment} "
+            reading = (f"No evidence that the association of {name} with {what} differs between {seg_name} "
                        f"segments (p = {present.p_value(p)}).")
         if left_out:
             reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
