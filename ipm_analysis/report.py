@@ -563,6 +563,56 @@ def agenda_table(agenda) -> pd.DataFrame:
     })
 
 
+def matrix_display(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The importance-performance matrix as a reader sees it: each chain KPI's share of the
+    explained variance in percent with its interval, its distance to target in % of the target,
+    and its quadrant; numbers by the one rounding rule (:mod:`ipm_analysis.present`)."""
+    rows = []
+    for r in matrix.to_dict("records"):
+        v, lo, hi = present.interval(100 * r["share"], 100 * r["share_ci_low"], 100 * r["share_ci_high"], 0)
+        gap = r.get("gap_relative")
+        rows.append({"chain": r["chain"], "chain KPI": r["name"], "share of explained variance (%)": v,
+                     "95% interval": f"{lo} to {hi}",
+                     "distance to target (% of target)": "–" if gap is None or pd.isna(gap)
+                     else present.num(100 * gap, 0, signed=True),
+                     "quadrant": r["quadrant"]})
+    return pd.DataFrame(rows)
+
+
+def trends_display(trends: pd.DataFrame) -> pd.DataFrame:
+    """Chain-KPI trends (:func:`chain_kpi_trends`) as a reader sees them: the slope per month in
+    the KPI's unit (a share in percentage points) with its interval, by the one rounding rule."""
+    rows = []
+    for r in trends.to_dict("records"):
+        f = 100.0 if r["unit"] == "share" else 1.0
+        unit = "pp" if r["unit"] == "share" else r["unit"]
+        if pd.isna(r["slope"]):
+            slope, ci = "–", "–"
+        else:
+            s_, lo, hi = present.interval(f * r["slope"], f * r["ci_low"], f * r["ci_high"], 2, signed=True)
+            slope, ci = f"{s_} {unit}", f"{lo} to {hi}"
+        rows.append({"chain": r["chain"], "kpi": r["kpi"], "months": r["n_months"], "slope per month": slope,
+                     "95% interval": ci, "reading": r["reading"]})
+    return pd.DataFrame(rows)
+
+
+def association_display(assoc: pd.DataFrame) -> pd.DataFrame:
+    """The monthly association (:func:`monthly_association`) as a reader sees it: coefficient
+    and interval by the one rounding rule, the Holm-adjusted p-value, the reading."""
+    rows = []
+    for r in assoc.to_dict("records"):
+        if pd.isna(r["coef"]):
+            coef, ci = "–", "–"
+        else:
+            coef, lo, hi = present.interval(r["coef"], r["ci_low"], r["ci_high"], 2, signed=True)
+            ci = f"{lo} to {hi}"
+        rows.append({"chain": r["chain"], "kpi": r["kpi"], "lag": r["lag"], "months": r["n_months"],
+                     "coefficient": coef, "95% interval": ci,
+                     "p (Holm)": "–" if pd.isna(r["p_holm"]) else present.p_value(r["p_holm"]),
+                     "reading": r["reading"]})
+    return pd.DataFrame(rows)
+
+
 def effects_table(models) -> pd.DataFrame:
     """Each driver's association with the result KPI, in the KPI's own unit, with its interval."""
     e = models.effects

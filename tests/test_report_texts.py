@@ -51,6 +51,12 @@ def report_texts(client, n_boot: int = 50) -> dict[str, list[str]]:
     chain_table = report.chain_kpis(client)
     out["chain KPIs"] = [report.chain_kpi_sentence(chain_table), *_rows(report.chain_kpi_display(chain_table))]
     out["periods"] = [report.partial_period_sentence(client)]
+    out["missing values"] = _rows(overview.missing_values_display(client))
+    if report.has_case_dates(client):
+        monthly = report.chain_kpis_monthly(client)
+        out["trends"] = _rows(report.trends_display(report.chain_kpi_trends(client, monthly)))
+        assoc = report.monthly_association(client, monthly=monthly)
+        out["monthly association"] = _rows(report.association_display(assoc)) if len(assoc) else []
     if overall is not None and report.has_answer_dates(client):
         out["result by month"] = _rows(report.result_kpi_display(client, report.result_kpi_monthly(client),
                                                                  ["period"]))
@@ -71,7 +77,7 @@ def report_texts(client, n_boot: int = 50) -> dict[str, list[str]]:
     if overall is not None:
         agenda = improvement_agenda(client, n_boot=n_boot)
         out["agenda"] = [agenda.sentence, *agenda.chain_notes.values(), *agenda.actions["sentence"],
-                         *_rows(report.agenda_table(agenda))]
+                         *_rows(report.agenda_table(agenda)), *_rows(report.matrix_display(agenda.matrix))]
         out["effects"] = []
         for models in agenda.models.values():
             out["effects"] += [*models.effects["reading"], *_rows(report.effects_table(models))]
@@ -227,6 +233,8 @@ def test_airline_survey_two_labels_as_a_share():
     assert texts["result"][0].startswith(f"Satisfaction: {present.num(100 * share)} % satisfied (95 % interval")
     text = all_text(texts)
     assert "percentage points" in text and "on average" not in text and "1-2 scale" not in text
+    seg = " ".join(texts["segment differences"])  # segments by the names client.yaml gives them
+    assert "between Type of travel segments" in seg and "travel_type" not in seg and "travel_class" not in seg
 
 
 def test_telecom_churn_labels_as_a_share():
@@ -254,4 +262,9 @@ def test_olist_rating_one_to_five():
     check_rule(texts)
     assert "on the 1-5 scale" in texts["result"][0]
     assert "% in the top box (5)" in texts["result"][0]
+    # the incomplete last month (2018-10, one order) is left out of the result KPI by month, and said so
+    months = [r.split(" | ")[0] for r in texts["result by month"][1:]]
+    assert months[-1] == "2018-09" and "2018-10" not in months
+    assert any(t.startswith("2018-10 is left out of the result KPI by month") for t in texts["periods"])
+    assert "(2018-10 left out: incomplete)" in texts["recent change"][0]
     assert "points on the 1-5 scale" in " ".join(texts["agenda"] + texts["effects"])
