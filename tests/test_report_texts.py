@@ -243,7 +243,8 @@ def test_telecom_churn_labels_as_a_share():
     check_rule(texts)
     raw = pd.read_csv(REAL / "telecom_churn" / "churn-bigml-80.csv")
     stayed = (~raw["Churn"].astype(bool)).mean()
-    assert f"{present.num(100 * stayed)} %" in texts["result"][0]
+    assert texts["result"][0].startswith(f"Stayed a customer: {present.num(100 * stayed)} % stayed (95 % interval")
+    assert "FALSE" not in all_text(texts)  # top_box_name: the churn flag's FALSE reads as "stayed"
     text = all_text(texts)
     assert "percentage points" in text and "1-2 scale" not in text and "on average" not in text
 
@@ -268,3 +269,20 @@ def test_olist_rating_one_to_five():
     assert any(t.startswith("2018-10 is left out of the result KPI by month") for t in texts["periods"])
     assert "(2018-10 left out: incomplete)" in texts["recent change"][0]
     assert "points on the 1-5 scale" in " ".join(texts["agenda"] + texts["effects"])
+
+
+def test_top_box_name_is_for_rating_and_label_scales():
+    import copy
+
+    from pydantic import ValidationError as PydanticError
+
+    from ipm_analysis.config import ClientConfig
+    from tests.conftest import BASE_CONFIG
+
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["result_kpi"] = {"name": "NPS", "scale": "nps", "top_box_name": "promoters"}
+    with pytest.raises(PydanticError, match="top_box_name"):
+        ClientConfig.model_validate(cfg)
+    cfg["result_kpi"] = {"name": "Stayed", "scale": "labels", "labels": ["TRUE", "FALSE"], "top_box": ["FALSE"],
+                         "bottom_box": ["TRUE"], "top_box_name": "stayed"}
+    assert ClientConfig.model_validate(cfg).result_kpi.top_words == "stayed"
