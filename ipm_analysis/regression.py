@@ -820,13 +820,13 @@ def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collin
                 pair = tuple(sorted((r.driver, r.most_correlated or "the other drivers")))
                 if pair not in [p[0] for p in pairs]:
                     pairs.append((pair, r.correlation))
-            said = "; ".join(f"{a} and {b} move together (correlation {c:+.2f})" if np.isfinite(c)
+            said = "; ".join(f"{a} and {b} move together (correlation {present.num(c, 2, signed=True)})" if np.isfinite(c)
                              else f"{a} is largely explained by {b}" for (a, b), c in pairs)
-            vif_txt = ", ".join(f"{r.driver} {r.vif:.1f}" for r in high.itertuples())
+            vif_txt = ", ".join(f"{r.driver} {present.num(r.vif, 1)}" for r in high.itertuples())
             parts.append(f"Some drivers overlap: {said} (variance inflation {vif_txt}; above {VIF_LIMIT:g} "
                          "means overlap).")
         if not cond <= COND_LIMIT:
-            parts.append(f"The condition number of the drivers is {cond:.0f} (above {COND_LIMIT:g}).")
+            parts.append(f"The condition number of the drivers is {present.num(cond, 0)} (above {COND_LIMIT:g}).")
         parts.append("Their separate effects are uncertain and can trade places; read overlapping drivers "
                      "together rather than one by one.")
         warning = " ".join(parts)

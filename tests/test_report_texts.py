@@ -88,6 +88,12 @@ def report_texts(client, n_boot: int = 50) -> dict[str, list[str]]:
     for chain in client.config.chains:
         if chain.journey is None or journeys.chain_events(client, chain.id).empty:
             continue
+        sec = journeys.journey_section(client, chain.id)
+        shares = ["done_share", "skipped_share", "repeated_share", "out_of_order_share"]
+        if len(sec.step_deviation):
+            journey_texts += _rows(present.table(sec.step_deviation[["step", "n_cases", *shares]], percent=shares))
+        if len(sec.funnel):
+            journey_texts += _rows(present.table(sec.funnel[["step", "n_reached", "n_cases", "share"]], percent=["share"]))
         cost = journeys.journey_cost(client, chain.id)
         journey_texts.append(journeys.journey_cost_sentence(client, cost))
         for key in ("by_fit", "by_deviation", "by_avoidable"):
@@ -286,3 +292,13 @@ def test_top_box_name_is_for_rating_and_label_scales():
     cfg["result_kpi"] = {"name": "Stayed", "scale": "labels", "labels": ["TRUE", "FALSE"], "top_box": ["FALSE"],
                          "bottom_box": ["TRUE"], "top_box_name": "stayed"}
     assert ClientConfig.model_validate(cfg).result_kpi.top_words == "stayed"
+
+
+def test_a_printed_table_follows_the_rule():
+    t = pd.DataFrame({"step": ["a", "b", "c"], "share": [0.00025, 0.0, 0.5], "hours": [0.04, 12.345, 0.0],
+                      "small_base": [True, False, False]})
+    out = present.table(t, percent=["share"], numbers=["hours"])
+    assert list(out["share"]) == [present.num(0.025), "0", "50.0"] and out["share"][0] != "0.0"
+    assert list(out["hours"]) == ["0.04", "12.3", "0"] and list(out["small_base"]) == ["yes", "", ""]
+    assert not present.zero_artifacts(out.to_string())
+    assert present.zero_artifacts(t.round(3).to_string())  # what printing the frame rounded gave: 0.000
