@@ -1088,7 +1088,7 @@ def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
                    f"(R² {present.num(r2, 3)})")
     if p >= 0.05 or not effects["reliable"].any():
         why.append("no driver's interval excludes zero" if not effects["reliable"].any()
-                   else f"the joint test does not distinguish them from no effect (p = {present.p_value(p)})")
+                   else f"the joint test does not distinguish them from no effect ({present.p_text(p)})")
     return "No reliable driver was found: " + " and ".join(why or ["the joint test is not significant"]) + "."
 
 
@@ -1489,8 +1489,8 @@ def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Seq
         held = f"With {names} held equal the bend is still there (beyond {adj.knot:g}, p {'' if p[0] == '<' else '= '}{p})."
     else:
         held = (f"With {names} held equal it is not distinguishable from a straight line "
-                f"(p = {present.p_value(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
-            f"With {names} held equal: not either (p = {present.p_value(adj.p_adjusted)})."
+                f"({present.p_text(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
+            f"With {names} held equal: not either ({present.p_text(adj.p_adjusted)})."
     return f"{alone.sentence} {held}"
 
 
@@ -1581,7 +1581,7 @@ def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci,
 
     if not found:
         return (f"No threshold found for {spec.name}: a step or change of slope is not distinguishable from a "
-                f"straight line (p = {present.p_value(p_adj)} after allowing for the {m} knots tried).")
+                f"straight line ({present.p_text(p_adj)} after allowing for the {m} knots tried).")
     if sb[1] <= 0 <= sb[2]:
         before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
                   f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
@@ -1761,7 +1761,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
                        f"(p {'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); {per_unit} per {lab}: {shown}.")
         else:
             reading = (f"No evidence that the association of {name} with {what} differs between {seg_name} "
-                       f"segments (p = {present.p_value(p)}).")
+                       f"segments ({present.p_text(p)}).")
         if left_out:
             reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
         row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,

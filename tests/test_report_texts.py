@@ -115,6 +115,7 @@ def check_rule(texts: dict[str, list[str]]) -> None:
     """The rounding rule and the data's own labels, on every text."""
     for section, t in _flat(texts):
         assert not present.zero_artifacts(t), (section, t)
+        assert "= <" not in t, (section, t)  # "p < 0.001", never "p = < 0.001"
         words = re.findall(r"[A-Za-z]+", t)
         assert "true" not in words and "false" not in words, (section, t)
         doubled = re.findall(r"\b([a-z]{3,}) \1\b", t)
