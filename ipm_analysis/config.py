@@ -127,13 +127,26 @@ class ResultKPI(_Model):
     bottom_box: list[Any] | None = None
     labels: list[str] | None = None
     steer_on: Literal["mean", "top_box"] | None = None  # what the agenda steers on (rating / 3+ labels)
+    top_box_name: str | None = Field(default=None, min_length=1, max_length=100)  # "stayed": "85.5 % stayed"
 
     @model_validator(mode="after")
     def _check(self) -> "ResultKPI":
         self.scale_spec  # noqa: B018 - validates the combination
         if self.steer_on is not None and self.scale == "nps":
             raise ValueError("steer_on is for a rating or labels scale; the NPS is steered on itself")
+        if self.top_box_name is not None and self.scale == "nps":
+            raise ValueError("top_box_name is for a rating or labels scale; the NPS has no top box")
         return self
+
+    @property
+    def top_words(self) -> str | None:
+        """How the top box reads in a sentence ("satisfied", "stayed"): ``top_box_name``, else the
+        top-box labels of a labels scale; None for a rating without a name, and for the NPS."""
+        if self.top_box_name:
+            return self.top_box_name
+        if self.scale == "labels" and self.top_box:
+            return ", ".join(str(v) for v in self.top_box)
+        return None
 
     @property
     def scale_spec(self) -> NPSScale | RatingScale | LabelScale:

@@ -47,6 +47,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from . import present
 from .agenda import Agenda, Scenario, improvement_agenda, what_if, what_if_scenario
 from .config import CONFIG_NAME, load_config
 from .data import load_client
@@ -82,13 +83,10 @@ def _fmt_kpi_value(x: float | None, unit: str) -> str:
 
 
 def _fmt_result(x: float, is_nps: bool, signed: bool = False) -> str:
-    """A result-KPI value: NPS in points with a sign (1 decimal), a rating mean with 2 decimals."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    x = round(float(x), 1 if is_nps else 2) + 0.0  # + 0.0: no "-0.0"
-    if is_nps or signed:
-        return f"{x:+.1f}" if is_nps else f"{x:+.2f}"
-    return f"{x:.2f}"
+    """A result-KPI value by the package's one rounding rule (:mod:`ipm_analysis.present`): NPS
+    (and percentage points) with a sign and one decimal, a rating mean with two; more decimals
+    when the size of the number needs them, never ``0.0`` for a value that is not zero."""
+    return present.num(x, 1 if is_nps else 2, signed=bool(is_nps or signed))
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,9 +184,10 @@ def default_values(source: Any, chain: str | None, kpi: str, n: int = 5) -> list
     """``n`` evenly spaced values over :func:`kpi_range`, plus the current value and the target."""
     r = kpi_range(source, chain, kpi)
     vals = {round(float(v), 6) for v in np.linspace(r["min"], r["max"], int(n))}
-    vals.add(round(r["current"], 6))
     if r["target"] is not None and r["min"] <= r["target"] <= r["max"]:
         vals.add(round(r["target"], 6))
+    now = float(r["current"])  # exactly today's value: its change is nil, not a rounding's residue
+    vals = {v for v in vals if abs(v - now) > 1e-6} | {now}
     return sorted(vals)
 
 
@@ -344,8 +343,8 @@ def _chain_table_html(table: pd.DataFrame, selected: str, is_nps: bool, unit: st
     body = []
     for r in table.itertuples():
         style = ' style="background:#fff3cd;font-weight:600"' if r.kpi == selected else ""
-        share = "–" if not np.isfinite(r.share) else (
-            f"{100 * r.share:.0f}% ({100 * r.share_ci_low:.0f}–{100 * r.share_ci_high:.0f}%)")
+        share = "–" if not np.isfinite(r.share) else "{}% ({}–{}%)".format(
+            *present.interval(100 * r.share, 100 * r.share_ci_low, 100 * r.share_ci_high, 0))
         eff = (f"{_fmt_result(r.effect, is_nps, True)} per {html.escape(r.change_label)} "
                f"({_fmt_result(r.effect_ci_low, is_nps, True)} to {_fmt_result(r.effect_ci_high, is_nps, True)})")
         body.append(
@@ -387,14 +386,22 @@ def _overall_html(client: Any, result_name: str, where: str) -> str:
     if r.n < rep.min_base_suppress:
         return (f"<p style='margin:0.2em 0'>{html.escape(result_name)} {html.escape(where)}: not shown, only "
                 f"{r.n:,} responses (minimum {rep.min_base_suppress}).</p>")
-    if hasattr(r, "promoters"):  # NPSResult
-        v, lo, hi, is_nps = r.value, r.ci_low, r.ci_high, True
-    else:  # RatingResult
-        v, lo, hi, is_nps = r.mean, r.mean_ci_low, r.mean_ci_high, False
     small = " <i>(small base)</i>" if r.n < rep.min_base_flag else ""
+    if hasattr(r, "promoters"):  # NPSResult
+        v, lo, hi = present.interval(r.value, r.ci_low, r.ci_high, 1, signed=True)
+        text = f"<b>{v}</b> (95% interval {lo} to {hi})"
+    else:  # RatingResult: a share for two labels or steer_on top_box, else the mean and the top box
+        from .report import result_measure, top_label
+
+        s, slo, shi = present.interval(100 * r.top_box, 100 * r.top_box_ci_low, 100 * r.top_box_ci_high, 1)
+        share = f"{s} % {html.escape(top_label(client))} (95% interval {slo} to {shi} %)"
+        m, mlo, mhi = present.interval(r.mean, r.mean_ci_low, r.mean_ci_high, 2)
+        mean = f"mean {m} (95% interval {mlo} to {mhi})"
+        measure = result_measure(client)
+        text = (f"<b>{share}</b>" if measure == "share" else f"<b>{share}</b>; {mean}" if measure == "top_box"
+                else f"<b>{mean}</b>; {share}")
     return (f"<p style='margin:0.2em 0'>{html.escape(result_name)} {html.escape(where)}: "
-            f"<b>{_fmt_result(v, is_nps)}</b> (95% interval {_fmt_result(lo, is_nps)} to "
-            f"{_fmt_result(hi, is_nps)}), {r.n:,} responses{small}.</p>")
+            f"{text}, {r.n:,} responses{small}.</p>")
 
 
 def segment_options(client: Any) -> list[tuple[str, tuple[str, str | None] | None]]:

@@ -1821,7 +1821,13 @@ def journey_cost(client, chain_id: str) -> dict:
     a = d.loc[d["journey"] == "as designed", "score"]
     b = d.loc[d["journey"] == "deviating", "score"]
     if min(len(a), len(b)) >= max(rep.min_base_suppress, kpis.MIN_CHANGE_N):
-        out["difference"] = kpis.nps_change(a, b) if scale["type"] == "nps" else kpis.mean_change(a, b)
+        if scale["type"] == "nps":
+            out["difference"] = kpis.nps_change(a, b)
+        elif report.result_measure(client) in ("share", "top_box"):  # percentage points of the share
+            top = list(scale["top_box"])
+            out["difference"] = kpis.mean_change(100.0 * a.isin(top), 100.0 * b.isin(top))
+        else:
+            out["difference"] = kpis.mean_change(a, b)
     return out
 
 
@@ -1914,20 +1920,33 @@ def extra_activities(log, designed_steps: Sequence[str]) -> pd.DataFrame:
 
 def difference_phrase(diff: float, low: float, high: float, unit: str, subject: str, other: str) -> str:
     """A difference worded as one: "deviating journeys scored 48.9 points lower (95% interval 40.1 to
-    57.7 lower) than journeys as designed"."""
+    57.7 lower) than journeys as designed". Numbers follow the package's one rounding rule
+    (:mod:`ipm_analysis.present`; two decimals for a mean on a scale)."""
+    from . import present
+
     def side(v: float) -> str:
         return "higher" if v > 0 else "lower"
 
-    if diff == 0:
-        head = f"{subject} scored the same as {other}"
-    else:
-        head = f"{subject} scored {abs(diff):.1f} {unit} {side(diff)} than {other}"
+    base = 2 if unit.endswith("scale") else 1
     if low > 0 or high < 0:
         a, b = sorted([abs(low), abs(high)])
-        interval = f"95% interval {a:.1f} to {b:.1f} {side(high)}"
+        d, a, b = present.interval(abs(diff), a, b, base)
+        interval = f"95% interval {a} to {b} {side(high)}"
     else:
-        interval = f"95% interval from {abs(low):.1f} lower to {abs(high):.1f} higher"
+        d, a, b = present.interval(abs(diff), abs(low), abs(high), base)
+        interval = f"95% interval from {a} lower to {b} higher"
+    head = f"{subject} scored the same as {other}" if diff == 0 else f"{subject} scored {d} {unit} {side(diff)} than {other}"
     return f"{head} ({interval})"
+
+
+def result_difference_unit(client) -> str:
+    """The unit a difference in the result KPI is worded in: points (NPS), percentage points (a
+    share) or points on the scale (a mean)."""
+    from . import report
+
+    if client.config.result_kpi.scale == "nps":
+        return "points"
+    return "percentage points" if report.result_measure(client) in ("share", "top_box") else "points on the scale"
 
 
 @dataclass(frozen=True)
@@ -1972,7 +1991,9 @@ class JourneySection:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
+    from . import present
+
+    return present.num(100 * x, 0) + "%"
 
 
 def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int = 5) -> JourneySection:
@@ -2098,13 +2119,15 @@ def journey_cost_sentence(client, cost: dict) -> str:
     if client.linked is None:
         return ("There is no survey for this client, so what deviating journeys go together with in the result "
                 "KPI cannot be shown.")
+    from . import present
+
     if cost["by_fit"].empty:
         return "No survey response links to a case of this chain with events, so the result KPI cannot be compared."
     d = cost["difference"]
     if d is None:
         return (f"Too few responses in one of the groups (as designed, deviating) to compare them: each needs at "
                 f"least {client.config.reporting.min_base_suppress}.")
-    unit = "points" if client.config.result_kpi.scale == "nps" else "on the scale"
+    unit = result_difference_unit(client)
     return difference_phrase(d.diff, d.ci_low, d.ci_high, unit, "Deviating journeys",
                              "journeys as designed") + \
-        f"; p = {d.p_value:.3g}. Association only: deviating cases may differ in other ways too."
+        f"; {present.p_text(d.p_value)}. Association only: deviating cases may differ in other ways too."

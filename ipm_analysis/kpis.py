@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import present
 from .errors import AnalysisError
 from .units import UNITS
 
@@ -106,8 +107,8 @@ class NPSResult:
     ci: float
 
     def __str__(self) -> str:
-        return (f"NPS {self.value:+.1f} ({self.ci:.0%} CI {self.ci_low:+.1f} to {self.ci_high:+.1f}), "
-                f"n={self.n}")
+        v, lo, hi = present.interval(self.value, self.ci_low, self.ci_high, 1, signed=True)
+        return f"NPS {v} ({self.ci:.0%} CI {lo} to {hi}), n={self.n}"
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,9 @@ class RatingResult:
     ci: float
 
     def __str__(self) -> str:
-        return (f"mean {self.mean:.2f} ({self.ci:.0%} CI {self.mean_ci_low:.2f} to "
-                f"{self.mean_ci_high:.2f}), top box {self.top_box:.0%}, bottom box "
-                f"{self.bottom_box:.0%}, n={self.n}")
+        m, lo, hi = present.interval(self.mean, self.mean_ci_low, self.mean_ci_high, 2)
+        return (f"mean {m} ({self.ci:.0%} CI {lo} to {hi}), top box {present.pct(self.top_box, 0)}, "
+                f"bottom box {present.pct(self.bottom_box, 0)}, n={self.n}")
 
 
 @dataclass(frozen=True)
@@ -1481,7 +1482,7 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
             way = "higher" if coef > 0 else "lower"
             readings[i] = (
                 f"associated: months with higher {kpi_col} went with {way} {result_col} {when} "
-                f"({coef:+.3g} per unit of {kpi_col}); an association over time, not proof of cause")
+                f"({present.num(coef, 2, signed=True)} per unit of {kpi_col}); an association over time, not proof of cause")
         elif out.at[i, "p_value"] >= alpha:
             readings[i] = "no reliable association at this lag (the interval includes no effect)"
         else:

@@ -148,6 +148,7 @@ class ModelFrame:
     min_base_suppress: int = 10
     steer_on: str = "mean"
     top_label: str | None = None
+    segment_names: Mapping[str, str] = field(default_factory=dict)
 
     target = _TARGET
 
@@ -563,8 +564,9 @@ def model_frame(
         bases=(cfg.reporting.min_base_flag, cfg.reporting.min_base_suppress),
     )
     rk = cfg.result_kpi
-    top_label = ", ".join(str(v) for v in rk.top_box) if rk.scale == "labels" and rk.top_box else None
-    return replace(mf, steer_on=rk.steer_on or "mean", top_label=top_label)
+    top_label = rk.top_words
+    return replace(mf, steer_on=rk.steer_on or "mean", top_label=top_label,
+                   segment_names={sg.id: sg.name for sg in cfg.segments})
 
 
 def frame_from_data(
@@ -693,6 +695,6 @@ def companion_frames(client: Any, chain: str) -> list[ModelFrame]:
                     where=f"with a value of companion '{cid}'",
                     bases=(cfg.reporting.min_base_flag, cfg.reporting.min_base_suppress))
         rk = cfg.result_kpi
-        top_label = ", ".join(str(v) for v in rk.top_box) if rk.scale == "labels" and rk.top_box else None
+        top_label = rk.top_words
         out.append(replace(mf, steer_on=rk.steer_on or "mean", top_label=top_label))
     return out

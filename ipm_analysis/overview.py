@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import present
 from .data import Client
 
 
@@ -78,3 +79,12 @@ def missing_values(client: Client) -> pd.DataFrame:
             rows.append({"chain": chain.name, "chain KPI": k.name, "cases": n,
                          "without value": miss, "share without value": (miss / n) if n else None})
     return pd.DataFrame(rows)
+
+
+def missing_values_display(client: Client) -> pd.DataFrame:
+    """:func:`missing_values` as a reader sees it: the share without value in percent, by the
+    package's one rounding rule (:mod:`ipm_analysis.present`)."""
+    t = missing_values(client)
+    t["share without value"] = [("–" if v is None or pd.isna(v) else present.num(100 * v, 1) + "%")
+                                for v in t["share without value"]]
+    return t

@@ -13,6 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
+from . import present
 from .batch import REPORT_HTML, _atomic_write_text
 
 TOP_N = 3
@@ -72,17 +73,24 @@ def _e(value) -> str:
 
 
 def _pct(share) -> str:
-    return "" if share is None else f"{100 * share:.0f}%"
+    return "" if share is None else present.pct(share, 0).replace(" %", "%")
 
 
 def _kpi_cell(r: dict | None) -> str:
     if not r:
         return "<td>no survey or too few responses</td>"
     if r.get("scale") == "nps":
-        return (f"<td>{_e(r['name'])}: <b>{r['value']:+.0f}</b> "
-                f"<span class=ci>({r['ci_low']:+.0f} to {r['ci_high']:+.0f}; n={r['n']:,})</span></td>")
-    return (f"<td>{_e(r['name'])}: <b>{r['value']:.2f}</b> "
-            f"<span class=ci>({r['ci_low']:.2f} to {r['ci_high']:.2f}; n={r['n']:,})</span></td>")
+        v, lo, hi = present.interval(r["value"], r["ci_low"], r["ci_high"], 0, signed=True)
+        return (f"<td>{_e(r['name'])}: <b>{v}</b> "
+                f"<span class=ci>({lo} to {hi}; n={r['n']:,})</span></td>")
+    if r.get("measure") in ("share", "top_box") and r.get("top_box_ci_low") is not None:
+        v, lo, hi = present.interval(100 * r["top_box"], 100 * r["top_box_ci_low"], 100 * r["top_box_ci_high"], 1)
+        label = _e(r.get("top_label") or "in the top box")
+        return (f"<td>{_e(r['name'])}: <b>{v} % {label}</b> "
+                f"<span class=ci>({lo} to {hi} %; n={r['n']:,})</span></td>")
+    v, lo, hi = present.interval(r["value"], r["ci_low"], r["ci_high"], 2)
+    return (f"<td>{_e(r['name'])}: <b>{v}</b> "
+            f"<span class=ci>({lo} to {hi}; n={r['n']:,})</span></td>")
 
 
 def _drivers_cell(c: dict) -> str:
@@ -93,7 +101,9 @@ def _drivers_cell(c: dict) -> str:
         share = d.get("share")
         ci = ""
         if d.get("ci_low") is not None and d.get("ci_high") is not None:
-            ci = f" ({100 * d['ci_low']:.0f}–{100 * d['ci_high']:.0f}%)"
+            _, lo, hi = present.interval(100 * (share if share is not None else d["ci_low"]), 100 * d["ci_low"],
+                                         100 * d["ci_high"], 0)
+            ci = f" ({lo}–{hi}%)"
         owner = f" · {_e(d['link'])}" if d.get("link") else ""
         items.append(f"<li>{_e(d.get('kpi_name') or d.get('kpi'))}{owner}: {_pct(share)}{ci}</li>")
     return "<td><ol>" + "".join(items) + "</ol></td>"

@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MAX_DECIMALS", "decimals", "num", "interval", "pair", "pct", "p_value", "zero_artifacts"]
+__all__ = ["MAX_DECIMALS", "decimals", "num", "interval", "pair", "pct", "p_value", "p_text", "table", "zero_artifacts"]
 
 #: The most decimals a number is ever written with.
 MAX_DECIMALS = 6
@@ -96,6 +96,27 @@ def p_value(p: float) -> str:
     if p < 0.001:
         return "< 0.001"
     return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def p_text(p: float) -> str:
+    """A p-value in a sentence: ``p < 0.001``, ``p = 0.012``."""
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def table(frame: Any, percent: Any = (), numbers: Any = (), base: int = 1) -> Any:
+    """A table for print by this rule: the ``percent`` columns (shares 0-1) written in percent,
+    the ``numbers`` columns as numbers (``base`` decimals, more when a value needs them), the
+    rest as they are; a true/false column reads yes / empty."""
+    out = frame.copy()
+    for c in percent:
+        out[c] = [num(100 * float(v), base) for v in out[c]]
+    for c in numbers:
+        out[c] = [num(v, base) for v in out[c]]
+    for c in out.columns:
+        if str(out[c].dtype) == "bool":
+            out[c] = ["yes" if v else "" for v in out[c]]
+    return out
 
 
 _ZERO = re.compile(r"(?<![\d.,])[+-]?0\.0+(?![\d])")

@@ -820,13 +820,13 @@ def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collin
                 pair = tuple(sorted((r.driver, r.most_correlated or "the other drivers")))
                 if pair not in [p[0] for p in pairs]:
                     pairs.append((pair, r.correlation))
-            said = "; ".join(f"{a} and {b} move together (correlation {c:+.2f})" if np.isfinite(c)
+            said = "; ".join(f"{a} and {b} move together (correlation {present.num(c, 2, signed=True)})" if np.isfinite(c)
                              else f"{a} is largely explained by {b}" for (a, b), c in pairs)
-            vif_txt = ", ".join(f"{r.driver} {r.vif:.1f}" for r in high.itertuples())
+            vif_txt = ", ".join(f"{r.driver} {present.num(r.vif, 1)}" for r in high.itertuples())
             parts.append(f"Some drivers overlap: {said} (variance inflation {vif_txt}; above {VIF_LIMIT:g} "
                          "means overlap).")
         if not cond <= COND_LIMIT:
-            parts.append(f"The condition number of the drivers is {cond:.0f} (above {COND_LIMIT:g}).")
+            parts.append(f"The condition number of the drivers is {present.num(cond, 0)} (above {COND_LIMIT:g}).")
         parts.append("Their separate effects are uncertain and can trade places; read overlapping drivers "
                      "together rather than one by one.")
         warning = " ".join(parts)
@@ -1088,7 +1088,7 @@ def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
                    f"(R² {present.num(r2, 3)})")
     if p >= 0.05 or not effects["reliable"].any():
         why.append("no driver's interval excludes zero" if not effects["reliable"].any()
-                   else f"the joint test does not distinguish them from no effect (p = {present.p_value(p)})")
+                   else f"the joint test does not distinguish them from no effect ({present.p_text(p)})")
     return "No reliable driver was found: " + " and ".join(why or ["the joint test is not significant"]) + "."
 
 
@@ -1489,8 +1489,8 @@ def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Seq
         held = f"With {names} held equal the bend is still there (beyond {adj.knot:g}, p {'' if p[0] == '<' else '= '}{p})."
     else:
         held = (f"With {names} held equal it is not distinguishable from a straight line "
-                f"(p = {present.p_value(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
-            f"With {names} held equal: not either (p = {present.p_value(adj.p_adjusted)})."
+                f"({present.p_text(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
+            f"With {names} held equal: not either ({present.p_text(adj.p_adjusted)})."
     return f"{alone.sentence} {held}"
 
 
@@ -1581,7 +1581,7 @@ def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci,
 
     if not found:
         return (f"No threshold found for {spec.name}: a step or change of slope is not distinguishable from a "
-                f"straight line (p = {present.p_value(p_adj)} after allowing for the {m} knots tried).")
+                f"straight line ({present.p_text(p_adj)} after allowing for the {m} knots tried).")
     if sb[1] <= 0 <= sb[2]:
         before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
                   f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
@@ -1700,6 +1700,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
                             f"{mf.min_base_suppress} responses; nothing to compare")
     share_kpi = mf.measure in ("share", "top_box")  # slopes in percentage points of the share
+    seg_name = (getattr(mf, "segment_names", None) or {}).get(segment, segment)  # as the reader knows it
     what = f"the {kpi_name(mf)}" if share_kpi else "the score"
     per_unit = "percentage points" if share_kpi else "score points"
     rows = []
@@ -1717,7 +1718,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         row = {"driver": d, "name": name, "segment": segment, "levels": len(levels), "n": 0, "df": 0,
                "statistic": np.nan, "p_value": np.nan, "differs": False, "slopes": {}}
         if len(levels) < 2:
-            row["reading"] = (f"The association of {name} cannot be compared between {segment} segments: "
+            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: "
                               f"{name} needs at least {MIN_SLOPE_BASE} responses and some spread in two groups.")
             rows.append(row)
             continue
@@ -1734,7 +1735,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             X[f"__int[{lev}]"] = ind * sub.frame[d].to_numpy(dtype=float)
         fit = _HC3(y, X)
         if not isinstance(fit, _HC3) and _collinear_sets(X):  # only a rank-deficient design is checked
-            row["reading"] = (f"The association of {name} cannot be compared between {segment} segments: within "
+            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: within "
                               "the groups the drivers are perfectly collinear.")
             rows.append(row)
             continue
@@ -1756,11 +1757,11 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             [present.num(v, 1 if share_kpi else 2, signed=True) for v in vals]
         shown = ", ".join(f"{lev}: {t}" for lev, t in zip(slopes, texts, strict=True))
         if differs:
-            reading = (f"The association of {name} with {what} differs between {segment} segments "
+            reading = (f"The association of {name} with {what} differs between {seg_name} segments "
                        f"(p {'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); {per_unit} per {lab}: {shown}.")
         else:
-            reading = (f"No evidence that the association of {name} with {what} differs between {segment} "
-                       f"segments (p = {present.p_value(p)}).")
+            reading = (f"No evidence that the association of {name} with {what} differs between {seg_name} "
+                       f"segments ({present.p_text(p)}).")
         if left_out:
             reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
         row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,

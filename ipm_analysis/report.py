@@ -17,7 +17,7 @@ import pandas as pd
 from . import kpis, present
 from .data import Client
 from .errors import AnalysisError
-from .units import format_value
+from .units import format_interval, format_value
 
 SUMMARY_NAME = "summary.json"
 
@@ -44,10 +44,11 @@ def result_measure(client: Client) -> str:
 
 
 def top_label(client: Client) -> str:
-    """The top box in the data's own words: ``"satisfied"``, or ``"top box (4-5)"``."""
+    """The top box in the data's own words: ``result_kpi.top_box_name`` (``"stayed"``), the top-box
+    labels (``"satisfied"``), or ``"in the top box (4, 5)"``."""
     r = client.config.result_kpi
-    if r.scale == "labels":
-        return ", ".join(str(v) for v in r.top_box)
+    if r.top_words:
+        return r.top_words
     spec = r.rating_scale
     return f"in the top box ({', '.join(str(v) for v in spec.top_box)})"
 
@@ -69,7 +70,7 @@ def result_kpi_label(client: Client) -> str:
     if r.scale == "nps":
         return f"{r.name} (points, -100 to 100)"
     spec = r.rating_scale
-    if result_measure(client) == "share":
+    if result_measure(client) in ("share", "top_box"):
         return f"{r.name} (% {top_label(client)})"
     return f"{r.name} (mean, {spec.min}-{spec.max})"
 
@@ -86,6 +87,64 @@ def result_kpi_by_segment(client: Client, segment: str) -> pd.DataFrame:
     return kpis.result_kpi_by(client.linked if segment not in client.responses else client.responses,
                               "score", scale_of(client), by=segment,
                               flag=rep.min_base_flag, suppress=rep.min_base_suppress)
+
+
+def in_reader_unit(client: Client, table: pd.DataFrame) -> pd.DataFrame:
+    """A table of the result KPI by group (:func:`kpis.result_kpi_by`) in the reader's unit.
+
+    ``value``, ``ci_low`` and ``ci_high`` become what :func:`result_kpi_label` names: NPS points,
+    the share in percent (two labels, or ``steer_on: top_box``) or the mean score; a rating's
+    ``top_box`` columns are in percent.
+    """
+    t = table.copy()
+    if scale_of(client)["type"] == "nps" or "top_box" not in t:
+        return t
+    for c in ("top_box", "top_box_ci_low", "top_box_ci_high"):
+        t[c] = 100.0 * t[c]
+    if result_measure(client) in ("share", "top_box"):
+        t["value"], t["ci_low"], t["ci_high"] = t["top_box"], t["top_box_ci_low"], t["top_box_ci_high"]
+    return t
+
+
+def result_kpi_monthly(client: Client) -> pd.DataFrame:
+    """The result KPI per complete month in the reader's unit (:func:`in_reader_unit`); an
+    incomplete last period (:func:`partial_period`) is left out, as in the trends. Small bases
+    are flagged, tiny ones suppressed."""
+    t = result_kpi_by_period(client)
+    t = t[t["period"].notna()].copy()
+    t["period"] = pd.to_datetime(t["period"])
+    return in_reader_unit(client, _complete(t, client)).reset_index(drop=True)
+
+
+def result_kpi_display(client: Client, table: pd.DataFrame, keys: list[str] | None = None) -> pd.DataFrame:
+    """A result-KPI table in the reader's unit (:func:`in_reader_unit`) as a reader sees it:
+    the ``keys`` columns (a ``period`` as ``YYYY-MM``), the base, the value and its interval by
+    the one rounding rule (:mod:`ipm_analysis.present`); a mean also with its top-box share."""
+    measure = result_measure(client)
+    base = 0 if measure == "nps" else 2 if measure == "mean" else 1
+    label = {"nps": "NPS (points)", "mean": "mean"}.get(measure, f"% {top_label(client)}")
+    keys = list(keys or [])
+    rows = []
+    for r in table.to_dict("records"):
+        row = {("month" if k == "period" else k): (f"{r[k]:%Y-%m}" if k == "period" else r[k]) for k in keys}
+        v, lo, hi = present.interval(r["value"], r["ci_low"], r["ci_high"], base, signed=measure == "nps")
+        row.update({"responses": int(r["n"]), label: v, "95% interval": f"{lo} to {hi}"})
+        if measure == "mean":
+            t, tlo, thi = present.interval(r["top_box"], r["top_box_ci_low"], r["top_box_ci_high"], 1)
+            row[f"% {top_label(client)}"] = f"{t} ({tlo} to {thi})"
+        row["small base"] = "yes" if r.get("small_base") else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def result_kpi_monthly_note(client: Client) -> str | None:
+    """Which incomplete last period the monthly result KPI leaves out, or None."""
+    p = partial_period(client)
+    if p is None:
+        return None
+    many = len(p["periods"]) > 1
+    return (f"{p['label']} {'are' if many else 'is'} left out of the result KPI by month: "
+            f"incomplete ({p['reason']}).")
 
 
 def chain_kpis(client: Client, period: bool = False, by: str | None = None) -> pd.DataFrame:
@@ -106,7 +165,7 @@ def chain_kpi_display(table: pd.DataFrame) -> pd.DataFrame:
             "owner (link)": r["link"],
             "cases": int(r["n"]),
             "value": format_value(r["value"], u),
-            "95% interval": f"{format_value(r['ci_low'], u)} – {format_value(r['ci_high'], u)}",
+            "95% interval": format_interval(r["value"], r["ci_low"], r["ci_high"], u),
             "target": format_value(r["target"], u) if pd.notna(r["target"]) else "–",
             "status": r["status"] + (" (small base)" if r.get("small_base", False) else ""),
         })
@@ -157,9 +216,9 @@ def result_kpi_sentence(client: Client, overall) -> str:
 def _result_sentence(client: Client, overall) -> str:
     name = client.config.result_kpi.name
     if client.config.result_kpi.scale == "nps":
-        return (f"{name} is {overall.value:+.0f} points (95% interval {overall.ci_low:+.0f} to "
-                f"{overall.ci_high:+.0f}) from {overall.n:,} responses: {overall.promoters:.0%} promoters, "
-                f"{overall.detractors:.0%} detractors.")
+        v, lo, hi = present.interval(overall.value, overall.ci_low, overall.ci_high, 0, signed=True)
+        return (f"{name} is {v} points (95% interval {lo} to {hi}) from {overall.n:,} responses: "
+                f"{present.pct(overall.promoters, 0)} promoters, {present.pct(overall.detractors, 0)} detractors.")
     spec = client.config.result_kpi.rating_scale
     top = top_label(client)
     share, s_lo, s_hi = present.interval(100 * overall.top_box, 100 * overall.top_box_ci_low,
@@ -340,7 +399,8 @@ def partial_period(client: Client) -> dict | None:
         if short_date:
             why.append(f"the data end on {last_date:%Y-%m-%d}")
         if low_volume:
-            why.append(f"it holds {int(counts.iloc[-1]):,} cases against a usual {usual:,.0f}")
+            k = int(counts.iloc[-1])
+            why.append(f"it holds {k:,} case{'s' if k != 1 else ''} against a usual {present.num(usual, 0)}")
         reason = " and ".join(why)
     if not partial or len(partial) >= len(periods):
         return None
@@ -469,7 +529,7 @@ def monthly_association(client: Client, max_lag: int = 3, monthly: pd.DataFrame 
     """
     if client.responses is None or not has_answer_dates(client) or not has_case_dates(client):
         return pd.DataFrame()
-    result = result_kpi_by_period(client)[["period", "value"]].rename(columns={"value": "result"})
+    result = result_kpi_monthly(client)[["period", "value"]].rename(columns={"value": "result"})
     monthly_kpis = chain_kpis_monthly(client) if monthly is None else monthly
     parts = []
     for (chain, kpi_id), g in monthly_kpis.groupby(["chain", "kpi"], sort=False):
@@ -501,6 +561,56 @@ def agenda_table(agenda) -> pd.DataFrame:
         f"expected gain (overall, {agenda.kpi_unit})": [g[0] for g in gains],
         "95% interval": [f"{g[1]} to {g[2]}" for g in gains],
     })
+
+
+def matrix_display(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The importance-performance matrix as a reader sees it: each chain KPI's share of the
+    explained variance in percent with its interval, its distance to target in % of the target,
+    and its quadrant; numbers by the one rounding rule (:mod:`ipm_analysis.present`)."""
+    rows = []
+    for r in matrix.to_dict("records"):
+        v, lo, hi = present.interval(100 * r["share"], 100 * r["share_ci_low"], 100 * r["share_ci_high"], 0)
+        gap = r.get("gap_relative")
+        rows.append({"chain": r["chain"], "chain KPI": r["name"], "share of explained variance (%)": v,
+                     "95% interval": f"{lo} to {hi}",
+                     "distance to target (% of target)": "–" if gap is None or pd.isna(gap)
+                     else present.num(100 * gap, 0, signed=True),
+                     "quadrant": r["quadrant"]})
+    return pd.DataFrame(rows)
+
+
+def trends_display(trends: pd.DataFrame) -> pd.DataFrame:
+    """Chain-KPI trends (:func:`chain_kpi_trends`) as a reader sees them: the slope per month in
+    the KPI's unit (a share in percentage points) with its interval, by the one rounding rule."""
+    rows = []
+    for r in trends.to_dict("records"):
+        f = 100.0 if r["unit"] == "share" else 1.0
+        unit = "pp" if r["unit"] == "share" else r["unit"]
+        if pd.isna(r["slope"]):
+            slope, ci = "–", "–"
+        else:
+            s_, lo, hi = present.interval(f * r["slope"], f * r["ci_low"], f * r["ci_high"], 2, signed=True)
+            slope, ci = f"{s_} {unit}", f"{lo} to {hi}"
+        rows.append({"chain": r["chain"], "kpi": r["kpi"], "months": r["n_months"], "slope per month": slope,
+                     "95% interval": ci, "reading": r["reading"]})
+    return pd.DataFrame(rows)
+
+
+def association_display(assoc: pd.DataFrame) -> pd.DataFrame:
+    """The monthly association (:func:`monthly_association`) as a reader sees it: coefficient
+    and interval by the one rounding rule, the Holm-adjusted p-value, the reading."""
+    rows = []
+    for r in assoc.to_dict("records"):
+        if pd.isna(r["coef"]):
+            coef, ci = "–", "–"
+        else:
+            coef, lo, hi = present.interval(r["coef"], r["ci_low"], r["ci_high"], 2, signed=True)
+            ci = f"{lo} to {hi}"
+        rows.append({"chain": r["chain"], "kpi": r["kpi"], "lag": r["lag"], "months": r["n_months"],
+                     "coefficient": coef, "95% interval": ci,
+                     "p (Holm)": "–" if pd.isna(r["p_holm"]) else present.p_value(r["p_holm"]),
+                     "reading": r["reading"]})
+    return pd.DataFrame(rows)
 
 
 def effects_table(models) -> pd.DataFrame:

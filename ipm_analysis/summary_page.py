@@ -39,8 +39,8 @@ def _result_block(overview: dict, kpi_structure: dict) -> str:
         return ("<p class=headline>No survey for this client: the result KPI and the drivers are not available; "
                 "chain KPIs and journeys are.</p>")
     if r["scale"] == "nps":
-        text = (f"{_e(r['name'])}: <b>{r['value']:+.0f}</b> points (95% interval {r['ci_low']:+.0f} to "
-                f"{r['ci_high']:+.0f}; {r['n']:,} responses)")
+        v, lo, hi = present.interval(r["value"], r["ci_low"], r["ci_high"], 0, signed=True)
+        text = f"{_e(r['name'])}: <b>{v}</b> points (95% interval {lo} to {hi}; {r['n']:,} responses)"
     elif r.get("measure") in ("share", "top_box") and r.get("top_box_ci_low") is not None:
         v, lo, hi = present.interval(100 * r["top_box"], 100 * r["top_box_ci_low"], 100 * r["top_box_ci_high"], 1)
         m, mlo, mhi = present.interval(r["value"], r["ci_low"], r["ci_high"], 2)
@@ -49,8 +49,12 @@ def _result_block(overview: dict, kpi_structure: dict) -> str:
                 f"{hi} %{mean}; {r['n']:,} responses)")
     else:
         m, mlo, mhi = present.interval(r["value"], r["ci_low"], r["ci_high"], 2)
+        top = ""
+        if r.get("top_box_ci_low") is not None:
+            v, lo, hi = present.interval(100 * r["top_box"], 100 * r["top_box_ci_low"], 100 * r["top_box_ci_high"], 1)
+            top = f"; {v} % {_e(r.get('top_label', 'in the top box'))} (95% interval {lo} to {hi} %)"
         text = (f"{_e(r['name'])}: <b>{m}</b> on average (95% interval {mlo} to "
-                f"{mhi}; {r['n']:,} responses)")
+                f"{mhi}{top}; {r['n']:,} responses)")
     change = (kpi_structure or {}).get("recent_change")
     return f"<p class=headline>{text}</p>" + (f"<p class=muted>{_e(change)}</p>" if change else "")
 
@@ -108,12 +112,14 @@ def _journey_block(overview: dict, journeys: dict | None) -> str:
     for chain_id, j in journeys.items():
         name = chains.get(chain_id, {}).get("name", chain_id)
         text = _e(j["headline"].rstrip(".")) if j.get("headline") else (
-            f"{100 * j['as_designed']:.0f}% of cases followed the designed journey")
+            f"{present.num(100 * j['as_designed'], 0)}% of cases followed the designed journey")
         d = j.get("deviating_minus_designed")
         if d:
             from .journeys import difference_phrase
 
-            unit = "points" if (overview.get("result_kpi") or {}).get("scale", "nps") == "nps" else "on the scale"
+            r = overview.get("result_kpi") or {}
+            unit = ("points" if r.get("scale", "nps") == "nps" else "percentage points"
+                    if r.get("measure") in ("share", "top_box") else "points on the scale")
             text += "; " + _e(difference_phrase(d["diff"], d["ci_low"], d["ci_high"], unit, "deviating journeys",
                                                 "journeys as designed"))
         if j.get("events_left_out"):
@@ -130,7 +136,7 @@ def summary_html(summary: dict) -> str:
     link = overview.get("linkage", {})
     data_line = ""
     if link.get("rate") is not None:
-        data_line = (f"<p class=muted>Based on {link['responses']:,} survey responses, {100 * link['rate']:.0f}% "
+        data_line = (f"<p class=muted>Based on {link['responses']:,} survey responses, {present.num(100 * link['rate'], 0)}% "
                      "of them linked to the case they are about.</p>")
     return (STYLE + f"<div class=ipm-summary><h1>{_e(title)}</h1>"
             + _result_block(overview, summary.get("kpi_structure", {}))

@@ -257,6 +257,7 @@ EFFECTS = {
     "reporting.min_base_suppress": (_same, lambda c: _set(c, "reporting.min_base_suppress", 3), {}),
     "reporting.as_of": (_same, lambda c: _set(c, "reporting.as_of", "2024-01-20"), {}),
     "result_kpi.steer_on": (_rating_base, lambda c: _set(c, "result_kpi.steer_on", "top_box"), {}),
+    "result_kpi.top_box_name": (_labels_base, lambda c: _set(c, "result_kpi.top_box_name", "content"), {}),
     "chains.kpis.companion": (_same, lambda c: _set(c, "chains.0.kpis.0.companion",
                                                     {"days_late": "date_diff('day', promised_at, installed_at)"}), {}),
     "chains.kpis.companion_unit": (_with_companion, lambda c: _set(c, "chains.0.kpis.0.companion_unit", "count"),
