@@ -271,7 +271,7 @@ class _Log:
     """
 
     events: pd.DataFrame
-    perm: np.ndarray
+    _perm: np.ndarray | None  # None: the frame is in event order already
     case: np.ndarray
     act: np.ndarray
     ts: np.ndarray
@@ -279,6 +279,15 @@ class _Log:
     activities: pd.Index
     starts: np.ndarray
     lengths: np.ndarray
+
+    @property
+    def perm(self) -> np.ndarray:
+        """Frame position of each sorted event."""
+        hit = self._perm
+        if hit is None:
+            hit = np.arange(len(self.case), dtype=np.int64)
+            object.__setattr__(self, "_perm", hit)
+        return hit
 
     @property
     def n_events(self) -> int:
@@ -461,7 +470,6 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
         row = np.arange(n, dtype=np.int64)
     perm = _event_order_or_none(case, ts, row)
     if perm is None:  # already in event order
-        perm = np.arange(n, dtype=np.int64)
         ts = ts.view()
         ts.flags.writeable = False  # may share memory with the caller's frame
     else:
@@ -473,7 +481,7 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
         np.cumsum(lengths[:-1], out=starts[1:])
     log = _Log(
         events=events,
-        perm=perm,
+        _perm=perm,
         case=case,
         act=act.astype(np.int64, copy=False),
         ts=ts,
@@ -681,7 +689,7 @@ def _trace_tuples(log: _Log, cases: np.ndarray) -> list:
     """The activities tuple of each of ``cases``."""
     lengths = log.lengths[cases]
     labels = np.asarray(log.activities, dtype=object)
-    labels = labels[log.act[_ranges(log.starts[cases], lengths)]].tolist()
+    labels = labels.take(log.act[_ranges(log.starts[cases], lengths)]).tolist()
     ends = np.cumsum(lengths).tolist()
     # Tuples only hold labels and cannot form cycles: pausing the cyclic garbage collector
     # while they are made saves its repeated passes over them (a third of the time).
