@@ -215,8 +215,39 @@ def _to_datetime(values: pd.Series, column: str, what: str) -> pd.Series:
     return values
 
 
+_NAT = np.iinfo(np.int64).min  # NaT as int64
+
+
+def _naive_ns(values: pd.Series, column: str, what: str) -> np.ndarray | None:
+    """Naive numpy ``datetime64`` values as int64 nanoseconds by integer arithmetic (numpy's
+    unit conversion checks every value on its own and costs several times as much); None
+    when the column is not naive datetime64 or holds NaT. Values that do not fit in
+    nanoseconds (before 1677 or after 2262) are an error (numpy's conversion wraps them)."""
+    dtype = values.dtype
+    if not (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        return None
+    unit, count = np.datetime_data(dtype)
+    factor = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}.get(unit)
+    if factor is None or count != 1:
+        return None
+    ints = values.to_numpy().view(np.int64)
+    if not len(ints):
+        return None
+    lo, hi = int(ints.min()), int(ints.max())
+    if lo == _NAT:
+        return None  # missing: the general route names the rows
+    if lo < _NAT // factor + 1 or hi > np.iinfo(np.int64).max // factor:
+        raise AnalysisError(
+            f"{what}: column '{column}' holds timestamps out of range (before 1677 or after 2262)"
+        )
+    return ints * factor if factor != 1 else ints
+
+
 def _to_ns(values: pd.Series, column: str, what: str) -> np.ndarray:
     """Timestamps as int64 nanoseconds (UTC for tz-aware input)."""
+    fast = _naive_ns(values, column, what)
+    if fast is not None:
+        return fast
     values = _to_datetime(values, column, what)
     missing = values.isna().to_numpy()
     if missing.any():
@@ -240,7 +271,7 @@ class _Log:
     """
 
     events: pd.DataFrame
-    perm: np.ndarray
+    _perm: np.ndarray | None  # None: the frame is in event order already
     case: np.ndarray
     act: np.ndarray
     ts: np.ndarray
@@ -248,6 +279,15 @@ class _Log:
     activities: pd.Index
     starts: np.ndarray
     lengths: np.ndarray
+
+    @property
+    def perm(self) -> np.ndarray:
+        """Frame position of each sorted event."""
+        hit = self._perm
+        if hit is None:
+            hit = np.arange(len(self.case), dtype=np.int64)
+            object.__setattr__(self, "_perm", hit)
+        return hit
 
     @property
     def n_events(self) -> int:
@@ -269,6 +309,16 @@ class _Log:
             ids = self.case_ids
             hit = None if ids.is_monotonic_increasing else np.asarray(ids.argsort(kind="stable"), dtype=np.int64)
             object.__setattr__(self, "_case_order", hit)
+        return hit
+
+    @property
+    def activities_sorted(self) -> bool:
+        """Whether the activity labels are in increasing order (code order is name order),
+        computed once."""
+        hit = self.__dict__.get("_activities_sorted")
+        if hit is None:
+            hit = bool(self.activities.is_monotonic_increasing)
+            object.__setattr__(self, "_activities_sorted", hit)
         return hit
 
     def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
@@ -357,17 +407,32 @@ def _arrow_codes(values: pd.Series, sort: bool, runs: bool = False) -> tuple[np.
         enc = pc.dictionary_encode(arr)
     except (ImportError, AttributeError, TypeError):
         return None
-    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    if first is not None:
-        codes = np.repeat(codes, np.diff(np.append(first, n)))
+    codes = enc.indices.to_numpy(zero_copy_only=False)
     labels = enc.dictionary
     if sort and len(labels) > 1:
         order = pc.array_sort_indices(labels).to_numpy()
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order), dtype=np.int64)
-        codes = rank[codes]
+        codes = rank[codes]  # int64
         labels = labels.take(order)
-    return codes, pd.Index(pd.array(labels, dtype=dtype))
+    else:
+        codes = codes.astype(np.int64)
+    if first is not None:
+        codes = np.repeat(codes, np.diff(np.append(first, n)))
+    return codes, pd.Index(_string_array(labels, dtype))
+
+
+def _string_array(labels, dtype) -> pd.api.extensions.ExtensionArray:
+    """Arrow text ``labels`` as a pandas string array of ``dtype`` (the column's)."""
+    try:
+        from pandas.arrays import ArrowStringArray
+
+        out = ArrowStringArray(labels, dtype=dtype)
+        if out.dtype == dtype:
+            return out
+    except (TypeError, ValueError):
+        pass
+    return pd.array(labels, dtype=dtype)
 
 
 def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True) -> _Log:
@@ -385,6 +450,7 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
     if fast is None and (case < 0).any():  # Arrow's codes never are: it hands over no missing values
         raise _missing_values_error(what, "case_id", case < 0, index)
     fast = _arrow_codes(events["activity"], sort=True)
+    act_sorted = fast is not None  # Arrow's sorted labels: byte order of UTF-8, the names' order
     act, activities = fast if fast is not None else pd.factorize(events["activity"], sort=True)
     if fast is None and (act < 0).any():
         raise _missing_values_error(what, "activity", act < 0, index)
@@ -404,7 +470,6 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
         row = np.arange(n, dtype=np.int64)
     perm = _event_order_or_none(case, ts, row)
     if perm is None:  # already in event order
-        perm = np.arange(n, dtype=np.int64)
         ts = ts.view()
         ts.flags.writeable = False  # may share memory with the caller's frame
     else:
@@ -414,9 +479,9 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
     starts = np.zeros(len(case_ids), dtype=np.int64)
     if len(lengths) > 1:
         np.cumsum(lengths[:-1], out=starts[1:])
-    return _Log(
+    log = _Log(
         events=events,
-        perm=perm,
+        _perm=perm,
         case=case,
         act=act.astype(np.int64, copy=False),
         ts=ts,
@@ -425,6 +490,9 @@ def _prepare(events: pd.DataFrame, what: str = "events", sort_cases: bool = True
         starts=starts,
         lengths=lengths,
     )
+    if act_sorted:
+        object.__setattr__(log, "_activities_sorted", True)
+    return log
 
 
 PreparedLog = _Log  # the public name of a prepared event log (see prepare)
@@ -621,7 +689,7 @@ def _trace_tuples(log: _Log, cases: np.ndarray) -> list:
     """The activities tuple of each of ``cases``."""
     lengths = log.lengths[cases]
     labels = np.asarray(log.activities, dtype=object)
-    labels = labels[log.act[_ranges(log.starts[cases], lengths)]].tolist()
+    labels = labels.take(log.act[_ranges(log.starts[cases], lengths)]).tolist()
     ends = np.cumsum(lengths).tolist()
     # Tuples only hold labels and cannot form cycles: pausing the cyclic garbage collector
     # while they are made saves its repeated passes over them (a third of the time).
@@ -704,10 +772,54 @@ def _variant_order(log: _Log, rep: np.ndarray, counts: np.ndarray) -> np.ndarray
     return order
 
 
+def _variants_by_arrow(log: _Log) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Variant codes, representatives, counts and order in one pass of Arrow's hashing.
+
+    Each case's trace becomes one byte string, its activity codes one byte each (two, big end
+    first, from 255 activities), laid over the codes in event order without copying them
+    case by case. Arrow's dictionary encoding of these strings groups the cases exactly (codes
+    in order of first appearance, as :func:`_variant_codes`), and sorting its dictionary orders
+    the variants as their tuples compare when the codes follow the names' order (a byte string
+    that is a prefix of another sorts first, as a shorter tuple does). Gives the same as
+    :func:`_variant_codes` and :func:`_variant_order`; None where it does not apply (no cases,
+    labels not in code order, 65,535 activities or more, or no pyarrow)."""
+    n_act, n_cases = len(log.activities), log.n_cases
+    if not n_cases or n_act >= 65_535 or not log.activities_sorted:
+        return None
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        return None
+    width = 1 if n_act < 255 else 2
+    data = log.act.astype(np.uint8 if width == 1 else ">u2")
+    offsets = np.empty(n_cases + 1, dtype=np.int64)
+    offsets[:-1] = log.starts
+    offsets[-1] = log.n_events
+    if width != 1:
+        offsets *= width
+    traces = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n_cases, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    enc = pc.dictionary_encode(traces)
+    code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_var = len(enc.dictionary)
+    rep = _first_of_codes(code)
+    counts = np.bincount(code, minlength=n_var).astype(np.int64)
+    by_trace = np.empty(n_var, dtype=np.int64)
+    by_trace[pc.array_sort_indices(enc.dictionary).to_numpy()] = np.arange(n_var, dtype=np.int64)
+    order = np.lexsort((by_trace, -counts))
+    return code, rep, counts, order
+
+
 def _variants(log: _Log) -> _Variants:
-    code, rep = _variant_codes(log)
-    counts = np.bincount(code, minlength=len(rep)).astype(np.int64)
-    order = _variant_order(log, rep, counts)
+    fast = _variants_by_arrow(log)
+    if fast is not None:
+        code, rep, counts, order = fast
+    else:
+        code, rep = _variant_codes(log)
+        counts = np.bincount(code, minlength=len(rep)).astype(np.int64)
+        order = _variant_order(log, rep, counts)
     rank = np.empty(len(rep), dtype=np.int64)
     rank[order] = np.arange(len(rep))
     return _Variants(
@@ -747,7 +859,8 @@ def variants(events: pd.DataFrame) -> pd.DataFrame:
             "length": v.lengths,
             "cases": v.cases,
             "share": v.cases / log.n_cases if log.n_cases else np.zeros(0),
-        }
+        },
+        copy=False,  # every column is a new array
     )
 
 
@@ -1144,10 +1257,9 @@ def directly_follows(events: pd.DataFrame, durations: bool = True) -> pd.DataFra
         three only with ``durations``); most frequent first, ties by the activity names.
     """
     log = _prepared(events, sort_cases=False)  # the pairs do not depend on case order
-    same = log.case[1:] == log.case[:-1]
     if not durations:
-        return _pair_counts(log.act[:-1][same], log.act[1:][same], log.activities,
-                            ("from_activity", "to_activity"))
+        return _follows_counts(log)
+    same = log.case[1:] == log.case[:-1]
     return _pair_stats(
         log.act[:-1][same],
         log.act[1:][same],
@@ -1157,8 +1269,29 @@ def directly_follows(events: pd.DataFrame, durations: bool = True) -> pd.DataFra
     )
 
 
-def _pair_counts(src: np.ndarray, dst: np.ndarray, labels: pd.Index, names: tuple[str, str]) -> pd.DataFrame:
-    """Count per (src, dst) code pair, most frequent first, ties by the names."""
+def _follows_counts(log: _Log) -> pd.DataFrame:
+    """:func:`directly_follows` without durations. With few activities every pair of
+    neighbouring events is counted in one pass, then the pairs across a case boundary (the
+    last event of a case and the first of the next) are taken off again: no mask over the
+    events."""
+    names = ("from_activity", "to_activity")
+    labels, act = log.activities, log.act
+    width = max(len(labels), 1)
+    if len(act) < 2 or width * width > max(4 * len(act), 1 << 16):
+        same = log.case[1:] == log.case[:-1]
+        return _pair_counts(act[:-1][same], act[1:][same], labels, names, log.activities_sorted)
+    key = act[:-1] * width
+    key += act[1:]
+    counts = np.bincount(key, minlength=width * width)
+    counts -= np.bincount(key[log.starts[1:] - 1], minlength=width * width)
+    pair = np.flatnonzero(counts)
+    return _pair_count_frame(pair, counts[pair], labels, names, width, log.activities_sorted)
+
+
+def _pair_counts(src: np.ndarray, dst: np.ndarray, labels: pd.Index, names: tuple[str, str],
+                 by_names: bool | None = None) -> pd.DataFrame:
+    """Count per (src, dst) code pair, most frequent first, ties by the names.
+    ``by_names``: whether ``labels`` are in increasing order (computed when None)."""
     width = max(len(labels), 1)
     key = src * width + dst
     if width * width <= max(4 * len(key), 1 << 16):
@@ -1167,12 +1300,20 @@ def _pair_counts(src: np.ndarray, dst: np.ndarray, labels: pd.Index, names: tupl
         counts = counts[pair]
     else:
         pair, counts = np.unique(key, return_counts=True)
-    by_names = labels.is_monotonic_increasing  # pair code order is name order
+    return _pair_count_frame(pair, counts, labels, names, width, by_names)
+
+
+def _pair_count_frame(pair: np.ndarray, counts: np.ndarray, labels: pd.Index, names: tuple[str, str],
+                      width: int, by_names: bool | None = None) -> pd.DataFrame:
+    """The frame of :func:`_pair_counts` from the pair codes (``src * width + dst``, increasing)
+    and their counts."""
+    if by_names is None:
+        by_names = labels.is_monotonic_increasing  # pair code order is name order
     if by_names:
         order = np.argsort(-counts, kind="stable")
         pair, counts = pair[order], counts[order]
-    out = pd.DataFrame({names[0]: labels.take(pair // width), names[1]: labels.take(pair % width),
-                        "count": counts.astype(np.int64)})
+    out = pd.DataFrame({names[0]: labels.array.take(pair // width), names[1]: labels.array.take(pair % width),
+                        "count": counts.astype(np.int64)}, copy=False)
     if by_names:
         return out
     return out.sort_values(["count", names[0], names[1]], ascending=[False, True, True],

@@ -993,6 +993,65 @@ def test_variant_order_on_long_traces_with_shared_prefixes_matches_sorting_tuple
         assert got["cases"].tolist() == [c for _, c in expect]
 
 
+def _random_traces(rng, n_act: int, n_cases: int) -> pd.DataFrame:
+    """Cases whose traces repeat a few activities (many shared variants, traces that are
+    prefixes of others) or draw from all ``n_act``; grouped by case, in time order."""
+    rows = []
+    for c in range(n_cases):
+        n = int(rng.integers(1, 60))
+        base = rng.integers(0, n_act, 3)
+        acts = base[rng.integers(0, 2 if rng.random() < 0.3 else 3, n)] if rng.random() < 0.6 else rng.integers(0, n_act, n)
+        rows += [(f"c{c:04d}", f"a{a:03d}") for a in acts]
+    ev = pd.DataFrame(rows, columns=["case_id", "activity"]).astype("str")
+    ev["timestamp"] = pd.Timestamp("2024-03-01") + pd.to_timedelta(np.arange(len(ev)), unit="s")
+    return ev
+
+
+def test_variants_by_arrow_equal_the_hashing_route_and_sorting_tuples():
+    """Variants from one Arrow dictionary encoding of the traces (one byte per activity, two
+    from 255 activities) against the hash-and-check codes with the packed-word order, and
+    against pandas' tuples sorted by Python."""
+    rng = np.random.default_rng(7)
+    for n_act, two_bytes in ((3, False), (30, False), (400, True)):
+        for _ in range(4):
+            ev = _random_traces(rng, n_act, int(rng.integers(1, 400)))
+            log = j.prepare(ev)
+            assert (len(log.activities) >= 255) == two_bytes
+            code, rep, counts, order = j._variants_by_arrow(log)
+            hashed, hashed_rep = j._variant_codes(log)
+            assert np.array_equal(code, hashed) and np.array_equal(rep, hashed_rep)
+            assert np.array_equal(order, j._variant_order(log, rep, counts))
+            got = j.variants(log)
+            tuples = ev.groupby("case_id", sort=False)["activity"].agg(tuple).value_counts()
+            expect = sorted(tuples.items(), key=lambda x: (-x[1], x[0]))
+            assert list(zip(got["activities"], got["cases"])) == expect
+
+
+def test_directly_follows_counts_on_random_logs_equal_pandas():
+    rng = np.random.default_rng(3)
+    for n_act in (2, 30):
+        ev = _random_traces(rng, n_act, int(rng.integers(1, 300)))
+        got = j.directly_follows(j.prepare(ev), durations=False)
+        nxt = ev.groupby("case_id")["activity"].shift(-1)
+        pairs = pd.DataFrame({"from_activity": ev["activity"], "to_activity": nxt}).dropna()
+        expect = (pairs.value_counts().rename("count").reset_index()
+                  .sort_values(["count", "from_activity", "to_activity"], ascending=[False, True, True]))
+        assert list(got.itertuples(index=False, name=None)) == list(expect.itertuples(index=False, name=None))
+
+
+def test_naive_timestamps_of_any_unit_give_the_same_log():
+    ts = pd.to_datetime(["2024-03-01 08:00:00", "2024-03-01 08:00:01", "2024-03-02 09:30:00"])
+    base = pd.DataFrame({"case_id": ["x", "x", "y"], "activity": ["a", "b", "a"]})
+    expect = ts.as_unit("ns").asi8
+    for unit in ("s", "ms", "us", "ns"):
+        log = j.prepare(base.assign(timestamp=ts.as_unit(unit)))
+        assert np.array_equal(log.ts, expect), unit
+    with pytest.raises(AnalysisError, match="column 'timestamp' has 1 missing"):
+        j.prepare(base.assign(timestamp=pd.to_datetime(["2024-03-01", None, "2024-03-02"]).as_unit("us")))
+    with pytest.raises(AnalysisError, match="out of range"):  # seconds beyond what nanoseconds hold
+        j.prepare(base.assign(timestamp=np.array(["2024-03-01", "2024-03-02", "2500-01-01"], dtype="datetime64[s]")))
+
+
 def test_directly_follows_counts_only_equal_the_full_table():
     events = make_events(HAND, hours=3)
     full = j.directly_follows(events)
