@@ -61,5 +61,5 @@ def test_small_group_is_shown_and_flagged(report_with_tiny_segment):
     nb = json.loads((report_with_tiny_segment / "02_kpi_structure.ipynb").read_text())
     outputs = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
     line = next(ln for ln in outputs.splitlines() if "zzsmall" in ln)
-    assert line.split()[-1] == "True", line  # small_base flag
+    assert line.split()[-1] == "yes", line  # the small-base mark
     assert "20" in line.split()
