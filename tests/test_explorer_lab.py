@@ -184,7 +184,7 @@ def test_explorer_in_jupyterlab_slider_segment_and_client(lab):
                        "document.querySelectorAll('.jp-Cell .jp-OutputArea-output').length >= 2",
                        "all cells to finish")
             before = _widget_text(page, "expected NPS")
-            assert "Every chain KPI at today's value" in before and "change +0.0" in before
+            assert "Every chain KPI at today's value" in before and "change 0 NPS points" in before
 
             # drag the first slider's handle (installed on the promised day) to the right with the mouse
             box = page.js("""(() => {
