@@ -21,6 +21,7 @@ is skipped (``force=True`` runs it anyway).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
 import json
@@ -381,6 +382,8 @@ class _Kernel:
         # (jupyter_client drains IOPub for that long), twice per notebook otherwise. ``kc`` is
         # nbclient's (it leaves a given client's channels open); the resets have their own,
         # shell channel only: they need nothing but the reply.
+        # the kernel's process, to make sure it ends with this object (see shutdown)
+        self._process = getattr(self.km.provisioner, "process", None)
         self.kc = self.km.client()
         self.kc.start_channels()
         run_sync(self.kc.wait_for_ready)(timeout=120)
@@ -414,11 +417,20 @@ class _Kernel:
     def shutdown(self) -> None:
         from jupyter_core.utils import run_sync
 
-        self.kc.stop_channels()
-        self._reset_kc.stop_channels()
-        if self.km.has_kernel:
-            run_sync(self.km.shutdown_kernel)(now=True)
-        shutil.rmtree(self._sockets, ignore_errors=True)
+        try:
+            self.kc.stop_channels()
+            self._reset_kc.stop_channels()
+            if self.km.has_kernel:
+                run_sync(self.km.shutdown_kernel)(now=True)
+        finally:
+            # Ctrl-C can stop the graceful shutdown half-way (its event loop interrupted): the kernel
+            # must not outlive the command all the same, holding its terminal and output pipes
+            proc = self._process
+            if proc is not None and proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+                    proc.wait(timeout=10)
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
 
 _SOCKETS_PREFIX = "ipm-kernel-"

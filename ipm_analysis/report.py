@@ -97,8 +97,8 @@ def in_reader_unit(client: Client, table: pd.DataFrame) -> pd.DataFrame:
     ``top_box`` columns are in percent.
     """
     t = table.copy()
-    if scale_of(client)["type"] == "nps" or "top_box" not in t:
-        return t
+    if client.config.result_kpi is None or "top_box" not in t or scale_of(client)["type"] == "nps":
+        return t  # no survey (an empty table), NPS points, or nothing to convert
     for c in ("top_box", "top_box_ci_low", "top_box_ci_high"):
         t[c] = 100.0 * t[c]
     if result_measure(client) in ("share", "top_box"):

@@ -141,19 +141,32 @@ def test_ctrl_c_while_a_notebook_runs_says_interrupted_and_exits_130(tmp_path, t
         "pathlib.Path(os.environ['IPM_TEST_MARKER']).touch()\n"
         "time.sleep(300)\n"))
     env = {**os.environ, "IPM_TEST_MARKER": str(marker)}
-    p = subprocess.Popen([sys.executable, "-m", "ipm_analysis.cli", "run", tiny_client, "--out", tmp_path / "r",
-                          "--notebooks", nbs, "--serial"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env, start_new_session=True)
+    # output to files, and the wait is for the command itself: a pipe stays open as long as any process
+    # holding it lives, so waiting on pipes would wait for the kernel too (asserted separately below)
+    with open(tmp_path / "out.txt", "w") as fo, open(tmp_path / "err.txt", "w") as fe:
+        p = subprocess.Popen([sys.executable, "-m", "ipm_analysis.cli", "run", tiny_client, "--out",
+                              tmp_path / "r", "--notebooks", nbs, "--serial"], stdout=fo, stderr=fe, env=env,
+                             start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():  # the notebook is running
             assert p.poll() is None and time.monotonic() < deadline, "the notebook did not start"
             time.sleep(0.1)
         os.killpg(p.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
-        out, err = p.communicate(timeout=120)
+        p.wait(timeout=120)
+        # no process of the run (the kernel) outlives the command
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                os.killpg(p.pid, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "a process of the run outlived the command"
+            time.sleep(0.2)
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
+    out, err = (tmp_path / "out.txt").read_text(), (tmp_path / "err.txt").read_text()
     assert p.returncode == 130, out + err
     assert err.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in out + err and "DeadKernelError" not in err
