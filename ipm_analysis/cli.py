@@ -6,7 +6,12 @@ shows a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -166,8 +171,30 @@ def _demo_dirs() -> list[Path]:
     return [DEMO_ROOT / c for c in DEMO_CLIENTS]
 
 
+INTERRUPT_GRACE_SECONDS = 10.0  # after Ctrl-C, the time the command has to end on its own
+
+
+def _force_exit_after(seconds: float) -> None:
+    time.sleep(seconds)
+    with contextlib.suppress(OSError):
+        os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
+def _on_interrupt(signum, frame) -> None:
+    """Ctrl-C: a KeyboardInterrupt as usual (the orderly path below), and a guard that ends the
+    command anyway if that interrupt is swallowed somewhere (an event loop of the notebook
+    executor may catch it and go on waiting for a kernel that was interrupted too). Report
+    files are written atomically, so an exit at any point keeps the earlier report."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C acts at once
+    threading.Thread(target=_force_exit_after, args=(INTERRUPT_GRACE_SECONDS,), daemon=True).start()
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ipm`` console script."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_interrupt)
     try:
         cli.main(args=argv, prog_name="ipm", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -170,3 +170,35 @@ def test_ctrl_c_while_a_notebook_runs_says_interrupted_and_exits_130(tmp_path, t
     assert p.returncode == 130, out + err
     assert err.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in out + err and "DeadKernelError" not in err
+
+
+def test_ctrl_c_ends_the_command_even_where_the_interrupt_is_swallowed(tmp_path):
+    """An event loop that catches the KeyboardInterrupt and waits on must not keep the command
+    alive: the guard ends it with the same message and exit code."""
+    import os
+    import signal
+    import time
+
+    ready = tmp_path / "ready"
+    code = ("import pathlib, signal, time\n"
+            "from ipm_analysis import cli\n"
+            "cli.INTERRUPT_GRACE_SECONDS = 1.0\n"
+            "signal.signal(signal.SIGINT, cli._on_interrupt)\n"
+            f"pathlib.Path({str(ready)!r}).touch()\n"
+            "while True:\n"
+            "    try:\n"
+            "        time.sleep(0.1)\n"
+            "    except KeyboardInterrupt:\n"
+            "        pass  # swallowed, as an executor's event loop may do\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert p.poll() is None and time.monotonic() < deadline, "the child did not start"
+            time.sleep(0.05)
+        os.kill(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
