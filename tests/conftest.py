@@ -109,6 +109,14 @@ _MODULE_MARKS = {
     "test_real_logs_report.py": ("notebook",),
     "test_base_rules_in_reports.py": ("notebook",),
     "test_demo_truth.py": ("slow",),  # default-size demo clients
+    # many seconds in all, checked in the full suite: property tests (hypothesis), the schema walk
+    # (two client loads per key), drafts of whole folders, the report texts of whole clients, and the
+    # command line in subprocesses
+    "test_properties.py": ("slow",),
+    "test_schema_walk.py": ("slow",),
+    "test_init_config.py": ("slow",),
+    "test_report_texts.py": ("slow",),
+    "test_cli.py": ("slow",),
 }
 _FIXTURE_MARKS = {"hostile_report": ("notebook",)}
 _TEST_MARKS = {"test_a_wheel_install_carries_the_notebooks_and_runs_a_client": ("notebook",)}
@@ -124,6 +132,8 @@ def pytest_collection_modifyitems(config, items):
             names.update(_FIXTURE_MARKS.get(fixture, ()))
         if "ipm_run" in item.name or "chromium" in item.name:
             names.add("notebook" if "ipm_run" in item.name else "browser")
+        if "ipm_validate" in item.name:  # the command line over the whole bad-input corpus
+            names.add("slow")
         names |= {m.name for m in item.iter_markers()} & _HEAVY
         if names & _HEAVY:
             names.add("slow")
