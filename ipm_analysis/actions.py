@@ -237,15 +237,17 @@ def verdict(effect: ActionEffect, direction: Literal["higher", "lower"] = "highe
     """Worked / moved the wrong way / no measurable effect / too early to tell.
 
     ``expected`` is the change the action was predicted to bring (in the KPI's unit, signed);
-    without it, a null result after ``min_post`` periods is "no measurable effect".
+    without it, a null result after ``min_post`` periods is "no measurable effect". Fewer than
+    ``min_post`` periods after the start are "too early to tell" whatever the interval says: one or
+    two periods cannot tell a lasting change from a passing one.
     """
     if direction not in ("higher", "lower"):
         raise AnalysisError(f"direction must be 'higher' or 'lower', got {direction!r}")
     good = 1 if direction == "higher" else -1
+    if effect.n_post < min_post:  # a change in one or two periods cannot be told from a passing blip
+        return "too early to tell"
     if effect.ci_low > 0 or effect.ci_high < 0:
         return "worked" if np.sign(effect.effect) == good else "moved the wrong way"
-    if effect.n_post < min_post:
-        return "too early to tell"
     if expected is not None and abs(expected) < effect.mde:
         return "too early to tell"
     return "no measurable effect"
@@ -298,8 +300,12 @@ def _window(frame: pd.DataFrame, spec: ActionSpec) -> pd.DataFrame:
 
 
 def _measure(rows: pd.DataFrame, value: str, spec: ActionSpec, direction: str, expected: float | None,
-             ci: float, what: str, notes: list[str], min_base: int) -> tuple[ActionEffect | None, Verdict | None]:
+             ci: float, what: str, notes: list[str], min_base: int,
+             leave_out: Any = ()) -> tuple[ActionEffect | None, Verdict | None]:
     rows = _window(rows.dropna(subset=[value]), spec)
+    skip = set(pd.to_datetime(list(leave_out)))
+    if skip:  # an incomplete last period holds a biased part of its cases (those that closed early)
+        rows = rows[~pd.to_datetime(rows["period"]).isin(skip)]
     # periods (per group, for a pilot) under the minimum base say nothing reliable: left out, and said
     keys = ["period", "_pilot"] if spec.pilot is not None else ["period"]
     size = rows.groupby(keys)[value].transform("size")
@@ -321,12 +327,14 @@ def _measure(rows: pd.DataFrame, value: str, spec: ActionSpec, direction: str, e
 
 
 def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | None = None,
-                  expected_result_change: float | None = None, ci: float = 0.95) -> ActionReview:
+                  expected_result_change: float | None = None, ci: float = 0.95,
+                  leave_out: Any = ()) -> ActionReview:
     """Measure one action on a loaded client: its chain KPI per case, and the result KPI of the
     answers linked to the chain's cases (NPS in points, other scales in their unit).
 
     ``expected_*`` are the changes the agenda predicted (for the "too early" rule); without them a
-    null result after three periods reads "no measurable effect".
+    null result after three periods reads "no measurable effect". ``leave_out``: periods not used
+    (an incomplete last period).
     """
     kpi = next((k for ch in client.config.chains for k in ch.kpis if k.id == spec.kpi), None)
     if kpi is None:
@@ -352,7 +360,7 @@ def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | No
             linked = linked.assign(_pilot=linked[seg].astype(str) == str(group))
     base = client.config.reporting.min_base_suppress
     kpi_eff, kpi_v = _measure(cases, spec.kpi, spec, kpi.direction, expected_kpi_change, ci, "chain KPI", notes,
-                              base)
+                              base, leave_out)
     res_eff = res_v = None
     if linked is None:
         notes.append("no survey: the result KPI cannot be measured")
@@ -360,19 +368,26 @@ def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | No
         notes.append("the pilot's answers cannot be told apart: the result KPI is not measured")
     else:
         res_eff, res_v = _measure(linked, "_points", spec, "higher", expected_result_change, ci, "result KPI",
-                                  notes, base)
+                                  notes, base, leave_out)
     return ActionReview(action=spec, kpi=kpi_eff, kpi_verdict=kpi_v, result=res_eff, result_verdict=res_v,
                         notes=tuple(notes))
 
 
-def review_actions(client: Any, ci: float = 0.95) -> list[ActionReview]:
+def action_specs(client: Any) -> list[ActionSpec]:
+    """The actions of the client's ``actions:`` in client.yaml, one spec per chain KPI targeted."""
+    return [ActionSpec(id=a.id, kpi=kpi, start=a.start, end=a.end, name=a.name, owner=a.owner,
+                       pilot=(a.pilot.segment, a.pilot.group) if a.pilot is not None else None)
+            for a in client.config.actions for kpi in a.kpis]
+
+
+def review_actions(client: Any, ci: float = 0.95, leave_out: Any = ()) -> list[ActionReview]:
     """Every action of the client's ``actions:`` in client.yaml, once per chain KPI it targets."""
     out = []
     for a in client.config.actions:
         for kpi in a.kpis:
             spec = ActionSpec(id=a.id, kpi=kpi, start=a.start, end=a.end, name=a.name, owner=a.owner,
                               pilot=(a.pilot.segment, a.pilot.group) if a.pilot is not None else None)
-            out.append(review_action(client, spec, ci=ci))
+            out.append(review_action(client, spec, ci=ci, leave_out=leave_out))
     return out
 
 
@@ -438,7 +453,8 @@ def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -
     """Review every action of client.yaml and chart every chain KPI (see :mod:`ipm_analysis.monitoring`).
 
     ``signals`` holds the signals of the last ``recent_periods`` periods charted, the ones a reader
-    should look at now. ``leave_out``: periods not charted (an incomplete last period).
+    should look at now. ``leave_out``: periods neither charted nor used to measure the actions (an
+    incomplete last period).
     """
     from .monitoring import chain_kpi_charts
 
@@ -446,7 +462,7 @@ def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -
     scale = client.config.result_kpi.scale if client.config.result_kpi is not None else None
     result_name = client.config.result_kpi.name if client.config.result_kpi is not None else "result KPI"
     result_unit = "NPS points" if scale == "nps" else "points"
-    reviews = review_actions(client) if client.config.actions else []
+    reviews = review_actions(client, leave_out=leave_out) if client.config.actions else []
     sentences, rows = [], []
     for r in reviews:
         k = kpis[r.action.kpi]

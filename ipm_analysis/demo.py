@@ -259,6 +259,7 @@ def generate_client(
     no_driver: bool = False,
     file_format: str = "csv",
     client_id: str | None = None,
+    actions: bool | None = None,
 ) -> DemoClient:
     """Generate one demo client folder with its ground truth.
 
@@ -288,6 +289,11 @@ def generate_client(
     client_id
         The id written to ``client.yaml`` (default: ``kind``, plus ``_no_driver`` when
         ``no_driver``).
+    actions
+        Improvement actions with known effects and a level shift of one chain KPI (see
+        :data:`ACTIONS`), drawn from their own random stream ``default_rng([seed, ACTION_STREAM])``
+        so that everything else is drawn as without them; ``client.yaml`` gets ``actions:`` and
+        ``truth.json`` their true effects. Default: on, except for a no-driver client.
 
     Returns
     -------
@@ -315,7 +321,9 @@ def generate_client(
     out.mkdir(parents=True, exist_ok=True)
 
     rng = np.random.default_rng(seed)
-    built = _BUILDERS[kind](rng, n_cases, n_resp, no_driver)
+    with_actions = (not no_driver) if actions is None else bool(actions)
+    arng = np.random.default_rng([seed, ACTION_STREAM]) if with_actions else None
+    built = _BUILDERS[kind](rng, n_cases, n_resp, no_driver, arng)
     ext = "." + file_format
     config = built.config(cid, ext)
     truth = _finish_truth(built, cid, seed, no_driver)
@@ -370,7 +378,7 @@ def write_demo_clients(out_root: str | Path = "data/demo", size: str = "default"
 def write_fixture(out_dir: str | Path = "tests/fixtures/clients/fixture") -> DemoClient:
     """(Re)write the committed test fixture: a small koffie copy with id ``fixture``."""
     f = dict(FIXTURE)
-    return generate_client(f.pop("kind"), out_dir, **f)
+    return generate_client(f.pop("kind"), out_dir, **f, actions=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -511,6 +519,7 @@ class _Built:
     segments: dict[str, np.ndarray]  # segment label per response, for the true result KPI by segment
     params: dict
     cache: dict = field(default_factory=dict)
+    actions: Callable[[], dict] | None = None  # the truth of the actions and the level shift
 
 
 def _expected(b: _Built, m: np.ndarray, lam) -> np.ndarray:
@@ -713,6 +722,8 @@ def _finish_truth(b: _Built, client_id: str, seed: int, no_driver: bool) -> dict
         "true_result_kpi": true_kpi,
         "observed_result_kpi": obs,
     }
+    if b.actions is not None:
+        truth.update(b.actions())
     return truth
 
 
@@ -965,11 +976,144 @@ def _pick_responses(rng, eligible: np.ndarray, n_resp: int, what: str) -> np.nda
 
 
 # ---------------------------------------------------------------------------------------
+# improvement actions and a level shift: known effects, from their own random stream
+# ---------------------------------------------------------------------------------------
+
+ACTION_STREAM = 4_242  # the actions' generator is default_rng([seed, ACTION_STREAM])
+
+# Per client: a pilot that worked (a 0/1 chain KPI moved for a share ``q`` of the pilot's cases that
+# would have failed it, from ``start`` on), an action with no effect, one started too recently to
+# judge, and a level shift of one chain KPI for the control charts (a share ``p`` of the cases from
+# ``month`` on that would have met the KPI fail it).
+ACTIONS: dict[str, dict[str, Any]] = {
+    "koffie": {
+        "worked": {"id": "spare_parts_kit", "name": "Installers carry a spare-parts kit", "owner": "Service",
+                   "chain": "installation", "kpi": "right_first_time", "start": "2025-09-01",
+                   "pilot": {"segment": "region", "group": "north"}, "q": 0.8,
+                   "mechanism": "from the start, 80% of the installations in region north that would have needed "
+                                "a repeat visit are installed at the first visit"},
+        "null": {"id": "route_planning", "name": "New route planning for repair visits", "owner": "Planning",
+                 "chain": "repair", "kpi": "response_time_hours", "start": "2025-09-01"},
+        "recent": {"id": "delivery_text", "name": "Text message the evening before a supplies delivery",
+                   "owner": "Logistics", "chain": "supplies", "kpi": "delivered_on_time", "start": "2025-12-01"},
+        "shift": {"chain": "supplies", "kpi": "complete_delivery", "month": "2025-10", "p": 0.12,
+                  "mechanism": "a new warehouse system: from October 12% of the supply orders that would have been "
+                               "complete miss an item"},
+        "regions": (("north", "south", "west"), (0.40, 0.35, 0.25)),
+    },
+    "woonstad": {
+        "worked": {"id": "shared_agenda_van_dijk", "name": "Appointments for Van Dijk Onderhoud booked in the "
+                   "contractor's own agenda", "owner": "Planning", "chain": "repair", "kpi": "appointment_kept",
+                   "start": "2025-09-01", "pilot": {"segment": "contractor", "group": "Van Dijk Onderhoud"},
+                   "q": 0.7,
+                   "mechanism": "from the start, 70% of Van Dijk's repairs whose appointment would have been missed "
+                                "get the appointment on the day the contractor comes (visit itself unchanged)"},
+        "null": {"id": "complaint_review", "name": "Weekly review of open complaints", "owner": "Complaints Desk",
+                 "chain": "complaint", "kpi": "answered_in_time", "start": "2025-09-01"},
+        "recent": {"id": "parts_kit", "name": "Contractors' vans carry a standard parts kit",
+                   "owner": "Contractor", "chain": "repair", "kpi": "fixed_first_time", "start": "2025-12-01"},
+        "shift": {"chain": "complaint", "kpi": "acknowledged_in_2_days", "month": "2025-10", "p": 0.5,
+                  "mechanism": "staff shortage at the contact centre: from October half of the complaints that "
+                               "would have been acknowledged within 2 days wait 3 days longer"},
+    },
+    "webwinkel": {
+        "worked": {"id": "carrier_forecast_dhl", "name": "DHL orders get their promised date from the carrier's "
+                   "forecast", "owner": "Carrier", "chain": "delivery", "kpi": "delivered_on_time",
+                   "start": "2025-09-01", "pilot": {"segment": "carrier", "group": "DHL"}, "q": 0.8,
+                   "mechanism": "from the start, 80% of the DHL orders that would have arrived after the promised "
+                                "day are promised the day they arrive (delivery itself unchanged)"},
+        "null": {"id": "packing_check", "name": "A second check at packing", "owner": "Warehouse",
+                 "chain": "delivery", "kpi": "complete_order", "start": "2025-09-01"},
+        "recent": {"id": "same_day_refund", "name": "Refunds paid the day the return arrives", "owner": "Finance",
+                   "chain": "returns", "kpi": "refund_days", "start": "2025-12-01"},
+        "shift": {"chain": "returns", "kpi": "return_label_in_box", "month": "2025-10", "p": 0.5,
+                  "mechanism": "a new packing line: from October half of the parcels that would have had a return "
+                               "label in the box go without"},
+    },
+}
+
+
+def _day(date: str) -> int:
+    """Day index since 2025-01-01 of an ISO date."""
+    return int((np.datetime64(date, "D") - np.datetime64("2025-01-01", "D")).astype(np.int64))
+
+
+def _month_of(t: np.ndarray) -> np.ndarray:
+    """Month (numpy datetime64[M]) of seconds since 2025-01-01; NaT-free input assumed."""
+    return (np.asarray(t, dtype=np.int64) // 86_400 + _BASE_DAY).astype("datetime64[D]").astype("datetime64[M]")
+
+
+def _action_config(kind: str) -> list[dict]:
+    """The ``actions:`` of a demo client's client.yaml."""
+    A = ACTIONS[kind]
+    out = []
+    for key in ("worked", "null", "recent"):
+        a = A[key]
+        d = {"id": a["id"], "name": a["name"], "owner": a["owner"], "kpis": [a["kpi"]], "start": a["start"]}
+        if "pilot" in a:
+            d["pilot"] = dict(a["pilot"])
+        out.append(d)
+    return out
+
+
+def _actions_truth(b: "_Built", kind: str, worked: dict, shift: dict) -> dict:
+    """The truth of a client's actions and level shift.
+
+    ``worked`` holds, for the pilot: ``case_post`` (cases of the chain in the pilot whose period, the
+    month they closed, is on or after the start's month, KPI known), ``case_risk`` (those treated that
+    would have failed the KPI), ``resp_post`` / ``resp_risk`` (the same over responses, by the month of
+    the answer), ``m_cf``/``lam_cf`` (latent mean and contact rate per response had the action not
+    run), ``gain``/``dlam`` (what passing the KPI adds to them). ``shift`` holds ``case_post`` and
+    ``case_risk`` for the shift. The effects are expectations over the action's draws.
+    """
+    A = ACTIONS[kind]
+    a = A["worked"]
+    q = a["q"]
+    kpi_effect = q * float(worked["case_risk"][worked["case_post"]].mean())
+    rr = worked["resp_risk"] & worked["resp_post"]
+    gain = np.broadcast_to(np.asarray(worked["gain"], dtype=float), worked["m_cf"].shape)[rr]
+    on = _mix(b.scale.stats, worked["m_cf"][rr] + gain, worked["lam_cf"][rr] + worked["dlam"], b.cost)
+    off = _mix(b.scale.stats, worked["m_cf"][rr], worked["lam_cf"][rr], b.cost)
+    n_post = int(worked["resp_post"].sum())
+    diff = q * (on - off).sum(axis=0) / max(n_post, 1)
+    head = b.scale.head_key
+    unit = "NPS points" if b.scale.kind == "nps" else "score points"
+    actions = [{
+        "id": a["id"], "kind": "worked", "chain": a["chain"], "kpi": a["kpi"], "unit": "share", "start": a["start"],
+        "pilot": a["pilot"], "mechanism": a["mechanism"], "probability": q,
+        "true_effect_on_kpi": _r(kpi_effect),
+        "true_effect_on_result": {"score": _r(diff[0]), head: _r(diff[1]),
+                                  "in_result_points": _r(diff[1] if b.scale.kind == "nps" else diff[0]),
+                                  "unit": unit},
+        "expected_verdict": "worked",
+        "note": "effects over the pilot's cases closed (KPI) or answers given (result KPI) from the start's "
+                "month on, against the same cases without the action; what a pilot-against-the-rest "
+                "comparison estimates",
+        "n_cases_pilot_after": int(worked["case_post"].sum()), "n_responses_pilot_after": n_post,
+    }]
+    for key, verdict_ in (("null", "no measurable effect"), ("recent", "too early to tell")):
+        x = A[key]
+        actions.append({"id": x["id"], "kind": "no effect" if key == "null" else "too recent", "chain": x["chain"],
+                        "kpi": x["kpi"], "start": x["start"], "pilot": None,
+                        "mechanism": "none: the data are generated as if the action had not been taken",
+                        "true_effect_on_kpi": 0.0,
+                        "true_effect_on_result": {"score": 0.0, head: 0.0, "in_result_points": 0.0, "unit": unit},
+                        "expected_verdict": verdict_})
+    s = A["shift"]
+    change = -s["p"] * float(shift["case_risk"][shift["case_post"]].mean())
+    level_shift = {"chain": s["chain"], "kpi": s["kpi"], "month": s["month"], "probability": s["p"],
+                   "change": _r(change), "unit": "share", "mechanism": s["mechanism"],
+                   "note": "change of the KPI's share over the chain's cases closed from that month on (expected)"}
+    return {"actions": actions, "level_shift": level_shift}
+
+
+# ---------------------------------------------------------------------------------------
 # koffie: coffee-machine installer, NPS, linkage by case, event log
 # ---------------------------------------------------------------------------------------
 
 
-def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool) -> _Built:
+def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
+                  arng: np.random.Generator | None = None) -> _Built:
     P = _params("koffie", no_driver)
     chains = ["installation", "supplies", "repair"]
     chain = rng.choice(3, size=n_cases, p=[0.35, 0.45, 0.20])
@@ -987,6 +1131,9 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
     w = np.where(heavy_c, 3.0, 1.0)
     cust = rng.choice(n_cust, size=n_cases, p=w / w.sum())
     account = account_c[cust]
+    AK = ACTIONS["koffie"]
+    if arng is not None:  # the customer's region: where the pilot ran
+        region_c = _cat(arng, np.arange(3), AK["regions"][1], n_cust)
 
     neg = np.full(n_cases, -1, dtype=np.int64)
     E = {k: neg.copy() for k in (
@@ -1009,6 +1156,15 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
     inst_day = order_day + L
     promised_day[I] = inst_day - d
     visits = _cat(rng, [1, 2, 3], [0.86, 0.11, 0.03], nI)
+    risk_all = np.zeros(n_cases, dtype=bool)  # pilot cases that would have failed the KPI without it
+    flip_all = np.zeros(n_cases, dtype=bool)  # ... and that the action fixed
+    if arng is not None:  # the pilot: first-time installs in region north from the start
+        aw = AK["worked"]
+        treated = (region_c[cust[I]] == 0) & (inst_day >= _day(aw["start"]))
+        risk = treated & (visits >= 2)
+        flip = risk & (arng.random(nI) < aw["q"])
+        visits = np.where(flip, 1, visits)
+        risk_all[I], flip_all[I] = risk, flip
     g1, g2 = rng.integers(1, 4, nI), rng.integers(1, 4, nI)
     installed_t = _bt(rng, inst_day)
     fail1 = np.where(visits >= 2, _bt(rng, inst_day - g1), -1)
@@ -1040,6 +1196,12 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
     deliv_day = o_day + pd_ + delta
     items = 2 + rng.poisson(4, nS)
     incomplete = rng.random(nS) < np.where(late, 0.20, 0.04)
+    shift_risk = np.zeros(n_cases, dtype=bool)  # cases the level shift could touch
+    if arng is not None:  # the level shift: more incomplete deliveries from its month on
+        ks = AK["shift"]
+        at = (deliv_day >= _day(ks["month"] + "-01")) & ~incomplete
+        shift_risk[S] = at
+        incomplete = incomplete | (at & (arng.random(nS) < ks["p"]))
     missing = np.where(incomplete, rng.integers(1, items), 0)
     ship_day = np.maximum(o_day + 1, deliv_day - 1)
     deliv_t = _bt(rng, deliv_day, 9, 17)
@@ -1258,6 +1420,25 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
 
     built.sections = sections
 
+    if arng is not None:
+        aw, ks = AK["worked"], AK["shift"]
+        pilot_case = (chain == 0) & (region_c[cust] == 0) & closed_ok
+        close_m = _month_of(np.where(closed_ok, closed_t, 0))
+        resp_m = _month_of(resp_t)
+        flipped_r = flip_all[rc]
+        m_cf = m - P["rft_gain"] * flipped_r
+        supplies_closed = (chain == 1) & closed_ok
+
+        def actions_truth() -> dict:
+            return _actions_truth(built, "koffie", {
+                "case_post": pilot_case & (close_m >= np.datetime64(aw["start"][:7])),
+                "case_risk": risk_all,
+                "resp_post": isI & (region_c[rcu] == 0) & (resp_m >= np.datetime64(aw["start"][:7])),
+                "resp_risk": risk_all[rc], "m_cf": m_cf, "lam_cf": lam_r, "gain": P["rft_gain"], "dlam": 0.0,
+            }, {"case_post": supplies_closed & (close_m >= np.datetime64(ks["month"])), "case_risk": shift_risk})
+
+        built.actions = actions_truth
+
     # -- tables
     case_ids = _ids("KC", n_cases)
     cust_ids = _ids("KL", n_cust)
@@ -1288,6 +1469,8 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
         "first_visit_at": ts(E["fv"]),
         "repair_visits": ("int", I_int["rvisits"], close_ok),
     }
+    if arng is not None:
+        built.cases["region"] = ("cat", (region_c[cust], list(AK["regions"][0])), None)
     built.responses = {
         "response_id": ("id", resp_ids, None),
         "responded_at": ("ts", resp_t, None),
@@ -1341,7 +1524,7 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
     built.events = events
 
     def config(cid: str, ext: str) -> dict:
-        return {
+        cfg = {
             "id": cid,
             "title": "Koffie & Co — coffee-machine installer" + (" (test fixture)" if cid == "fixture" else ""),
             "result_kpi": {"name": "NPS", "scale": "nps"},
@@ -1400,6 +1583,10 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
             "contacts": {"channels": "any", "avoidable": ["Status call", "Missing items call"], "repeat_within_days": 7},
             "reporting": _reporting(),
         }
+        if arng is not None:
+            cfg["segments"].append({"id": "region", "name": "Region", "table": "cases", "column": "region"})
+            cfg["actions"] = _action_config("koffie")
+        return cfg
 
     built.config = config
     return built
@@ -1412,7 +1599,8 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
 _WINDOW_DAYS = 30
 
 
-def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool) -> _Built:
+def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
+                    arng: np.random.Generator | None = None) -> _Built:
     P = _params("woonstad", no_driver)
     chains = ["repair", "complaint"]
     chain = (rng.random(n_cases) < 0.2).astype(np.int64)  # 0 repair, 1 complaint
@@ -1455,6 +1643,17 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
     appointment = (d0 + a_day) * 86_400 + slot * 3600
     skip = rng.random(n) < P["p_skip_confirm"]
     t1 = np.where(kept, appointment + rng.integers(0, 110, n) * 60, _bt(rng, d0 + v1, 8, 15))
+    AW = ACTIONS["woonstad"]
+    risk_all = np.zeros(n_cases, dtype=bool)  # pilot cases whose appointment would have been missed
+    flip_all = np.zeros(n_cases, dtype=bool)  # ... and kept thanks to the action
+    if arng is not None:  # the pilot: the appointment set on the day Van Dijk comes; the visit unchanged
+        aw = AW["worked"]
+        risk = (ctr == 1) & (d0 >= _day(aw["start"])) & ~kept
+        flip = risk & (arng.random(n) < aw["q"])
+        a_day = np.where(flip, v1, a_day)
+        appointment = np.where(flip, (d0 + a_day) * 86_400 + slot * 3600, appointment)
+        kept = kept | flip
+        risk_all[Rp], flip_all[Rp] = risk, flip
     mid_day = v1 + np.floor(rng.random(n) * (R - v1 + 1)).astype(np.int64)
     t_mid = np.where(mid_day == v1, t1 + rng.integers(120, 180, n) * 60, _bt(rng, d0 + mid_day, 8, 15))
     prev = np.where(visits == 3, t_mid, t1)
@@ -1473,6 +1672,12 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
     c0, cd = rep_t[C], rep_day[C]
     A = _cat(rng, np.arange(8), [0.30, 0.30, 0.15, 0.10, 0.06, 0.04, 0.03, 0.02], nc)
     W = 8 + rng.negative_binomial(3, 3 / 8, nc)  # answer after 8+ days; independent of A
+    shift_risk = np.zeros(n_cases, dtype=bool)
+    if arng is not None:  # the level shift: slower acknowledgements from its month on
+        ws = AW["shift"]
+        at = (cd >= _day(ws["month"] + "-01")) & (A <= 2)
+        shift_risk[C] = at
+        A = np.where(at & (arng.random(nc) < ws["p"]), A + 3, A)
     T["received"][C] = c0
     T["acknowledged"][C] = np.where(A == 0, c0 + rng.integers(30, 240, nc) * 60, _bt(rng, cd + A))
     answered = _bt(rng, cd + W)
@@ -1612,6 +1817,25 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
 
     built.sections = sections
 
+    if arng is not None:
+        aw, ws = AW["worked"], AW["shift"]
+        close_m = _month_of(np.where(closed_ok, closed, 0))
+        resp_m = _month_of(resp_t)
+        gain_k = P["kept_gain"] * kmult
+
+        def actions_truth() -> dict:
+            return _actions_truth(built, "woonstad", {
+                "case_post": (chain == 0) & (contractor == 1) & closed_ok
+                             & (close_m >= np.datetime64(aw["start"][:7])),
+                "case_risk": risk_all,
+                "resp_post": isR & (contractor[rc] == 1) & (resp_m >= np.datetime64(aw["start"][:7])),
+                "resp_risk": risk_all[rc], "m_cf": m - gain_k * flip_all[rc], "lam_cf": lam_r, "gain": gain_k,
+                "dlam": 0.0,
+            }, {"case_post": (chain == 1) & closed_ok & (close_m >= np.datetime64(ws["month"])),
+                "case_risk": shift_risk})
+
+        built.actions = actions_truth
+
     case_ids = _ids("WS", n_cases)
     cust_ids = _ids("HT", n_cust)
     resp_ids = _ids("WR", len(rc))
@@ -1649,7 +1873,7 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
     }
 
     def config(cid: str, ext: str) -> dict:
-        return {
+        cfg = {
             "id": cid,
             "title": "Woonstad — housing corporation, repair requests and complaints",
             "result_kpi": {"name": "Review score", "scale": "rating", "min": 1, "max": 5, "top_box": [5],
@@ -1696,6 +1920,9 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
             ],
             "reporting": _reporting(),
         }
+        if arng is not None:
+            cfg["actions"] = _action_config("woonstad")
+        return cfg
 
     built.config = config
     return built
@@ -1708,7 +1935,8 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
 _WW_LABELS = ("very dissatisfied", "dissatisfied", "neutral", "satisfied", "very satisfied")
 
 
-def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool) -> _Built:
+def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
+                     arng: np.random.Generator | None = None) -> _Built:
     P = _params("webwinkel", no_driver)
     chains = ["delivery", "returns"]
     nd = round(n_cases * 0.85)
@@ -1745,11 +1973,28 @@ def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_dri
     carrier = _cat(rng, [0, 1, 2], [0.55, 0.30, 0.15], nd)
     lam_d = np.where(app_c[o_cust], P["wismo_rate"]["app"], P["wismo_rate"]["no_app"]) + P["wismo_late"] * late
     n_wismo = np.minimum(rng.poisson(lam_d), _KMAX)
+    AWW = ACTIONS["webwinkel"]
+    risk_d = np.zeros(nd, dtype=bool)  # pilot orders that would have arrived after the promised day
+    flip_d = np.zeros(nd, dtype=bool)  # ... and that the action promised right
+    if arng is not None:  # the pilot: DHL promises the day its forecast gives; the delivery unchanged
+        aw = AWW["worked"]
+        risk_d = (carrier == 1) & (o_day >= _day(aw["start"])) & late
+        flip_d = risk_d & (arng.random(nd) < aw["q"])
+        Pd = np.where(flip_d, D, Pd)
+        keep = np.where(flip_d, (lam_d - P["wismo_late"]) / lam_d, 1.0)
+        n_wismo = np.where(flip_d, arng.binomial(n_wismo, keep), n_wismo)  # fewer "where is my order" calls
+        lam_d = np.where(flip_d, lam_d - P["wismo_late"], lam_d)
+        late = late & ~flip_d
 
     # -- returns: a return of an earlier order, refund after the parcel is received
     ret_of = rng.choice(nd, size=nr, replace=False)
     r_open = _bt(rng, deliv_day[ret_of] + rng.integers(1, 15, nr), 6, 21)
     label_in_box = rng.random(nr) < 0.6
+    shift_r = np.zeros(nr, dtype=bool)
+    if arng is not None:  # the level shift: fewer return labels in the box from its month on
+        at = (r_open // 86_400 >= _day(AWW["shift"]["month"] + "-01")) & label_in_box
+        shift_r = at
+        label_in_box = label_in_box & ~(at & (arng.random(nr) < AWW["shift"]["p"]))
     label_t = np.where(label_in_box, -1, r_open + rng.integers(5, 60, nr) * 60)
     recv_day = r_open // 86_400 + rng.integers(2, 7, nr)
     recv_t = _bt(rng, recv_day, 9, 17)
@@ -1921,6 +2166,28 @@ def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_dri
 
     built.sections = sections
 
+    if arng is not None:
+        aw, ws = AWW["worked"], AWW["shift"]
+        close_m = _month_of(np.where(complete_ok, completed, 0))
+        resp_m = _month_of(resp_t)
+        carrier_all = put(carrier, fill=-1)
+        dhl_r = isD & (carrier[di] == 1)
+
+        def actions_truth() -> dict:
+            return _actions_truth(built, "webwinkel", {
+                "case_post": isD_all & (carrier_all == 1) & complete_ok
+                             & (close_m >= np.datetime64(aw["start"][:7])),
+                "case_risk": put(risk_d, np.zeros(nr, dtype=bool), fill=0).astype(bool),
+                "resp_post": dhl_r & (resp_m >= np.datetime64(aw["start"][:7])),
+                "resp_risk": isD & risk_d[di],
+                "m_cf": m - P["on_time_gain"] * (isD & flip_d[di]),
+                "lam_cf": lam_r + P["wismo_late"] * (isD & flip_d[di]),
+                "gain": P["on_time_gain"], "dlam": -P["wismo_late"],
+            }, {"case_post": ~isD_all & complete_ok & (close_m >= np.datetime64(ws["month"])),
+                "case_risk": put(np.zeros(nd, dtype=bool), shift_r, fill=0).astype(bool)})
+
+        built.actions = actions_truth
+
     case_ids = _ids("WW", n_cases)
     cust_ids = _ids("C", n_cust)
     resp_ids = _ids("S", len(rc))
@@ -2000,7 +2267,7 @@ def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_dri
     built.events = events
 
     def config(cid: str, ext: str) -> dict:
-        return {
+        cfg = {
             "id": cid,
             "title": "Webwinkel — webshop, order to delivery and returns",
             "result_kpi": {"name": "Customer satisfaction", "scale": "labels", "labels": list(_WW_LABELS),
@@ -2058,6 +2325,9 @@ def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_dri
             "contacts": {"avoidable": ["Where is my order", "Where is my refund"], "repeat_within_days": 7},
             "reporting": _reporting(),
         }
+        if arng is not None:
+            cfg["actions"] = _action_config("webwinkel")
+        return cfg
 
     built.config = config
     return built
