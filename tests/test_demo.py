@@ -25,7 +25,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "clients" / "fixture"
 FILES = ("client.yaml", "responses.csv", "cases.csv", "events.csv", "truth.json")
 
 # the documented keys of client.yaml (docs/data-contract.md)
-TOP_KEYS = {"id", "title", "result_kpi", "tables", "linkage", "chains", "segments", "contacts", "reporting"}
+TOP_KEYS = {"id", "title", "result_kpi", "tables", "linkage", "chains", "segments", "contacts", "reporting", "actions"}
 CHAIN_KEYS = {"id", "name", "need", "owner", "links", "kpis", "journey"}
 KPI_KEYS = {"id", "name", "expression", "unit", "direction", "target", "link"}
 SEGMENT_KEYS = {"id", "name", "table", "expression", "column"}
@@ -292,7 +292,8 @@ def test_kpi_values_in_the_files_are_the_ones_the_truth_used(tmp_path, kind):
     """Expressions over the written files reproduce the generator's per-response KPI values."""
     seed, n = 11, 1_500
     folder = generate_client(kind, tmp_path / kind, n_responses=n, seed=seed).path
-    built = demo._BUILDERS[kind](np.random.default_rng(seed), int(np.ceil(n / demo.DEFAULT_RESPONSE_RATE)), n, False)
+    built = demo._BUILDERS[kind](np.random.default_rng(seed), int(np.ceil(n / demo.DEFAULT_RESPONSE_RATE)), n, False,
+                                 np.random.default_rng([seed, demo.ACTION_STREAM]))
     _, df = linked_frame(folder)
     np.testing.assert_array_equal(df["score"].to_numpy(), built.score)
     for d in built.drivers:
