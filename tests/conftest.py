@@ -109,6 +109,7 @@ _MODULE_MARKS = {
     "test_real_logs_report.py": ("notebook",),
     "test_base_rules_in_reports.py": ("notebook",),
     "test_demo_truth.py": ("slow",),  # default-size demo clients
+    "test_action_truth.py": ("slow",),  # nine small demo clients, their actions reviewed (about 20 s)
     # many seconds in all, checked in the full suite: property tests (hypothesis), the schema walk
     # (two client loads per key), drafts of whole folders, the report texts of whole clients, and the
     # command line in subprocesses
