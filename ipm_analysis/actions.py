@@ -502,3 +502,183 @@ def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -
             if not client.config.actions else "")
     return ActionsSection(reviews=reviews, sentences=sentences, table=pd.DataFrame(rows), charts=charts,
                           signals=pd.DataFrame(recent, columns=["chain KPI", "link", "month", "signal"]), note=note)
+
+
+# --------------------------------------------------------------------------------------------
+# predicted against realised: what the agenda would have said at the start, and what came
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PredictedGain:
+    """The result-KPI gain the improvement agenda predicted at an action's start.
+
+    Fitted on the answers given before the start only (the chain's ordinal model, as the agenda
+    fits it; see :func:`ipm_analysis.agenda.what_if`), for the chain KPI moved from its level among
+    those answers (``kpi_from``) to ``kpi_to``: by the change the action realised on the KPI
+    (``basis="realised change"``), or to the KPI's target when that change was not measured
+    (``basis="target"``). ``gain`` and its interval are in the result KPI's unit (NPS points, or
+    the mean score), ``n`` the answers modelled.
+    """
+
+    basis: Literal["realised change", "target"]
+    kpi_from: float
+    kpi_to: float
+    gain: float
+    se: float
+    ci_low: float
+    ci_high: float
+    n: int
+    result_unit: str
+
+
+@dataclass(frozen=True)
+class GainComparison:
+    """Predicted against realised result-KPI gain of one action.
+
+    ``difference`` is realised minus predicted with its interval (the two errors combined as
+    independent: the prediction uses the answers before the start, the realised change mostly
+    those after); ``agreement`` reads it: "as predicted" when the interval holds zero, else
+    "less than predicted" or "more than predicted"; "not comparable" when either is missing
+    (``note`` says why).
+    """
+
+    action_id: str
+    kpi: str
+    predicted: PredictedGain | None
+    realised: ActionEffect | None
+    difference: float | None
+    difference_ci_low: float | None
+    difference_ci_high: float | None
+    agreement: Literal["as predicted", "less than predicted", "more than predicted", "not comparable"]
+    note: str = ""
+
+
+def _before(client: Any, start: Any) -> Any:
+    """The client as it was known before ``start``: answers given before that day only."""
+    import dataclasses
+
+    start = pd.Timestamp(start)
+
+    def cut(frame):
+        if frame is None or "responded_at" not in frame.columns:
+            return frame
+        return frame[pd.to_datetime(frame["responded_at"]) < start]
+
+    return dataclasses.replace(client, linked=cut(client.linked), responses=cut(client.responses))
+
+
+def predicted_gain(client: Any, spec: ActionSpec, kpi_change: float | None = None,
+                   ci: float = 0.95) -> PredictedGain:
+    """The agenda's predicted result-KPI gain at the action's start, from the answers before it.
+
+    Parameters
+    ----------
+    client : Client
+    spec : ActionSpec
+    kpi_change : float, optional
+        The change of the chain KPI to predict for (in its unit: a share as a fraction), e.g. the
+        realised change; without it, the KPI is moved to its target.
+    ci : float
+
+    Raises
+    ------
+    AnalysisError
+        No survey, too few answers before the start for the chain's model, or no change and no
+        target to predict for.
+    """
+    from .agenda import what_if
+    from .modelframe import model_frame
+
+    if client.linked is None:
+        raise AnalysisError("no survey: no result-KPI gain can be predicted")
+    chain = next((ch for ch in client.config.chains if any(k.id == spec.kpi for k in ch.kpis)), None)
+    if chain is None:
+        raise AnalysisError(f"action '{spec.id}': unknown chain KPI '{spec.kpi}'")
+    kpi = next(k for k in chain.kpis if k.id == spec.kpi)
+    pre = _before(client, spec.start)
+    mf = model_frame(pre, chain.id)
+    if spec.kpi not in mf.drivers:
+        raise AnalysisError(f"the chain KPI '{spec.kpi}' is not in the chain's model before the start")
+    current = float(mf.frame[spec.kpi].mean())
+    if kpi_change is not None and np.isfinite(kpi_change):
+        basis, to = "realised change", current + float(kpi_change)
+    elif kpi.target is not None:
+        basis, to = "target", float(kpi.target)
+    else:
+        raise AnalysisError(f"'{spec.kpi}' has no measured change and no target to predict a gain for")
+    if kpi.unit == "share":
+        to = float(np.clip(to, 0.0, 1.0))
+    w = what_if(mf, spec.kpi, to=to, ci=ci)
+    return PredictedGain(basis=basis, kpi_from=current, kpi_to=to, gain=w.gain, se=w.se, ci_low=w.gain_ci_low,
+                         ci_high=w.gain_ci_high, n=w.n, result_unit=w.kpi_unit)
+
+
+def compare_gain(review: ActionReview, predicted: PredictedGain | None, ci: float = 0.95,
+                 note: str = "") -> GainComparison:
+    """Realised against predicted result-KPI gain (see :class:`GainComparison`)."""
+    a = review.action
+    real = review.result
+    if predicted is None or real is None:
+        why = note or ("the result KPI's change was not measured" if real is None else "no prediction")
+        return GainComparison(a.id, a.kpi, predicted, real, None, None, None, "not comparable", why)
+    diff = real.effect - predicted.gain
+    se = float(np.hypot(real.se, predicted.se))
+    q = float(stats.norm.ppf(0.5 + ci / 2))
+    lo, hi = diff - q * se, diff + q * se
+    agreement = "as predicted" if lo <= 0 <= hi else ("less than predicted" if hi < 0 else "more than predicted")
+    return GainComparison(a.id, a.kpi, predicted, real, diff, lo, hi, agreement, note)
+
+
+def compare_gains(client: Any, reviews: list[ActionReview], ci: float = 0.95) -> list[GainComparison]:
+    """For each review: the gain predicted at its start for the KPI change it realised (or for its
+    target) against the result-KPI change it realised."""
+    out = []
+    for r in reviews:
+        change = r.kpi.effect if r.kpi is not None else None
+        try:
+            pred = predicted_gain(client, r.action, kpi_change=change, ci=ci)
+            note = ""
+        except AnalysisError as e:
+            pred, note = None, str(e)
+        out.append(compare_gain(r, pred, ci=ci, note=note))
+    return out
+
+
+def _result_number(x: float, unit: str, signed: bool = True) -> str:
+    """A result-KPI number without its unit: NPS points with one decimal, a mean score with two."""
+    digits = 1 if unit == "NPS points" or "percentage" in unit else 2
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+
+
+def comparison_sentence(c: GainComparison, kpi_name: str, kpi_unit: str, result_name: str) -> str:
+    """Predicted against realised, in words, each with its interval; association, not proof."""
+    a = c.action_id
+    if c.agreement == "not comparable":
+        return f"{a}: predicted and realised gain in {result_name} cannot be compared ({c.note})."
+    p, r = c.predicted, c.realised
+    u = p.result_unit
+
+    def n(x):
+        return _result_number(x, u)
+
+    move = "its realised change" if p.basis == "realised change" else "its target"
+    text = (f"{a}: predicted at the start from the {p.n} answers before it, for {kpi_name} moving from "
+            f"{format_kpi(p.kpi_from, kpi_unit)} to {format_kpi(p.kpi_to, kpi_unit)} ({move}), "
+            f"{result_name} {n(p.gain)} {u} (95% interval {n(p.ci_low)} to {n(p.ci_high)}); realised "
+            f"{n(r.effect)} {u} ({n(r.ci_low)} to {n(r.ci_high)}). ")
+    if c.agreement == "as predicted":
+        wide = (r.ci_high - r.ci_low) > 4 * max(abs(p.gain), 1e-9)
+        text += ("The realised change agrees with the prediction within their uncertainty"
+                 + ("; it is too uncertain yet to tell the two apart." if wide else "."))
+    else:
+        text += (f"The realised change is {c.agreement} (difference {n(c.difference)} {u}, 95% interval "
+                 f"{n(c.difference_ci_low)} to {n(c.difference_ci_high)}).")
+    return text
+
+
+def format_kpi(x: float, unit: str) -> str:
+    """A chain KPI's level: a share in %, a time or count in its unit."""
+    if unit == "share":
+        return f"{100 * x:.1f}%"
+    return f"{x:.1f} {unit}"

@@ -4,6 +4,7 @@ fits of the same models, known effects recovered over seeds, and the verdict rul
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,8 @@ from ipm_analysis.actions import (
     verdict,
 )
 from ipm_analysis.errors import AnalysisError
+
+FIXTURE = Path(__file__).parent / "fixtures" / "clients" / "fixture"
 
 
 def _series(rng, n=36, start=24, level=0.0, slope=0.0, noise=0.01, base=0.85):
@@ -255,3 +258,49 @@ def test_the_section_says_what_each_action_did_in_the_kpis_unit(tmp_path):
     assert section.table.columns.tolist() == ["action", "owner", "measured on", "design", "change", "95% interval",
                                               "smallest visible change", "periods after start", "verdict"]
     assert set(section.charts) == {"on_time", "lead_time"} and section.note == ""
+
+
+def test_the_predicted_gain_at_the_start_equals_an_ordinal_logit_fitted_by_hand_on_the_earlier_answers():
+    """The agenda's prediction at an action's start, from the answers before it only, against
+    statsmodels' OrderedModel fitted here on the raw files (KPIs computed in pandas)."""
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    from ipm_analysis.actions import ActionSpec, predicted_gain
+    from ipm_analysis.data import load_client
+
+    folder = FIXTURE
+    client = load_client(folder)
+    spec = ActionSpec(id="kit", kpi="right_first_time", start="2025-07-01")
+    pred = predicted_gain(client, spec, kpi_change=0.06)
+
+    r = pd.read_csv(folder / "responses.csv", parse_dates=["responded_at"])
+    c = pd.read_csv(folder / "cases.csv", parse_dates=["ordered_at", "promised_at", "installed_at"])
+    c = c[c["chain"] == "installation"].assign(
+        on_time=lambda d: (d["installed_at"].dt.normalize() <= d["promised_at"]).astype(float),
+        right_first_time=lambda d: (d["install_visits"] == 1).astype(float),
+        lead_time_days=lambda d: (d["installed_at"].dt.normalize() - d["ordered_at"].dt.normalize()).dt.days)
+    d = r[r["responded_at"] < "2025-07-01"].merge(c, on="case_id").dropna(
+        subset=["on_time", "right_first_time", "lead_time_days"])
+    d = d[d["installed_at"].notna()]
+    X = d[["on_time", "right_first_time", "lead_time_days"]].astype(float)
+    levels = np.sort(d["score"].unique())
+    y = pd.Categorical(d["score"], categories=levels, ordered=True)
+    res = OrderedModel(pd.Series(y), X, distr="logit").fit(method="bfgs", disp=False, maxiter=5000)
+
+    def nps_of(Xs):
+        P = np.asarray(res.model.predict(res.params, exog=Xs.to_numpy()))
+        return 100 * (P[:, levels >= 9].sum(1) - P[:, levels <= 6].sum(1))
+
+    x = X["right_first_time"].to_numpy()
+    p = x.mean()
+    q = 0.06 / (1 - p)  # a fraction q of the failing cases succeed
+    X1 = X.assign(right_first_time=1.0)
+    fail = (x == 0).astype(float)
+    gain = float(np.mean((1 - q * fail) * nps_of(X) + q * fail * nps_of(X1)) - np.mean(nps_of(X)))
+    assert pred.n == len(d)
+    assert pred.kpi_from == pytest.approx(p, abs=1e-12)
+    assert pred.kpi_to == pytest.approx(p + 0.06, abs=1e-12)
+    assert pred.gain == pytest.approx(gain, abs=1e-3)
+    assert pred.ci_low < pred.gain < pred.ci_high and pred.basis == "realised change"
+    # to the target when no change is given
+    assert predicted_gain(client, spec).kpi_to == pytest.approx(0.95) and predicted_gain(client, spec).basis == "target"
