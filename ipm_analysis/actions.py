@@ -28,7 +28,7 @@ difference (reported) lets a reader judge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -449,7 +449,14 @@ def review_sentence(review: ActionReview, kpi_name: str, kpi_unit: str, result_n
 
 @dataclass(frozen=True)
 class ActionsSection:
-    """The numbers and texts of the report's "Did it work?" and monitoring section."""
+    """The numbers and texts of the report's "Did it work?" and monitoring section.
+
+    ``comparisons``/``gain_sentences``/``gains``: the result-KPI gain predicted at each action's
+    start against the one realised (:func:`compare_gains`). ``money``: per action, the avoidable
+    contacts its realised KPI change saves per month and their cost, and the value of its realised
+    result-KPI change; ``target_money``: per chain KPI with a target, the contacts saved per month
+    by reaching it (see :mod:`ipm_analysis.value`); ``value_note`` what the money rests on.
+    """
 
     reviews: list[ActionReview]
     sentences: list[str]
@@ -457,6 +464,13 @@ class ActionsSection:
     charts: dict
     signals: pd.DataFrame
     note: str
+    comparisons: list = field(default_factory=list)
+    gain_sentences: list = field(default_factory=list)
+    gains: pd.DataFrame = field(default_factory=pd.DataFrame)
+    money: pd.DataFrame = field(default_factory=pd.DataFrame)
+    target_money: pd.DataFrame = field(default_factory=pd.DataFrame)
+    value_note: str = ""
+    currency: str | None = None
 
 
 def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -> ActionsSection:
@@ -500,8 +514,16 @@ def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -
                            "month": pd.Timestamp(row.period).strftime("%Y-%m"), "signal": row.description})
     note = ("No improvement actions are declared in client.yaml (actions:), so none is measured."
             if not client.config.actions else "")
+    comparisons = compare_gains(client, reviews) if reviews else []
+    gain_sentences = [comparison_sentence(c, kpis[c.kpi].name, kpis[c.kpi].unit, result_name) for c in comparisons]
+    from . import value
+
+    money_rows = _review_money(client, reviews, leave_out) if reviews else pd.DataFrame()
     return ActionsSection(reviews=reviews, sentences=sentences, table=pd.DataFrame(rows), charts=charts,
-                          signals=pd.DataFrame(recent, columns=["chain KPI", "link", "month", "signal"]), note=note)
+                          signals=pd.DataFrame(recent, columns=["chain KPI", "link", "month", "signal"]), note=note,
+                          comparisons=comparisons, gain_sentences=gain_sentences, gains=_gains_table(comparisons),
+                          money=money_rows, target_money=_target_money(client, leave_out),
+                          value_note=value.value_note(client), currency=client.config.reporting.currency)
 
 
 # --------------------------------------------------------------------------------------------
@@ -682,3 +704,145 @@ def format_kpi(x: float, unit: str) -> str:
     if unit == "share":
         return f"{100 * x:.1f}%"
     return f"{x:.1f} {unit}"
+
+
+# --------------------------------------------------------------------------------------------
+# tables of the section: predicted against realised, money; and the summary.json section
+# --------------------------------------------------------------------------------------------
+
+
+def _gains_table(comparisons: list[GainComparison]) -> pd.DataFrame:
+    rows = []
+    for c in comparisons:
+        p, r = c.predicted, c.realised
+        rows.append({
+            "action": c.action_id, "kpi": c.kpi,
+            "prediction basis": p.basis if p else None,
+            "kpi from": p.kpi_from if p else None, "kpi to": p.kpi_to if p else None,
+            "answers before start": p.n if p else None,
+            "predicted gain": p.gain if p else None,
+            "predicted 95% low": p.ci_low if p else None, "predicted 95% high": p.ci_high if p else None,
+            "realised gain": r.effect if r else None,
+            "realised 95% low": r.ci_low if r else None, "realised 95% high": r.ci_high if r else None,
+            "difference": c.difference, "difference 95% low": c.difference_ci_low,
+            "difference 95% high": c.difference_ci_high, "agreement": c.agreement,
+            "unit": p.result_unit if p else None, "note": c.note})
+    return pd.DataFrame(rows)
+
+
+def _touched(client: Any, spec: ActionSpec, chain: str, frame: pd.DataFrame) -> pd.Series:
+    """Rows of ``frame`` (cases or answers of the chain) the action touched: its pilot group, or all."""
+    if spec.pilot is None:
+        return pd.Series(True, index=frame.index)
+    seg, group = spec.pilot
+    if seg not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame[seg].astype(str) == str(group)
+
+
+def _review_money(client: Any, reviews: list[ActionReview], leave_out: Any = ()) -> pd.DataFrame:
+    """Per review: avoidable contacts per month its realised KPI change saves (for the cases it
+    touched), their cost, and the value of its realised result-KPI change on the overall result KPI
+    (the touched answers' change times their share of all answers)."""
+    from . import value
+
+    cost, vpp, cur = value.prices(client)
+    rows = []
+    for r in reviews:
+        a = r.action
+        chain = next(ch.id for ch in client.config.chains if any(k.id == a.kpi for k in ch.kpis))
+        cases = client.case_kpis[client.case_kpis["chain"] == chain]
+        note = ""
+        diff = None
+        if r.kpi is not None and cost is not None:
+            try:
+                diff = value.contact_difference(client, chain, a.kpi, leave_out=leave_out)
+            except AnalysisError as e:
+                note = str(e)
+        share_cases = float(_touched(client, a, chain, cases).mean()) if len(cases) else 0.0
+        gain = ci_g = None
+        if r.result is not None and client.linked is not None and len(client.linked):
+            ans = client.linked[(client.linked["chain"] == chain) & client.linked["linked"].astype(bool)]
+            w = float(_touched(client, a, chain, ans).sum()) / len(client.linked)
+            gain, ci_g = r.result.effect * w, (r.result.ci_low * w, r.result.ci_high * w)
+        m = value.money(diff, r.kpi.effect if r.kpi is not None else 0.0,
+                        cases_per_month=(diff.cases_per_month * share_cases) if diff else None,
+                        cost_per_contact=cost, result_gain=gain, result_gain_ci=ci_g, value_per_point=vpp,
+                        currency=cur)
+        rows.append({"action": a.id, "kpi": a.kpi, "kpi change": m.kpi_change,
+                     "cases per month touched": m.cases_per_month if diff else None,
+                     "contacts saved per month": m.contacts_saved_per_month,
+                     "contacts saved 95% low": m.contacts_ci_low, "contacts saved 95% high": m.contacts_ci_high,
+                     "cost saved per month": m.cost_saved_per_month, "cost saved 95% low": m.cost_ci_low,
+                     "cost saved 95% high": m.cost_ci_high, "overall result gain": m.result_gain,
+                     "overall result gain 95% low": m.result_gain_ci_low,
+                     "overall result gain 95% high": m.result_gain_ci_high, "value": m.result_value,
+                     "value 95% low": m.result_value_ci_low, "value 95% high": m.result_value_ci_high,
+                     "currency": cur, "note": note})
+    out = pd.DataFrame(rows)
+    if not len(out) or (cost is None and vpp is None):
+        return pd.DataFrame()
+    return out
+
+
+def _target_money(client: Any, leave_out: Any = ()) -> pd.DataFrame:
+    """Per chain KPI with a target it does not meet: avoidable contacts saved per month by reaching
+    it (all the chain's cases), and their cost; empty without ``contacts.cost_per_contact``."""
+    from . import value
+
+    cost, _, cur = value.prices(client)
+    if cost is None:
+        return pd.DataFrame()
+    rows = []
+    for ch in client.config.chains:
+        cases = client.case_kpis[client.case_kpis["chain"] == ch.id]
+        for k in ch.kpis:
+            if k.target is None or k.id not in cases.columns or not cases[k.id].notna().any():
+                continue
+            current = float(cases[k.id].mean())
+            change = float(k.target) - current
+            if (change <= 0) == (k.direction == "higher"):  # on or past its target: nothing to reach
+                continue
+            try:
+                diff = value.contact_difference(client, ch.id, k.id, leave_out=leave_out)
+            except AnalysisError:
+                continue
+            m = value.money(diff, change, cost_per_contact=cost, currency=cur)
+            rows.append({"chain": ch.id, "kpi": k.id, "name": k.name, "unit": k.unit, "current": current,
+                         "target": float(k.target), "contacts per case difference": diff.per_unit,
+                         "difference 95% low": diff.ci_low, "difference 95% high": diff.ci_high,
+                         "cases per month": m.cases_per_month, "contacts saved per month": m.contacts_saved_per_month,
+                         "contacts saved 95% low": m.contacts_ci_low, "contacts saved 95% high": m.contacts_ci_high,
+                         "cost saved per month": m.cost_saved_per_month, "cost saved 95% low": m.cost_ci_low,
+                         "cost saved 95% high": m.cost_ci_high, "currency": cur})
+    return pd.DataFrame(rows)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    if frame is None or not len(frame):
+        return []
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else
+                 (v.item() if isinstance(v, np.generic) else v)) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
+def summary_section(section: ActionsSection) -> dict:
+    """The ``actions`` section of summary.json, built from the section (one place, not the notebook).
+
+    Keys: ``reviews`` (the table's rows), ``sentences``, ``signals``, ``note`` (as before), and
+    ``gains`` (predicted against realised, one record per action and KPI), ``gain_sentences``,
+    ``money`` (per action), ``target_money`` (per chain KPI below its target), ``value_note``,
+    ``currency``.
+    """
+    return {
+        "reviews": _records(section.table),
+        "sentences": list(section.sentences),
+        "signals": _records(section.signals),
+        "note": section.note,
+        "gains": _records(section.gains),
+        "gain_sentences": list(section.gain_sentences),
+        "money": _records(section.money),
+        "target_money": _records(section.target_money),
+        "value_note": section.value_note,
+        "currency": section.currency,
+    }

@@ -128,6 +128,9 @@ class ResultKPI(_Model):
     labels: list[str] | None = None
     steer_on: Literal["mean", "top_box"] | None = None  # what the agenda steers on (rating / 3+ labels)
     top_box_name: str | None = Field(default=None, min_length=1, max_length=100)  # "stayed": "85.5 % stayed"
+    # what one point of the result KPI (an NPS point, or a point of the mean score) is worth to the
+    # client, in its currency (reporting.currency): money next to the agenda's and the actions' gains
+    value_per_point: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> "ResultKPI":
@@ -442,11 +445,16 @@ class Contacts(_Model):
     channels: list[str] | Literal["any"] = Field(default_factory=list)
     activities: list[str] = Field(default_factory=list)
     activity_pattern: str | None = Field(default=None, min_length=1, max_length=500)
+    # what one avoidable contact costs, in the client's currency (reporting.currency)
+    cost_per_contact: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self) -> "Contacts":
         if self.activity_pattern is not None:
             _check_patterns([self.activity_pattern], "activity_pattern")
+        if self.cost_per_contact is not None and not self.avoidable:
+            raise ValueError("cost_per_contact prices avoidable contacts, and none are declared: list them under "
+                             "contacts.avoidable, or remove cost_per_contact")
         return self
 
     @property
@@ -459,6 +467,7 @@ class Reporting(_Model):
     min_base_flag: int = Field(default=30, ge=1)
     min_base_suppress: int = Field(default=10, ge=1)
     as_of: date | None = None  # data complete up to this day; later (partial) periods are left out of trends
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # ISO 4217 code of the money amounts
 
     @model_validator(mode="after")
     def _check(self) -> "Reporting":
@@ -534,6 +543,9 @@ class ClientConfig(_Model):
                 and self.linkage.by == "customer_id"):
             raise ValueError("linkage by customer_id does nothing with cases: {from: responses} (each response is "
                              "its own case); remove linkage")
+        if self.contacts.cost_per_contact is not None and self.tables.events is None:
+            raise ValueError("contacts.cost_per_contact prices avoidable contacts counted in the event log, and "
+                             "there is none (tables.events): add one, or remove cost_per_contact")
         for t in (self.tables.cases, self.tables.events):
             if t is not None and t.chain is not None and t.chain not in ids:
                 raise ValueError(f"tables name chain '{t.chain}', which is not declared under chains ({ids})")

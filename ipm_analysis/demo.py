@@ -1000,6 +1000,8 @@ ACTIONS: dict[str, dict[str, Any]] = {
                   "mechanism": "a new warehouse system: from October 12% of the supply orders that would have been "
                                "complete miss an item"},
         "regions": (("north", "south", "west"), (0.40, 0.35, 0.25)),
+        # an avoidable contact costs EUR 6.50 (a handled call); one NPS point is worth EUR 15,000 a year
+        "prices": {"cost_per_contact": 6.5, "value_per_point": 15_000},
     },
     "woonstad": {
         "worked": {"id": "shared_agenda_van_dijk", "name": "Appointments for Van Dijk Onderhoud booked in the "
@@ -1430,12 +1432,21 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
         supplies_closed = (chain == 1) & closed_ok
 
         def actions_truth() -> dict:
-            return _actions_truth(built, "koffie", {
+            out = _actions_truth(built, "koffie", {
                 "case_post": pilot_case & (close_m >= np.datetime64(aw["start"][:7])),
                 "case_risk": risk_all,
                 "resp_post": isI & (region_c[rcu] == 0) & (resp_m >= np.datetime64(aw["start"][:7])),
                 "resp_risk": risk_all[rc], "m_cf": m_cf, "lam_cf": lam_r, "gain": P["rft_gain"], "dlam": 0.0,
             }, {"case_post": supplies_closed & (close_m >= np.datetime64(ks["month"])), "case_risk": shift_risk})
+            # avoidable contacts: an installation 2+ days late brings status calls at a higher rate
+            late_p = np.asarray(P["late_p"], dtype=float)
+            out["contacts_per_case"] = {"installation.on_time": {
+                "difference_per_unit": _r(-P["status_late_install"] * late_p[2:].sum() / late_p[1:].sum()),
+                "note": "avoidable contacts per case (status calls) of an installation on time minus one late: "
+                        "the extra status-call rate of 2+ days late times the share of late installations "
+                        "that are 2+ days late"}}
+            out["prices"] = dict(AK["prices"], currency="EUR")
+            return out
 
         built.actions = actions_truth
 
@@ -1586,6 +1597,10 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
         if arng is not None:
             cfg["segments"].append({"id": "region", "name": "Region", "table": "cases", "column": "region"})
             cfg["actions"] = _action_config("koffie")
+            # prices, so that the report states money next to score
+            cfg["contacts"]["cost_per_contact"] = ACTIONS["koffie"]["prices"]["cost_per_contact"]
+            cfg["result_kpi"]["value_per_point"] = ACTIONS["koffie"]["prices"]["value_per_point"]
+            cfg["reporting"]["currency"] = "EUR"
         return cfg
 
     built.config = config

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 import ipm_analysis as ipm
-from ipm_analysis import actions, journeys, modelframe, overview, report
+from ipm_analysis import actions, journeys, modelframe, overview, report, value
 from ipm_analysis.config import ClientConfig
 from ipm_analysis.errors import IpmError
 
@@ -256,6 +256,10 @@ EFFECTS = {
     "reporting.min_base_flag": (_same, lambda c: _set(c, "reporting.min_base_flag", 1), {}),
     "reporting.min_base_suppress": (_same, lambda c: _set(c, "reporting.min_base_suppress", 3), {}),
     "reporting.as_of": (_same, lambda c: _set(c, "reporting.as_of", "2024-01-20"), {}),
+    "contacts.cost_per_contact": (_same, lambda c: _set(c, "contacts.cost_per_contact", 6.5), {}),
+    "result_kpi.value_per_point": (_same, lambda c: _set(c, "result_kpi.value_per_point", 15000), {}),
+    "reporting.currency": (lambda c: _set(c, "contacts.cost_per_contact", 6.5),
+                           lambda c: _set(c, "reporting.currency", "EUR"), {}),
     "result_kpi.steer_on": (_rating_base, lambda c: _set(c, "result_kpi.steer_on", "top_box"), {}),
     "result_kpi.top_box_name": (_labels_base, lambda c: _set(c, "result_kpi.top_box_name", "content"), {}),
     "chains.kpis.companion": (_same, lambda c: _set(c, "chains.0.kpis.0.companion",
@@ -299,6 +303,8 @@ REFUSED_ELSEWHERE = {
         "map the log's columns under tables.events.columns"),
     "window_days with case-id linkage": (lambda c: _set(c, "linkage.window_days", 30), "write by: customer_id"),
     "weekly period": (lambda c: _set(c, "reporting.period", "week"), "'month' or 'quarter'"),
+    "a price for contacts none of which is avoidable": (
+        lambda c: _set(c, "contacts", {"channels": "any", "cost_per_contact": 5}), "list them under contacts.avoidable"),
     "result KPI without a survey": (
         lambda c: (_set(c, "tables", {"cases": {"file": "cases.csv"}}), c)[1], "add one, or remove result_kpi"),
 }
@@ -348,6 +354,7 @@ def _fingerprint(c) -> dict[str, str]:
     fp["by_period"] = report.result_kpi_by_period(c).to_csv()
     fp["partial period"] = repr(report.partial_period(c))
     fp["actions"] = repr(actions.review_actions(c))
+    fp["value"] = value.value_note(c)
     for chain in c.config.chains:
         try:
             mf = modelframe.model_frame(c, chain.id)
