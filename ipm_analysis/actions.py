@@ -471,6 +471,8 @@ class ActionsSection:
     target_money: pd.DataFrame = field(default_factory=pd.DataFrame)
     value_note: str = ""
     currency: str | None = None
+    cost_per_contact: float | None = None
+    value_per_point: float | None = None
 
 
 def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -> ActionsSection:
@@ -523,7 +525,8 @@ def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -
                           signals=pd.DataFrame(recent, columns=["chain KPI", "link", "month", "signal"]), note=note,
                           comparisons=comparisons, gain_sentences=gain_sentences, gains=_gains_table(comparisons),
                           money=money_rows, target_money=_target_money(client, leave_out),
-                          value_note=value.value_note(client), currency=client.config.reporting.currency)
+                          value_note=value.value_note(client), currency=client.config.reporting.currency,
+                          cost_per_contact=value.prices(client)[0], value_per_point=value.prices(client)[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -832,7 +835,7 @@ def summary_section(section: ActionsSection) -> dict:
     Keys: ``reviews`` (the table's rows), ``sentences``, ``signals``, ``note`` (as before), and
     ``gains`` (predicted against realised, one record per action and KPI), ``gain_sentences``,
     ``money`` (per action), ``target_money`` (per chain KPI below its target), ``value_note``,
-    ``currency``.
+    ``currency``, ``cost_per_contact``, ``value_per_point`` (the prices of client.yaml, or None).
     """
     return {
         "reviews": _records(section.table),
@@ -845,4 +848,6 @@ def summary_section(section: ActionsSection) -> dict:
         "target_money": _records(section.target_money),
         "value_note": section.value_note,
         "currency": section.currency,
+        "cost_per_contact": section.cost_per_contact,
+        "value_per_point": section.value_per_point,
     }

@@ -16,6 +16,7 @@ may differ in other ways that bring contacts too.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,8 @@ from scipy import stats
 
 from .errors import AnalysisError
 
-__all__ = ["ContactDifference", "Money", "contact_difference", "money", "agenda_money", "value_note"]
+__all__ = ["ContactDifference", "Money", "agenda_money", "agenda_money_from_summary", "contact_difference", "money",
+           "value_note"]
 
 
 @dataclass(frozen=True)
@@ -199,3 +201,26 @@ def value_note(client: Any) -> str:
         parts.append(f"one {unit} is worth {c}{vpp:,.0f}")
     return ("Money amounts assume, as client.yaml says, that " + " and ".join(parts)
             + "; contacts saved are associations (cases that miss a KPI may need contacts for other reasons).")
+
+
+def agenda_money_from_summary(agenda_actions: list[dict], actions_section: dict) -> list[dict]:
+    """Money next to each agenda action as summary.json holds them: the contacts saved per month by
+    reaching the KPI's target (``actions.target_money``, matched by chain and KPI) and the value of
+    the expected overall gain (``gain_overall`` times ``actions.value_per_point``), each with its
+    interval; ``{}`` for an action without either. Used where only summary.json is at hand."""
+    by_kpi = {(r.get("chain"), r.get("kpi")): r for r in actions_section.get("target_money") or []}
+    vpp = actions_section.get("value_per_point")
+    out = []
+    for a in agenda_actions:
+        row: dict = {}
+        t = by_kpi.get((a.get("chain"), a.get("kpi")))
+        if t is not None:
+            row.update({k: t.get(k) for k in ("contacts saved per month", "contacts saved 95% low",
+                                              "contacts saved 95% high", "cost saved per month",
+                                              "cost saved 95% low", "cost saved 95% high")})
+        if vpp is not None and a.get("gain_overall") is not None:
+            row.update({"value": a["gain_overall"] * vpp,
+                        "value 95% low": a.get("gain_overall_ci_low", math.nan) * vpp,
+                        "value 95% high": a.get("gain_overall_ci_high", math.nan) * vpp})
+        out.append(row)
+    return out

@@ -10,7 +10,12 @@ and the report cannot disagree. Sheets:
 - **Chain KPIs**: every chain KPI against its target, with its interval, by chain owner and
   owning link;
 - **KPI structure**: result KPI ← chain (owner) ← chain KPI ← link;
-- **Actions taken**: what each improvement action of client.yaml did (when any is declared).
+- **Actions taken**: what each improvement action of client.yaml did (when any is declared);
+- **Predicted vs realised**: the result-KPI gain predicted at each action's start against the one
+  realised;
+- **Agenda money**, **Contacts at target**, **Actions money** (when client.yaml sets prices): the
+  avoidable contacts saved per month and their cost, and the value of the result-KPI gain, next
+  to the agenda's actions, per chain KPI below its target, and per action taken.
 
 Shares are stored as fractions with a percentage format, so Excel computes with them as
 numbers. Written with openpyxl.
@@ -102,10 +107,31 @@ def write_workbook(summary: dict, path: str | Path) -> Path:
                  for k in overview.get("chain_kpis") or []]
     _sheet(wb, "KPI structure", ["result KPI", "chain", "chain owner", "chain KPI", "owning link"], structure)
 
-    reviews = (summary.get("actions") or {}).get("reviews") or []
+    section = summary.get("actions") or {}
+    reviews = section.get("reviews") or []
     if reviews:
         cols = list(reviews[0])
         _sheet(wb, "Actions taken", cols, [[r.get(c) for c in cols] for r in reviews])
+    gains = section.get("gains") or []
+    if gains:  # predicted at the start against realised
+        cols = list(gains[0])
+        _sheet(wb, "Predicted vs realised", cols, [[r.get(c) for c in cols] for r in gains])
+    cur = section.get("currency") or ""
+    money_cols = ["contacts saved per month", "contacts saved 95% low", "contacts saved 95% high",
+                  "cost saved per month", "cost saved 95% low", "cost saved 95% high", "value", "value 95% low",
+                  "value 95% high"]
+    if actions and (section.get("target_money") or section.get("value_per_point") is not None):
+        from .value import agenda_money_from_summary
+
+        rows = [[a.get("rank"), a.get("name")] + [m.get(c) for c in money_cols]
+                for a, m in zip(actions, agenda_money_from_summary(actions, section))]
+        _sheet(wb, "Agenda money", ["rank", "chain KPI"] + [f"{c} ({cur})" if c.startswith(("cost", "value")) and cur
+                                                            else c for c in money_cols], rows)
+    for key, title in (("target_money", "Contacts at target"), ("money", "Actions money")):
+        rows = section.get(key) or []
+        if rows:
+            cols = list(rows[0])
+            _sheet(wb, title, cols, [[r.get(c) for c in cols] for r in rows])
     path = Path(path)
     wb.save(path)
     return path

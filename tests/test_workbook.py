@@ -55,3 +55,29 @@ def test_without_a_reliable_driver_the_agenda_says_so(tmp_path):
     summary["drivers"]["agenda"].update(actions=[], sentence="No reliable driver was found.")
     wb = openpyxl.load_workbook(write_workbook(summary, tmp_path / "a.xlsx"))
     assert [c.value for c in wb["Agenda"][2]][:2] == [None, "No reliable driver was found."]
+
+
+def test_money_and_predicted_against_realised_sheets_follow_the_actions_section(tmp_path):
+    summary = json.loads(json.dumps(SUMMARY))
+    summary["actions"] = {
+        "reviews": [{"action": "Kit", "verdict": "worked"}],
+        "gains": [{"action": "kit", "kpi": "on_time", "predicted gain": 5.4, "realised gain": 4.0,
+                   "agreement": "as predicted"}],
+        "target_money": [{"chain": "installation", "kpi": "on_time", "contacts saved per month": 16.2,
+                          "contacts saved 95% low": 13.9, "contacts saved 95% high": 18.5,
+                          "cost saved per month": 105.4, "cost saved 95% low": 90.6, "cost saved 95% high": 120.1}],
+        "money": [{"action": "kit", "value": 1000.0}],
+        "currency": "EUR", "cost_per_contact": 6.5, "value_per_point": 15000,
+    }
+    wb = openpyxl.load_workbook(write_workbook(summary, tmp_path / "m.xlsx"))
+    assert wb.sheetnames == ["Agenda", "Chain KPIs", "KPI structure", "Actions taken", "Predicted vs realised",
+                             "Agenda money", "Contacts at target", "Actions money"]
+    header = [c.value for c in wb["Agenda money"][1]]
+    row = dict(zip(header, [c.value for c in wb["Agenda money"][2]]))
+    a = summary["drivers"]["agenda"]["actions"][0]
+    assert row["contacts saved per month"] == pytest.approx(16.2)
+    assert row["cost saved per month (EUR)"] == pytest.approx(105.4)
+    assert row["value (EUR)"] == pytest.approx(a["gain_overall"] * 15000)
+    assert (row["value 95% low (EUR)"], row["value 95% high (EUR)"]) == pytest.approx((1.9 * 15000, 2.2 * 15000))
+    g = dict(zip([c.value for c in wb["Predicted vs realised"][1]], [c.value for c in wb["Predicted vs realised"][2]]))
+    assert g["predicted gain"] == 5.4 and g["agreement"] == "as predicted"
