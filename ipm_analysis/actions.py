@@ -340,7 +340,8 @@ def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | No
                   expected_result_change: float | None = None, ci: float = 0.95,
                   leave_out: Any = ()) -> ActionReview:
     """Measure one action on a loaded client: its chain KPI per case, and the result KPI of the
-    answers linked to the chain's cases (NPS in points, other scales in their unit).
+    answers linked to the chain's cases (NPS in points, other scales in their unit), both by the
+    period the case closed.
 
     ``expected_*`` are the changes the agenda predicted (for the "too early" rule); without them a
     null result after three periods reads "no measurable effect". ``leave_out``: periods not used
@@ -356,6 +357,11 @@ def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | No
     if client.linked is not None:
         linked = client.linked[(client.linked["chain"] == chain) & client.linked["linked"].astype(bool)].copy()
         linked["_points"] = result_points(linked["score"], client.config.result_kpi.scale)
+        # an answer counts in the period its case closed, as the case's KPI does: the answers about the
+        # cases the action touched are then "after" together with those cases (by the answer's own
+        # month, answers about cases that closed before the start would dilute the first months after)
+        closed = client.case_kpis.drop_duplicates("case_id").set_index("case_id")["period"]
+        linked["period"] = linked["case_id"].map(closed).fillna(linked["period"])
     if spec.pilot is not None:
         seg, group = spec.pilot
         if seg in cases.columns:

@@ -1063,8 +1063,8 @@ def _actions_truth(b: "_Built", kind: str, worked: dict, shift: dict) -> dict:
 
     ``worked`` holds, for the pilot: ``case_post`` (cases of the chain in the pilot whose period, the
     month they closed, is on or after the start's month, KPI known), ``case_risk`` (those treated that
-    would have failed the KPI), ``resp_post`` / ``resp_risk`` (the same over responses, by the month of
-    the answer), ``m_cf``/``lam_cf`` (latent mean and contact rate per response had the action not
+    would have failed the KPI), ``resp_post`` / ``resp_risk`` (the same over responses, by the month
+    their case closed, as the review counts them), ``m_cf``/``lam_cf`` (latent mean and contact rate per response had the action not
     run), ``gain``/``dlam`` (what passing the KPI adds to them). ``shift`` holds ``case_post`` and
     ``case_risk`` for the shift. The effects are expectations over the action's draws.
     """
@@ -1088,9 +1088,9 @@ def _actions_truth(b: "_Built", kind: str, worked: dict, shift: dict) -> dict:
                                   "in_result_points": _r(diff[1] if b.scale.kind == "nps" else diff[0]),
                                   "unit": unit},
         "expected_verdict": "worked",
-        "note": "effects over the pilot's cases closed (KPI) or answers given (result KPI) from the start's "
-                "month on, against the same cases without the action; what a pilot-against-the-rest "
-                "comparison estimates",
+        "note": "effects over the pilot's cases closed from the start's month on (KPI) and the answers "
+                "about them (result KPI), against the same cases without the action; what a "
+                "pilot-against-the-rest comparison estimates",
         "n_cases_pilot_after": int(worked["case_post"].sum()), "n_responses_pilot_after": n_post,
     }]
     for key, verdict_ in (("null", "no measurable effect"), ("recent", "too early to tell")):
@@ -1426,7 +1426,6 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
         aw, ks = AK["worked"], AK["shift"]
         pilot_case = (chain == 0) & (region_c[cust] == 0) & closed_ok
         close_m = _month_of(np.where(closed_ok, closed_t, 0))
-        resp_m = _month_of(resp_t)
         flipped_r = flip_all[rc]
         m_cf = m - P["rft_gain"] * flipped_r
         supplies_closed = (chain == 1) & closed_ok
@@ -1435,7 +1434,7 @@ def _build_koffie(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver
             out = _actions_truth(built, "koffie", {
                 "case_post": pilot_case & (close_m >= np.datetime64(aw["start"][:7])),
                 "case_risk": risk_all,
-                "resp_post": isI & (region_c[rcu] == 0) & (resp_m >= np.datetime64(aw["start"][:7])),
+                "resp_post": isI & (region_c[rcu] == 0) & (close_m[rc] >= np.datetime64(aw["start"][:7])),
                 "resp_risk": risk_all[rc], "m_cf": m_cf, "lam_cf": lam_r, "gain": P["rft_gain"], "dlam": 0.0,
             }, {"case_post": supplies_closed & (close_m >= np.datetime64(ks["month"])), "case_risk": shift_risk})
             # avoidable contacts: an installation 2+ days late brings status calls at a higher rate
@@ -1835,7 +1834,6 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
     if arng is not None:
         aw, ws = AW["worked"], AW["shift"]
         close_m = _month_of(np.where(closed_ok, closed, 0))
-        resp_m = _month_of(resp_t)
         gain_k = P["kept_gain"] * kmult
 
         def actions_truth() -> dict:
@@ -1843,7 +1841,7 @@ def _build_woonstad(rng: np.random.Generator, n_cases: int, n_resp: int, no_driv
                 "case_post": (chain == 0) & (contractor == 1) & closed_ok
                              & (close_m >= np.datetime64(aw["start"][:7])),
                 "case_risk": risk_all,
-                "resp_post": isR & (contractor[rc] == 1) & (resp_m >= np.datetime64(aw["start"][:7])),
+                "resp_post": isR & (contractor[rc] == 1) & (close_m[rc] >= np.datetime64(aw["start"][:7])),
                 "resp_risk": risk_all[rc], "m_cf": m - gain_k * flip_all[rc], "lam_cf": lam_r, "gain": gain_k,
                 "dlam": 0.0,
             }, {"case_post": (chain == 1) & closed_ok & (close_m >= np.datetime64(ws["month"])),
@@ -2184,7 +2182,6 @@ def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_dri
     if arng is not None:
         aw, ws = AWW["worked"], AWW["shift"]
         close_m = _month_of(np.where(complete_ok, completed, 0))
-        resp_m = _month_of(resp_t)
         carrier_all = put(carrier, fill=-1)
         dhl_r = isD & (carrier[di] == 1)
 
@@ -2193,7 +2190,7 @@ def _build_webwinkel(rng: np.random.Generator, n_cases: int, n_resp: int, no_dri
                 "case_post": isD_all & (carrier_all == 1) & complete_ok
                              & (close_m >= np.datetime64(aw["start"][:7])),
                 "case_risk": put(risk_d, np.zeros(nr, dtype=bool), fill=0).astype(bool),
-                "resp_post": dhl_r & (resp_m >= np.datetime64(aw["start"][:7])),
+                "resp_post": dhl_r & (close_m[rc] >= np.datetime64(aw["start"][:7])),
                 "resp_risk": isD & risk_d[di],
                 "m_cf": m - P["on_time_gain"] * (isD & flip_d[di]),
                 "lam_cf": lam_r + P["wismo_late"] * (isD & flip_d[di]),

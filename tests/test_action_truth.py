@@ -100,3 +100,35 @@ def test_the_control_chart_signals_the_level_shift_from_its_month(measured):
         assert len(hit), (kind, seed, t[["period", "value", "z", "signals"]])
         # in the direction of the shift
         assert (np.sign(hit["z"]) == np.sign(shift["change"])).all(), (kind, seed)
+
+
+def test_the_gain_predicted_at_the_start_is_calibrated_on_the_true_driver_effect(measured):
+    """The agenda refitted on the answers before the start predicts, per unit of the KPI's realised
+    change, the driver's true effect (truth.json ``drivers``) inside its interval."""
+    miss = []
+    for (kind, seed), (truth, section) in measured.items():
+        t = next(a for a in truth["actions"] if a["kind"] == "worked")
+        d = next(x for x in truth["drivers"] if x["kpi"] == t["kpi"])
+        per_unit = d["effect_on_nps_points_per_unit"] if "effect_on_nps_points_per_unit" in d else \
+            d["effect_on_score_per_unit"]
+        c = next(x for x in section.comparisons if x.action_id == t["id"])
+        p = c.predicted
+        assert p is not None and p.basis == "realised change", (kind, seed, c.note)
+        move = p.kpi_to - p.kpi_from
+        if not p.ci_low / move <= per_unit <= p.ci_high / move:
+            miss.append((kind, seed, per_unit, p.ci_low / move, p.ci_high / move))
+        assert c.agreement in ("as predicted", "less than predicted", "more than predicted")
+    assert len(miss) <= 1, miss
+
+
+def test_the_summary_section_is_plain_json_with_every_part(measured):
+    (truth, section) = measured["koffie", SEEDS[0]]
+    out = json.loads(json.dumps(actions.summary_section(section)))
+    assert set(out) == {"reviews", "sentences", "signals", "note", "gains", "gain_sentences", "money",
+                        "target_money", "value_note", "currency", "cost_per_contact", "value_per_point"}
+    assert len(out["gains"]) == len(section.reviews) == len(out["gain_sentences"])
+    assert out["currency"] == "EUR" and out["cost_per_contact"] == truth["prices"]["cost_per_contact"]
+    on_time = next(r for r in out["target_money"] if r["kpi"] == "on_time")
+    assert on_time["contacts saved per month"] > 0 and on_time["cost saved per month"] == pytest.approx(
+        on_time["contacts saved per month"] * truth["prices"]["cost_per_contact"])
+    assert [m["action"] for m in out["money"]] == [r.action.id for r in section.reviews]
