@@ -794,17 +794,45 @@ def _review_money(client: Any, reviews: list[ActionReview], leave_out: Any = ())
     return out
 
 
+def _agenda_gains(client: Any, chain: str) -> dict:
+    """{kpi: WhatIf} of reaching each target, the agenda's what-if on all the chain's answers
+    (empty when the chain's model cannot be fitted)."""
+    from .agenda import what_if
+    from .modelframe import model_frame
+    from .regression import fit_ordinal
+
+    out: dict = {}
+    try:
+        mf = model_frame(client, chain)
+        res = fit_ordinal(mf)
+    except AnalysisError:
+        return out
+    for k in client.config.chain(chain).kpis:
+        if k.target is None or k.id not in mf.drivers:
+            continue
+        try:
+            out[k.id] = what_if(mf, k.id, model=res)
+        except AnalysisError:
+            continue
+    return out
+
+
 def _target_money(client: Any, leave_out: Any = ()) -> pd.DataFrame:
     """Per chain KPI with a target it does not meet: avoidable contacts saved per month by reaching
-    it (all the chain's cases), and their cost; empty without ``contacts.cost_per_contact``."""
+    it (all the chain's cases) and their cost, and the result-KPI gain the agenda's what-if expects
+    (among the chain's answers, and on the overall result KPI: times the chain's share of the
+    answers) with its value; empty when client.yaml sets no price."""
     from . import value
 
-    cost, _, cur = value.prices(client)
-    if cost is None:
+    cost, vpp, cur = value.prices(client)
+    if cost is None and vpp is None:
         return pd.DataFrame()
     rows = []
+    n_answers = len(client.linked) if client.linked is not None else 0
     for ch in client.config.chains:
         cases = client.case_kpis[client.case_kpis["chain"] == ch.id]
+        gains = _agenda_gains(client, ch.id) if n_answers else {}
+        share = (float((client.linked["chain"] == ch.id).sum()) / n_answers) if n_answers else 0.0
         for k in ch.kpis:
             if k.target is None or k.id not in cases.columns or not cases[k.id].notna().any():
                 continue
@@ -812,18 +840,36 @@ def _target_money(client: Any, leave_out: Any = ()) -> pd.DataFrame:
             change = float(k.target) - current
             if (change <= 0) == (k.direction == "higher"):  # on or past its target: nothing to reach
                 continue
-            try:
-                diff = value.contact_difference(client, ch.id, k.id, leave_out=leave_out)
-            except AnalysisError:
+            diff = None
+            if cost is not None:
+                try:
+                    diff = value.contact_difference(client, ch.id, k.id, leave_out=leave_out)
+                except AnalysisError:
+                    diff = None
+            w = gains.get(k.id)
+            if diff is None and w is None:
                 continue
-            m = value.money(diff, change, cost_per_contact=cost, currency=cur)
+            m = value.money(diff, change, cost_per_contact=cost,
+                            result_gain=w.gain * share if w is not None else None,
+                            result_gain_ci=(w.gain_ci_low * share, w.gain_ci_high * share) if w is not None else None,
+                            value_per_point=vpp, currency=cur)
             rows.append({"chain": ch.id, "kpi": k.id, "name": k.name, "unit": k.unit, "current": current,
-                         "target": float(k.target), "contacts per case difference": diff.per_unit,
-                         "difference 95% low": diff.ci_low, "difference 95% high": diff.ci_high,
-                         "cases per month": m.cases_per_month, "contacts saved per month": m.contacts_saved_per_month,
+                         "target": float(k.target),
+                         "contacts per case difference": diff.per_unit if diff else None,
+                         "difference 95% low": diff.ci_low if diff else None,
+                         "difference 95% high": diff.ci_high if diff else None,
+                         "cases per month": m.cases_per_month if diff else None,
+                         "contacts saved per month": m.contacts_saved_per_month,
                          "contacts saved 95% low": m.contacts_ci_low, "contacts saved 95% high": m.contacts_ci_high,
                          "cost saved per month": m.cost_saved_per_month, "cost saved 95% low": m.cost_ci_low,
-                         "cost saved 95% high": m.cost_ci_high, "currency": cur})
+                         "cost saved 95% high": m.cost_ci_high,
+                         "result gain in the chain": w.gain if w is not None else None,
+                         "result gain in the chain 95% low": w.gain_ci_low if w is not None else None,
+                         "result gain in the chain 95% high": w.gain_ci_high if w is not None else None,
+                         "overall result gain": m.result_gain, "overall result gain 95% low": m.result_gain_ci_low,
+                         "overall result gain 95% high": m.result_gain_ci_high, "value": m.result_value,
+                         "value 95% low": m.result_value_ci_low, "value 95% high": m.result_value_ci_high,
+                         "currency": cur})
     return pd.DataFrame(rows)
 
 
