@@ -570,8 +570,9 @@ class GainComparison:
     ``difference`` is realised minus predicted with its interval (the two errors combined as
     independent: the prediction uses the answers before the start, the realised change mostly
     those after); ``agreement`` reads it: "as predicted" when the interval holds zero, else
-    "less than predicted" or "more than predicted"; "not comparable" when either is missing
-    (``note`` says why).
+    "less than predicted" or "more than predicted"; "too early to tell" with fewer than
+    ``MIN_POST_PERIODS`` periods after the start (the difference is still given); "not comparable"
+    when either is missing (``note`` says why).
     """
 
     action_id: str
@@ -581,7 +582,8 @@ class GainComparison:
     difference: float | None
     difference_ci_low: float | None
     difference_ci_high: float | None
-    agreement: Literal["as predicted", "less than predicted", "more than predicted", "not comparable"]
+    agreement: Literal["as predicted", "less than predicted", "more than predicted", "too early to tell",
+                       "not comparable"]
     note: str = ""
 
 
@@ -658,6 +660,8 @@ def compare_gain(review: ActionReview, predicted: PredictedGain | None, ci: floa
     q = float(stats.norm.ppf(0.5 + ci / 2))
     lo, hi = diff - q * se, diff + q * se
     agreement = "as predicted" if lo <= 0 <= hi else ("less than predicted" if hi < 0 else "more than predicted")
+    if real.n_post < MIN_POST_PERIODS:
+        agreement = "too early to tell"
     return GainComparison(a.id, a.kpi, predicted, real, diff, lo, hi, agreement, note)
 
 
@@ -695,10 +699,13 @@ def comparison_sentence(c: GainComparison, kpi_name: str, kpi_unit: str, result_
 
     move = "its realised change" if p.basis == "realised change" else "its target"
     text = (f"{a}: predicted at the start from the {p.n} answers before it, for {kpi_name} moving from "
-            f"{format_kpi(p.kpi_from, kpi_unit)} to {format_kpi(p.kpi_to, kpi_unit)} ({move}), "
-            f"{result_name} {n(p.gain)} {u} (95% interval {n(p.ci_low)} to {n(p.ci_high)}); realised "
-            f"{n(r.effect)} {u} ({n(r.ci_low)} to {n(r.ci_high)}). ")
-    if c.agreement == "as predicted":
+            f"{format_kpi(p.kpi_from, kpi_unit)} to {format_kpi(p.kpi_to, kpi_unit)} ({move}), an expected "
+            f"change of {n(p.gain)} {u} (95% interval {n(p.ci_low)} to {n(p.ci_high)}) in {result_name}; "
+            f"realised {n(r.effect)} {u} ({n(r.ci_low)} to {n(r.ci_high)}). ")
+    if c.agreement == "too early to tell":
+        text += (f"With {r.n_post} period(s) since the start it is too early to tell whether the realised change "
+                 "meets the prediction.")
+    elif c.agreement == "as predicted":
         wide = (r.ci_high - r.ci_low) > 4 * max(abs(p.gain), 1e-9)
         text += ("The realised change agrees with the prediction within their uncertainty"
                  + ("; it is too uncertain yet to tell the two apart." if wide else "."))
