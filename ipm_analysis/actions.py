@@ -585,6 +585,7 @@ class GainComparison:
     agreement: Literal["as predicted", "less than predicted", "more than predicted", "too early to tell",
                        "not comparable"]
     note: str = ""
+    action_name: str = ""
 
 
 def _before(client: Any, start: Any) -> Any:
@@ -654,7 +655,7 @@ def compare_gain(review: ActionReview, predicted: PredictedGain | None, ci: floa
     real = review.result
     if predicted is None or real is None:
         why = note or ("the result KPI's change was not measured" if real is None else "no prediction")
-        return GainComparison(a.id, a.kpi, predicted, real, None, None, None, "not comparable", why)
+        return GainComparison(a.id, a.kpi, predicted, real, None, None, None, "not comparable", why, a.name)
     diff = real.effect - predicted.gain
     se = float(np.hypot(real.se, predicted.se))
     q = float(stats.norm.ppf(0.5 + ci / 2))
@@ -662,7 +663,7 @@ def compare_gain(review: ActionReview, predicted: PredictedGain | None, ci: floa
     agreement = "as predicted" if lo <= 0 <= hi else ("less than predicted" if hi < 0 else "more than predicted")
     if real.n_post < MIN_POST_PERIODS:
         agreement = "too early to tell"
-    return GainComparison(a.id, a.kpi, predicted, real, diff, lo, hi, agreement, note)
+    return GainComparison(a.id, a.kpi, predicted, real, diff, lo, hi, agreement, note, a.name)
 
 
 def compare_gains(client: Any, reviews: list[ActionReview], ci: float = 0.95) -> list[GainComparison]:
@@ -688,7 +689,7 @@ def _result_number(x: float, unit: str, signed: bool = True) -> str:
 
 def comparison_sentence(c: GainComparison, kpi_name: str, kpi_unit: str, result_name: str) -> str:
     """Predicted against realised, in words, each with its interval; association, not proof."""
-    a = c.action_id
+    a = c.action_name or c.action_id
     if c.agreement == "not comparable":
         return f"{a}: predicted and realised gain in {result_name} cannot be compared ({c.note})."
     p, r = c.predicted, c.realised
@@ -700,8 +701,10 @@ def comparison_sentence(c: GainComparison, kpi_name: str, kpi_unit: str, result_
     move = "its realised change" if p.basis == "realised change" else "its target"
     text = (f"{a}: predicted at the start from the {p.n} answers before it, for {kpi_name} moving from "
             f"{format_kpi(p.kpi_from, kpi_unit)} to {format_kpi(p.kpi_to, kpi_unit)} ({move}), an expected "
-            f"change of {n(p.gain)} {u} (95% interval {n(p.ci_low)} to {n(p.ci_high)}) in {result_name}; "
-            f"realised {n(r.effect)} {u} ({n(r.ci_low)} to {n(r.ci_high)}). ")
+            f"change of {n(p.gain)} {u} (95% interval {n(p.ci_low)} to {n(p.ci_high)}) in {result_name} if the "
+            f"association holds; "
+            f"realised {n(r.effect)} {u} ({n(r.ci_low)} to {n(r.ci_high)}) "
+            + ("on the pilot's answers against the rest. " if r.design == "did" else "before against after. "))
     if c.agreement == "too early to tell":
         text += (f"With {r.n_post} period(s) since the start it is too early to tell whether the realised change "
                  "meets the prediction.")
