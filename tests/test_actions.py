@@ -304,3 +304,25 @@ def test_the_predicted_gain_at_the_start_equals_an_ordinal_logit_fitted_by_hand_
     assert pred.ci_low < pred.gain < pred.ci_high and pred.basis == "realised change"
     # to the target when no change is given
     assert predicted_gain(client, spec).kpi_to == pytest.approx(0.95) and predicted_gain(client, spec).basis == "target"
+
+
+def test_predicted_against_realised_reads_the_difference_and_its_interval():
+    from ipm_analysis.actions import ActionEffect, ActionReview, ActionSpec, PredictedGain, compare_gain
+
+    spec = ActionSpec(id="kit", kpi="right_first_time", start="2025-09-01", name="Kit")
+    pred = PredictedGain("realised change", 0.88, 0.98, gain=5.0, se=1.0, ci_low=3.04, ci_high=6.96, n=400,
+                         result_unit="NPS points")
+
+    def review(effect, se, n_post=4):
+        e = ActionEffect("did", effect, se, effect - 1.96 * se, effect + 1.96 * se, 0.5, 10, 3 * se, 8, n_post)
+        return ActionReview(spec, None, None, e, "worked")
+
+    c = compare_gain(review(4.0, 2.0), pred)
+    assert c.agreement == "as predicted" and c.difference == pytest.approx(-1.0)
+    half = 1.959964 * np.hypot(2.0, 1.0)
+    assert (c.difference_ci_low, c.difference_ci_high) == pytest.approx((-1.0 - half, -1.0 + half), abs=1e-5)
+    assert compare_gain(review(-5.0, 2.0), pred).agreement == "less than predicted"
+    assert compare_gain(review(15.0, 2.0), pred).agreement == "more than predicted"
+    assert compare_gain(review(15.0, 2.0, n_post=2), pred).agreement == "too early to tell"
+    none = compare_gain(ActionReview(spec, None, None, None, None), pred)
+    assert none.agreement == "not comparable" and "not measured" in none.note and none.difference is None
