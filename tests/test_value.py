@@ -95,3 +95,23 @@ def test_a_price_for_contacts_that_are_not_counted_is_refused():
 def test_value_note_names_the_prices():
     client = load_client(FIXTURE)
     assert value.value_note(client) == ""
+
+
+def test_agenda_money_puts_contacts_and_value_next_to_each_agenda_action():
+    client = load_client(FIXTURE)
+    agenda = type("A", (), {})()
+    agenda.actions = pd.DataFrame([{"rank": 1, "chain": "installation", "kpi": "on_time", "name": "On time",
+                                    "current": 0.78, "target": 0.9, "gain_overall": 2.0,
+                                    "gain_overall_ci_low": 1.5, "gain_overall_ci_high": 2.5}])
+    out = value.agenda_money(client, agenda)
+    d = value.contact_difference(client, "installation", "on_time")
+    row = out.iloc[0]
+    assert row["contacts_saved_per_month"] == pytest.approx(-d.per_unit * (0.9 - 0.78) * d.cases_per_month)
+    assert row["cost_saved_per_month"] is None and row["value"] is None  # the fixture sets no prices
+    rows = value.agenda_money_from_summary(
+        [{"chain": "installation", "kpi": "on_time", "gain_overall": 2.0, "gain_overall_ci_low": 1.5,
+          "gain_overall_ci_high": 2.5}],
+        {"target_money": [{"chain": "installation", "kpi": "on_time", "contacts saved per month": 3.0}],
+         "value_per_point": 100.0})
+    assert rows[0]["contacts saved per month"] == 3.0
+    assert (rows[0]["value"], rows[0]["value 95% low"], rows[0]["value 95% high"]) == (200.0, 150.0, 250.0)
