@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import present
 from .batch import REPORT_HTML, _atomic_write_text
+from .summary import SummaryError, load
 
 TOP_N = 3
 
@@ -26,19 +27,19 @@ def collect(out_root: str | Path) -> dict:
     for summary_path in sorted(out_root.glob("*/summary.json")):
         folder = summary_path.parent
         try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            summary = load(summary_path)
+        except SummaryError:
             continue
-        overview = summary.get("overview", {})
-        drivers = (summary.get("drivers") or {}).get("top", [])[:TOP_N]
+        overview = summary.overview
+        drivers = summary.drivers
         failed = (folder / "failed-run").is_dir()
         clients.append({
-            "client": overview.get("client", folder.name),
-            "title": overview.get("title", folder.name),
+            "client": overview.client if overview else folder.name,
+            "title": overview.title if overview else folder.name,
             "report": f"{folder.name}/{REPORT_HTML}",
-            "result_kpi": overview.get("result_kpi"),
-            "top_drivers": drivers,
-            "drivers_note": (summary.get("drivers") or {}).get("note"),
+            "result_kpi": overview.result_kpi.model_dump() if overview and overview.result_kpi else None,
+            "top_drivers": [d.model_dump() for d in drivers.top[:TOP_N]] if drivers else [],
+            "drivers_note": drivers.note if drivers else None,
             "last_run_failed": failed,
         })
     by_kpi: dict[str, list[float]] = {}

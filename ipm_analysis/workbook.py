@@ -21,6 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .summary import ActionReviewRow, Agenda, Overview, Summary, parse
+
 WORKBOOK = "actions.xlsx"
 _PERCENT = "0.0%"
 _NUMBER = "0.0"
@@ -51,61 +53,64 @@ def _fmt_for(unit: str) -> str:
     return _PERCENT if unit == "share" else _NUMBER
 
 
-def write_workbook(summary: dict, path: str | Path) -> Path:
+def write_workbook(summary: Summary | dict, path: str | Path) -> Path:
     """Write the workbook for one client's ``summary`` to ``path`` (the caller writes atomically)."""
     from openpyxl import Workbook
 
+    s = parse(summary)
     wb = Workbook()
     wb.remove(wb.active)
-    overview = summary.get("overview", {})
-    chains = overview.get("chains", {})
-    agenda = summary.get("drivers", {}).get("agenda", {}) or {}
-    unit = agenda.get("kpi_unit", "points")
-    result = agenda.get("result_kpi") or (overview.get("result_kpi") or {}).get("name", "result KPI")
-    actions = agenda.get("actions") or []
+    overview = s.overview or Overview(client="", title="")
+    chains = overview.chains
+    agenda = (s.drivers.agenda if s.drivers is not None else None) or Agenda()
+    unit = agenda.kpi_unit
+    result = agenda.result_kpi or (overview.result_kpi.name if overview.result_kpi else "result KPI")
+    actions = agenda.actions
     header = ["rank", "chain KPI", "chain", "chain owner", "owning link", "today", "target",
               f"expected gain among the chain's respondents ({unit})", "95% interval from", "95% interval to",
               f"expected gain on the overall {result} ({unit})", "95% interval from (overall)",
               "95% interval to (overall)"]
     rows = []
     for a in actions:
-        rows.append([a.get("rank"), a.get("name"), a.get("chain_name") or a.get("chain"), a.get("owner"),
-                     a.get("link"), a.get("current"), a.get("target"), a.get("gain"), a.get("gain_ci_low"),
-                     a.get("gain_ci_high"), a.get("gain_overall"), a.get("gain_overall_ci_low"),
-                     a.get("gain_overall_ci_high")])
+        rows.append([a.rank, a.name, a.chain_name or a.chain, a.owner, a.link, a.current, a.target, a.gain,
+                     a.gain_ci_low, a.gain_ci_high, a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high])
     ws = _sheet(wb, "Agenda", header, rows, {8: "+0.0;-0.0;0", 9: "+0.0;-0.0;0", 10: "+0.0;-0.0;0",
                                               11: "+0.0;-0.0;0", 12: "+0.0;-0.0;0", 13: "+0.0;-0.0;0"})
     for r, a in enumerate(actions, start=2):  # today and target in the KPI's own unit
         for c in (6, 7):
-            ws.cell(row=r, column=c).number_format = _fmt_for(a.get("unit", ""))
+            ws.cell(row=r, column=c).number_format = _fmt_for(a.unit or "")
     if not actions:
-        ws.append([None, agenda.get("sentence") or "No improvement agenda: no reliable driver was found."])
-    elif agenda.get("sentence"):
+        ws.append([None, agenda.sentence or "No improvement agenda: no reliable driver was found."])
+    elif agenda.sentence:
         ws.append([])
-        ws.append([None, agenda["sentence"]])
+        ws.append([None, agenda.sentence])
+
+    def chain_name(chain_id: str) -> str:
+        c = chains.get(chain_id)
+        return c.name if c is not None else chain_id
+
+    def chain_owner(chain_id: str) -> str | None:
+        c = chains.get(chain_id)
+        return c.owner if c is not None else None
 
     kpi_rows, kpi_units = [], []
-    for k in overview.get("chain_kpis") or []:
-        owner = chains.get(k.get("chain"), {}).get("owner")
-        kpi_rows.append([chains.get(k.get("chain"), {}).get("name", k.get("chain")), owner, k.get("kpi_name"),
-                         k.get("link"), k.get("unit"), k.get("value"), k.get("ci_low"), k.get("ci_high"),
-                         k.get("target"), k.get("status"), k.get("n")])
-        kpi_units.append(k.get("unit", ""))
+    for k in overview.chain_kpis:
+        kpi_rows.append([chain_name(k.chain), chain_owner(k.chain), k.kpi_name, k.link, k.unit, k.value, k.ci_low,
+                         k.ci_high, k.target, k.status, k.n])
+        kpi_units.append(k.unit or "")
     ws = _sheet(wb, "Chain KPIs", ["chain", "chain owner", "chain KPI", "owning link", "unit", "value", "95% low",
                                    "95% high", "target", "status", "cases"], kpi_rows)
     for r, u in enumerate(kpi_units, start=2):
         for c in (6, 7, 8, 9):
             ws.cell(row=r, column=c).number_format = _fmt_for(u)
 
-    structure = [[result, chains.get(k.get("chain"), {}).get("name", k.get("chain")),
-                  chains.get(k.get("chain"), {}).get("owner"), k.get("kpi_name"), k.get("link")]
-                 for k in overview.get("chain_kpis") or []]
+    structure = [[result, chain_name(k.chain), chain_owner(k.chain), k.kpi_name, k.link] for k in overview.chain_kpis]
     _sheet(wb, "KPI structure", ["result KPI", "chain", "chain owner", "chain KPI", "owning link"], structure)
 
-    reviews = (summary.get("actions") or {}).get("reviews") or []
+    reviews = s.actions.reviews if s.actions is not None else []
     if reviews:
-        cols = list(reviews[0])
-        _sheet(wb, "Actions taken", cols, [[r.get(c) for c in cols] for r in reviews])
+        cols = [f.alias or name for name, f in ActionReviewRow.model_fields.items()]
+        _sheet(wb, "Actions taken", cols, [list(r.model_dump(by_alias=True).values()) for r in reviews])
     path = Path(path)
     wb.save(path)
     return path

@@ -25,6 +25,7 @@ import pytest
 
 from .chromium import CDP, VIEWPORT, chromium
 from .conftest import FIXTURE_CLIENT, ROOT
+from .test_summary import check_report_summary
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DEMO = {"kind": "woonstad", "n_responses": 2000}  # a rating-scale client without an event log: quick
@@ -54,6 +55,9 @@ def reports(tmp_path_factory):
     for name, folder in (("fixture", FIXTURE_CLIENT), ("demo", demo.path)):
         runs[name] = run_client(folder, out)
     index = write_portfolio(out)
+    for run in runs.values():
+        if run.status == "ok":
+            check_report_summary(run.report_dir)
     return {"runs": runs, "index": index, "out": out}
 
 

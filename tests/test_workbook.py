@@ -11,8 +11,8 @@ from ipm_analysis.workbook import write_workbook
 
 SUMMARY = {
     "overview": {
+        "client": "koffie", "title": "Koffie",
         "chains": {"installation": {"name": "Install a coffee machine", "owner": "Head of Operations"}},
-        "result_kpi": {"name": "NPS"},
         "chain_kpis": [
             {"chain": "installation", "kpi": "on_time", "kpi_name": "Installed on the promised day", "link": "Planning",
              "unit": "share", "n": 3387, "value": 0.7788, "ci_low": 0.7743, "ci_high": 0.7832, "target": 0.9,
