@@ -87,3 +87,92 @@ def check_report_summary(report_dir) -> sm.Summary:
     assert s.journeys is not None and s.actions is not None
     assert s.overview.report_date is not None
     return s
+
+
+# -- what changed since the last report --------------------------------------------------------
+
+def _report(value, lo, hi, kpis=(), signals=(), client="koffie", report_date="2026-01-05", **result):
+    r = {**OVERVIEW["result_kpi"], "value": value, "ci_low": lo, "ci_high": hi, **result}
+    return sm.parse({
+        "overview": {**OVERVIEW, "client": client, "report_date": report_date, "result_kpi": r,
+                     "chain_kpis": [{"chain": "inst", "kpi": k, "kpi_name": k.replace("_", " ").capitalize(), "link": "Planning",
+                                     "unit": "share", "value": v, "target": t, "status": st} for k, v, t, st in kpis]},
+        "actions": {"signals": [{"chain KPI": k, "link": "Planning", "month": m, "signal": s} for k, m, s in signals]},
+    })
+
+
+def test_the_result_kpi_move_matches_a_hand_computation():
+    # NPS +20 (16 to 24) then +26 (22 to 30): each interval's standard error is 4 / 1.96, the
+    # difference's is sqrt(2) * 4 / 1.96, so its interval is 6 +- 4 * sqrt(2) = 0.34 to 11.66
+    m = sm.compare(_report(20, 16, 24), _report(26, 22, 30)).result_kpi
+    assert (m.previous, m.current, m.diff, m.unit) == (20, 26, 6, "points")
+    assert m.ci_low == pytest.approx(6 - 4 * 2 ** 0.5) and m.ci_high == pytest.approx(6 + 4 * 2 ** 0.5)
+    assert m.reliable
+    # the same move with intervals twice as wide spans zero: 6 +- 8 * sqrt(2)
+    m = sm.compare(_report(20, 12, 28), _report(26, 18, 34)).result_kpi
+    assert m.ci_low == pytest.approx(6 - 8 * 2 ** 0.5) and not m.reliable
+
+
+def test_a_share_is_compared_in_percentage_points_of_the_top_box():
+    rating = dict(scale="rating", measure="share", top_label="satisfied")
+    before = _report(3.9, 3.8, 4.0, top_box=0.40, top_box_ci_low=0.36, top_box_ci_high=0.44, **rating)
+    after = _report(3.7, 3.6, 3.8, top_box=0.30, top_box_ci_low=0.27, top_box_ci_high=0.33, **rating)
+    m = sm.compare(before, after).result_kpi
+    # -10 pp; standard errors 4 / 1.96 and 3 / 1.96, so the difference's is 5 / 1.96: -10 +- 5
+    assert m.unit == "percentage points" and m.diff == pytest.approx(-10)
+    assert (m.ci_low, m.ci_high) == (pytest.approx(-15), pytest.approx(-5))
+    mean = dict(rating, measure="mean")
+    other = sm.compare(_report(3.9, 3.8, 4.0, **mean), after)
+    assert other.result_kpi is None and "not compared" in other.result_kpi_note
+
+
+def test_chain_kpis_that_crossed_their_target_and_new_signals():
+    before = _report(20, 16, 24, kpis=[("on_time", 0.88, 0.9, "below target"), ("first_visit", 0.96, 0.95, "on target"),
+                                       ("lead", 0.5, None, "no target"), ("kept", 0.97, 0.95, "on target")],
+                     signals=[("On time", "2025-12", "point beyond the control limits")])
+    after = _report(21, 17, 25, kpis=[("on_time", 0.91, 0.9, "on target"), ("first_visit", 0.94, 0.95, "below target"),
+                                      ("lead", 0.7, None, "no target"), ("kept", 0.96, 0.95, "on target"),
+                                      ("new_kpi", 0.5, 0.9, "below target")],
+                    signals=[("On time", "2025-12", "point beyond the control limits"),
+                             ("Kept", "2026-01", "8 points in a row on one side of the centre line")])
+    ch = sm.compare(before, after)
+    assert [(k.kpi, k.now, k.previous, k.current) for k in ch.crossed_target] == [
+        ("on_time", "on target", 0.88, 0.91), ("first_visit", "below target", 0.96, 0.94)]
+    assert [(s.chain_kpi, s.month) for s in ch.new_signals] == [("Kept", "2026-01")]
+    assert ch.previous_report_date.isoformat() == "2026-01-05"
+    from ipm_analysis.summary_page import changes_html
+
+    import re
+
+    html = re.sub(r"<[^>]+>", "", changes_html(after.model_copy(update={"changes": ch})))
+    assert "What changed since the last report" in html and "Previous report of 2026-01-05" in html
+    assert "NPS: ● +21 against +20, a difference of +1.0 points (95% interval -4.7 to +6.7): no reliable change" \
+        in html  # the same hand computation: 1 +- 4 * sqrt(2)
+    assert "On time (Planning) ▲ now on target, 91% against 88% (target 90%)" in html
+    assert "First visit (Planning) ▼ now below target, 94% against 96% (target 95%)" in html
+    assert "New control-chart signals: Kept (Planning) 2026-01: 8 points in a row" in html
+    assert sm.compare(before, _report(21, 17, 25, client="other")) is None
+
+
+def test_the_writer_adds_what_changed_when_the_folder_holds_an_earlier_report(tmp_path):
+    from ipm_analysis.batch import REPORT_HTML, JobResult, write_result
+    from ipm_analysis.summary_page import CHANGES_MARKER, summary_html
+
+    def job(s):
+        return JobResult("koffie", "ok", files={"summary.json": sm.dumps(s).encode(),
+                                                REPORT_HTML: f"<html>{summary_html(s)}</html>".encode()})
+
+    out = tmp_path / "reports"
+    write_result(job(_report(20, 16, 24)), tmp_path, out)
+    first = out / "koffie"
+    assert sm.load(first / "summary.json").changes is None  # nothing to compare with
+    assert "What changed" not in (first / REPORT_HTML).read_text()
+    write_result(job(_report(26, 22, 30, report_date="2026-02-05")), tmp_path, out)
+    s = sm.load(first / "summary.json")
+    assert s.changes.result_kpi.diff == 6 and s.changes.previous_report_date.isoformat() == "2026-01-05"
+    html = (first / REPORT_HTML).read_text()
+    assert "What changed since the last report" in html and CHANGES_MARKER not in html and "beyond noise" in html
+    # an earlier report that does not follow the schema (an older version) is not compared with
+    (first / "summary.json").write_text('{"overview": {"client": "koffie"}}')
+    write_result(job(_report(26, 22, 30)), tmp_path, out)
+    assert sm.load(first / "summary.json").changes is None
