@@ -25,6 +25,7 @@ STYLE = """
 .ipm-summary .headline { font-size: 1.1rem; margin-top: .4rem; }
 .ipm-summary .muted { color: #555; font-size: .88rem; }
 .ipm-summary .arrow { font-weight: bold; }
+.ipm-summary .actions th:first-child { width: 1.5rem; }
 .ipm-summary .changes { border-left: 4px solid #90a4ae; padding: .1rem .8rem; margin: .5rem 0; background: #f1f5f7; }
 .ipm-summary .changes ul { padding-left: 1.1rem; font-size: .92rem; }
 .ipm-summary ul { padding-left: 1.2rem; font-size: .92rem; }
@@ -60,12 +61,14 @@ def change_phrase(diff: float, ci_low: float, ci_high: float, unit: str) -> str:
     return text
 
 
-def _level(value: float, unit: str) -> str:
+def _levels(current: float, previous: float, unit: str) -> tuple[str, str]:
+    """Two levels of the result KPI, with the decimals that tell them apart."""
     if unit == "points":
-        return present.num(value, 0, signed=True) if abs(value) >= 0.5 else present.num(value, 1, signed=True)
+        return present.pair(current, previous, 0, signed=True)
     if unit == "percentage points":
-        return present.num(value, 1) + "%"
-    return present.num(value, 2)
+        a, b = present.pair(current, previous, 1)
+        return a + "%", b + "%"
+    return present.pair(current, previous, 2)
 
 
 def _result_block(overview: Overview, kpi_structure: KpiStructure | None) -> str:
@@ -127,11 +130,11 @@ def _actions_block(drivers: Drivers | None, has_survey: bool) -> str:
         for a in actions[:3]
     )
     more = f"<p class=muted>{len(actions) - 3} more in the agenda below.</p>" if len(actions) > 3 else ""
-    return (f"<h2>The three biggest improvement actions</h2><table><thead><tr><th>#</th><th>chain KPI</th>"
+    return (f"<div class=actions><h2>The three biggest improvement actions</h2><table><thead><tr><th>#</th><th>chain KPI</th>"
             f"<th>owning link</th><th>chain owner</th><th>now → target</th><th>expected gain, {_e(unit)} "
             f"(95% interval)</th></tr></thead><tbody>{rows}</tbody></table>{more}"
             "<p class=muted>Expected gains hold if the association seen in the survey holds when the KPI "
-            "improves; they are not proof of cause.</p>")
+            "improves; they are not proof of cause.</p></div>")
 
 
 def _off_target_block(overview: Overview) -> str:
@@ -147,8 +150,8 @@ def _off_target_block(overview: Overview) -> str:
         kpis = "; ".join(f"{_e(k.kpi_name)} {format_value(k.value, k.unit)} against "
                          f"{format_value(k.target, k.unit)} ({_e(k.link)})" for k in off if k.chain == chain_id)
         items.append(f"<li><b>{_e(c.name)}</b> (owner {_e(c.owner)}): {kpis}</li>")
-    return (f"<h2>Chains off target: {len(off)} of {len(with_target)} chain KPIs with a target are below it</h2>"
-            f"<ul>{''.join(items)}</ul>")
+    return (f"<div class=off-target><h2>Chains off target: {len(off)} of {len(with_target)} chain KPIs with a "
+            f"target are below it</h2><ul>{''.join(items)}</ul></div>")
 
 
 def _journey_block(overview: Overview, journeys: dict[str, JourneyChain] | None) -> str:
@@ -206,8 +209,9 @@ def changes_html(summary: Summary | dict) -> str:
     if m is not None:
         beyond = m.ci_low > 0 or m.ci_high < 0
         d, lo, hi = present.interval(m.diff, m.ci_low, m.ci_high, _diff_base(m.unit), signed=True)
+        now, then = _levels(m.current, m.previous, m.unit)
         items.append(f"<li>{_e(m.name)}: <span class=arrow>{arrow(m.diff, m.ci_low, m.ci_high)}</span> "
-                     f"{_level(m.current, m.unit)} against {_level(m.previous, m.unit)}, a difference of {d} "
+                     f"{now} against {then}, a difference of {d} "
                      f"{_e(m.unit)} (95% interval {lo} to {hi}): "
                      f"{'beyond noise' if beyond else 'no reliable change'}.</li>")
     elif ch.result_kpi_note:

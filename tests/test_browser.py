@@ -28,7 +28,7 @@ from .conftest import FIXTURE_CLIENT, ROOT
 from .test_summary import check_report_summary
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-DEMO = {"kind": "woonstad", "n_responses": 2000}  # a rating-scale client without an event log: quick
+DEMO = {"kind": "woonstad", "n_responses": 2000, "cut": "2025-12-01"}  # a rating-scale client without an event log: quick
 ALLOWED_SCHEMES = ("file:", "data:")
 
 
@@ -41,16 +41,36 @@ def browser(tmp_path_factory):
 # -- the reports --------------------------------------------------------------------------------
 
 
+def cut_copy(folder: Path, to: Path, before: str) -> Path:
+    """A copy of a client folder as its export looked earlier: answers and cases from before ``before``."""
+    import shutil
+
+    import pandas as pd
+
+    shutil.copytree(folder, to)
+    for name, col in (("responses.csv", "responded_at"), ("cases.csv", "opened_at")):
+        t = pd.read_csv(to / name, dtype=str, keep_default_na=False)
+        t[pd.to_datetime(t[col]) < pd.Timestamp(before)].to_csv(to / name, index=False)
+    return to
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    """Reports of the fixture and one small demo client, and the portfolio index over them."""
+    """Reports of the fixture and one small demo client, and the portfolio index over them. The
+    demo client is reported twice into the same folder: first on its data cut one month early,
+    then on all of it, so that its report says what changed since the last one."""
     from ipm_analysis.batch import run_client
     from ipm_analysis.demo import generate_client
     from ipm_analysis.portfolio import write_portfolio
+    from ipm_analysis.summary import load
 
     tmp = tmp_path_factory.mktemp("browser-reports")
     out = tmp / "reports"
     demo = generate_client(DEMO["kind"], tmp / "clients" / DEMO["kind"], n_responses=DEMO["n_responses"])
+    earlier = cut_copy(demo.path, tmp / "earlier" / DEMO["kind"], DEMO["cut"])
+    first = run_client(earlier, out)
+    assert first.status == "ok", first.message
+    previous = load(first.report_dir / "summary.json")
     runs = {}
     for name, folder in (("fixture", FIXTURE_CLIENT), ("demo", demo.path)):
         runs[name] = run_client(folder, out)
@@ -58,7 +78,7 @@ def reports(tmp_path_factory):
     for run in runs.values():
         if run.status == "ok":
             check_report_summary(run.report_dir)
-    return {"runs": runs, "index": index, "out": out}
+    return {"runs": runs, "index": index, "out": out, "previous": previous}
 
 
 _COLLECT_JS = r"""
@@ -92,8 +112,11 @@ _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error
                         r"\.py:\d+: [A-Z]\w*Warning|^\s*File \".*\", line \d+", re.MULTILINE)
 
 
-def _open(cdp: CDP, url: str, shot: Path) -> dict:
-    """Load ``url`` in a fresh tab with the network off; return what the page did and shows."""
+def _open(cdp: CDP, url: str, shot: Path, viewport: tuple[int, int] = VIEWPORT, steps: tuple[str, ...] = ()) -> dict:
+    """Load ``url`` in a fresh tab with the network off; return what the page did and shows.
+
+    ``steps``: JavaScript expressions evaluated in order once the page is loaded (clicks,
+    measurements); their values are ``page["steps"]``."""
     target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     try:
@@ -102,7 +125,7 @@ def _open(cdp: CDP, url: str, shot: Path) -> dict:
         cdp.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": 0,
                                                       "uploadThroughput": 0}, session=session)
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True}, session=session)
-        cdp.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
+        cdp.send("Emulation.setDeviceMetricsOverride", {"width": viewport[0], "height": viewport[1],
                                                         "deviceScaleFactor": 1, "mobile": False}, session=session)
         cdp.send("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
         cdp.events.clear()
@@ -114,6 +137,8 @@ def _open(cdp: CDP, url: str, shot: Path) -> dict:
         cdp.network_idle(session, nav["loaderId"])  # late requests (and the console messages before them) are seen
         page = cdp.send("Runtime.evaluate", {"expression": _COLLECT_JS, "returnByValue": True},
                         session=session)["result"]["value"]
+        page["steps"] = [cdp.send("Runtime.evaluate", {"expression": js, "returnByValue": True},
+                                  session=session)["result"].get("value") for js in steps]
         shot.parent.mkdir(parents=True, exist_ok=True)
         png = cdp.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False},
                        session=session)["data"]
@@ -206,3 +231,71 @@ def test_the_checks_catch_a_page_that_calls_out_breaks_or_shows_code(browser, tm
     assert page["code"] and page["stderr"] and _TRACEBACK.search(page["body"])
     with pytest.raises(AssertionError, match="outside resources"):
         _check_page(page, "bad.html")
+
+
+_FIRST_SCREEN_JS = r"""
+(() => {
+  const box = el => el ? el.getBoundingClientRect().toJSON() : null;
+  const s = document.querySelector('.ipm-summary');
+  const part = sel => s ? s.querySelector(sel) : null;
+  return {summary: box(s), changes: box(part('.changes')), actions: box(part('.actions')),
+          off: box(part('.off-target')), result: box(part('.headline')),
+          text: s ? s.innerText : '', changesText: part('.changes') ? part('.changes').innerText : '',
+          scrollWidth: document.documentElement.scrollWidth};
+})()
+"""
+
+
+def test_first_screen_says_what_changed_since_the_last_report_on_a_laptop_screen(browser, reports):
+    """The demo client was reported on its data cut one month early, then on all of it: its first
+    screen (1366 x 768, no scrolling) holds the result KPI, what changed since the last report, the
+    three actions and the chains off target, and the movements are the ones the two summaries give
+    by hand."""
+    from ipm_analysis import present
+    from ipm_analysis.summary import load
+
+    run = reports["runs"]["demo"]
+    assert run.status == "ok", run.message
+    before, now = reports["previous"], load(run.report_dir / "summary.json")
+    width, height = 1366, 768
+    page = _open(browser, (run.report_dir / "report.html").as_uri(), ARTIFACTS / "report-demo-what-changed.png",
+                 viewport=(width, height), steps=(_FIRST_SCREEN_JS,))
+    _check_page(page, "the demo report after a second run")
+    shown = page["steps"][0]
+    for part in ("result", "changes", "actions", "off"):
+        assert shown[part] is not None, f"the first screen has no {part} block"
+        assert shown[part]["bottom"] <= height and shown[part]["right"] <= width, \
+            f"the {part} block is cut off at {width}x{height}: {shown[part]}"
+    assert shown["scrollWidth"] <= width
+    text = " ".join(shown["changesText"].split())
+    assert "What changed since the last report" in text
+    assert f"Previous report of {before.overview.report_date.isoformat()}" in text
+    # the result KPI (a mean on the 1-5 scale): difference and interval from the two reports' intervals
+    p, c = before.overview.result_kpi, now.overview.result_kpi
+    se = ((p.ci_high - p.ci_low) ** 2 + (c.ci_high - c.ci_low) ** 2) ** 0.5 / (2 * 1.959964)
+    diff = c.value - p.value
+    d, lo, hi = present.interval(diff, diff - 1.959964 * se, diff + 1.959964 * se, 2, signed=True)
+    assert f"a difference of {d} points on the scale (95% interval {lo} to {hi})" in text, text
+    assert ("beyond noise" if abs(diff) > 1.959964 * se else "no reliable change") in text
+    # chain KPIs that crossed their target, either way, and the new control-chart signals
+    old = {(k.chain, k.kpi): k.status for k in before.overview.chain_kpis}
+    crossed = [k for k in now.overview.chain_kpis if {old.get((k.chain, k.kpi)), k.status} ==
+               {"on target", "below target"}]
+    if crossed:
+        for k in crossed:
+            assert f"{k.kpi_name} ({k.link}) {'▲ now on target' if k.status == 'on target' else '▼ now below'}" in text
+    else:
+        assert "No chain KPI crossed its target." in text
+    seen = {(s.chain_kpi, s.month, s.signal) for s in before.actions.signals}
+    new = [s for s in now.actions.signals if (s.chain_kpi, s.month, s.signal) not in seen]
+    if new:
+        assert all(f"{s.chain_kpi} ({s.link}) {s.month}: {s.signal}" in text for s in new), text
+    else:
+        assert "No new control-chart signal." in text
+    # what summary.json says is what the screen says
+    assert now.changes is not None and now.changes.result_kpi.diff == pytest.approx(diff)
+    assert len(now.changes.crossed_target) == len(crossed) and len(now.changes.new_signals) == len(new)
+    # the fixture client was reported once: nothing to compare with
+    fixture = load(reports["runs"]["fixture"].report_dir / "summary.json")
+    assert fixture.changes is None
+    assert "What changed" not in (reports["runs"]["fixture"].report_dir / "report.html").read_text()
