@@ -625,8 +625,16 @@ def result_kpi_summary(client, overall) -> ResultKpi | None:
         return None
     d = {"name": client.config.result_kpi.name, "scale": client.config.result_kpi.scale, "n": overall.n}
     if client.config.result_kpi.scale == "nps":
+        from .kpis import share_ci
+
+        # the top box of the 0-10 scale (promoters, 9-10) with its Wilson interval: the common
+        # scale on which the portfolio compares clients
+        n_eff = getattr(overall, "n_eff", None) or overall.n
+        pro_lo, pro_hi = share_ci(overall.promoters * n_eff, n_eff)
         d.update(value=overall.value, ci_low=overall.ci_low, ci_high=overall.ci_high,
-                 promoters=overall.promoters, passives=overall.passives, detractors=overall.detractors)
+                 promoters=overall.promoters, passives=overall.passives, detractors=overall.detractors,
+                 top_box=overall.promoters, top_box_ci_low=pro_lo, top_box_ci_high=pro_hi,
+                 top_label="promoters (9-10)")
     else:
         d.update(value=overall.mean, ci_low=overall.mean_ci_low, ci_high=overall.mean_ci_high,
                  top_box=overall.top_box, bottom_box=overall.bottom_box,

@@ -112,11 +112,11 @@ _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error
                         r"\.py:\d+: [A-Z]\w*Warning|^\s*File \".*\", line \d+", re.MULTILINE)
 
 
-def _open(cdp: CDP, url: str, shot: Path, viewport: tuple[int, int] = VIEWPORT, steps: tuple[str, ...] = ()) -> dict:
+def _open(cdp: CDP, url: str, shot: Path, viewport: tuple[int, int] = VIEWPORT, steps: tuple = ()) -> dict:
     """Load ``url`` in a fresh tab with the network off; return what the page did and shows.
 
-    ``steps``: JavaScript expressions evaluated in order once the page is loaded (clicks,
-    measurements); their values are ``page["steps"]``."""
+    ``steps``: done in order once the page is loaded (clicks, measurements), each a JavaScript
+    expression or a function of (cdp, session); their values are ``page["steps"]``."""
     target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     try:
@@ -137,8 +137,7 @@ def _open(cdp: CDP, url: str, shot: Path, viewport: tuple[int, int] = VIEWPORT, 
         cdp.network_idle(session, nav["loaderId"])  # late requests (and the console messages before them) are seen
         page = cdp.send("Runtime.evaluate", {"expression": _COLLECT_JS, "returnByValue": True},
                         session=session)["result"]["value"]
-        page["steps"] = [cdp.send("Runtime.evaluate", {"expression": js, "returnByValue": True},
-                                  session=session)["result"].get("value") for js in steps]
+        page["steps"] = [step(cdp, session) if callable(step) else _evaluate(cdp, session, step) for step in steps]
         shot.parent.mkdir(parents=True, exist_ok=True)
         png = cdp.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False},
                        session=session)["data"]
@@ -166,6 +165,10 @@ def _open(cdp: CDP, url: str, shot: Path, viewport: tuple[int, int] = VIEWPORT, 
     record["body_start"] = page["body"][:2000]
     shot.with_suffix(".json").write_text(json.dumps({"url": url, **record}, indent=2), encoding="utf-8")
     return page
+
+
+def _evaluate(cdp: CDP, session: str, js: str):
+    return cdp.send("Runtime.evaluate", {"expression": js, "returnByValue": True}, session=session)["result"].get("value")
 
 
 def _check_page(page: dict, what: str) -> None:
@@ -299,3 +302,45 @@ def test_first_screen_says_what_changed_since_the_last_report_on_a_laptop_screen
     fixture = load(reports["runs"]["fixture"].report_dir / "summary.json")
     assert fixture.changes is None
     assert "What changed" not in (reports["runs"]["fixture"].report_dir / "report.html").read_text()
+
+
+_ROWS_JS = "[...document.querySelectorAll('#clients tbody tr')].map(r => r.cells[0].innerText.trim())"
+
+
+def _click_header(name: str) -> str:
+    return (f"(() => {{ const th = [...document.querySelectorAll('#clients thead th')]"
+            f".find(h => h.innerText.startsWith({json.dumps(name)})); th.querySelector('button').click(); "
+            f"return [th.getAttribute('aria-sort'), {_ROWS_JS}]; }})()")
+
+
+def _follow_first_report_link(cdp, session):
+    link = _evaluate(cdp, session, "(() => { const a = document.querySelector('#clients tbody a'); a.click(); "
+                                   "return a.href; })()")
+    cdp.wait_for("Page.loadEventFired", session)
+    return link, _evaluate(cdp, session, "({url: location.href, title: (document.querySelector('.ipm-summary h1') "
+                                         "|| {}).innerText})")
+
+
+def test_portfolio_sorts_by_a_column_and_links_to_the_reports(browser, reports):
+    """A click on a header sorts the clients by that column's values (not its text), a second click
+    reverses the order, and a client's link opens its report."""
+    from ipm_analysis.portfolio import collect
+
+    data = collect(reports["out"])
+    clients = [c for c in data.clients if c.result_kpi is not None and c.result_kpi.top_box_known()]
+    assert len(clients) >= 2, "the portfolio needs two clients with a result KPI to show sorting"
+    by_top_box = [c.title for c in sorted(clients, key=lambda c: c.result_kpi.top_box)]
+    by_below = [c.title for c in sorted(data.clients, key=lambda c: c.kpis_below_target / c.kpis_with_target)]
+    steps = (_ROWS_JS, _click_header("result KPI, common scale"), _click_header("result KPI, common scale"),
+             _click_header("chain KPIs below target"), _follow_first_report_link)
+    page = _open(browser, reports["index"].as_uri(), ARTIFACTS / "portfolio-sorted.png", viewport=(1366, 768),
+                 steps=steps)
+    _check_page(page, "reports/index.html")
+    start, up, down, below, (link, opened) = page["steps"]
+    assert len(start) == len(data.clients)
+    assert up == ["ascending", by_top_box] and down == ["descending", by_top_box[::-1]]
+    assert below[0] == "ascending" and [t for t in below[1] if t in by_below] == by_below
+    first = below[1][0]
+    row = next(c for c in data.clients if c.title == first)
+    assert link.endswith(f"/{row.report}") and opened["url"] == link
+    assert opened["title"] == row.title, "the link did not open the client's report"
