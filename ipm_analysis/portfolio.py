@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import statistics
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,16 +94,16 @@ def collect(out_root: str | Path) -> Portfolio:
             data.unreadable.append(summary_path.parent.name)
             continue
         data.clients.append(client_row(summary, summary_path.parent))
-    shares: dict[str, list[float]] = {}
-    counts: dict[str, int] = {}
+    shares: dict[str, list[float]] = defaultdict(list)
+    counts: Counter[str] = Counter()
     for c in data.clients:
         for a in c.top_actions:
-            counts[a.name] = counts.get(a.name, 0) + 1
+            counts[a.name] += 1
             if a.share is not None:
-                shares.setdefault(a.name, []).append(a.share)
+                shares[a.name].append(a.share)
     data.chain_kpis_across_clients = sorted(
         (AcrossRow(chain_kpi=k, clients_with_it_as_top_action=n,
-                   median_share=statistics.median(shares[k]) if shares.get(k) else None) for k, n in counts.items()),
+                   median_share=statistics.median(shares[k]) if shares[k] else None) for k, n in counts.items()),
         key=lambda r: (-r.clients_with_it_as_top_action, -(r.median_share or 0), r.chain_kpi))
     return data
 
@@ -121,7 +122,8 @@ def write_portfolio(out_root: str | Path) -> Path:
 # -- the page ----------------------------------------------------------------------------------
 
 def _e(value) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for HTML: escaped; nothing for a missing value."""
+    return "" if value is None else html.escape(str(value), quote=True)
 
 
 def _key(value) -> str:

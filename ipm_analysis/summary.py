@@ -133,6 +133,10 @@ class Overview(_Model):
     def has_survey(self) -> bool:
         return self.result_kpi is not None or bool(self.linkage.responses)
 
+    def chain(self, chain_id: str) -> Chain:
+        """The chain by its id (its id as name when the overview does not list it)."""
+        return self.chains[chain_id] if chain_id in self.chains else Chain(name=chain_id)
+
 
 # -- kpi_structure -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from . import present
-from .summary import AgendaAction, Chain, Drivers, JourneyChain, KpiStructure, Overview, Summary, parse
+from .summary import AgendaAction, Drivers, JourneyChain, KpiStructure, Overview, Summary, parse
 from .units import format_value
 
 STYLE = """
@@ -38,7 +38,8 @@ CHANGES_MARKER = "<!--ipm-what-changed-->"  # where the writer puts what changed
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for HTML: escaped; nothing for a missing value."""
+    return "" if value is None else html.escape(str(value), quote=True)
 
 
 def arrow(diff: float, ci_low: float, ci_high: float) -> str:
@@ -146,7 +147,7 @@ def _off_target_block(overview: Overview) -> str:
         return "<h2>Chains off target</h2><p>Every chain KPI with a target is on target.</p>"
     items = []
     for chain_id in dict.fromkeys(k.chain for k in off):
-        c = overview.chains.get(chain_id) or Chain(name=chain_id, owner="")
+        c = overview.chain(chain_id)
         kpis = "; ".join(f"{_e(k.kpi_name)} {format_value(k.value, k.unit)} against "
                          f"{format_value(k.target, k.unit)} ({_e(k.link)})" for k in off if k.chain == chain_id)
         items.append(f"<li><b>{_e(c.name)}</b> (owner {_e(c.owner)}): {kpis}</li>")
@@ -159,8 +160,7 @@ def _journey_block(overview: Overview, journeys: dict[str, JourneyChain] | None)
         return ""
     items = []
     for chain_id, j in journeys.items():
-        chain = overview.chains.get(chain_id)
-        name = chain.name if chain is not None else chain_id
+        name = overview.chain(chain_id).name
         text = _e(j.headline.rstrip(".")) if j.headline else (
             f"{present.num(100 * (j.as_designed or 0), 0)}% of cases followed the designed journey")
         d = j.deviating_minus_designed

@@ -61,7 +61,6 @@ def write_workbook(summary: Summary | dict, path: str | Path) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     overview = s.overview or Overview(client="", title="")
-    chains = overview.chains
     agenda = (s.drivers.agenda if s.drivers is not None else None) or Agenda()
     unit = agenda.kpi_unit
     result = agenda.result_kpi or (overview.result_kpi.name if overview.result_kpi else "result KPI")
@@ -86,12 +85,10 @@ def write_workbook(summary: Summary | dict, path: str | Path) -> Path:
         ws.append([None, agenda.sentence])
 
     def chain_name(chain_id: str) -> str:
-        c = chains.get(chain_id)
-        return c.name if c is not None else chain_id
+        return overview.chain(chain_id).name
 
     def chain_owner(chain_id: str) -> str | None:
-        c = chains.get(chain_id)
-        return c.owner if c is not None else None
+        return overview.chain(chain_id).owner
 
     kpi_rows, kpi_units = [], []
     for k in overview.chain_kpis:
