@@ -462,7 +462,11 @@ class TargetCrossing(_Model):
     link: str | None = None
     unit: str | None = None
     previous: Num = None
+    previous_ci_low: Num = None
+    previous_ci_high: Num = None
     current: Num = None
+    current_ci_low: Num = None
+    current_ci_high: Num = None
     target: Num = None
     now: Literal["on target", "below target"]
 
@@ -857,9 +861,10 @@ def compare(previous: Summary, current: Summary) -> Changes | None:
         o = old.get((k.chain, k.kpi))
         if o is None or k.status not in statuses or o.status not in statuses or o.status == k.status:
             continue
-        out.crossed_target.append(TargetCrossing(chain=k.chain, kpi=k.kpi, kpi_name=k.kpi_name, link=k.link,
-                                                 unit=k.unit, previous=o.value, current=k.value, target=k.target,
-                                                 now=k.status))
+        out.crossed_target.append(TargetCrossing(
+            chain=k.chain, kpi=k.kpi, kpi_name=k.kpi_name, link=k.link, unit=k.unit, previous=o.value,
+            previous_ci_low=o.ci_low, previous_ci_high=o.ci_high, current=k.value, current_ci_low=k.ci_low,
+            current_ci_high=k.ci_high, target=k.target, now=k.status))
     seen = {(s.chain_kpi, s.link, s.month, s.signal) for s in (previous.actions.signals if previous.actions else [])}
     if current.actions is not None:
         out.new_signals = [s for s in current.actions.signals if (s.chain_kpi, s.link, s.month, s.signal) not in seen]

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import present
 from .summary import AgendaAction, Drivers, JourneyChain, KpiStructure, Overview, Summary, parse
-from .units import format_value
+from .units import format_interval, format_value
 
 STYLE = """
 <style>
@@ -217,10 +217,15 @@ def changes_html(summary: Summary | dict) -> str:
     elif ch.result_kpi_note:
         items.append(f"<li>{_e(ch.result_kpi_note)}</li>")
     if ch.crossed_target:
+        def value(v, lo, hi, unit):
+            ci = format_interval(v, lo, hi, unit or "number")
+            return format_value(v, unit or "number") + ("" if ci == "–" else f" ({ci})")
+
         crossed = "; ".join(
             f"<b>{_e(k.kpi_name)}</b> ({_e(k.link)}) {'▲ now on target' if k.now == 'on target' else '▼ now below target'}"
-            f", {format_value(k.current, k.unit)} against {format_value(k.previous, k.unit)} "
-            f"(target {format_value(k.target, k.unit)})" for k in ch.crossed_target)
+            f", {value(k.current, k.current_ci_low, k.current_ci_high, k.unit)} against "
+            f"{value(k.previous, k.previous_ci_low, k.previous_ci_high, k.unit)} "
+            f"(target {format_value(k.target, k.unit or 'number')})" for k in ch.crossed_target)
         items.append(f"<li>Crossed their target: {crossed}.</li>")
     else:
         items.append("<li>No chain KPI crossed its target.</li>")

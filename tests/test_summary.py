@@ -96,7 +96,8 @@ def _report(value, lo, hi, kpis=(), signals=(), client="koffie", report_date="20
     return sm.parse({
         "overview": {**OVERVIEW, "client": client, "report_date": report_date, "result_kpi": r,
                      "chain_kpis": [{"chain": "inst", "kpi": k, "kpi_name": k.replace("_", " ").capitalize(), "link": "Planning",
-                                     "unit": "share", "value": v, "target": t, "status": st} for k, v, t, st in kpis]},
+                                     "unit": "share", "value": v, "ci_low": v - 0.01, "ci_high": v + 0.01, "target": t,
+                                     "status": st} for k, v, t, st in kpis]},
         "actions": {"signals": [{"chain KPI": k, "link": "Planning", "month": m, "signal": s} for k, m, s in signals]},
     })
 
@@ -148,8 +149,8 @@ def test_chain_kpis_that_crossed_their_target_and_new_signals():
     assert "What changed since the last report" in html and "Previous report of 2026-01-05" in html
     assert "NPS: ● +21 against +20, a difference of +1.0 points (95% interval -4.7 to +6.7): no reliable change" \
         in html  # the same hand computation: 1 +- 4 * sqrt(2)
-    assert "On time (Planning) ▲ now on target, 91% against 88% (target 90%)" in html
-    assert "First visit (Planning) ▼ now below target, 94% against 96% (target 95%)" in html
+    assert "On time (Planning) ▲ now on target, 91% (90.0% – 92.0%) against 88% (87.0% – 89.0%) (target 90%)" in html
+    assert "First visit (Planning) ▼ now below target, 94% (93.0% – 95.0%) against 96% (95.0% – 97.0%) (target 95%)" in html
     assert "New control-chart signals: Kept (Planning) 2026-01: 8 points in a row" in html
     assert sm.compare(before, _report(21, 17, 25, client="other")) is None
 
