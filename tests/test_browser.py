@@ -1,13 +1,15 @@
 """The reports as a reader's browser shows them: headless Chromium, network off.
 
-Builds the report of the fixture client and of one small demo client (once per module), then the
-portfolio index, and opens each page from disk (file://) in Debian's ``chromium``, driven over the
-DevTools protocol (see ``tests/chromium.py``). Every request the
+Builds the report of the fixture client and of one small demo client (once per module; the demo
+client first on its data cut one month early, then on all of it, so that its first screen says
+what changed since the last report), then the portfolio index, and opens each page from disk
+(file://) in Debian's ``chromium``, driven over the DevTools protocol (see ``tests/chromium.py``). Every request the
 page makes is recorded, and the network is cut three ways (DevTools offline mode, a dead proxy and
 a resolver that resolves nothing), so an outside request fails *and* is seen. Per page: no
 console error or uncaught exception, no request other than file: and data:, every image loaded
 and non-empty, no visible code cell, stderr output or traceback. A screenshot of the first screen
-(1280 x 800) goes to ``tests/artifacts/`` with a JSON of what was recorded.
+(1280 x 800; 1366 x 768 for the first-screen and portfolio-sorting tests) goes to
+``tests/artifacts/`` with a JSON of what was recorded.
 
 Skipped when no Chromium is installed (``.ci/run`` installs it; ``IPM_CHROMIUM`` names another
 binary).
