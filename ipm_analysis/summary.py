@@ -468,6 +468,7 @@ class TargetCrossing(_Model):
     current_ci_low: Num = None
     current_ci_high: Num = None
     target: Num = None
+    previous_target: Num = None
     now: Literal["on target", "below target"]
 
 
@@ -838,7 +839,8 @@ def compare(previous: Summary, current: Summary) -> Changes | None:
 
     - the result KPI (see :func:`result_kpi_move`);
     - chain KPIs that crossed their target, either way (on target in one report, below in the
-      other; a KPI without a target, or missing from one report, crosses nothing);
+      other, also when the target itself changed; a KPI without a target, or missing from one
+      report, crosses nothing);
     - control-chart signals in ``current`` that ``previous`` did not show (same KPI, link, month
       and rule).
     """
@@ -864,7 +866,7 @@ def compare(previous: Summary, current: Summary) -> Changes | None:
         out.crossed_target.append(TargetCrossing(
             chain=k.chain, kpi=k.kpi, kpi_name=k.kpi_name, link=k.link, unit=k.unit, previous=o.value,
             previous_ci_low=o.ci_low, previous_ci_high=o.ci_high, current=k.value, current_ci_low=k.ci_low,
-            current_ci_high=k.ci_high, target=k.target, now=k.status))
+            current_ci_high=k.ci_high, target=k.target, previous_target=o.target, now=k.status))
     seen = {(s.chain_kpi, s.link, s.month, s.signal) for s in (previous.actions.signals if previous.actions else [])}
     if current.actions is not None:
         out.new_signals = [s for s in current.actions.signals if (s.chain_kpi, s.link, s.month, s.signal) not in seen]

@@ -192,6 +192,12 @@ def _meta_line(overview: Overview) -> str:
     return f"<p class=muted>{'; '.join(parts)}.</p>" if parts else ""
 
 
+def _target_was(k) -> str:
+    if k.previous_target is None or k.target is None or k.previous_target == k.target:
+        return ""
+    return f", was {format_value(k.previous_target, k.unit or 'number')}"
+
+
 def changes_html(summary: Summary | dict) -> str:
     """The "What changed since the last report" block (empty when the summary has no ``changes``)."""
     s = parse(summary)
@@ -225,7 +231,7 @@ def changes_html(summary: Summary | dict) -> str:
             f"<b>{_e(k.kpi_name)}</b> ({_e(k.link)}) {'▲ now on target' if k.now == 'on target' else '▼ now below target'}"
             f", {value(k.current, k.current_ci_low, k.current_ci_high, k.unit)} against "
             f"{value(k.previous, k.previous_ci_low, k.previous_ci_high, k.unit)} "
-            f"(target {format_value(k.target, k.unit or 'number')})" for k in ch.crossed_target)
+            f"(target {format_value(k.target, k.unit or 'number')}{_target_was(k)})" for k in ch.crossed_target)
         items.append(f"<li>Crossed their target: {crossed}.</li>")
     else:
         items.append("<li>No chain KPI crossed its target.</li>")

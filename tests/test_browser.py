@@ -43,13 +43,21 @@ def browser(tmp_path_factory):
 # -- the reports --------------------------------------------------------------------------------
 
 
-def cut_copy(folder: Path, to: Path, before: str) -> Path:
-    """A copy of a client folder as its export looked earlier: answers and cases from before ``before``."""
+def cut_copy(folder: Path, to: Path, before: str, targets: dict[str, float] | None = None) -> Path:
+    """A copy of a client folder as its export looked earlier: answers and cases from before
+    ``before``; ``targets`` (chain KPI id: target) as client.yaml had them then."""
     import shutil
 
     import pandas as pd
+    import yaml
 
     shutil.copytree(folder, to)
+    cfg = yaml.safe_load((to / "client.yaml").read_text(encoding="utf-8"))
+    for chain in cfg["chains"]:
+        for kpi in chain["kpis"]:
+            if kpi["id"] in (targets or {}):
+                kpi["target"] = targets[kpi["id"]]
+    (to / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
     for name, col in (("responses.csv", "responded_at"), ("cases.csv", "opened_at")):
         t = pd.read_csv(to / name, dtype=str, keep_default_na=False)
         t[pd.to_datetime(t[col]) < pd.Timestamp(before)].to_csv(to / name, index=False)
@@ -69,7 +77,8 @@ def reports(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser-reports")
     out = tmp / "reports"
     demo = generate_client(DEMO["kind"], tmp / "clients" / DEMO["kind"], n_responses=DEMO["n_responses"])
-    earlier = cut_copy(demo.path, tmp / "earlier" / DEMO["kind"], DEMO["cut"])
+    # the earlier report had a lower target for one KPI (on target then, below it now): a crossing to show
+    earlier = cut_copy(demo.path, tmp / "earlier" / DEMO["kind"], DEMO["cut"], targets={"appointment_kept": 0.8})
     first = run_client(earlier, out)
     assert first.status == "ok", first.message
     previous = load(first.report_dir / "summary.json")
@@ -286,9 +295,11 @@ def test_first_screen_says_what_changed_since_the_last_report_on_a_laptop_screen
     old = {(k.chain, k.kpi): k.status for k in before.overview.chain_kpis}
     crossed = [k for k in now.overview.chain_kpis if {old.get((k.chain, k.kpi)), k.status} ==
                {"on target", "below target"}]
+    assert [k.kpi for k in crossed] == ["appointment_kept"]  # the target lowered in the earlier report
     if crossed:
         for k in crossed:
             assert f"{k.kpi_name} ({k.link}) {'▲ now on target' if k.status == 'on target' else '▼ now below'}" in text
+        assert "(target 90%, was 80%)" in text
     else:
         assert "No chain KPI crossed its target." in text
     seen = {(s.chain_kpi, s.month, s.signal) for s in before.actions.signals}

@@ -177,3 +177,17 @@ def test_the_writer_adds_what_changed_when_the_folder_holds_an_earlier_report(tm
     (first / "summary.json").write_text('{"overview": {"client": "koffie"}}')
     write_result(job(_report(26, 22, 30)), tmp_path, out)
     assert sm.load(first / "summary.json").changes is None
+
+
+def test_a_changed_target_is_a_crossing_and_says_what_it_was():
+    import re
+
+    from ipm_analysis.summary_page import changes_html
+
+    before = _report(20, 16, 24, kpis=[("on_time", 0.85, 0.8, "on target")])
+    after = _report(20, 16, 24, kpis=[("on_time", 0.85, 0.9, "below target")])
+    ch = sm.compare(before, after)
+    assert [(k.previous_target, k.target, k.now) for k in ch.crossed_target] == [(0.8, 0.9, "below target")]
+    html = re.sub(r"<[^>]+>", "", changes_html(after.model_copy(update={"changes": ch})))
+    assert "On time (Planning) ▼ now below target, 85% (84.0% – 86.0%) against 85% (84.0% – 86.0%) " \
+           "(target 90%, was 80%)" in html
