@@ -881,35 +881,3 @@ def _target_money(client: Any, leave_out: Any = ()) -> pd.DataFrame:
                          "value 95% low": m.result_value_ci_low, "value 95% high": m.result_value_ci_high,
                          "currency": cur})
     return pd.DataFrame(rows)
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    if frame is None or not len(frame):
-        return []
-    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else
-                 (v.item() if isinstance(v, np.generic) else v)) for k, v in row.items()}
-            for row in frame.to_dict("records")]
-
-
-def summary_section(section: ActionsSection) -> dict:
-    """The ``actions`` section of summary.json, built from the section (one place, not the notebook).
-
-    Keys: ``reviews`` (the table's rows), ``sentences``, ``signals``, ``note`` (as before), and
-    ``gains`` (predicted against realised, one record per action and KPI), ``gain_sentences``,
-    ``money`` (per action), ``target_money`` (per chain KPI below its target), ``value_note``,
-    ``currency``, ``cost_per_contact``, ``value_per_point`` (the prices of client.yaml, or None).
-    """
-    return {
-        "reviews": _records(section.table),
-        "sentences": list(section.sentences),
-        "signals": _records(section.signals),
-        "note": section.note,
-        "gains": _records(section.gains),
-        "gain_sentences": list(section.gain_sentences),
-        "money": _records(section.money),
-        "target_money": _records(section.target_money),
-        "value_note": section.value_note,
-        "currency": section.currency,
-        "cost_per_contact": section.cost_per_contact,
-        "value_per_point": section.value_per_point,
-    }

@@ -223,8 +223,10 @@ def _assemble(client_id: str, title: str, out: Path, names: list[str], failure: 
     t0 = time.perf_counter()
     if failure is None:
         try:
-            summary_path = out / "summary.json"
-            summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else None
+            from .summary import SUMMARY_NAME, load
+
+            summary_path = out / SUMMARY_NAME
+            summary = load(summary_path) if summary_path.exists() else None
             export_html([out / n for n in names], out / REPORT_HTML, title, summary)
             if summary:
                 from .workbook import WORKBOOK, write_workbook
@@ -340,7 +342,12 @@ def assemble_job(results: list[NotebookResult]) -> JobResult:
             if r.status != "ok" and failure is None:
                 failure = (f"{r.name}: {r.message}", r.detail)
         if summary:
-            (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+            from .summary import SummaryError, dumps
+
+            try:
+                (out / "summary.json").write_text(dumps(summary), encoding="utf-8")
+            except SummaryError as e:
+                failure = failure or (str(e), "")
         names = [r.name for r in results if (out / r.name).exists()]
         seconds = first.prepare_seconds + sum(r.seconds for r in results)
         return _assemble(first.client_id, first.title, out, names, failure, seconds,
@@ -731,6 +738,30 @@ def portable_notebook(data: bytes, client_dir: Path, folder: Path) -> bytes:
     return nbformat.writes(nb).encode("utf-8")
 
 
+def _with_changes(files: dict[str, bytes], final: Path) -> dict[str, bytes]:
+    """The job's files with what changed since the report in ``final`` (the client's previous
+    one): ``changes`` in summary.json and the "What changed since the last report" block on the
+    report's first screen (the job left a marker for it, as only the writer sees the previous
+    report). Without a usable previous report the files are as the job made them."""
+    from .summary import SUMMARY_NAME, dumps, with_changes
+    from .summary_page import CHANGES_MARKER, changes_html
+
+    if SUMMARY_NAME not in files:
+        return files
+    try:
+        current = with_changes(files[SUMMARY_NAME], final / SUMMARY_NAME)
+    except Exception:  # noqa: BLE001 - the new report is written as it is; the comparison is an extra
+        log.warning("%s: not compared with the previous report:\n%s", final.name, traceback.format_exc())
+        return files
+    if current is None:
+        return files
+    out = dict(files)
+    out[SUMMARY_NAME] = dumps(current).encode("utf-8")
+    if REPORT_HTML in out:
+        out[REPORT_HTML] = out[REPORT_HTML].replace(CHANGES_MARKER.encode(), changes_html(current).encode("utf-8"), 1)
+    return out
+
+
 def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprint: str | None = None) -> ClientRun:
     """Write a job's files under ``out_root/<client>/`` atomically; see the module docstring."""
     run = ClientRun(result.client_id, Path(client_dir), result.status, result.seconds, result.message,
@@ -746,7 +777,7 @@ def write_result(result: JobResult, client_dir: Path, out_root: Path, fingerprin
         shutil.rmtree(staging, ignore_errors=True)
         try:
             staging.mkdir(parents=True)
-            for name, data in result.files.items():
+            for name, data in _with_changes(result.files, final).items():
                 target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if name.endswith(".ipynb"):

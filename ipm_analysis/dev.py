@@ -1,7 +1,11 @@
-"""Developer tasks: ``python -m ipm_analysis.dev refresh-notebooks``.
+"""Developer tasks.
 
-Re-executes every notebook in ``notebooks/`` in place on its default parameters (the committed
-fixture client), so the outputs nbval compares match the current code.
+``python -m ipm_analysis.dev refresh-notebooks`` re-executes every notebook in ``notebooks/`` in
+place on its default parameters (the committed fixture client), so the outputs nbval compares
+match the current code.
+
+``python -m ipm_analysis.dev summary-schema`` rewrites ``docs/summary.schema.json`` from the
+models of :mod:`ipm_analysis.summary` (a test checks the committed file equals the export).
 """
 
 from __future__ import annotations
@@ -36,9 +40,24 @@ def _relative_paths(nb_path: Path) -> None:
     nbformat.write(nb, nb_path)
 
 
+def schema_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "docs" / "summary.schema.json"
+
+
+def write_summary_schema(path: Path | None = None) -> Path:
+    from .summary import schema_text
+
+    path = path or schema_path()
+    path.write_text(schema_text(), encoding="utf-8")
+    return path
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["summary-schema"]:
+        print(f"wrote {write_summary_schema().name}")
+        return 0
     if argv[:1] != ["refresh-notebooks"]:
-        print("usage: python -m ipm_analysis.dev refresh-notebooks", file=sys.stderr)
+        print("usage: python -m ipm_analysis.dev refresh-notebooks | summary-schema", file=sys.stderr)
         return 2
     for nb in refresh_notebooks():
         print(f"executed {nb.name}")

@@ -1,60 +1,111 @@
 """The portfolio index across clients: ``reports/index.html`` and ``reports/portfolio.json``.
 
-Built from each client's ``summary.json`` (written by the report notebooks), so it needs no
-access to client data: result KPI with interval per client, the top drivers side by side, which
-chain KPIs matter across clients (how often each is a top driver and its median importance),
-and links to each client's report.
+Built from each client's ``summary.json`` (read through :mod:`ipm_analysis.summary`), so it needs
+no access to client data. One row per client: the result KPI on its own scale and on a common one
+(the share of answers in the top box: promoters for an NPS, the top box of a rating or label
+scale), its change against the client's own previous period, the chain KPIs off target, the top
+improvement actions by expected gain with their owner, the run date and the data period, and a
+link to the client's report. Every column sorts (a small inline script; numbers sort on the
+values in the cells' ``data-sort``, not on the text). Below it: which chain KPIs are top actions
+across clients.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
-import json
 import statistics
+from collections import Counter, defaultdict
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import present
 from .batch import REPORT_HTML, _atomic_write_text
+from .summary import AgendaAction, DataPeriod, RecentChange, ResultKpi, Summary, SummaryError, load
+from .summary_page import arrow
 
 TOP_N = 3
 
 
-def collect(out_root: str | Path) -> dict:
-    """Read every client's summary under ``out_root`` into one portfolio dict."""
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClientRow(_Model):
+    """One client of the portfolio, as the index shows it."""
+
+    client: str
+    title: str
+    report: str
+    last_run_failed: bool = False
+    report_date: dt.date | None = None
+    data_period: DataPeriod = Field(default_factory=DataPeriod)
+    result_kpi: ResultKpi | None = None
+    recent_change: RecentChange | None = None
+    kpis_below_target: int = 0
+    kpis_with_target: int = 0
+    kpi_unit: str | None = None
+    top_actions: list[AgendaAction] = Field(default_factory=list)
+    drivers_note: str | None = None
+
+
+class AcrossRow(_Model):
+    chain_kpi: str
+    clients_with_it_as_top_action: int
+    median_share: float | None = None
+
+
+class Portfolio(_Model):
+    clients: list[ClientRow] = Field(default_factory=list)
+    unreadable: list[str] = Field(default_factory=list)
+    chain_kpis_across_clients: list[AcrossRow] = Field(default_factory=list)
+    top_n: int = TOP_N
+
+
+def client_row(summary: Summary, folder: Path) -> ClientRow:
+    """The portfolio row of one client's summary."""
+    o = summary.overview
+    row = ClientRow(client=o.client if o else folder.name, title=o.title if o else folder.name,
+                    report=f"{folder.name}/{REPORT_HTML}", last_run_failed=(folder / "failed-run").is_dir())
+    if o is not None:
+        row.report_date, row.data_period, row.result_kpi = o.report_date, o.data_period, o.result_kpi
+        row.kpis_below_target = sum(k.status == "below target" for k in o.chain_kpis)
+        row.kpis_with_target = sum(k.status in ("on target", "below target") for k in o.chain_kpis)
+    if summary.kpi_structure is not None:
+        row.recent_change = summary.kpi_structure.recent_change
+    d = summary.drivers
+    if d is not None:
+        row.drivers_note = d.note
+        if d.agenda is not None:
+            row.kpi_unit = d.agenda.kpi_unit
+            row.top_actions = sorted(d.agenda.actions, key=lambda a: a.rank)[:TOP_N]
+    return row
+
+
+def collect(out_root: str | Path) -> Portfolio:
+    """Read every client's summary under ``out_root`` into one portfolio."""
     out_root = Path(out_root)
-    clients = []
+    data = Portfolio()
     for summary_path in sorted(out_root.glob("*/summary.json")):
-        folder = summary_path.parent
         try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            summary = load(summary_path)
+        except SummaryError:
+            data.unreadable.append(summary_path.parent.name)
             continue
-        overview = summary.get("overview", {})
-        drivers = (summary.get("drivers") or {}).get("top", [])[:TOP_N]
-        failed = (folder / "failed-run").is_dir()
-        clients.append({
-            "client": overview.get("client", folder.name),
-            "title": overview.get("title", folder.name),
-            "report": f"{folder.name}/{REPORT_HTML}",
-            "result_kpi": overview.get("result_kpi"),
-            "top_drivers": drivers,
-            "drivers_note": (summary.get("drivers") or {}).get("note"),
-            "last_run_failed": failed,
-        })
-    by_kpi: dict[str, list[float]] = {}
-    counts: dict[str, int] = {}
-    for c in clients:
-        for d in c["top_drivers"]:
-            name = d.get("kpi_name") or d.get("kpi")
-            counts[name] = counts.get(name, 0) + 1
-            if d.get("share") is not None:
-                by_kpi.setdefault(name, []).append(float(d["share"]))
-    across = sorted(
-        ({"chain_kpi": k, "clients_with_it_as_top_driver": n,
-          "median_share": statistics.median(by_kpi[k]) if by_kpi.get(k) else None} for k, n in counts.items()),
-        key=lambda r: (-r["clients_with_it_as_top_driver"], -(r["median_share"] or 0)),
-    )
-    return {"clients": clients, "chain_kpis_across_clients": across, "top_n": TOP_N}
+        data.clients.append(client_row(summary, summary_path.parent))
+    shares: dict[str, list[float]] = defaultdict(list)
+    counts: Counter[str] = Counter()
+    for c in data.clients:
+        for a in c.top_actions:
+            counts[a.name] += 1
+            if a.share is not None:
+                shares[a.name].append(a.share)
+    data.chain_kpis_across_clients = sorted(
+        (AcrossRow(chain_kpi=k, clients_with_it_as_top_action=n,
+                   median_share=statistics.median(shares[k]) if shares[k] else None) for k, n in counts.items()),
+        key=lambda r: (-r.clients_with_it_as_top_action, -(r.median_share or 0), r.chain_kpi))
+    return data
 
 
 def write_portfolio(out_root: str | Path) -> Path:
@@ -62,83 +113,180 @@ def write_portfolio(out_root: str | Path) -> Path:
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     data = collect(out_root)
-    _atomic_write_text(out_root / "portfolio.json", json.dumps(data, indent=2, ensure_ascii=False))
+    _atomic_write_text(out_root / "portfolio.json", data.model_dump_json(indent=2))
     index = out_root / "index.html"
     _atomic_write_text(index, render_index(data))
     return index
 
 
+# -- the page ----------------------------------------------------------------------------------
+
 def _e(value) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for HTML: escaped; nothing for a missing value."""
+    return "" if value is None else html.escape(str(value), quote=True)
 
 
-def _pct(share) -> str:
-    return "" if share is None else present.pct(share, 0).replace(" %", "%")
+def _key(value) -> str:
+    """A cell's sort key: a number as plain text, empty when there is none (sorted last)."""
+    if value is None:
+        return ""
+    return _e(repr(float(value)) if isinstance(value, (int, float)) else value)
 
 
-def _kpi_cell(r: dict | None) -> str:
-    if not r:
-        return "<td>no survey or too few responses</td>"
-    if r.get("scale") == "nps":
-        v, lo, hi = present.interval(r["value"], r["ci_low"], r["ci_high"], 0, signed=True)
-        return (f"<td>{_e(r['name'])}: <b>{v}</b> "
-                f"<span class=ci>({lo} to {hi}; n={r['n']:,})</span></td>")
-    if r.get("measure") in ("share", "top_box") and r.get("top_box_ci_low") is not None:
-        v, lo, hi = present.interval(100 * r["top_box"], 100 * r["top_box_ci_low"], 100 * r["top_box_ci_high"], 1)
-        label = _e(r.get("top_label") or "in the top box")
-        return (f"<td>{_e(r['name'])}: <b>{v} % {label}</b> "
-                f"<span class=ci>({lo} to {hi} %; n={r['n']:,})</span></td>")
-    v, lo, hi = present.interval(r["value"], r["ci_low"], r["ci_high"], 2)
-    return (f"<td>{_e(r['name'])}: <b>{v}</b> "
-            f"<span class=ci>({lo} to {hi}; n={r['n']:,})</span></td>")
+def _td(text: str, key=None) -> str:
+    return f'<td data-sort="{_key(key)}">{text}</td>'
 
 
-def _drivers_cell(c: dict) -> str:
-    if not c["top_drivers"]:
-        return f"<td>{_e(c.get('drivers_note') or 'no driver analysis')}</td>"
+def _own_scale(r: ResultKpi | None) -> str:
+    if r is None:
+        return _td("no survey or too few responses")
+    base = 0 if r.scale == "nps" else 2
+    v, lo, hi = present.interval(r.value, r.ci_low, r.ci_high, base, signed=r.scale == "nps")
+    unit = " points" if r.scale == "nps" else " on average"
+    return _td(f"{_e(r.name)}: <b>{v}</b>{unit} <span class=ci>({lo} to {hi}; n={r.n:,})</span>", r.value)
+
+
+def _common_scale(r: ResultKpi | None) -> str:
+    if r is None or not r.top_box_known():
+        return _td("–")
+    v, lo, hi = present.interval(100 * r.top_box, 100 * r.top_box_ci_low, 100 * r.top_box_ci_high, 1)
+    return _td(f"<b>{v}%</b> {_e(r.top_label or 'in the top box')} <span class=ci>({lo} to {hi}%)</span>",
+               100 * r.top_box)
+
+
+def _change(c: RecentChange | None) -> str:
+    if c is None or c.diff is None or c.ci_low is None or c.ci_high is None:
+        return _td("<span class=ci>not compared</span>" if c is None else f"<span class=ci>{_e(c.sentence)}</span>")
+    base = 2 if c.unit == "points on the scale" else 1
+    d, lo, hi = present.interval(c.diff, c.ci_low, c.ci_high, base, signed=True)
+    reliable = c.ci_low > 0 or c.ci_high < 0
+    verdict = "reliable change" if reliable else "no reliable change"
+    return _td(f"<span class=arrow>{arrow(c.diff, c.ci_low, c.ci_high)}</span> <b>{d}</b> {_e(c.unit)} "
+               f"<span class=ci>({lo} to {hi}; {verdict}; {_e(c.after_months)} against {_e(c.before_months)})</span>",
+               c.diff)
+
+
+def _off_target(c: ClientRow) -> str:
+    if not c.kpis_with_target:
+        return _td("no chain KPI with a target")
+    share = c.kpis_below_target / c.kpis_with_target
+    return _td(f"<b>{c.kpis_below_target}</b> of {c.kpis_with_target}", share)
+
+
+def _actions(c: ClientRow) -> str:
+    if not c.top_actions:
+        return _td(_e(c.drivers_note or "no driver analysis"))
+    unit = c.kpi_unit or "points"
+    base = 2 if unit.startswith("points on") else 1
     items = []
-    for d in c["top_drivers"]:
-        share = d.get("share")
-        ci = ""
-        if d.get("ci_low") is not None and d.get("ci_high") is not None:
-            _, lo, hi = present.interval(100 * (share if share is not None else d["ci_low"]), 100 * d["ci_low"],
-                                         100 * d["ci_high"], 0)
-            ci = f" ({lo}–{hi}%)"
-        owner = f" · {_e(d['link'])}" if d.get("link") else ""
-        items.append(f"<li>{_e(d.get('kpi_name') or d.get('kpi'))}{owner}: {_pct(share)}{ci}</li>")
-    return "<td><ol>" + "".join(items) + "</ol></td>"
+    for a in c.top_actions:
+        g, lo, hi = present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, base, signed=True)
+        items.append(f"<li>{_e(a.name)} ({_e(a.link)}; owner {_e(a.owner)}): <b>{g}</b> "
+                     f"<span class=ci>({lo} to {hi})</span></li>")
+    return _td(f"<ol>{''.join(items)}</ol><span class=ci>{_e(unit)}</span>", c.top_actions[0].gain_overall)
 
 
-def render_index(data: dict) -> str:
-    """A self-contained HTML page (no scripts, no outside requests)."""
+def _dates(c: ClientRow) -> tuple[str, str]:
+    run = f"<span class=nowrap>{c.report_date.isoformat()}</span>" if c.report_date else "–"
+    p = c.data_period
+    period = (f"<span class=nowrap>{p.first.isoformat()}</span> to <span class=nowrap>{p.last.isoformat()}</span>"
+              if p.first and p.last else "–")
+    return _td(run, c.report_date.isoformat() if c.report_date else None), \
+        _td(period, p.last.isoformat() if p.last else None)
+
+
+SORT_SCRIPT = """
+<script>
+document.querySelectorAll('table.sortable').forEach(table => {
+  const heads = [...table.tHead.rows[0].cells];
+  heads.forEach((th, col) => {
+    const button = th.querySelector('button');
+    if (!button) return;
+    button.addEventListener('click', () => {
+      const ascending = th.getAttribute('aria-sort') !== 'ascending';
+      heads.forEach(h => h.removeAttribute('aria-sort'));
+      th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+      const numeric = th.dataset.type === 'number';
+      const body = table.tBodies[0];
+      const rows = [...body.rows];
+      const key = row => row.cells[col].dataset.sort;
+      rows.sort((a, b) => {
+        const x = key(a), y = key(b);
+        if (x === '' || y === '') return (x === '') - (y === '');  // no value: last either way
+        const order = numeric ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
+        return ascending ? order : -order;
+      });
+      rows.forEach(r => body.appendChild(r));
+    });
+  });
+});
+</script>
+"""
+
+COLUMNS = [  # header, what it measures (title), sort type
+    ("client", "client name (alphabetical)", "text"),
+    ("result KPI, own scale (95% interval)", "the result KPI as the client measures it; sorts by its value", "number"),
+    ("result KPI, common scale: % in the top box (95% interval)",
+     "share of answers in the top box of the scale (promoters 9-10 for an NPS); sorts by the share", "number"),
+    ("change against the previous period (95% interval)",
+     "last three months against the three before, in the result KPI's own unit; sorts by the change", "number"),
+    ("chain KPIs below target", "below target of those with a target; sorts by the share below target", "number"),
+    (f"top {TOP_N} actions by expected gain on the result KPI (95% interval)",
+     "improvement actions ranked by expected gain on the overall result KPI, in its own unit; sorts by the "
+     "first action's gain", "number"),
+    ("run date", "the day the report was made", "text"),
+    ("data period", "first to last date of the answers and cases used; sorts by the last date", "text"),
+]
+
+
+def render_index(data: Portfolio | dict) -> str:
+    """A self-contained HTML page (one inline script for sorting, no outside requests)."""
+    if isinstance(data, dict):
+        data = Portfolio.model_validate(data)
     rows = []
-    for c in data["clients"]:
-        flag = " <span class=warn>(last run failed; report is from an earlier run)</span>" if c["last_run_failed"] else ""
-        rows.append(f"<tr><td><a href=\"{_e(c['report'])}\">{_e(c['title'])}</a>{flag}</td>"
-                    f"{_kpi_cell(c['result_kpi'])}{_drivers_cell(c)}</tr>")
+    for c in data.clients:
+        flag = " <span class=warn>(last run failed; report is from an earlier run)</span>" if c.last_run_failed else ""
+        run, period = _dates(c)
+        link = f'<a href="{_e(c.report)}">{_e(c.title)}</a>{flag}'
+        rows.append(f"<tr>{_td(link, c.title.casefold())}"
+                    f"{_own_scale(c.result_kpi)}{_common_scale(c.result_kpi)}{_change(c.recent_change)}"
+                    f"{_off_target(c)}{_actions(c)}{run}{period}</tr>")
+    heads = "".join(f'<th data-type="{kind}" title="{_e(what)}"><button type=button>{_e(name)}</button></th>'
+                    for name, what, kind in COLUMNS)
     across = "".join(
-        f"<tr><td>{_e(r['chain_kpi'])}</td><td>{r['clients_with_it_as_top_driver']}</td>"
-        f"<td>{_pct(r['median_share'])}</td></tr>"
-        for r in data["chain_kpis_across_clients"]
+        f"<tr><td>{_e(r.chain_kpi)}</td><td>{r.clients_with_it_as_top_action}</td>"
+        f"<td>{'' if r.median_share is None else present.num(100 * r.median_share, 0) + '%'}</td></tr>"
+        for r in data.chain_kpis_across_clients
     ) or "<tr><td colspan=3>No driver results yet.</td></tr>"
+    unreadable = (f"<p class=warn>Not shown (their summary.json does not follow this version's schema; run them "
+                  f"again): {_e(', '.join(data.unreadable))}.</p>" if data.unreadable else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ipm-analysis portfolio</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; padding: 0 1rem; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 2rem; }}
-th, td {{ text-align: left; vertical-align: top; padding: .45rem .6rem; border-bottom: 1px solid #ddd; }}
-th {{ background: #f3f6f9; }} .ci {{ color: #666; font-size: .9em; }} .warn {{ color: #b71c1c; }}
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 90rem; color: #222; padding: 0 1rem; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 2rem; font-size: .92rem; }}
+th, td {{ text-align: left; vertical-align: top; padding: .4rem .5rem; border-bottom: 1px solid #ddd; }}
+th {{ background: #f3f6f9; }} th button {{ all: unset; cursor: pointer; font-weight: bold; }}
+th[aria-sort=ascending] button::after {{ content: " ↑"; }} th[aria-sort=descending] button::after {{ content: " ↓"; }}
+.ci {{ color: #666; font-size: .9em; }} .nowrap {{ white-space: nowrap; }} .warn {{ color: #b71c1c; }} .arrow {{ font-weight: bold; }}
 ol {{ margin: 0; padding-left: 1.2rem; }} p.note {{ color: #555; }}
 </style></head><body>
-<h1>Portfolio: result KPIs and their drivers across clients</h1>
-<p class=note>Result KPIs with 95% intervals. Drivers are the chain KPIs that explain most of the
-result KPI (share of explained variance, with 95% interval); they show association in each
-client's data, not proof of cause.</p>
-<table><thead><tr><th>client</th><th>result KPI (95% interval)</th><th>top {data['top_n']} drivers (share)</th></tr></thead>
-<tbody>{''.join(rows) or '<tr><td colspan=3>No client reports yet.</td></tr>'}</tbody></table>
-<h2>Which chain KPIs matter across clients</h2>
-<table><thead><tr><th>chain KPI</th><th>clients where it is a top-{data['top_n']} driver</th><th>median share</th></tr></thead>
+<h1>Portfolio: result KPIs and improvement actions across clients</h1>
+<p class=note>Every estimate with its 95% interval. The result KPI is shown on each client's own scale and on
+a common one, the share of answers in the top box, so that clients with different scales can be compared.
+▲ / ▼: a change whose interval lies above / below zero; ●: no reliable change. Expected gains hold if the
+association seen in each client's survey holds when the KPI improves; they are not proof of cause. Click a
+column header to sort by it.</p>
+{unreadable}
+<table class=sortable id=clients><thead><tr>{heads}</tr></thead>
+<tbody>{''.join(rows) or '<tr><td colspan=8>No client reports yet.</td></tr>'}</tbody></table>
+<h2>Which chain KPIs are top actions across clients</h2>
+<p class=note>Ordered by the number of clients where the chain KPI is among the top {data.top_n} actions by
+expected gain, then by its median share of the explained variation of the result KPI within its chain.</p>
+<table><thead><tr><th>chain KPI</th><th>clients where it is a top-{data.top_n} action</th>
+<th>median share of explained variation within its chain</th></tr></thead>
 <tbody>{across}</tbody></table>
+{SORT_SCRIPT}
 </body></html>
 """

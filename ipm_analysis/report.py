@@ -1,16 +1,11 @@
-"""What the report notebooks show: the result KPI and chain KPIs of a client, ready to display,
-and the client's ``summary.json``.
+"""What the report notebooks show: the result KPI and chain KPIs of a client, ready to display.
+The client's ``summary.json`` is :mod:`ipm_analysis.summary`.
 
 The notebooks call these functions and display what they return; nothing here prints.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -19,7 +14,10 @@ from .data import Client
 from .errors import AnalysisError
 from .units import format_interval, format_value
 
-SUMMARY_NAME = "summary.json"
+# summary.json is written and read through its typed schema (:mod:`ipm_analysis.summary`);
+# these names stay here for callers of the report helpers
+from .summary import (SUMMARY_NAME, _jsonable, drivers_summary, result_kpi_summary,  # noqa: E402,F401
+                      update_summary)
 
 
 def scale_of(client: Client) -> dict:
@@ -172,32 +170,6 @@ def chain_kpi_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    return value
-
-
-def update_summary(output_dir: str | Path, section: str, content: Any) -> Path:
-    """Add or replace one section of the client's ``summary.json`` (written atomically)."""
-    path = Path(output_dir) / SUMMARY_NAME
-    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    data[section] = _jsonable(content)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def result_kpi_sentence(client: Client, overall) -> str:
     """One plain sentence on the result KPI with its interval and base."""
     if overall is None:
@@ -281,24 +253,6 @@ def target_gaps(table: pd.DataFrame) -> pd.DataFrame:
         rows.append({"label": f"{r.kpi_name} ({r.link})", "gap_pct": sign * (r.value - r.target) * scale,
                      "low": ends[0], "high": ends[1], "status": r.status})
     return pd.DataFrame(rows, columns=["label", "gap_pct", "low", "high", "status"])
-
-
-def result_kpi_summary(client: Client, overall) -> dict | None:
-    """The result KPI as it goes into summary.json."""
-    if overall is None or overall.n < client.config.reporting.min_base_suppress:
-        return None
-    d = {"name": client.config.result_kpi.name, "scale": client.config.result_kpi.scale, "n": overall.n}
-    if client.config.result_kpi.scale == "nps":
-        d.update(value=overall.value, ci_low=overall.ci_low, ci_high=overall.ci_high,
-                 promoters=overall.promoters, passives=overall.passives, detractors=overall.detractors)
-    else:
-        d.update(value=overall.mean, ci_low=overall.mean_ci_low, ci_high=overall.mean_ci_high,
-                 top_box=overall.top_box, bottom_box=overall.bottom_box,
-                 top_box_ci_low=overall.top_box_ci_low, top_box_ci_high=overall.top_box_ci_high,
-                 top_label=top_label(client))
-    d["measure"] = result_measure(client)
-    d["sentence"] = _result_sentence(client, overall)
-    return d
 
 
 def has_answer_dates(client: Client) -> bool:
@@ -664,63 +618,6 @@ def threshold_analyses(client: Client, agenda) -> list[dict]:
                 row.update(threshold=th, curve=curve, reading=regression.threshold_reading(th, curve))
             out.append(row)
     return out
-
-
-def _threshold_summary(t: dict) -> dict:
-    th = t["threshold"]
-    d = {"chain": t["chain"], "driver": t["driver"], "name": t["name"], "unit": t["unit"],
-         "kpi_unit": t["kpi_unit"], "reading": t["reading"], "found": None}
-    if th is None:
-        return d
-    d.update(found=th.found, knot=th.knot, knot_ci_low=th.knot_ci_low, knot_ci_high=th.knot_ci_high,
-             p_adjusted=th.p_adjusted, n_candidates=th.n_candidates, n=th.n,
-             slope_before=th.slope_before, slope_before_ci_low=th.slope_before_ci_low,
-             slope_before_ci_high=th.slope_before_ci_high, slope_after=th.slope_after,
-             slope_after_ci_low=th.slope_after_ci_low, slope_after_ci_high=th.slope_after_ci_high,
-             step=th.step, step_ci_low=th.step_ci_low, step_ci_high=th.step_ci_high,
-             cost_at=th.at, cost=th.cost, cost_ci_low=th.cost_ci_low, cost_ci_high=th.cost_ci_high,
-             adjusted_for_other_kpis=None if th.adjusted is None else
-             {"found": th.adjusted.found, "knot": th.adjusted.knot, "p_adjusted": th.adjusted.p_adjusted})
-    if t["curve"] is not None:
-        d["curve"] = t["curve"][["bin", "x_low", "x_high", "n", "kpi", "kpi_ci_low", "kpi_ci_high", "kpi_vs_ref",
-                                 "kpi_vs_ref_ci_low", "kpi_vs_ref_ci_high", "small_base"]].to_dict("records")
-    return d
-
-
-def drivers_summary(agenda, top_n: int = 3, thresholds: list[dict] | None = None,
-                    segments: list[dict] | None = None) -> dict:
-    """The driver results as the portfolio and other tools read them (``summary.json`` section
-    ``drivers``): the reliability verdict, the agenda, the effects per chain, the importance
-    matrix, and (when given) the thresholds and segment differences the report states."""
-    from .agenda import agenda_summary
-
-    top = []
-    m = agenda.matrix
-    if agenda.reliable and len(agenda.actions):
-        for r in agenda.actions.head(top_n).itertuples():
-            top.append({"chain": r.chain, "kpi": r.kpi, "kpi_name": r.name, "link": r.link, "share": r.share,
-                        "ci_low": r.share_ci_low, "ci_high": r.share_ci_high, "gain": r.gain_overall,
-                        "gain_ci_low": r.gain_overall_ci_low, "gain_ci_high": r.gain_overall_ci_high})
-    effects = []
-    for chain_id, models in agenda.models.items():
-        cols = ["driver", "name", "unit", "change", "change_label", "effect_kpi", "effect_kpi_ci_low",
-                "effect_kpi_ci_high", "p_value_kpi", "effect_score", "effect_score_ci_low", "effect_score_ci_high",
-                "p_value", "effect_kpi_ordinal", "effect_kpi_ordinal_ci_low", "effect_kpi_ordinal_ci_high", "vif",
-                "reliable", "reading"]
-        for r in models.effects[cols].to_dict("records"):
-            effects.append({"chain": chain_id, "kpi_unit": models.kpi_unit, **r})
-    verdict = {"reliable": bool(agenda.reliable), "sentence": agenda.sentence,
-               "chains": {k: {"reliable": bool(mm.reliable), "r2": mm.r2, "p_drivers": mm.p_drivers, "n": mm.n}
-                          for k, mm in agenda.models.items()}}
-    cols = ["chain", "driver", "name", "link", "share", "share_ci_low", "share_ci_high", "quadrant"]
-    cols += [c for c in ("position", "reliable") if c in m.columns]
-    out = {"top": top, "note": agenda.sentence, "reliability": verdict, "agenda": agenda_summary(agenda),
-           "effects": effects, "matrix": m[cols].to_dict("records") if len(m) else []}
-    if thresholds is not None:
-        out["thresholds"] = [_threshold_summary(t) for t in thresholds]
-    if segments is not None:
-        out["segment_differences"] = segments
-    return _jsonable(out)
 
 
 def segment_differences(client: Client, agenda, alpha: float = 0.05) -> list[dict]:

@@ -203,24 +203,30 @@ def value_note(client: Any) -> str:
             + "; contacts saved are associations (cases that miss a KPI may need contacts for other reasons).")
 
 
-def agenda_money_from_summary(agenda_actions: list[dict], actions_section: dict) -> list[dict]:
+def agenda_money_from_summary(agenda_actions: list, actions_section: Any) -> list[dict]:
     """Money next to each agenda action as summary.json holds them: the contacts saved per month by
     reaching the KPI's target (``actions.target_money``, matched by chain and KPI) and the value of
     the expected overall gain (``gain_overall`` times ``actions.value_per_point``), each with its
-    interval; ``{}`` for an action without either. Used where only summary.json is at hand."""
-    by_kpi = {(r.get("chain"), r.get("kpi")): r for r in actions_section.get("target_money") or []}
-    vpp = actions_section.get("value_per_point")
+    interval; ``{}`` for an action without either. Used where only summary.json is at hand.
+
+    ``agenda_actions`` are the agenda's actions and ``actions_section`` the ``actions`` section,
+    as models of :mod:`ipm_analysis.summary` or as the plain dicts of the file."""
+    from .summary import Actions
+
+    section = actions_section if isinstance(actions_section, Actions) else Actions.model_validate(actions_section)
+    by_kpi = {(r.chain, r.kpi): r for r in section.target_money}
+    vpp = section.value_per_point
     out = []
     for a in agenda_actions:
+        a = a if isinstance(a, dict) else a.model_dump()
+        gain, lo, hi = (a.get(k) for k in ("gain_overall", "gain_overall_ci_low", "gain_overall_ci_high"))
         row: dict = {}
         t = by_kpi.get((a.get("chain"), a.get("kpi")))
         if t is not None:
-            row.update({k: t.get(k) for k in ("contacts saved per month", "contacts saved 95% low",
-                                              "contacts saved 95% high", "cost saved per month",
-                                              "cost saved 95% low", "cost saved 95% high")})
-        if vpp is not None and a.get("gain_overall") is not None:
-            row.update({"value": a["gain_overall"] * vpp,
-                        "value 95% low": a.get("gain_overall_ci_low", math.nan) * vpp,
-                        "value 95% high": a.get("gain_overall_ci_high", math.nan) * vpp})
+            row.update({k: v for k, v in t.model_dump(by_alias=True).items()
+                        if k.startswith(("contacts saved", "cost saved"))})
+        if vpp is not None and gain is not None:
+            row.update({"value": gain * vpp, "value 95% low": (math.nan if lo is None else lo) * vpp,
+                        "value 95% high": (math.nan if hi is None else hi) * vpp})
         out.append(row)
     return out

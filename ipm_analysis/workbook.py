@@ -26,6 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .summary import ActionReviewRow, Agenda, GainRow, MoneyRow, Overview, Summary, TargetMoneyRow, parse
+
 WORKBOOK = "actions.xlsx"
 _PERCENT = "0.0%"
 _NUMBER = "0.0"
@@ -56,82 +58,80 @@ def _fmt_for(unit: str) -> str:
     return _PERCENT if unit == "share" else _NUMBER
 
 
-def write_workbook(summary: dict, path: str | Path) -> Path:
+def write_workbook(summary: Summary | dict, path: str | Path) -> Path:
     """Write the workbook for one client's ``summary`` to ``path`` (the caller writes atomically)."""
     from openpyxl import Workbook
 
+    s = parse(summary)
     wb = Workbook()
     wb.remove(wb.active)
-    overview = summary.get("overview", {})
-    chains = overview.get("chains", {})
-    agenda = summary.get("drivers", {}).get("agenda", {}) or {}
-    unit = agenda.get("kpi_unit", "points")
-    result = agenda.get("result_kpi") or (overview.get("result_kpi") or {}).get("name", "result KPI")
-    actions = agenda.get("actions") or []
+    overview = s.overview or Overview(client="", title="")
+    agenda = (s.drivers.agenda if s.drivers is not None else None) or Agenda()
+    unit = agenda.kpi_unit
+    result = agenda.result_kpi or (overview.result_kpi.name if overview.result_kpi else "result KPI")
+    actions = agenda.actions
     header = ["rank", "chain KPI", "chain", "chain owner", "owning link", "today", "target",
               f"expected gain among the chain's respondents ({unit})", "95% interval from", "95% interval to",
               f"expected gain on the overall {result} ({unit})", "95% interval from (overall)",
               "95% interval to (overall)"]
     rows = []
     for a in actions:
-        rows.append([a.get("rank"), a.get("name"), a.get("chain_name") or a.get("chain"), a.get("owner"),
-                     a.get("link"), a.get("current"), a.get("target"), a.get("gain"), a.get("gain_ci_low"),
-                     a.get("gain_ci_high"), a.get("gain_overall"), a.get("gain_overall_ci_low"),
-                     a.get("gain_overall_ci_high")])
+        rows.append([a.rank, a.name, a.chain_name or a.chain, a.owner, a.link, a.current, a.target, a.gain,
+                     a.gain_ci_low, a.gain_ci_high, a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high])
     ws = _sheet(wb, "Agenda", header, rows, {8: "+0.0;-0.0;0", 9: "+0.0;-0.0;0", 10: "+0.0;-0.0;0",
                                               11: "+0.0;-0.0;0", 12: "+0.0;-0.0;0", 13: "+0.0;-0.0;0"})
     for r, a in enumerate(actions, start=2):  # today and target in the KPI's own unit
         for c in (6, 7):
-            ws.cell(row=r, column=c).number_format = _fmt_for(a.get("unit", ""))
+            ws.cell(row=r, column=c).number_format = _fmt_for(a.unit or "")
     if not actions:
-        ws.append([None, agenda.get("sentence") or "No improvement agenda: no reliable driver was found."])
-    elif agenda.get("sentence"):
+        ws.append([None, agenda.sentence or "No improvement agenda: no reliable driver was found."])
+    elif agenda.sentence:
         ws.append([])
-        ws.append([None, agenda["sentence"]])
+        ws.append([None, agenda.sentence])
+
+    def chain_name(chain_id: str) -> str:
+        return overview.chain(chain_id).name
+
+    def chain_owner(chain_id: str) -> str | None:
+        return overview.chain(chain_id).owner
 
     kpi_rows, kpi_units = [], []
-    for k in overview.get("chain_kpis") or []:
-        owner = chains.get(k.get("chain"), {}).get("owner")
-        kpi_rows.append([chains.get(k.get("chain"), {}).get("name", k.get("chain")), owner, k.get("kpi_name"),
-                         k.get("link"), k.get("unit"), k.get("value"), k.get("ci_low"), k.get("ci_high"),
-                         k.get("target"), k.get("status"), k.get("n")])
-        kpi_units.append(k.get("unit", ""))
+    for k in overview.chain_kpis:
+        kpi_rows.append([chain_name(k.chain), chain_owner(k.chain), k.kpi_name, k.link, k.unit, k.value, k.ci_low,
+                         k.ci_high, k.target, k.status, k.n])
+        kpi_units.append(k.unit or "")
     ws = _sheet(wb, "Chain KPIs", ["chain", "chain owner", "chain KPI", "owning link", "unit", "value", "95% low",
                                    "95% high", "target", "status", "cases"], kpi_rows)
     for r, u in enumerate(kpi_units, start=2):
         for c in (6, 7, 8, 9):
             ws.cell(row=r, column=c).number_format = _fmt_for(u)
 
-    structure = [[result, chains.get(k.get("chain"), {}).get("name", k.get("chain")),
-                  chains.get(k.get("chain"), {}).get("owner"), k.get("kpi_name"), k.get("link")]
-                 for k in overview.get("chain_kpis") or []]
+    structure = [[result, chain_name(k.chain), chain_owner(k.chain), k.kpi_name, k.link] for k in overview.chain_kpis]
     _sheet(wb, "KPI structure", ["result KPI", "chain", "chain owner", "chain KPI", "owning link"], structure)
 
-    section = summary.get("actions") or {}
-    reviews = section.get("reviews") or []
-    if reviews:
-        cols = list(reviews[0])
-        _sheet(wb, "Actions taken", cols, [[r.get(c) for c in cols] for r in reviews])
-    gains = section.get("gains") or []
-    if gains:  # predicted at the start against realised
-        cols = list(gains[0])
-        _sheet(wb, "Predicted vs realised", cols, [[r.get(c) for c in cols] for r in gains])
-    cur = section.get("currency") or ""
-    money_cols = ["contacts saved per month", "contacts saved 95% low", "contacts saved 95% high",
-                  "cost saved per month", "cost saved 95% low", "cost saved 95% high", "value", "value 95% low",
-                  "value 95% high"]
-    if actions and (section.get("target_money") or section.get("value_per_point") is not None):
-        from .value import agenda_money_from_summary
+    section = s.actions
+    if section is not None:
+        for rows, model, title in ((section.reviews, ActionReviewRow, "Actions taken"),
+                                   (section.gains, GainRow, "Predicted vs realised")):
+            if rows:  # the actions measured; each predicted at its start against realised
+                cols = [f.alias or name for name, f in model.model_fields.items()]
+                _sheet(wb, title, cols, [list(r.model_dump(by_alias=True).values()) for r in rows])
+        cur = section.currency or ""
+        money_cols = ["contacts saved per month", "contacts saved 95% low", "contacts saved 95% high",
+                      "cost saved per month", "cost saved 95% low", "cost saved 95% high", "value", "value 95% low",
+                      "value 95% high"]
+        if actions and (section.target_money or section.value_per_point is not None):
+            from .value import agenda_money_from_summary
 
-        rows = [[a.get("rank"), a.get("name")] + [m.get(c) for c in money_cols]
-                for a, m in zip(actions, agenda_money_from_summary(actions, section))]
-        _sheet(wb, "Agenda money", ["rank", "chain KPI"] + [f"{c} ({cur})" if c.startswith(("cost", "value")) and cur
-                                                            else c for c in money_cols], rows)
-    for key, title in (("target_money", "Contacts at target"), ("money", "Actions money")):
-        rows = section.get(key) or []
-        if rows:
-            cols = list(rows[0])
-            _sheet(wb, title, cols, [[r.get(c) for c in cols] for r in rows])
+            rows = [[a.rank, a.name] + [m.get(c) for c in money_cols]
+                    for a, m in zip(actions, agenda_money_from_summary(actions, section))]
+            _sheet(wb, "Agenda money", ["rank", "chain KPI"] + [f"{c} ({cur})" if c.startswith(("cost", "value")) and cur
+                                                                else c for c in money_cols], rows)
+        for rows, model, title in ((section.target_money, TargetMoneyRow, "Contacts at target"),
+                                   (section.money, MoneyRow, "Actions money")):
+            if rows:
+                cols = [f.alias or name for name, f in model.model_fields.items()]
+                _sheet(wb, title, cols, [list(r.model_dump(by_alias=True).values()) for r in rows])
     path = Path(path)
     wb.save(path)
     return path

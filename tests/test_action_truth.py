@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipm_analysis import actions, report
+from ipm_analysis import actions, report, summary
 from ipm_analysis.data import load_client
 from ipm_analysis.demo import DEMO_CLIENTS, generate_client
 
@@ -123,7 +123,7 @@ def test_the_gain_predicted_at_the_start_is_calibrated_on_the_true_driver_effect
 
 def test_the_summary_section_is_plain_json_with_every_part(measured):
     (truth, section) = measured["koffie", SEEDS[0]]
-    out = json.loads(json.dumps(actions.summary_section(section)))
+    out = json.loads(json.dumps(summary.actions_section(section).model_dump(mode="json", by_alias=True)))
     assert set(out) == {"reviews", "sentences", "signals", "note", "gains", "gain_sentences", "money",
                         "target_money", "value_note", "currency", "cost_per_contact", "value_per_point"}
     assert len(out["gains"]) == len(section.reviews) == len(out["gain_sentences"])

@@ -12,6 +12,7 @@ import pytest
 from ipm_analysis.batch import FAILED_DIR, REPORT_HTML, run_batch, run_client
 
 from .conftest import write_client
+from .test_summary import check_report_summary
 
 
 def _notebook(folder, name, code):
@@ -92,6 +93,7 @@ def test_real_notebooks_run_on_the_tiny_client(tmp_path):
     assert runs[0].status == "ok", runs[0].message
     out = tmp_path / "reports" / "007"
     summary = json.loads((out / "summary.json").read_text())
+    check_report_summary(out)
     assert summary["overview"]["client"] == "007"
     assert summary["overview"]["result_kpi"] is None  # 4 responses: below the minimum base
     assert "below the minimum base" in (out / REPORT_HTML).read_text()
@@ -217,7 +219,7 @@ def test_notebook_tasks_in_any_order_make_the_same_report(monkeypatch):
         ran = nbformat.reads(result.files[p.name].decode("utf-8"), as_version=4)
         assert _text_outputs(ran) == _text_outputs(nbformat.read(p, as_version=4)), p.name
     summary = json.loads(result.files["summary.json"])
-    assert list(summary) == ["overview", "kpi_structure", "drivers", "journeys", "actions"]
+    assert list(summary) == ["schema_version", "overview", "kpi_structure", "drivers", "journeys", "actions"]
     assert b"<html" in result.files[REPORT_HTML][:2000].lower() and set(result.notebook_seconds) == {p.name for p in nbs}
 
 

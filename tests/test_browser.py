@@ -1,13 +1,15 @@
 """The reports as a reader's browser shows them: headless Chromium, network off.
 
-Builds the report of the fixture client and of one small demo client (once per module), then the
-portfolio index, and opens each page from disk (file://) in Debian's ``chromium``, driven over the
-DevTools protocol (see ``tests/chromium.py``). Every request the
+Builds the report of the fixture client and of one small demo client (once per module; the demo
+client first on its data cut one month early, then on all of it, so that its first screen says
+what changed since the last report), then the portfolio index, and opens each page from disk
+(file://) in Debian's ``chromium``, driven over the DevTools protocol (see ``tests/chromium.py``). Every request the
 page makes is recorded, and the network is cut three ways (DevTools offline mode, a dead proxy and
 a resolver that resolves nothing), so an outside request fails *and* is seen. Per page: no
 console error or uncaught exception, no request other than file: and data:, every image loaded
 and non-empty, no visible code cell, stderr output or traceback. A screenshot of the first screen
-(1280 x 800) goes to ``tests/artifacts/`` with a JSON of what was recorded.
+(1280 x 800; 1366 x 768 for the first-screen and portfolio-sorting tests) goes to
+``tests/artifacts/`` with a JSON of what was recorded.
 
 Skipped when no Chromium is installed (``.ci/run`` installs it; ``IPM_CHROMIUM`` names another
 binary).
@@ -25,9 +27,10 @@ import pytest
 
 from .chromium import CDP, VIEWPORT, chromium
 from .conftest import FIXTURE_CLIENT, ROOT
+from .test_summary import check_report_summary
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-DEMO = {"kind": "woonstad", "n_responses": 2000}  # a rating-scale client without an event log: quick
+DEMO = {"kind": "woonstad", "n_responses": 2000, "cut": "2025-12-01"}  # a rating-scale client without an event log: quick
 ALLOWED_SCHEMES = ("file:", "data:")
 
 
@@ -40,21 +43,53 @@ def browser(tmp_path_factory):
 # -- the reports --------------------------------------------------------------------------------
 
 
+def cut_copy(folder: Path, to: Path, before: str, targets: dict[str, float] | None = None) -> Path:
+    """A copy of a client folder as its export looked earlier: answers and cases from before
+    ``before``; ``targets`` (chain KPI id: target) as client.yaml had them then."""
+    import shutil
+
+    import pandas as pd
+    import yaml
+
+    shutil.copytree(folder, to)
+    cfg = yaml.safe_load((to / "client.yaml").read_text(encoding="utf-8"))
+    for chain in cfg["chains"]:
+        for kpi in chain["kpis"]:
+            if kpi["id"] in (targets or {}):
+                kpi["target"] = targets[kpi["id"]]
+    (to / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    for name, col in (("responses.csv", "responded_at"), ("cases.csv", "opened_at")):
+        t = pd.read_csv(to / name, dtype=str, keep_default_na=False)
+        t[pd.to_datetime(t[col]) < pd.Timestamp(before)].to_csv(to / name, index=False)
+    return to
+
+
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    """Reports of the fixture and one small demo client, and the portfolio index over them."""
+    """Reports of the fixture and one small demo client, and the portfolio index over them. The
+    demo client is reported twice into the same folder: first on its data cut one month early,
+    then on all of it, so that its report says what changed since the last one."""
     from ipm_analysis.batch import run_client
     from ipm_analysis.demo import generate_client
     from ipm_analysis.portfolio import write_portfolio
+    from ipm_analysis.summary import load
 
     tmp = tmp_path_factory.mktemp("browser-reports")
     out = tmp / "reports"
     demo = generate_client(DEMO["kind"], tmp / "clients" / DEMO["kind"], n_responses=DEMO["n_responses"])
+    # the earlier report had a lower target for one KPI (on target then, below it now): a crossing to show
+    earlier = cut_copy(demo.path, tmp / "earlier" / DEMO["kind"], DEMO["cut"], targets={"appointment_kept": 0.8})
+    first = run_client(earlier, out)
+    assert first.status == "ok", first.message
+    previous = load(first.report_dir / "summary.json")
     runs = {}
     for name, folder in (("fixture", FIXTURE_CLIENT), ("demo", demo.path)):
         runs[name] = run_client(folder, out)
     index = write_portfolio(out)
-    return {"runs": runs, "index": index, "out": out}
+    for run in runs.values():
+        if run.status == "ok":
+            check_report_summary(run.report_dir)
+    return {"runs": runs, "index": index, "out": out, "previous": previous}
 
 
 _COLLECT_JS = r"""
@@ -88,8 +123,11 @@ _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error
                         r"\.py:\d+: [A-Z]\w*Warning|^\s*File \".*\", line \d+", re.MULTILINE)
 
 
-def _open(cdp: CDP, url: str, shot: Path) -> dict:
-    """Load ``url`` in a fresh tab with the network off; return what the page did and shows."""
+def _open(cdp: CDP, url: str, shot: Path, viewport: tuple[int, int] = VIEWPORT, steps: tuple = ()) -> dict:
+    """Load ``url`` in a fresh tab with the network off; return what the page did and shows.
+
+    ``steps``: done in order once the page is loaded (clicks, measurements), each a JavaScript
+    expression or a function of (cdp, session); their values are ``page["steps"]``."""
     target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     try:
@@ -98,7 +136,7 @@ def _open(cdp: CDP, url: str, shot: Path) -> dict:
         cdp.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": 0,
                                                       "uploadThroughput": 0}, session=session)
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True}, session=session)
-        cdp.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
+        cdp.send("Emulation.setDeviceMetricsOverride", {"width": viewport[0], "height": viewport[1],
                                                         "deviceScaleFactor": 1, "mobile": False}, session=session)
         cdp.send("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
         cdp.events.clear()
@@ -110,6 +148,7 @@ def _open(cdp: CDP, url: str, shot: Path) -> dict:
         cdp.network_idle(session, nav["loaderId"])  # late requests (and the console messages before them) are seen
         page = cdp.send("Runtime.evaluate", {"expression": _COLLECT_JS, "returnByValue": True},
                         session=session)["result"]["value"]
+        page["steps"] = [step(cdp, session) if callable(step) else _evaluate(cdp, session, step) for step in steps]
         shot.parent.mkdir(parents=True, exist_ok=True)
         png = cdp.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False},
                        session=session)["data"]
@@ -137,6 +176,10 @@ def _open(cdp: CDP, url: str, shot: Path) -> dict:
     record["body_start"] = page["body"][:2000]
     shot.with_suffix(".json").write_text(json.dumps({"url": url, **record}, indent=2), encoding="utf-8")
     return page
+
+
+def _evaluate(cdp: CDP, session: str, js: str):
+    return cdp.send("Runtime.evaluate", {"expression": js, "returnByValue": True}, session=session)["result"].get("value")
 
 
 def _check_page(page: dict, what: str) -> None:
@@ -202,3 +245,115 @@ def test_the_checks_catch_a_page_that_calls_out_breaks_or_shows_code(browser, tm
     assert page["code"] and page["stderr"] and _TRACEBACK.search(page["body"])
     with pytest.raises(AssertionError, match="outside resources"):
         _check_page(page, "bad.html")
+
+
+_FIRST_SCREEN_JS = r"""
+(() => {
+  const box = el => el ? el.getBoundingClientRect().toJSON() : null;
+  const s = document.querySelector('.ipm-summary');
+  const part = sel => s ? s.querySelector(sel) : null;
+  return {summary: box(s), changes: box(part('.changes')), actions: box(part('.actions')),
+          off: box(part('.off-target')), result: box(part('.headline')),
+          text: s ? s.innerText : '', changesText: part('.changes') ? part('.changes').innerText : '',
+          scrollWidth: document.documentElement.scrollWidth};
+})()
+"""
+
+
+def test_first_screen_says_what_changed_since_the_last_report_on_a_laptop_screen(browser, reports):
+    """The demo client was reported on its data cut one month early, then on all of it: its first
+    screen (1366 x 768, no scrolling) holds the result KPI, what changed since the last report, the
+    three actions and the chains off target, and the movements are the ones the two summaries give
+    by hand."""
+    from ipm_analysis import present
+    from ipm_analysis.summary import load
+
+    run = reports["runs"]["demo"]
+    assert run.status == "ok", run.message
+    before, now = reports["previous"], load(run.report_dir / "summary.json")
+    width, height = 1366, 768
+    page = _open(browser, (run.report_dir / "report.html").as_uri(), ARTIFACTS / "report-demo-what-changed.png",
+                 viewport=(width, height), steps=(_FIRST_SCREEN_JS,))
+    _check_page(page, "the demo report after a second run")
+    shown = page["steps"][0]
+    for part in ("result", "changes", "actions", "off"):
+        assert shown[part] is not None, f"the first screen has no {part} block"
+        assert shown[part]["bottom"] <= height and shown[part]["right"] <= width, \
+            f"the {part} block is cut off at {width}x{height}: {shown[part]}"
+    assert shown["scrollWidth"] <= width
+    text = " ".join(shown["changesText"].split())
+    assert "What changed since the last report" in text
+    assert f"Previous report of {before.overview.report_date.isoformat()}" in text
+    # the result KPI (a mean on the 1-5 scale): difference and interval from the two reports' intervals
+    p, c = before.overview.result_kpi, now.overview.result_kpi
+    se = ((p.ci_high - p.ci_low) ** 2 + (c.ci_high - c.ci_low) ** 2) ** 0.5 / (2 * 1.959964)
+    diff = c.value - p.value
+    d, lo, hi = present.interval(diff, diff - 1.959964 * se, diff + 1.959964 * se, 2, signed=True)
+    assert f"a difference of {d} points on the scale (95% interval {lo} to {hi})" in text, text
+    assert ("beyond noise" if abs(diff) > 1.959964 * se else "no reliable change") in text
+    # chain KPIs that crossed their target, either way, and the new control-chart signals
+    old = {(k.chain, k.kpi): k.status for k in before.overview.chain_kpis}
+    crossed = [k for k in now.overview.chain_kpis if {old.get((k.chain, k.kpi)), k.status} ==
+               {"on target", "below target"}]
+    assert [k.kpi for k in crossed] == ["appointment_kept"]  # the target lowered in the earlier report
+    if crossed:
+        for k in crossed:
+            assert f"{k.kpi_name} ({k.link}) {'▲ now on target' if k.status == 'on target' else '▼ now below'}" in text
+        assert "(target 90%, was 80%)" in text
+    else:
+        assert "No chain KPI crossed its target." in text
+    seen = {(s.chain_kpi, s.month, s.signal) for s in before.actions.signals}
+    new = [s for s in now.actions.signals if (s.chain_kpi, s.month, s.signal) not in seen]
+    if new:
+        assert all(f"{s.chain_kpi} ({s.link}) {s.month}: {s.signal}" in text for s in new), text
+    else:
+        assert "No new control-chart signal." in text
+    # what summary.json says is what the screen says
+    assert now.changes is not None and now.changes.result_kpi.diff == pytest.approx(diff)
+    assert len(now.changes.crossed_target) == len(crossed) and len(now.changes.new_signals) == len(new)
+    # the fixture client was reported once: nothing to compare with
+    fixture = load(reports["runs"]["fixture"].report_dir / "summary.json")
+    assert fixture.changes is None
+    assert "What changed" not in (reports["runs"]["fixture"].report_dir / "report.html").read_text()
+
+
+_ROWS_JS = "[...document.querySelectorAll('#clients tbody tr')].map(r => r.cells[0].innerText.trim())"
+
+
+def _click_header(name: str) -> str:
+    return (f"(() => {{ const th = [...document.querySelectorAll('#clients thead th')]"
+            f".find(h => h.innerText.startsWith({json.dumps(name)})); th.querySelector('button').click(); "
+            f"return [th.getAttribute('aria-sort'), {_ROWS_JS}]; }})()")
+
+
+def _follow_first_report_link(cdp, session):
+    link = _evaluate(cdp, session, "(() => { const a = document.querySelector('#clients tbody a'); a.click(); "
+                                   "return a.href; })()")
+    cdp.wait_for("Page.loadEventFired", session)
+    return link, _evaluate(cdp, session, "({url: location.href, title: (document.querySelector('.ipm-summary h1') "
+                                         "|| {}).innerText})")
+
+
+def test_portfolio_sorts_by_a_column_and_links_to_the_reports(browser, reports):
+    """A click on a header sorts the clients by that column's values (not its text), a second click
+    reverses the order, and a client's link opens its report."""
+    from ipm_analysis.portfolio import collect
+
+    data = collect(reports["out"])
+    clients = [c for c in data.clients if c.result_kpi is not None and c.result_kpi.top_box_known()]
+    assert len(clients) >= 2, "the portfolio needs two clients with a result KPI to show sorting"
+    by_top_box = [c.title for c in sorted(clients, key=lambda c: c.result_kpi.top_box)]
+    by_below = [c.title for c in sorted(data.clients, key=lambda c: c.kpis_below_target / c.kpis_with_target)]
+    steps = (_ROWS_JS, _click_header("result KPI, common scale"), _click_header("result KPI, common scale"),
+             _click_header("chain KPIs below target"), _follow_first_report_link)
+    page = _open(browser, reports["index"].as_uri(), ARTIFACTS / "portfolio-sorted.png", viewport=(1366, 768),
+                 steps=steps)
+    _check_page(page, "reports/index.html")
+    start, up, down, below, (link, opened) = page["steps"]
+    assert len(start) == len(data.clients)
+    assert up == ["ascending", by_top_box] and down == ["descending", by_top_box[::-1]]
+    assert below[0] == "ascending" and [t for t in below[1] if t in by_below] == by_below
+    first = below[1][0]
+    row = next(c for c in data.clients if c.title == first)
+    assert link.endswith(f"/{row.report}") and opened["url"] == link
+    assert opened["title"] == row.title, "the link did not open the client's report"

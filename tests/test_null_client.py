@@ -18,6 +18,8 @@ from ipm_analysis.agenda import QUADRANTS, agenda_summary, improvement_agenda  #
 from ipm_analysis.batch import REPORT_HTML, report_notebooks, run_client  # noqa: E402
 from ipm_analysis.demo import generate_client  # noqa: E402
 
+from .test_summary import check_report_summary  # noqa: E402
+
 # koffie seed 2 gives importance shares outside their own bootstrap interval (the case that
 # crashed the importance figure); the other seeds and kinds vary the noise. At 95 % about one null
 # client in twenty shows a chance association (webwinkel seed 3 does): these seeds do not.
@@ -75,6 +77,7 @@ def test_null_client_full_report_says_no_reliable_driver(null_client, tmp_path):
     assert run.status == "ok", run.message
     html = (run.report_dir / REPORT_HTML).read_text()
     summary = json.loads((run.report_dir / "summary.json").read_text())
+    check_report_summary(run.report_dir)  # every demo kind's summary.json follows the schema
     assert summary["drivers"]["agenda"]["actions"] == [] and summary["drivers"]["top"] == []
     assert summary["drivers"]["agenda"]["reliable"] is False
     first_screen = html[: html.index("Improvement actions") + 2000]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ipm_analysis.summary_page import summary_html
 
-ACTION = {"rank": 1, "name": "On time", "link": "Planning", "owner": "Head of Service", "current_label": "80 %",
+ACTION = {"rank": 1, "chain": "inst", "kpi": "on_time", "name": "On time", "link": "Planning", "owner": "Head of Service", "current_label": "80 %",
           "target_label": "90 %", "gain_overall": 2.5, "gain_overall_ci_low": 1.0, "gain_overall_ci_high": 4.0}
 
 
 def _summary(actions, title="Koffie"):
     return {
-        "overview": {"title": title, "chains": {"inst": {"name": "Install <b>", "owner": "Head"}},
-                     "result_kpi": {"name": "NPS", "scale": "nps", "value": 19.6, "ci_low": 16.4, "ci_high": 22.6,
+        "overview": {"client": "koffie", "title": title, "chains": {"inst": {"name": "Install <b>", "owner": "Head"}},
+                     "result_kpi": {"name": "NPS", "scale": "nps", "measure": "nps", "value": 19.6, "ci_low": 16.4, "ci_high": 22.6,
                                     "n": 2000},
                      "linkage": {"responses": 2000, "linked": 1900, "rate": 0.95},
                      "chain_kpis": [{"chain": "inst", "kpi": "on_time", "kpi_name": "On time", "link": "Planning",

@@ -11,8 +11,8 @@ from ipm_analysis.workbook import write_workbook
 
 SUMMARY = {
     "overview": {
+        "client": "koffie", "title": "Koffie",
         "chains": {"installation": {"name": "Install a coffee machine", "owner": "Head of Operations"}},
-        "result_kpi": {"name": "NPS"},
         "chain_kpis": [
             {"chain": "installation", "kpi": "on_time", "kpi_name": "Installed on the promised day", "link": "Planning",
              "unit": "share", "n": 3387, "value": 0.7788, "ci_low": 0.7743, "ci_high": 0.7832, "target": 0.9,
@@ -60,7 +60,7 @@ def test_without_a_reliable_driver_the_agenda_says_so(tmp_path):
 def test_money_and_predicted_against_realised_sheets_follow_the_actions_section(tmp_path):
     summary = json.loads(json.dumps(SUMMARY))
     summary["actions"] = {
-        "reviews": [{"action": "Kit", "verdict": "worked"}],
+        "reviews": [{"action": "Kit", "measured on": "On time", "design": "difference in differences", "verdict": "worked"}],
         "gains": [{"action": "kit", "kpi": "on_time", "predicted gain": 5.4, "realised gain": 4.0,
                    "agreement": "as predicted"}],
         "target_money": [{"chain": "installation", "kpi": "on_time", "contacts saved per month": 16.2,
