@@ -37,7 +37,7 @@ from . import present
 
 __all__ = ["MANAGER_SECTIONS", "GLOSSARY", "CHECK_TAG", "html_table", "export_html", "report_html", "what_next_html",
            "strip_remote_assets", "manager_tag", "paragraph", "bullets", "linkage_sentence", "quality_html",
-           "segment_kpi_display", "drivers_html"]
+           "segment_kpi_display", "drivers_html", "with_chain_names", "chain_kpis_html"]
 
 #: The manager part's sections in reading order: (key, title, one line on what it holds).
 MANAGER_SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -215,12 +215,26 @@ def quality_html(findings: Any, missing: Any) -> str:
     return out
 
 
-def segment_kpi_display(table: Any) -> Any:
+def with_chain_names(client: Any, table: Any) -> Any:
+    """A chain-KPI table with the chains' names beside their ids (``chain_name``), as a reader
+    reads them."""
+    names = {c.id: c.name for c in client.config.chains}
+    return table.assign(chain_name=table["chain"].map(names).fillna(table["chain"]))
+
+
+def chain_kpis_html(client: Any, table: Any) -> str:
+    """The chain KPIs against their targets (:func:`ipm_analysis.report.chain_kpis`) as an HTML table."""
+    from .report import chain_kpi_display
+
+    return html_table(chain_kpi_display(with_chain_names(client, table)))
+
+
+def segment_kpi_display(client: Any, table: Any) -> Any:
     """Chain KPIs per segment group (:func:`ipm_analysis.report.segment_chain_kpis`) as a reader
     sees them: names, values and intervals in their units, the small-base mark in the status."""
     from .report import chain_kpi_display
 
-    shown = chain_kpi_display(table)
+    shown = chain_kpi_display(with_chain_names(client, table))
     shown.insert(0, "group", [str(g) for g in table["group"]])
     shown.insert(0, "segment", [str(s) for s in table["segment"]])
     return shown
@@ -375,6 +389,9 @@ def _split_notebook(nb) -> tuple[str, list, dict[str, list]]:
             continue
         placed = [keys[t] for t in tags if t in keys]
         if placed:
+            if cell.cell_type == "markdown":  # under the section's own heading: one level down
+                cell = copy.deepcopy(cell)
+                cell.source = _HEADING.sub(lambda h: "#" + h.group(1) + " ", cell.source)
             manager.setdefault(placed[0], []).append(cell)
             continue
         if cell.cell_type == "markdown":

@@ -293,7 +293,8 @@ def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
         pad_y = max(np.ptp(ys[ok]) if ok.any() else 1.0, 10.0) * 0.25
         if ok.any():
             ax.set_xlim(min(xs[ok].min(), 0) - pad_x, max(xs[ok].max(), 0) + pad_x)
-            ax.set_ylim(max(min(ys[ok].min(), 0) - pad_y, -5), ys[ok].max() + pad_y)
+            top = np.nanmax(np.r_[ys[ok], d["share_ci_high"].to_numpy(dtype=float)[ok] * 100])
+            ax.set_ylim(max(min(ys[ok].min(), 0) - pad_y, -5), top + pad_y)
         place_labels(ax, xs, ys, [_wrap(f"{n} ({k})", 22) for n, k in zip(d["name"], d["link"], strict=True)])
     legend_outside(ax)
     return ax
@@ -332,7 +333,8 @@ def place_labels(ax, x, y, labels, fontsize: float = MIN_FONT) -> list:
     from matplotlib.transforms import Bbox
 
     fig = ax.figure
-    renderer = fig.canvas.get_renderer()
+    get = getattr(fig.canvas, "get_renderer", None)
+    renderer = get() if get else fig._get_renderer()  # the inline backend's canvas has no renderer of its own
     axes_box = ax.get_window_extent(renderer)
     marker = 6 * fig.dpi / 72  # half a marker's width, in pixels
     points = [ax.transData.transform((xi, yi)) for xi, yi in zip(x, y, strict=True)]
