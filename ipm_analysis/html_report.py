@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import html
 import math
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,7 +38,8 @@ from . import present
 
 __all__ = ["MANAGER_SECTIONS", "GLOSSARY", "CHECK_TAG", "html_table", "export_html", "report_html", "what_next_html",
            "strip_remote_assets", "manager_tag", "paragraph", "bullets", "linkage_sentence", "quality_html",
-           "segment_kpi_display", "drivers_html", "with_chain_names", "chain_kpis_html"]
+           "segment_kpi_display", "drivers_html", "with_chain_names", "chain_kpis_html",
+           "write_pdf", "find_chromium", "PDF_FILE"]
 
 #: The manager part's sections in reading order: (key, title, one line on what it holds).
 MANAGER_SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -338,9 +340,15 @@ table.ipm-table th { border-bottom: 2px solid #90a4ae; }
 .ipm-glossary dd { margin-left: 1.2rem; }
 .jp-RenderedImage img, .jp-OutputArea-output img { max-width: 100%; height: auto; }
 @media print {
-  @page { size: A4; margin: 14mm 12mm; }
+  @page { size: A4; margin: 12mm 11mm; }
+  html, body { font-size: 9.5pt; }
+  .jp-Notebook { padding: 0 !important; }
+  .jp-Cell { padding: 0 !important; }
+  .ipm-summary, .ipm-toc, .ipm-part, .ipm-methods, .ipm-glossary { max-width: none; }
   .ipm-page-break { break-before: page; page-break-before: always; }
-  img, table.ipm-table, .jp-OutputArea-output { break-inside: avoid; page-break-inside: avoid; }
+  .jp-OutputArea-child { break-inside: auto !important; }
+  img, table.ipm-table tr { break-inside: avoid; page-break-inside: avoid; }
+  img { max-width: 100% !important; max-height: 120mm; width: auto !important; height: auto !important; }
   h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
   .ipm-toc a, .ipm-part a { color: inherit; text-decoration: none; }
   a.anchor-link { display: none; }
@@ -432,7 +440,6 @@ def export_html(notebook_paths: list[Path], html_path: Path, title: str, summary
     (:mod:`ipm_analysis.summary_page`); the manager part and the appendix follow as described in
     this module's docstring.
     """
-    import os
     import tempfile
 
     text = report_html(notebook_paths, title, summary)
@@ -459,9 +466,7 @@ def report_html(notebook_paths: list[Path], title: str, summary: dict | None = N
     merged.metadata["title"] = title
     parts = [_split_notebook(nb) for nb in notebooks]
 
-    cells = [_html_cell(STYLE, "ipm-style")]
-    if summary:
-        cells.append(_html_cell(summary_html(summary), "ipm-summary"))
+    cells = [_html_cell(STYLE + (summary_html(summary) if summary else ""), "ipm-summary")]
     toc_manager = [(f"m-{k}", t) for k, t, _ in MANAGER_SECTIONS]
     toc_appendix = []
     for i, (nb_title, appendix, _) in enumerate(parts):
@@ -520,3 +525,67 @@ def strip_remote_assets(html_text: str) -> str:
     """
     html_text = _SCRIPT.sub("", html_text)
     return _REMOTE_LINK.sub("", html_text)
+
+
+# -- PDF ---------------------------------------------------------------------------------------
+
+PDF_FILE = "report.pdf"
+CHROMIUM_ENV = "IPM_CHROMIUM"
+_CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def find_chromium() -> str | None:
+    """The Chromium (or Chrome) binary that prints the PDF: ``$IPM_CHROMIUM``, else the first on PATH."""
+    import shutil
+
+    named = os.environ.get(CHROMIUM_ENV)
+    if named:
+        return shutil.which(named) or (named if Path(named).is_file() else None)
+    for name in _CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def write_pdf(html_path: Path, pdf_path: Path | None = None, timeout: float = 180) -> Path:
+    """Print ``report.html`` to ``report.pdf`` (A4, the report's print style) with headless Chromium.
+
+    Offline: Chromium runs with a dead proxy and a resolver that resolves nothing, on a profile of
+    its own that is removed afterwards. Raises :class:`~ipm_analysis.errors.IpmError` with a
+    readable message when no Chromium is installed or printing fails; the HTML is left as it is.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    from .errors import IpmError
+
+    html_path = Path(html_path).resolve()
+    pdf_path = Path(pdf_path or html_path.with_name(PDF_FILE)).resolve()
+    binary = find_chromium()
+    if binary is None:
+        raise IpmError(f"{pdf_path.name} not written: no Chromium found to print it (on Debian or Ubuntu: "
+                       f"apt-get install chromium; or set {CHROMIUM_ENV} to a Chromium or Chrome binary). "
+                       f"{html_path.name} is written.")
+    profile = Path(tempfile.mkdtemp(prefix="ipm-pdf-"))
+    tmp = pdf_path.with_name(f".{pdf_path.name}.tmp-{os.getpid()}")
+    args = [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--no-default-browser-check", "--proxy-server=http://127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}", "--no-pdf-header-footer",
+            "--run-all-compositor-stages-before-draw", f"--print-to-pdf={tmp}", html_path.as_uri()]
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            raise IpmError(f"{pdf_path.name} not written: Chromium ({binary}) printed nothing (exit code "
+                           f"{done.returncode}{': ' + ' / '.join(tail) if tail else ''}). {html_path.name} is written.")
+        os.replace(tmp, pdf_path)
+    except subprocess.TimeoutExpired:
+        raise IpmError(f"{pdf_path.name} not written: Chromium took longer than {timeout:.0f} s to print "
+                       f"{html_path.name}. {html_path.name} is written.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        shutil.rmtree(profile, ignore_errors=True)
+    return pdf_path
