@@ -25,6 +25,7 @@ words, shares in percent, no NaN. Every client-supplied text is HTML-escaped.
 
 from __future__ import annotations
 
+import copy
 import functools
 import html
 import math
@@ -385,8 +386,6 @@ def _tags(cell) -> set[str]:
 
 def _split_notebook(nb) -> tuple[str, list, dict[str, list]]:
     """The notebook's title, its appendix cells and its manager cells by section."""
-    import copy
-
     title = ""
     appendix: list = []
     manager: dict[str, list] = {}
@@ -507,6 +506,13 @@ def report_html(notebook_paths: list[Path], title: str, summary: dict | None = N
     cells.append(_html_cell(METHODS_HTML.replace("<h2>How to read this report</h2>", ""), "ipm-methods"))
     cells.append(_html_cell('<div class=ipm-part><h2 id="a-glossary">Glossary</h2></div>' + _glossary_html(),
                             "ipm-glossary"))
+    seen: set[str] = set()
+    for n, cell in enumerate(cells):  # cell ids unique across the joined notebooks, and stable
+        cid = cell.get("id") or f"cell-{n}"
+        if cid in seen:
+            cell = cells[n] = copy.copy(cell)
+            cell["id"] = f"{cid}-{n}"[-64:]
+        seen.add(cell["id"])
     merged.cells = cells
     body, _ = _html_exporter().from_notebook_node(merged)
     return strip_remote_assets(body)
