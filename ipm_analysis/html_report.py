@@ -40,7 +40,7 @@ from . import present
 __all__ = ["MANAGER_SECTIONS", "GLOSSARY", "CHECK_TAG", "html_table", "export_html", "report_html", "what_next_html",
            "strip_remote_assets", "manager_tag", "paragraph", "bullets", "linkage_sentence", "quality_html",
            "segment_kpi_display", "drivers_html", "with_chain_names", "chain_kpis_html",
-           "write_pdf", "find_chromium", "PDF_FILE"]
+           "write_pdf", "find_chromium", "PDF_FILE", "heading", "named"]
 
 #: The manager part's sections in reading order: (key, title, one line on what it holds).
 MANAGER_SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -189,6 +189,25 @@ def paragraph(text: str | None) -> str:
     if not text:
         return ""
     return "".join(f"<p>{_e(line)}</p>" for line in str(text).split("\n") if line.strip())
+
+
+def heading(text: str, level: int = 3) -> str:
+    """A heading inside a section (escaped)."""
+    return f"<h{level}>{_e(text)}</h{level}>"
+
+
+def named(client: Any, frame: Any) -> Any:
+    """A display table with chain and chain-KPI names in place of their ids (columns ``chain``
+    and ``kpi``), as a reader reads them."""
+    chains = {c.id: c.name for c in client.config.chains}
+    kpis = {k.id: k.name for c in client.config.chains for k in c.kpis}
+    out = frame.copy()
+    if "chain" in out:
+        out["chain"] = [chains.get(v, v) for v in out["chain"]]
+    if "kpi" in out:
+        out["kpi"] = [kpis.get(v, v) for v in out["kpi"]]
+        out = out.rename(columns={"kpi": "chain KPI"})
+    return out
 
 
 def bullets(lines: Iterable[str]) -> str:
@@ -349,7 +368,7 @@ table.ipm-table th { border-bottom: 2px solid #90a4ae; }
   .ipm-page-break { break-before: page; page-break-before: always; }
   .jp-OutputArea-child { break-inside: auto !important; }
   img, table.ipm-table tr { break-inside: avoid; page-break-inside: avoid; }
-  img { max-width: 100% !important; max-height: 120mm; width: auto !important; height: auto !important; }
+  img { max-width: 100% !important; max-height: 100mm; width: auto !important; height: auto !important; }
   h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
   .ipm-toc a, .ipm-part a { color: inherit; text-decoration: none; }
   a.anchor-link { display: none; }
