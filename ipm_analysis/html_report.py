@@ -94,7 +94,7 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
 SMALL_MARK = "†"
 _SMALL_FLAGS = ("small base", "small_base")
 _SMALL_TEXT = re.compile(r"\s*\(small base\)\s*$")
-_MISSING = {"", "nan", "none", "n/a", "nat", "<na>"}
+_MISSING = {"", "nan", "n/a", "nat", "<na>"}  # "none" may be a category (no deviation)
 
 
 def manager_tag(key: str) -> str:
