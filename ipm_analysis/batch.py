@@ -63,6 +63,7 @@ nbformat = _import_nbformat()
 from .config import check_client_id, load_config
 from .data import CACHE_ENV
 from .errors import IpmError
+from .html_report import export_html, strip_remote_assets  # noqa: F401 - the report's exporter
 
 KERNEL_NAME = "python3"
 NOTEBOOK_PATTERN = re.compile(r"^\d{2}_.+\.ipynb$")
@@ -575,65 +576,6 @@ def _short_error(e: BaseException) -> str:
     if type(e).__name__ == "PapermillExecutionError":
         return f"cell {getattr(e, 'exec_count', '?')} raised {e.ename}: {e.evalue}"[:500]
     return f"{type(e).__name__}: {e}"[:500]
-
-
-# -- HTML export --------------------------------------------------------------------------------
-
-def _html_cell(html_text: str, cell_id: str):
-    cell = nbformat.v4.new_code_cell("", id=cell_id)  # a fixed id: the same inputs, the same HTML
-    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html_text})]
-    return cell
-
-
-@functools.lru_cache(maxsize=1)
-def _html_exporter():
-    """One exporter per process: building one compiles its templates (0.1 s), once per report
-    otherwise; converting a notebook leaves it as it was."""
-    from nbconvert import HTMLExporter
-
-    return HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                        exclude_output_prompt=True)
-
-
-def export_html(notebook_paths: list[Path], html_path: Path, title: str, summary: dict | None = None) -> None:
-    """Join executed notebooks into one code-free HTML report that opens offline.
-
-    With ``summary`` (the client's summary.json), the report opens with the manager summary and
-    closes with the methods note (see :mod:`ipm_analysis.summary_page`).
-    """
-    from .summary_page import METHODS_HTML, summary_html
-
-    merged = nbformat.v4.new_notebook()
-    merged.metadata = nbformat.read(str(notebook_paths[0]), as_version=4).metadata
-    merged.metadata["title"] = title
-    if summary:
-        merged.cells.append(_html_cell(summary_html(summary), "ipm-summary"))
-    for p in notebook_paths:
-        nb = nbformat.read(str(p), as_version=4)
-        for cell in nb.cells:
-            tags = cell.get("metadata", {}).get("tags", [])
-            if "parameters" in tags or "injected-parameters" in tags or "remove-cell" in tags:
-                continue
-            merged.cells.append(cell)
-    if summary:
-        merged.cells.append(_html_cell(METHODS_HTML, "ipm-methods"))
-    body, _ = _html_exporter().from_notebook_node(merged)
-    _atomic_write_text(html_path, strip_remote_assets(body))
-
-
-_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.I | re.S)
-_REMOTE_LINK = re.compile(r"<link[^>]*\bhref=[\"']https?://[^>]*>", re.I)
-
-
-def strip_remote_assets(html: str) -> str:
-    """Drop every script and every stylesheet loaded from an outside host.
-
-    nbconvert's template loads RequireJS, MathJax and Mermaid from public CDNs. The report needs
-    none of them (its outputs are static images, tables and text), and a client's report must
-    open offline without calling out.
-    """
-    html = _SCRIPT.sub("", html)
-    return _REMOTE_LINK.sub("", html)
 
 
 # -- writing: in the submitting process ---------------------------------------------------------

@@ -100,9 +100,10 @@ def demo(out_root: Path, size: str) -> None:
 @click.option("--fail-fast", is_flag=True, help="Stop the batch at the first failing client.")
 @click.option("--force", is_flag=True, help="Also run clients whose report is up to date.")
 @click.option("--serial", is_flag=True, help="Run in this process, without Dask (for debugging).")
+@click.option("--pdf", is_flag=True, help="Also print each client's report to report.pdf (needs Chromium).")
 def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks_dir: Path | None,
         scheduler: str | None, n_workers: int | None, worker_timeout: float | None, fail_fast: bool, force: bool,
-        serial: bool) -> None:
+        serial: bool, pdf: bool) -> None:
     """Execute every report notebook per client into reports/<client>/ (notebooks + HTML)."""
     import time
 
@@ -135,6 +136,7 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
 
     runs = run_batch(dirs, out_root, notebooks_dir, on_done=progress, scheduler=scheduler, n_workers=n_workers,
                      fail_fast=fail_fast, force=force, serial=serial, worker_timeout=worker_timeout)
+    pdf_failed = _write_pdfs(runs) if pdf else False
     try:
         index = write_portfolio(out_root)
     except OSError as e:  # e.g. a full disk: the client reports stand; the index is the old one
@@ -145,9 +147,34 @@ def run(client_dirs: tuple[Path, ...], use_demo: bool, out_root: Path, notebooks
         click.echo(f"{r.client_id:<20} {r.status:<9} {r.seconds:7.1f}  {r.report_dir or ''}")
     n_bad = sum(r.status not in ("ok", "skipped") for r in runs)
     click.echo(f"{len(runs) - n_bad} of {len(runs)} client(s) ok; portfolio index: {index}")
-    if n_bad or str(index).startswith("not written"):
+    if n_bad or pdf_failed or str(index).startswith("not written"):
         all_invalid = n_bad and all(r.status == "invalid" for r in runs if r.status != "skipped")
         sys.exit(2 if all_invalid else 1)
+
+
+def _write_pdfs(runs: list) -> bool:
+    """``report.pdf`` beside each written report (a report skipped as up to date gets one when it
+    has none); True when one could not be printed. The HTML reports stand either way."""
+    from .html_report import PDF_FILE, find_chromium, write_pdf
+
+    todo = [r for r in runs if r.report_dir is not None and (r.status == "ok" or (
+        r.status == "skipped" and not (Path(r.report_dir) / PDF_FILE).is_file()))]
+    if not todo:
+        return False
+    if find_chromium() is None:
+        click.echo(f"Error: {PDF_FILE} not written: no Chromium found to print it (on Debian or Ubuntu: apt-get "
+                   "install chromium; or set IPM_CHROMIUM to a Chromium or Chrome binary). The HTML reports are "
+                   "written.", err=True)
+        return True
+    failed = False
+    for r in todo:
+        try:
+            write_pdf(Path(r.report_dir) / "report.html")
+            click.echo(f"{r.client_id}: {PDF_FILE} written")
+        except IpmError as e:
+            click.echo(f"Error: {r.client_id}: {e}", err=True)
+            failed = True
+    return failed
 
 
 def _check_writable(out_root: Path) -> None:

@@ -15,6 +15,9 @@ import pandas as pd
 import seaborn as sns
 
 STATUS_COLOURS = {"on target": "#2e7d32", "below target": "#c62828", "no target": "#757575"}
+#: The smallest text in a figure, in points: 9 pt reads at laptop width when the image is shown
+#: at its own size (the report never scales figures down on a 1366 px screen).
+MIN_FONT = 9
 PALETTE = ["#1f4e79", "#e07b39", "#3a923a", "#c03d3e", "#9372b2", "#845b53", "#d684bd", "#7f7f7f"]
 
 
@@ -112,7 +115,7 @@ def interval_line(data: pd.DataFrame, x: str, y: str, low: str, high: str, *, ax
     ax.set_ylabel(ylabel or y)
     if title:
         ax.set_title(title)
-    ax.legend(loc="best", fontsize=8)
+    legend_outside(ax)
     return ax
 
 
@@ -162,9 +165,9 @@ def kpi_structure(config, status: pd.DataFrame | None = None):
         for k in chain.kpis:
             st = status_of.get((chain.id, k.id), "no data")
             colour = STATUS_COLOURS.get(st, "#9e9e9e")
-            ax.annotate(_wrap(k.name, 24), (x_kpi, y), ha="center", va="center", fontsize=8, color="white",
+            ax.annotate(_wrap(k.name, 24), (x_kpi, y), ha="center", va="center", fontsize=MIN_FONT, color="white",
                         bbox={**box, "fc": colour, "ec": colour})
-            ax.annotate(_wrap(k.link, 16), (x_link, y), ha="center", va="center", fontsize=8,
+            ax.annotate(_wrap(k.link, 16), (x_link, y), ha="center", va="center", fontsize=MIN_FONT,
                         bbox={**box, "fc": "#eceff1", "ec": "#90a4ae"})
             ax.plot([x_kpi, x_link], [y, y], color="#90a4ae", lw=1, zorder=0)
             ys.append(y)
@@ -173,7 +176,7 @@ def kpi_structure(config, status: pd.DataFrame | None = None):
         for yk in ys:
             ax.plot([x_chain, x_kpi], [yc, yk], color="#90a4ae", lw=1, zorder=0)
         ax.annotate(_wrap(f"{chain.name}\nowner: {chain.owner}", 26), (x_chain, yc), ha="center", va="center",
-                    fontsize=8, bbox={**box, "fc": "#e3f2fd", "ec": PALETTE[0]})
+                    fontsize=MIN_FONT, bbox={**box, "fc": "#e3f2fd", "ec": PALETTE[0]})
         chain_ys.append(yc)
         y -= 1
     yr = sum(chain_ys) / len(chain_ys)
@@ -183,10 +186,10 @@ def kpi_structure(config, status: pd.DataFrame | None = None):
                 fontweight="bold", bbox={**box, "fc": PALETTE[0], "ec": PALETTE[0]})
     for x, label in ((x_result, "result KPI"), (x_chain, "chain (owner)"), (x_kpi, "chain KPI"),
                      (x_link, "owning link")):
-        ax.text(x, n_rows - 0.05, label, ha="center", va="bottom", fontsize=8, color="#555555")
+        ax.text(x, n_rows - 0.05, label, ha="center", va="bottom", fontsize=MIN_FONT, color="#555555")
     shown = {**STATUS_COLOURS, "no data": "#9e9e9e"}
     handles = [plt.Line2D([], [], marker="s", ls="", color=c, label=s) for s, c in shown.items()]
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=4, fontsize=8)
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=4, fontsize=MIN_FONT)
     ax.set_title("KPI structure: which chain KPIs, owned by which link, feed the result KPI", pad=18)
     fig.tight_layout()
     return fig
@@ -222,7 +225,7 @@ def kpi_months(table: pd.DataFrame, col_wrap: int = 3):
         ax.set_title(_wrap(f"{d['kpi_name'].iloc[0]} ({d['link'].iloc[0]})", 34), fontsize=9)
         ax.set_ylabel(ylabel)
         ax.set_xlabel("month")
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=MIN_FONT)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle("Chain KPIs by month (band: 95% interval; dashed: target; hollow: small base)", fontsize=10)
@@ -267,7 +270,9 @@ QUADRANT_COLOURS = {"fix first": "#c62828", "keep up": "#2e7d32", "possible over
 def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
     """Importance (share of explained variance, with interval) against distance to target.
 
-    One point per chain KPI; the quadrant colours follow the matrix's ``quadrant`` column.
+    One point per chain KPI; the quadrant colours follow the matrix's ``quadrant`` column. Labels
+    are placed around their point so that no two overlap (:func:`place_labels`); the legend sits
+    beside the axes, off the data.
     """
     ax = ax or plt.subplots(figsize=(8, 5))[1]
     d = matrix.dropna(subset=["share"]).reset_index(drop=True)
@@ -277,14 +282,97 @@ def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
     for q, g in d.groupby("quadrant"):
         ax.scatter(g["gap_relative"] * 100, g["share"] * 100, s=60, color=QUADRANT_COLOURS.get(q, PALETTE[0]),
                    label=q, zorder=2)
-    for xi, yi, name, link in zip(x, y, d["name"], d["link"]):
-        ax.annotate(_wrap(f"{name} ({link})", 22), (xi, yi), xytext=(5, 4), textcoords="offset points", fontsize=7)
     ax.axvline(0, color="#555555", lw=0.8)
-    ax.set_xlabel("performance: distance to target (% of target; right = better than target)")
-    ax.set_ylabel("importance: share of explained variance in its chain (%)")
+    ax.set_xlabel(_wrap("performance: distance to target (% of target; right = better than target)", 60))
+    ax.set_ylabel(_wrap("importance: share of explained variance in its chain (%)", 40))
     ax.set_title(title or "Importance against performance")
-    ax.legend(loc="best", fontsize=8)
+    if len(d):
+        xs, ys = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        pad_x = max(np.ptp(xs[ok]) if ok.any() else 1.0, 10.0) * 0.35
+        pad_y = max(np.ptp(ys[ok]) if ok.any() else 1.0, 10.0) * 0.25
+        if ok.any():
+            ax.set_xlim(min(xs[ok].min(), 0) - pad_x, max(xs[ok].max(), 0) + pad_x)
+            top = np.nanmax(np.r_[ys[ok], d["share_ci_high"].to_numpy(dtype=float)[ok] * 100])
+            ax.set_ylim(max(min(ys[ok].min(), 0) - pad_y, -5), top + pad_y)
+        place_labels(ax, xs, ys, [_wrap(f"{n} ({k})", 22) for n, k in zip(d["name"], d["link"], strict=True)])
+    legend_outside(ax)
     return ax
+
+
+def legend_outside(ax, **kwargs):
+    """The legend beside the axes (right, top-aligned), off the data; none when nothing is labelled."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not kwargs.get("handles") and not handles:
+        return None
+    return ax.legend(fontsize=MIN_FONT, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0, **kwargs)
+
+
+_OFFSETS = [(6, 5, "left", "bottom"), (6, -5, "left", "top"), (-6, 5, "right", "bottom"), (-6, -5, "right", "top"),
+            (0, 9, "center", "bottom"), (0, -9, "center", "top"), (10, 0, "left", "center"), (-10, 0, "right", "center"),
+            (14, 16, "left", "bottom"), (-14, 16, "right", "bottom"), (14, -16, "left", "top"),
+            (-14, -16, "right", "top"), (0, 24, "center", "bottom"), (0, -24, "center", "top"),
+            (24, 30, "left", "bottom"), (-24, 30, "right", "bottom"), (24, -30, "left", "top"),
+            (-24, -30, "right", "top")]
+
+
+def _overlap(a, b) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(ax, x, y, labels, fontsize: float = MIN_FONT) -> list:
+    """Label each point so that no two labels overlap each other or a point, inside the axes.
+
+    Greedy: points from top to bottom, each label tries offsets around its point in turn
+    (closest first) and takes the first that touches no earlier label, no marker and stays in
+    the axes; when none is free, the one with the least overlap (then with a leader line).
+    Returns the text objects.
+    """
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    get = getattr(fig.canvas, "get_renderer", None)
+    renderer = get() if get else fig._get_renderer()  # the inline backend's canvas has no renderer of its own
+    axes_box = ax.get_window_extent(renderer)
+    marker = 6 * fig.dpi / 72  # half a marker's width, in pixels
+    points = [ax.transData.transform((xi, yi)) for xi, yi in zip(x, y, strict=True)]
+    taken = [Bbox.from_extents(px - marker, py - marker, px + marker, py + marker) for px, py in points]
+    texts = []
+    order = sorted(range(len(points)), key=lambda i: -points[i][1])
+    for i in order:
+        best = None
+        for dx, dy, ha, va in _OFFSETS:
+            t = ax.annotate(labels[i], (x[i], y[i]), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                            fontsize=fontsize)
+            box = t.get_window_extent(renderer).expanded(1.05, 1.1)
+            cost = sum(_overlap(box, b) for b in taken)
+            outside = (max(axes_box.x0 - box.x0, 0) + max(box.x1 - axes_box.x1, 0)
+                       + max(axes_box.y0 - box.y0, 0) + max(box.y1 - axes_box.y1, 0))
+            cost += outside * box.height
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, t, box, abs(dx) + abs(dy) > 20)
+            else:
+                t.remove()
+            if cost == 0:
+                break
+        _, t, box, far = best
+        if far:
+            px, py = points[i]
+            ax.annotate("", (x[i], y[i]), xytext=(min(max(px, box.x0), box.x1), min(max(py, box.y0), box.y1)),
+                        textcoords="figure pixels", arrowprops={"arrowstyle": "-", "color": "#999999", "lw": 0.6})
+        taken.append(box)
+        texts.append(t)
+    return texts
+
+
+def nothing_to_show(values) -> bool:
+    """True when a chart of ``values`` would be empty: no value, or every value zero or missing."""
+    a = np.asarray(values, dtype=float)
+    return a.size == 0 or not np.any(np.nan_to_num(a) != 0)
 
 
 def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: str = "", title: str = "",
@@ -302,14 +390,14 @@ def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: st
         if at < len(d) - 1:
             ax.axvline(at + 0.5, color=STATUS_COLOURS["below target"], ls="--", lw=1,
                        label=f"threshold: beyond {knot:g}")
-            ax.legend(loc="best", fontsize=8)
+            legend_outside(ax)
     _intervals(ax, pos, d["kpi_ci_low"], d["kpi_ci_high"], colour=PALETTE[0])
     ax.plot(pos, d["kpi"], "o-", color=PALETTE[0])
     if "small_base" in d and d["small_base"].any():
         f = d[d["small_base"]]
         ax.scatter(pos[d["small_base"].to_numpy()], f["kpi"], s=80, facecolors="white", edgecolors=PALETTE[1],
                    zorder=3)
-    ax.set_xticks(pos, [_wrap(b, 12) for b in d["bin"]], fontsize=8)
+    ax.set_xticks(pos, [_wrap(b, 12) for b in d["bin"]], fontsize=MIN_FONT)
     ax.set_xlabel(xlabel or "bin")
     ax.set_ylabel(ylabel or "result KPI")
     if title:
@@ -325,7 +413,7 @@ def top_variants(variants: pd.DataFrame, n: int = 8, *, designed: tuple | None =
     colours = [STATUS_COLOURS["on target"] if designed is not None and tuple(a) == tuple(designed) else PALETTE[0]
                for a in d["activities"]]
     ax.barh(np.arange(len(d)), d["share"] * 100, color=colours)
-    ax.set_yticks(np.arange(len(d)), labels, fontsize=7)
+    ax.set_yticks(np.arange(len(d)), labels, fontsize=MIN_FONT)
     ax.invert_yaxis()
     ax.set_xlabel("% of cases")
     ax.set_title(title or "Most frequent journeys")
@@ -336,7 +424,7 @@ def top_variants(variants: pd.DataFrame, n: int = 8, *, designed: tuple | None =
         handles = [Patch(color=STATUS_COLOURS["on target"], label="as designed"),
                    Patch(color=PALETTE[0], label="deviating")] if shown else [
             Patch(color=PALETTE[0], label="deviating (the designed journey is not among these)")]
-        ax.legend(handles=handles, fontsize=7, loc="lower right")
+        legend_outside(ax, handles=handles)
     return ax
 
 
@@ -349,7 +437,7 @@ def step_deviations(table: pd.DataFrame, *, ax=None, title: str = ""):
     ax.set_xlabel("designed step")
     ax.set_ylabel("% of cases")
     ax.set_title(title or "Deviation from the designed journey, per step")
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     return ax
 
 
@@ -379,5 +467,5 @@ def control_chart(table: pd.DataFrame, *, kind: str = "p", ax=None, title: str =
     ax.set_xlabel("month")
     ax.set_ylabel(ylabel or ("% of cases" if kind == "p" else "value"))
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    legend_outside(ax)
     return ax

@@ -31,6 +31,8 @@ from .test_summary import check_report_summary
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DEMO = {"kind": "woonstad", "n_responses": 2000, "cut": "2025-12-01"}  # a rating-scale client without an event log: quick
+# the third demo client, small; the fixture client stands for koffie (same shape, NPS and event log)
+MORE_DEMOS = {"webwinkel": 1500}
 ALLOWED_SCHEMES = ("file:", "data:")
 
 
@@ -82,8 +84,11 @@ def reports(tmp_path_factory):
     first = run_client(earlier, out)
     assert first.status == "ok", first.message
     previous = load(first.report_dir / "summary.json")
+    folders = [("fixture", FIXTURE_CLIENT), ("demo", demo.path)]
+    for kind, n in MORE_DEMOS.items():
+        folders.append((kind, generate_client(kind, tmp / "clients" / kind, n_responses=n).path))
     runs = {}
-    for name, folder in (("fixture", FIXTURE_CLIENT), ("demo", demo.path)):
+    for name, folder in folders:
         runs[name] = run_client(folder, out)
     index = write_portfolio(out)
     for run in runs.values():
@@ -196,7 +201,10 @@ def _check_page(page: dict, what: str) -> None:
     assert page["body"].strip(), f"{what} is empty"
 
 
-@pytest.mark.parametrize("name", ["fixture", "demo"])
+CLIENTS = ["fixture", "demo", *MORE_DEMOS]
+
+
+@pytest.mark.parametrize("name", CLIENTS)
 def test_client_report_renders_offline_without_code_or_errors(browser, reports, name):
     run = reports["runs"][name]
     if run.status != "ok":
@@ -256,6 +264,42 @@ _FIRST_SCREEN_JS = r"""
           off: box(part('.off-target')), result: box(part('.headline')),
           text: s ? s.innerText : '', changesText: part('.changes') ? part('.changes').innerText : '',
           scrollWidth: document.documentElement.scrollWidth};
+})()
+"""
+
+
+# -- the report a manager reads ------------------------------------------------------------------
+
+LAPTOP = (1366, 768)
+
+_MANAGER_JS = r"""
+(() => {
+  const visible = el => {
+    const s = getComputedStyle(el); const r = el.getBoundingClientRect();
+    return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0;
+  };
+  const start = document.getElementById('for-managers'), end = document.getElementById('appendix');
+  const inManager = el => !!start && !!end
+    && !!(start.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)
+    && !!(end.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING);
+  const text = el => (el.innerText || '').trim();
+  const toc = [...document.querySelectorAll('nav.ipm-toc a[href^="#"]')].map(a => {
+    const id = decodeURIComponent(a.getAttribute('href').slice(1));
+    return {id, found: !!document.getElementById(id)};
+  });
+  const tables = [...document.querySelectorAll('table')].filter(t => inManager(t) && visible(t)).map(t => ({
+    head: [...t.querySelectorAll('thead th')].map(text),
+    bodyTh: t.querySelectorAll('tbody th').length,
+    cells: [...t.querySelectorAll('td')].map(text),
+    sig: text(t)}));
+  const pres = [...document.querySelectorAll('pre')].filter(p => inManager(p) && visible(p) && text(p))
+    .map(p => text(p).slice(0, 200));
+  const paras = [...document.querySelectorAll('p, li')].filter(p => inManager(p) && visible(p))
+    .map(text).filter(t => t.length > 40);
+  const images = [...document.images].filter(visible).map(i => ({
+    natural: i.naturalWidth, shown: i.getBoundingClientRect().width, manager: inManager(i)}));
+  return {toc, tables, pres, paras, images, height: document.documentElement.scrollHeight,
+          width: document.documentElement.scrollWidth};
 })()
 """
 
@@ -357,3 +401,86 @@ def test_portfolio_sorts_by_a_column_and_links_to_the_reports(browser, reports):
     row = next(c for c in data.clients if c.title == first)
     assert link.endswith(f"/{row.report}") and opened["url"] == link
     assert opened["title"] == row.title, "the link did not open the client's report"
+
+
+def _manager_view(cdp: CDP, url: str, shots: Path) -> dict:
+    """Open ``url`` at laptop size; the facts of its manager part; first-screen and full-page shots."""
+    target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    try:
+        cdp.send("Page.enable", session=session)
+        cdp.send("Network.enable", session=session)
+        cdp.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": 0,
+                                                      "uploadThroughput": 0}, session=session)
+        cdp.send("Emulation.setDeviceMetricsOverride", {"width": LAPTOP[0], "height": LAPTOP[1],
+                                                        "deviceScaleFactor": 1, "mobile": False}, session=session)
+        cdp.events.clear()
+        cdp.send("Page.navigate", {"url": url}, session=session)
+        cdp.wait_for("Page.loadEventFired", session)
+        cdp.send("Runtime.evaluate", {"expression": "Promise.all([...document.images].map(i => i.decode()"
+                                      ".catch(() => null)))", "awaitPromise": True}, session=session)
+        facts = cdp.send("Runtime.evaluate", {"expression": _MANAGER_JS, "returnByValue": True},
+                         session=session)["result"]["value"]
+        shots.mkdir(parents=True, exist_ok=True)
+        first = cdp.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
+        (shots / "first-screen.png").write_bytes(base64.b64decode(first))
+        full = cdp.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": LAPTOP[0], "height": min(facts["height"], 30000), "scale": 1}},
+            session=session, timeout=120)["data"]
+        (shots / "full-page.png").write_bytes(base64.b64decode(full))
+        # an anchor of the contents takes the reader to its section
+        anchor = facts["toc"][-1]["id"] if facts["toc"] else ""
+        facts["scrolled"] = cdp.send("Runtime.evaluate", {"expression": (
+            f"(() => {{ location.hash = {json.dumps('#' + anchor)}; return window.scrollY; }})()"),
+            "returnByValue": True}, session=session)["result"]["value"]
+    finally:
+        cdp.send("Target.closeTarget", {"targetId": target})
+    return facts
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+def test_manager_part_reads_as_a_report(browser, reports, name):
+    """Contents with working anchors; in the manager part no printed text table, no table twice, no
+    index, flag or NaN cell, no sentence twice; every figure shown at its own size (so its 9 pt
+    text reads at 9 pt on a 1366 px laptop). Screenshots: tests/artifacts/<client>/."""
+    run = reports["runs"][name]
+    assert run.status == "ok", run.message
+    facts = _manager_view(browser, (run.report_dir / "report.html").as_uri(), ARTIFACTS / f"manager-{name}")
+    assert len(facts["toc"]) >= 7 and all(t["found"] for t in facts["toc"]), facts["toc"]
+    assert facts["scrolled"] > 0, "the last link of the contents does not move the page"
+    assert not facts["pres"], f"text tables in the manager part: {facts['pres'][:2]}"
+    sigs = [t["sig"] for t in facts["tables"]]
+    assert len(sigs) == len(set(sigs)), "a table is shown twice in the manager part"
+    for t in facts["tables"]:
+        assert t["bodyTh"] == 0 and all(h.strip() for h in t["head"]), f"an index column: {t['head']}"
+        assert not [h for h in t["head"] if re.search(r"small.?base|flag", h, re.I)], f"a flag column: {t['head']}"
+        assert not [c for c in t["cells"] if c.strip().lower() in ("nan", "nat", "true", "false")], t["cells"]
+        assert not [c for c in t["cells"] if re.search(r"\de-\d", c)], t["cells"]
+    dup = {p for p in facts["paras"] if facts["paras"].count(p) > 1}
+    assert not dup, f"sentences shown twice in the manager part: {list(dup)[:2]}"
+    assert any(i["manager"] for i in facts["images"]), "no figure in the manager part"
+    shrunk = [i for i in facts["images"] if i["shown"] < 0.96 * i["natural"]]
+    assert not shrunk, f"figures shown smaller than drawn (text under 9 pt at {LAPTOP[0]} px): {shrunk}"
+    assert facts["width"] <= LAPTOP[0], "the report is wider than a laptop screen"
+
+
+@pytest.mark.parametrize("name", CLIENTS)
+def test_pdf_holds_the_agenda_and_a_short_manager_part(reports, name, tmp_path):
+    """report.pdf opens, holds the improvement agenda, and the manager part (up to the appendix
+    heading) takes at most 8 A4 pages."""
+    from pypdf import PdfReader
+
+    from ipm_analysis.html_report import write_pdf
+
+    run = reports["runs"][name]
+    assert run.status == "ok", run.message
+    pdf = write_pdf(run.report_dir / "report.html", tmp_path / "report.pdf")
+    (ARTIFACTS / f"manager-{name}").mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"manager-{name}" / "report.pdf").write_bytes(pdf.read_bytes())
+    pages = [p.extract_text() or "" for p in PdfReader(pdf).pages]
+    text = " ".join(" ".join(pages).split())
+    assert "The improvement agenda" in text and "What to do next" in text
+    appendix = [i + 1 for i, t in enumerate(pages) if "Appendix for analysts" in t and "Contents" not in t]
+    assert appendix, "no appendix heading in the PDF"
+    assert appendix[0] - 1 <= 8, f"the manager part takes {appendix[0] - 1} pages"

@@ -202,3 +202,21 @@ def test_ctrl_c_ends_the_command_even_where_the_interrupt_is_swallowed(tmp_path)
         if p.poll() is None:
             p.kill()
     assert p.returncode == 130 and err.strip().splitlines()[-1] == "interrupted"
+
+
+def test_pdf_without_chromium_says_so_and_keeps_the_html_report(tmp_path):
+    """`ipm run --pdf` where no Chromium can be found: one readable error naming what to install,
+    no traceback, exit code 1, and the HTML report written all the same."""
+    import os
+
+    client = write_client(tmp_path / "clients" / "good")
+    nbs = _probe_notebooks(tmp_path / "notebooks")
+    reports = tmp_path / "reports"
+    env = {**os.environ, "IPM_CHROMIUM": str(tmp_path / "no-such-browser")}
+    r = subprocess.run([sys.executable, "-m", "ipm_analysis.cli", "run", str(client), "--out", str(reports),
+                        "--notebooks", str(nbs), "--serial", "--pdf"], capture_output=True, text=True, timeout=300,
+                       env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    assert "report.pdf not written: no Chromium found" in r.stderr and "apt-get install chromium" in r.stderr
+    assert (reports / "007" / "report.html").is_file() and not (reports / "007" / "report.pdf").exists()
