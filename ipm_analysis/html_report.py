@@ -298,40 +298,42 @@ def drivers_html(chain_name: str, matrix: Any) -> str:
 # -- what to do next ---------------------------------------------------------------------------
 
 
-def what_next_html(summary: dict | None) -> str:
-    """The closing list of the manager part, from summary.json: per owner the agenda's actions,
-    the chain KPIs off target without an action, and the monitoring signals to look into."""
+def what_next_html(summary: Any) -> str:
+    """The closing list of the manager part, from summary.json (a :class:`~ipm_analysis.summary.Summary`
+    or the dict it holds): per owner the agenda's actions, the chain KPIs off target without an
+    action, and the monitoring signals to look into."""
+    from .summary import Agenda, Overview, parse
+
     if not summary:
         return "<p>Nothing to list: the report was built without its summary.</p>"
-    overview = summary.get("overview", {})
-    chains = overview.get("chains", {})
-    drivers = summary.get("drivers") or {}
-    agenda = drivers.get("agenda") or {}
-    actions = agenda.get("actions") or []
-    unit = agenda.get("kpi_unit", "")
+    s = parse(summary)
+    overview = s.overview or Overview(client="", title="")
+    drivers = s.drivers
+    agenda = (drivers.agenda if drivers is not None else None) or Agenda()
+    actions = agenda.actions
+    unit = agenda.kpi_unit
     d = 2 if unit.startswith("points on") else 1
     items = []
     for a in actions:
-        g, lo, hi = present.interval(a["gain_overall"], a["gain_overall_ci_low"], a["gain_overall_ci_high"], d,
-                                     signed=True)
-        items.append(f"<li><b>{_e(a['link'])}</b> (chain owner {_e(a['owner'])}): lift <i>{_e(a['name'])}</i> "
-                     f"from {_e(a['current_label'])} to {_e(a['target_label'])}; expected {g} {_e(unit)} "
+        g, lo, hi = present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, d, signed=True)
+        items.append(f"<li><b>{_e(a.link)}</b> (chain owner {_e(a.owner)}): lift <i>{_e(a.name)}</i> "
+                     f"from {_e(a.current_label)} to {_e(a.target_label)}; expected {g} {_e(unit)} "
                      f"(95% interval {lo} to {hi}), if the association holds.</li>")
-    acted = {a.get("name") for a in actions}
-    for k in overview.get("chain_kpis", []):
-        if k.get("status") == "below target" and k.get("kpi_name", k.get("kpi")) not in acted:
-            owner = chains.get(k.get("chain"), {}).get("owner", "")
-            items.append(f"<li><b>{_e(k.get('link', ''))}</b>{f' (chain owner {_e(owner)})' if owner else ''}: "
-                         f"<i>{_e(k.get('kpi_name', k.get('kpi')))}</i> is below its target but no reliable "
+    acted = {a.name for a in actions}
+    for k in overview.chain_kpis:
+        if k.off_target and k.kpi_name not in acted:
+            owner = overview.chain(k.chain).owner or ""
+            items.append(f"<li><b>{_e(k.link or '')}</b>{f' (chain owner {_e(owner)})' if owner else ''}: "
+                         f"<i>{_e(k.kpi_name)}</i> is below its target but no reliable "
                          "association with the result KPI was found: bring it to target for its own sake, "
                          "and watch whether scores follow.</li>")
-    signals = (summary.get("actions") or {}).get("signals") or []
+    signals = s.actions.signals if s.actions is not None else []
     if signals:
-        names = sorted({str(s.get("kpi_name") or s.get("kpi") or s.get("chain KPI") or "") for s in signals} - {""})
+        names = sorted({sig.chain_kpi for sig in signals} - {""})
         items.append(f"<li>Look into the recent control-chart signals ({_e(', '.join(names) or len(signals))}): "
                      "a month outside its limits is more than chance; see the appendix.</li>")
-    if drivers and not actions:
-        items.append(f"<li>{_e(drivers.get('note') or 'No reliable driver was found.')} Measure more "
+    if drivers is not None and not actions:
+        items.append(f"<li>{_e(drivers.note or 'No reliable driver was found.')} Measure more "
                      "(more responses, or chain KPIs closer to what customers notice) before ranking "
                      "improvements.</li>")
     items.append("<li>Re-run this report after the next months of data to see whether the actions taken "

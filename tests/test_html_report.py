@@ -69,11 +69,12 @@ def _nb(path, title, cells):
     return path
 
 
-SUMMARY = {"overview": {"title": "Koffie", "chains": {"inst": {"name": "Install", "owner": "Head"}},
+SUMMARY = {"overview": {"client": "koffie", "title": "Koffie", "chains": {"inst": {"name": "Install", "owner": "Head"}},
                         "chain_kpis": [{"chain": "inst", "kpi": "lead", "kpi_name": "Lead time", "link": "Logistics",
                                         "unit": "days", "value": 15.0, "target": 14.0, "status": "below target"}]},
            "drivers": {"agenda": {"kpi_unit": "NPS points", "actions": [
-               {"rank": 1, "name": "On time", "link": "Planning", "owner": "Head", "current_label": "80%",
+               {"rank": 1, "chain": "inst", "kpi": "on_time", "name": "On time", "link": "Planning", "owner": "Head",
+                "current_label": "80%",
                 "target_label": "90%", "gain_overall": 2.5, "gain_overall_ci_low": 1.0, "gain_overall_ci_high": 4.0}]}}}
 
 
@@ -105,7 +106,7 @@ def test_what_to_do_next_names_owners_and_the_kpis_without_an_action():
     text = html_report.what_next_html(SUMMARY)
     assert "<b>Planning</b> (chain owner Head)" in text and "+2.5 NPS points (95% interval +1.0 to +4.0)" in text
     assert "<i>Lead time</i> is below its target" in text
-    no_driver = {"overview": {}, "drivers": {"note": "No reliable driver was found.", "agenda": {"actions": []}}}
+    no_driver = {"overview": {"client": "k", "title": "K"}, "drivers": {"note": "No reliable driver was found.", "agenda": {"actions": []}}}
     assert "No reliable driver was found." in html_report.what_next_html(no_driver)
 
 
