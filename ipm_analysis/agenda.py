@@ -23,7 +23,7 @@ is shown next to it: a driver near the line may belong to either side.
 What-if
 -------
 "If chain KPI X moved from its current value to its target": the ordinal logit of the chain
-(:func:`ipm_analysis.regression.fit_ordinal`) predicts each respondent's score distribution
+(:func:`ipm_analysis.effects.fit_ordinal`) predicts each respondent's score distribution
 ``P(score = k)`` under the observed values and under the scenario; the result KPI is computed
 from the averaged distributions (NPS = % promoters - % detractors; the mean score for a rating
 scale). NPS is not linear in the mean score, so this goes through the distribution, not
@@ -75,19 +75,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import present
+from . import kpis, present
+from .checks import check_ci, is_binary
 from .drivers import relative_importance
-from .errors import AnalysisError
-from . import kpis
-from .kpis import nps
-from .modelframe import ModelFrame, model_frame
-from .regression import (
+from .effects import (
     DriverModels,
-    _check_ci,
-    _check_driver,
-    _check_mf,
-    _design,
-    _is_binary,
+    design_matrix,
     driver_effects,
     fit_ordinal,
     kpi_base,
@@ -98,6 +91,9 @@ from .regression import (
     ordinal_contrast,
     ordinal_levels,
 )
+from .errors import AnalysisError
+from .kpis import nps
+from .modelframe import ModelFrame, check_driver, check_model_frame, model_frame
 from .units import format_value
 
 __all__ = [
@@ -105,7 +101,7 @@ __all__ = [
     "Agenda",
     "WhatIf",
     "agenda_summary",
-    "importance_performance",
+    "importance_performance_table",
     "improvement_agenda",
     "Scenario",
     "what_if",
@@ -148,7 +144,7 @@ def _kpi_now(mf: ModelFrame) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def importance_performance(
+def importance_performance_table(
     mf: ModelFrame,
     cases: pd.DataFrame | None = None,
     n_boot: int = 200,
@@ -177,8 +173,8 @@ def importance_performance(
         better than target), ``gap_relative`` (gap / |target|, comparable across units, for
         the matrix's x axis), ``on_target, high_importance, quadrant``. ``attrs``: ``rule`` (the quadrant rule in words), ``r2``, ``n``, ``ci``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     if not mf.drivers:
         raise AnalysisError(f"the model frame has no driver left ({mf.policy})")
     ri = relative_importance(mf.frame, "score", list(mf.drivers), always=list(mf.controls) or None,
@@ -289,7 +285,7 @@ class WhatIf(_Prediction):
 
 def _check_move(mf: ModelFrame, driver: Any, to: Any, mode: str | None) -> tuple[str, float, str, np.ndarray]:
     """Validate one move of a driver: (driver, level, mode, observed values)."""
-    driver = _check_driver(mf, driver)
+    driver = check_driver(mf, driver)
     spec = mf.specs[driver]
     if to is None:
         if spec.target is None:
@@ -299,7 +295,7 @@ def _check_move(mf: ModelFrame, driver: Any, to: Any, mode: str | None) -> tuple
         raise AnalysisError(f"to must be a number, got {to!r}")
     to = float(to)
     x = mf.frame[driver].to_numpy(dtype=float)
-    binary = spec.unit == "share" and _is_binary(x)
+    binary = spec.unit == "share" and is_binary(x)
     if mode is None:
         mode = "flip" if binary else "shift"
     if mode not in ("flip", "clip", "shift"):
@@ -315,7 +311,7 @@ def _apply_move(scenario: list, j: int, x: np.ndarray, to: float, mode: str, hig
     """Move column ``j`` (observed values ``x``) of every design of a scenario; return it and the mean after.
 
     A scenario is a list of ``(X, row_weights)`` (see
-    :func:`~ipm_analysis.regression.ordinal_contrast`). A flip splits each design in two:
+    :func:`~ipm_analysis.effects.ordinal_contrast`). A flip splits each design in two:
     the rows as they are, and with the failing cases succeeding, weighted ``q`` (so flips of
     several KPIs combine as independent draws).
     """
@@ -352,7 +348,7 @@ def _fitted_ordinal(mf: ModelFrame, model: Any) -> Any:
 def _scenario_gain(mf: ModelFrame, res: Any, moves: Sequence[tuple[str, float, str, np.ndarray]],
                    ci: float) -> tuple[list[float], float, float, float, float, float]:
     """Means after, gain, its interval, se and p of moving several drivers together."""
-    X = _design(mf, const=False).to_numpy()
+    X = design_matrix(mf, const=False).to_numpy()
     cols = list(mf.drivers) + list(mf.controls)
     scenario: list = [(X, np.ones(len(X)))]
     after = []
@@ -412,8 +408,8 @@ def what_if(
     -------
     WhatIf
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     driver, to, mode, x = _check_move(mf, driver, to, mode)
     spec = mf.specs[driver]
     res = _fitted_ordinal(mf, model)
@@ -481,8 +477,8 @@ def what_if_scenario(
     -------
     Scenario
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     if not isinstance(moves, Mapping) or not moves:
         raise AnalysisError("moves must map at least one driver to the level it moves to, e.g. {'on_time': 0.9}")
     modes = dict(modes or {})
@@ -622,7 +618,7 @@ def improvement_agenda(
     -------
     Agenda
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     notes: dict[str, str] = {}
     if isinstance(source, ModelFrame):
         frames = [source]
@@ -661,7 +657,7 @@ def improvement_agenda(
         models[key] = dm
         notes[key] = dm.reading
         try:
-            ip = importance_performance(mf, cases, n_boot=n_boot, ci=ci, seed=seed)
+            ip = importance_performance_table(mf, cases, n_boot=n_boot, ci=ci, seed=seed)
         except AnalysisError as e:
             ip = None
             notes[key] += f" Importance not computed: {e}."

@@ -611,7 +611,7 @@ def export_html(notebook_paths: list[Path], html_path: Path, title: str, summary
     if summary:
         merged.cells.append(_html_cell(METHODS_HTML, "ipm-methods"))
     body, _ = _html_exporter().from_notebook_node(merged)
-    _atomic_write_text(html_path, strip_remote_assets(body))
+    atomic_write_text(html_path, strip_remote_assets(body))
 
 
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.I | re.S)
@@ -631,7 +631,7 @@ def strip_remote_assets(html: str) -> str:
 
 # -- writing: in the submitting process ---------------------------------------------------------
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -1136,6 +1136,6 @@ def _write_run_summary(runs: list[ClientRun], out_root: Path) -> None:
         for r in runs
     ]
     try:
-        _atomic_write_text(out_root / "last_run.json", json.dumps(data, indent=2))
+        atomic_write_text(out_root / "last_run.json", json.dumps(data, indent=2))
     except OSError as e:  # e.g. a full disk: the reports are written (or not) already; say so, go on
         log.warning("could not write %s: %s", out_root / "last_run.json", e)

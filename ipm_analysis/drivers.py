@@ -64,6 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .checks import name_list
 from .errors import AnalysisError
 
 __all__ = [
@@ -123,20 +124,6 @@ class _Design:
         return int(sum(self.unit_sizes))
 
 
-def _as_name_list(value: Any, what: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise AnalysisError(
-            f"{what} must be a list of column names, got {type(value).__name__} {value!r}"
-        )
-    names = list(value)
-    dupes = sorted({str(c) for c in names if names.count(c) > 1})
-    if dupes:
-        raise AnalysisError(f"{what} lists the same column more than once: {dupes}")
-    return names
-
-
 def _numeric_column(data: pd.DataFrame, col: Any, role: str) -> np.ndarray:
     if col not in data.columns:
         shown = [str(c) for c in data.columns[:20]]
@@ -169,7 +156,7 @@ def _build_units(
         )
     owner: dict[Any, str] = {}
     for name, cols in groups.items():
-        cols = _as_name_list(cols, f"group {name!r}")
+        cols = name_list(cols, single=False, what=f"group {name!r}")
         if not cols:
             raise AnalysisError(f"group {name!r} is empty; give it at least one driver column")
         for c in cols:
@@ -218,10 +205,10 @@ def _design(
         raise AnalysisError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if isinstance(target, (list, tuple, set, dict, np.ndarray, pd.Index, pd.Series)):
         raise AnalysisError(f"target must be one column name, got {type(target).__name__}")
-    drivers = _as_name_list(drivers, "drivers")
+    drivers = name_list(drivers, single=False, what="drivers")
     if not drivers:
         raise AnalysisError("drivers is empty; give at least one driver column")
-    always = _as_name_list(always, "always")
+    always = name_list(always, single=False, what="always")
     if target in drivers:
         raise AnalysisError(f"target {target!r} is also listed in drivers")
     if target in always:

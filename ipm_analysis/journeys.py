@@ -116,6 +116,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from ipm_analysis.checks import name_list
 from ipm_analysis.errors import AnalysisError
 
 __all__ = [
@@ -536,17 +537,6 @@ def _designed_steps(designed_steps: object) -> list[str]:
     if dupes:
         raise AnalysisError(f"designed_steps: each step may appear once; repeated: {dupes}")
     return steps
-
-
-def _names(values: object, what: str) -> list:
-    """A list of names; a single string is one name."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        return [values]
-    if not isinstance(values, Iterable):
-        raise AnalysisError(f"{what}: expected a list of names, got {values!r}")
-    return list(values)
 
 
 def _case_frame(log: _Log, **columns: object) -> pd.DataFrame:
@@ -1583,9 +1573,9 @@ def _contact_flags(
         raise AnalysisError(
             f"contacts: repeat_within_days must be a number >= 0, got {repeat_within_days!r}"
         )
-    avoid_codes = log.activities.get_indexer(pd.Index(_names(avoidable, "avoidable"), dtype=object))
+    avoid_codes = log.activities.get_indexer(pd.Index(name_list(avoidable, "avoidable"), dtype=object))
     is_avoid = np.isin(log.act, avoid_codes[avoid_codes >= 0])
-    named = _names(contact_activities, "contact_activities")
+    named = name_list(contact_activities, "contact_activities")
     labels = [str(a) for a in log.activities]
     if contact_pattern is not None:
         import re
@@ -1605,7 +1595,7 @@ def _contact_flags(
         if isinstance(contact_channels, str) and contact_channels == "any":
             contact |= codes >= 0
         else:
-            wanted = {_normalise(c) for c in _names(contact_channels, "contact_channels")}
+            wanted = {_normalise(c) for c in name_list(contact_channels, "contact_channels")}
             ok = np.array([_normalise(c) in wanted for c in channel_labels] + [False], dtype=bool)
             contact |= ok[codes]  # code -1 picks the trailing False
     pos = np.flatnonzero(contact)
@@ -1792,7 +1782,7 @@ def events_from_milestones(
             "events_from_milestones: milestones must be a non-empty mapping step -> column, "
             f"got {milestones!r}"
         )
-    keep = _names(keep, "keep")
+    keep = name_list(keep, "keep")
     _require_columns(cases, ["case_id", *milestones.values(), *keep], "cases")
     missing = cases["case_id"].isna().to_numpy()
     if missing.any():

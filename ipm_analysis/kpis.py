@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from . import present
+from .checks import check_ci, name_list, z_value
 from .errors import AnalysisError
 from .units import UNITS
 
@@ -223,16 +224,6 @@ class ChangeResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_ci(ci: Any) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1:
-        raise AnalysisError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), got {ci!r}")
-    return float(ci)
-
-
-def _z(ci: float) -> float:
-    return float(stats.norm.ppf(0.5 + ci / 2))
-
-
 def _fmt(values: Iterable[Any], limit: int = 5) -> str:
     vals = list(values)
     shown = ", ".join(repr(v) if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
@@ -310,18 +301,6 @@ def _require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise AnalysisError(f"{what} lacks column(s) {missing}; it has {list(df.columns)}")
-
-
-def _col_list(by: Any, what: str = "by") -> list[str]:
-    if by is None:
-        return []
-    if isinstance(by, str):
-        return [by]
-    if isinstance(by, Iterable):
-        cols = list(by)
-        if all(isinstance(c, str) for c in cols) and len(set(cols)) == len(cols):
-            return cols
-    raise AnalysisError(f"{what} must be a column name or a list of distinct column names, got {by!r}")
 
 
 def _check_bases(flag: Any, suppress: Any) -> tuple[int, int]:
@@ -434,7 +413,7 @@ def nps(scores: Any, ci: float = 0.95, *, weights: Any = None) -> NPSResult:
     answer falls in one group the estimated variance is 0 and the interval has no width, which
     is one more reason to suppress small bases (:func:`apply_base_rules`).
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     arr = _scale_scores(scores, 0, 10, "NPS scores")
     has = ~np.isnan(arr)
     n_missing = int((~has).sum())
@@ -465,7 +444,7 @@ def nps(scores: Any, ci: float = 0.95, *, weights: Any = None) -> NPSResult:
         p_pro = float(w[v >= 9].sum() / total)
         p_det = float(w[v <= 6].sum() / total)
         n_eff = float(total ** 2 / np.sum(w * w))
-    value, se, lo, hi = _nps_stats(p_pro, p_det, n_eff, _z(ci))
+    value, se, lo, hi = _nps_stats(p_pro, p_det, n_eff, z_value(ci))
     return NPSResult(
         value=float(value), ci_low=float(lo), ci_high=float(hi), n=n, promoters=p_pro,
         passives=max(0.0, 1.0 - p_pro - p_det), detractors=p_det, se=float(se),
@@ -528,7 +507,7 @@ def rating(scores: Any, min: int, max: int, top_box: Sequence[int], bottom_box: 
     AnalysisError
         A score off the scale or not whole, a bad scale definition, or no answers.
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     lo, hi, top, bottom = _check_rating_scale(min, max, top_box, bottom_box)
     arr = _scale_scores(scores, lo, hi, f"rating scores (scale {lo}-{hi})")
     has = ~np.isnan(arr)
@@ -539,7 +518,7 @@ def rating(scores: Any, min: int, max: int, top_box: Sequence[int], bottom_box: 
     mean = float(v.mean())
     sd = float(v.std(ddof=1)) if n >= 2 else math.nan
     m_lo, m_hi, se = _t_interval(mean, sd, n, ci)
-    z = _z(ci)
+    z = z_value(ci)
     k_top = int(np.isin(v, top).sum())
     k_bot = int(np.isin(v, bottom).sum())
     t_lo, t_hi = _wilson(k_top, n, z)
@@ -570,7 +549,7 @@ def share_ci(successes: Any, n: Any, ci: float = 0.95):
         Bounds as fractions in [0, 1]. Same as statsmodels'
         ``proportion_confint(successes, n, alpha=1 - ci, method="wilson")``.
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     scalar = np.ndim(successes) == 0 and np.ndim(n) == 0
     try:
         k = np.asarray(successes, dtype=float)
@@ -586,7 +565,7 @@ def share_ci(successes: Any, n: Any, ci: float = 0.95):
     if ((k < 0) | (k > m)).any():
         raise AnalysisError("successes must lie between 0 and n; got "
                             f"{_fmt(k[(k < 0) | (k > m)].tolist())}")
-    low, high = _wilson(k, m, _z(ci))
+    low, high = _wilson(k, m, z_value(ci))
     if scalar:
         return float(low), float(high)
     return low, high
@@ -606,7 +585,7 @@ def mean_ci(values: Any, ci: float = 0.95) -> MeanCI:
     MeanCI
         Interval, ``se`` and ``sd`` are NaN when fewer than 2 values remain.
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     arr = _numeric(values, "values")
     has = ~np.isnan(arr)
     v = arr[has]
@@ -631,7 +610,7 @@ def _z_change(measure: str, before: float, after: float, se_b: float, se_a: floa
               n_a: int, ci: float, test: str) -> ChangeResult:
     diff = after - before
     se = math.sqrt(se_b ** 2 + se_a ** 2)
-    z = _z(ci)
+    z = z_value(ci)
     if se > 0:
         stat = diff / se
         p = float(2 * stats.norm.sf(abs(stat)))
@@ -664,7 +643,7 @@ def nps_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
         Each sample needs at least ``MIN_CHANGE_N`` (10) answers; fewer raise
         :class:`AnalysisError`.
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     b = before if isinstance(before, NPSResult) else nps(before, ci)
     a = after if isinstance(after, NPSResult) else nps(after, ci)
     _check_change_base(b.n, a.n, "nps_change")
@@ -746,7 +725,7 @@ def share_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
         (as in the Agresti-Caffo interval) instead of 0. Each sample needs at least
         ``MIN_CHANGE_N`` (10) values.
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     b = _binary(before, "before")
     a = _binary(after, "after")
     _check_change_base(b.size, a.size, "share_change")
@@ -782,7 +761,7 @@ def mean_change(before: Any, after: Any, ci: float = 0.95) -> ChangeResult:
         ``scipy.stats.ttest_ind(after, before, equal_var=False)``. When neither sample varies
         the test is undefined: statistic, p-value and interval are NaN.
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     b = mean_ci(before, ci)
     a = mean_ci(after, ci)
     if b.n < 2 or a.n < 2:
@@ -913,9 +892,9 @@ def result_kpi_by(responses: pd.DataFrame, score_col: str, scale: Any, by: Any =
         table has one row.
     """
     responses = _frame(responses, "responses")
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     flag, suppress = _check_bases(flag, suppress)
-    by_cols = _col_list(by)
+    by_cols = name_list(by, "by")
     spec = _scale_spec(scale)
     if not isinstance(score_col, str):
         raise AnalysisError(f"score_col must be a column name, got {score_col!r}")
@@ -938,7 +917,7 @@ def result_kpi_by(responses: pd.DataFrame, score_col: str, scale: Any, by: Any =
         keys.append("period")
     has = ~np.isnan(scores)
     frame["_has"] = has.astype(float)
-    z = _z(ci)
+    z = z_value(ci)
 
     if spec["type"] == "nps":
         frame["_pro"] = (has & (scores >= 9)).astype(float)
@@ -1072,9 +1051,9 @@ def chain_kpi_table(case_values: pd.DataFrame, kpis: Sequence[Any], period_col: 
         suppressed group); ``attrs["n_suppressed"]`` counts them.
     """
     case_values = _frame(case_values, "case_values")
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     flag, suppress = _check_bases(flag, suppress)
-    by_cols = _col_list(by)
+    by_cols = name_list(by, "by")
     if isinstance(kpis, (str, bytes, Mapping)) or not isinstance(kpis, Iterable):
         raise AnalysisError(f"kpis must be a list of KPI specs, got {type(kpis).__name__}")
     specs = [_kpi_spec(k) for k in kpis]
@@ -1096,7 +1075,7 @@ def chain_kpi_table(case_values: pd.DataFrame, kpis: Sequence[Any], period_col: 
         raise AnalysisError("case_values must hold one row per case; case_id values repeat: "
                             f"{_fmt(case_values.loc[dup_ids, 'case_id'].unique().tolist())}")
 
-    z = _z(ci)
+    z = z_value(ci)
     agg = {"n": ("_v", "count"), "value": ("_v", "mean"), "_sd": ("_v", "std")}
     parts: list[pd.DataFrame] = []
     for k in specs:
@@ -1222,7 +1201,7 @@ def kpi_trend(table: pd.DataFrame, min_months: int = 8, ci: float = 0.95,
         trend"`` or ``"too few months ..."``. Months are weighted equally, whatever their base.
     """
     table = _frame(table, "table")
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     if isinstance(min_months, bool) or not isinstance(min_months, (int, np.integer)) or min_months < 3:
         raise AnalysisError(f"min_months must be a whole number of at least 3, got {min_months!r}")
     _require(table, ["chain", "kpi", "kpi_name", "unit", "direction", "period", "value"], "table")
@@ -1431,7 +1410,7 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
         chain KPI is associated at neighbouring lags too (compare the lags, strongest first).
     """
     monthly = _frame(monthly, "monthly")
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     for name, v, low in (("max_lag", max_lag, 0), ("min_months", min_months, 4)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
             raise AnalysisError(f"{name} must be a whole number of at least {low}, got {v!r}")

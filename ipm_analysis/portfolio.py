@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 
 from . import present
-from .batch import REPORT_HTML, _atomic_write_text
+from .batch import REPORT_HTML, atomic_write_text
 
 TOP_N = 3
 
@@ -62,9 +62,9 @@ def write_portfolio(out_root: str | Path) -> Path:
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     data = collect(out_root)
-    _atomic_write_text(out_root / "portfolio.json", json.dumps(data, indent=2, ensure_ascii=False))
+    atomic_write_text(out_root / "portfolio.json", json.dumps(data, indent=2, ensure_ascii=False))
     index = out_root / "index.html"
-    _atomic_write_text(index, render_index(data))
+    atomic_write_text(index, render_index(data))
     return index
 
 

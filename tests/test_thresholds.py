@@ -13,12 +13,12 @@ import pytest
 from ipm_analysis import load_client
 from ipm_analysis.demo import generate_client
 from ipm_analysis.modelframe import companion_frames, frame_from_data
-from ipm_analysis.regression import (
+from ipm_analysis.effects import (
     THRESHOLD_UNITS,
     _candidate_knots,
     find_threshold,
     hinge_rss,
-    response_curve,
+    response_curve_table,
     threshold_reading,
 )
 
@@ -76,7 +76,7 @@ def test_marketplace_threshold_between_0_and_3_days_late(seed):
     assert th.step_ci_high < 0  # the drop beyond the knot, in points of the 1-5 scale
     assert th.adjusted is not None and not th.adjusted_for_others and th.adjusted.adjusted_for_others
     assert "held equal" in th.sentence
-    curve = response_curve(mf, "days_late")
+    curve = response_curve_table(mf, "days_late")
     assert (curve["x_high"] - curve["x_low"]).max() < 60  # no band from the earliest to the latest
     assert ((curve["x_low"] == 0) & (curve["x_high"] == 0)).any()  # the on-the-day mass is its own band
     late = curve[curve["x_low"] >= 1]
@@ -116,7 +116,7 @@ def test_no_threshold_text_agrees_with_a_straight_falling_curve():
     mf = frame_from_data(pd.DataFrame({"score": score, "x": x}), ["x"], RATING, units={"x": "hours"},
                          directions={"x": "lower"}, names={"x": "Wait"})
     th = find_threshold(mf, "x")
-    curve = response_curve(mf, "x")
+    curve = response_curve_table(mf, "x")
     text = threshold_reading(th, curve)
     assert not th.found and text.startswith("No threshold found")
     assert "does change along Wait" in text  # the falling figure is not left unexplained

@@ -45,7 +45,7 @@ warning says which drivers overlap.
 
 Non-linear effects and thresholds
 ---------------------------------
-:func:`response_curve` bins a numeric driver (its own values when it has few, quantile bins
+:func:`response_curve_table` bins a numeric driver (its own values when it has few, quantile bins
 otherwise; bins merged until each has ``min_n`` responses) and gives, per bin, the raw result
 KPI with its interval and the contrast with the *best* bin (the best level of the driver by
 its direction) adjusted for the other drivers and controls. :func:`find_threshold` fits the
@@ -83,14 +83,16 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from .drivers import distinct_rows
+from .checks import check_ci, is_binary, z_value
 from .errors import AnalysisError
 from . import present
 from .kpis import mean_ci, nps, share_ci
-from .modelframe import ModelFrame
+from .modelframe import ModelFrame, check_driver, check_model_frame
 from .units import TIME_UNITS
 
 __all__ = [
     "COND_LIMIT",
+    "THRESHOLD_UNITS",
     "VIF_LIMIT",
     "BoxLogits",
     "Collinearity",
@@ -99,17 +101,24 @@ __all__ = [
     "change_label",
     "collinearity",
     "default_change",
+    "design_matrix",
     "driver_effects",
     "find_threshold",
     "fit_box_logits",
     "fit_ols",
     "fit_ordinal",
+    "kpi_base",
+    "kpi_name",
     "kpi_unit",
+    "kpi_value",
     "level_weights",
+    "nice_step",
     "ordinal_contrast",
-    "response_curve",
+    "ordinal_levels",
+    "response_curve_table",
     "segment_difference",
     "segment_drivers",
+    "threshold_reading",
 ]
 
 #: A driver whose variance inflation factor exceeds this overlaps with the others.
@@ -127,33 +136,7 @@ _DEFAULT_CHANGE = {"share": 0.10, "days": 1.0, "hours": 1.0, "count": 1.0}
 # --------------------------------------------------------------------------------------------
 
 
-def _check_mf(mf: Any) -> ModelFrame:
-    if not isinstance(mf, ModelFrame):
-        raise AnalysisError(f"expected a ModelFrame (from model_frame or frame_from_data), got {type(mf).__name__}")
-    return mf
-
-
-def _check_ci(ci: Any) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1:
-        raise AnalysisError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), got {ci!r}")
-    return float(ci)
-
-
-def _check_driver(mf: ModelFrame, driver: Any) -> str:
-    if not isinstance(driver, str) or driver not in mf.drivers:
-        raise AnalysisError(f"driver {driver!r} is not a driver of the model frame; drivers are {list(mf.drivers)}")
-    return driver
-
-
-def _z(ci: float) -> float:
-    return float(stats.norm.ppf(0.5 + ci / 2))
-
-
-def _is_binary(values: np.ndarray) -> bool:
-    return bool(np.isin(values, (0.0, 1.0)).all())
-
-
-def _nice(x: float) -> float:
+def nice_step(x: float) -> float:
     """A round number (1, 2 or 5 times a power of ten) at or below ``x``."""
     if not np.isfinite(x) or x <= 0:
         return 1.0
@@ -174,7 +157,7 @@ def default_change(unit: str, values: Any = None) -> float:
         return _DEFAULT_CHANGE[unit]
     if values is None:
         return 1.0
-    return _nice(float(np.nanstd(np.asarray(values, dtype=float), ddof=1)))
+    return nice_step(float(np.nanstd(np.asarray(values, dtype=float), ddof=1)))
 
 
 def change_label(unit: str, change: float) -> str:
@@ -259,7 +242,7 @@ def level_weights(mf: ModelFrame, levels: Sequence[float], measure: str = "kpi")
     return 100 * top if mf.measure in ("share", "top_box") else lv
 
 
-def _design(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = True) -> pd.DataFrame:
+def design_matrix(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = True) -> pd.DataFrame:
     cols = list(mf.drivers if drivers is None else drivers) + list(mf.controls)
     X = mf.frame.loc[:, cols].astype(float)
     if const:
@@ -397,8 +380,8 @@ def fit_ols(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     Returns the statsmodels results (``sm.OLS(score, const + drivers + controls)
     .fit(cov_type="HC3")``), exactly as a direct statsmodels call gives them.
     """
-    mf = _check_mf(mf)
-    X = _design(mf, drivers)
+    mf = check_model_frame(mf)
+    X = design_matrix(mf, drivers)
     _need_rows(mf, X.shape[1], "the OLS model")
     _check_leverage(X)
     return sm.OLS(mf.frame["score"].to_numpy(dtype=float), X).fit(cov_type="HC3")
@@ -451,7 +434,7 @@ class _OrderedLogit(OrderedModel):
     (the same function as ``scipy.stats.logistic`` without a generic distribution's argument
     checks) and the analytic score of the log-likelihood, so that BFGS does not difference it
     numerically (statsmodels' default: one log-likelihood per parameter per step).
-    tests/test_regression.py checks the score against numerical differences and the fit against
+    tests/test_effects.py checks the score against numerical differences and the fit against
     ``OrderedModel`` itself.
 
     ``freq_weights`` (set after construction) makes each row stand for that many identical
@@ -534,13 +517,13 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     does not converge raises :class:`AnalysisError`. Above ``ORDINAL_MAX_N`` responses it is
     fitted on the fixed random sample of :func:`ordinal_rows`.
     """
-    mf = _check_mf(mf)
+    mf = check_model_frame(mf)
     rows = ordinal_rows(mf.n)
     if rows is not None:
         keep = np.zeros(mf.n, dtype=bool)
         keep[rows] = True
         mf = mf.subset(keep)
-    X = _design(mf, drivers, const=False)
+    X = design_matrix(mf, drivers, const=False)
     levels = np.sort(mf.frame["score"].unique())
     if len(levels) < 2:
         raise AnalysisError("the ordinal model needs at least two different scores; every response has "
@@ -643,8 +626,8 @@ def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxL
         When a box (or its complement) has fewer than ``MIN_BOX_EVENTS`` responses, or a fit
         does not converge.
     """
-    mf = _check_mf(mf)
-    X = _design(mf, drivers)
+    mf = check_model_frame(mf)
+    X = design_matrix(mf, drivers)
     _need_rows(mf, X.shape[1], "the box logits")
     top, bottom = _boxes(mf)
     for name, y in (("top box", top), ("bottom box", bottom)):
@@ -782,9 +765,9 @@ class Collinearity:
 
 def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collinearity:
     """VIF per driver and the condition number, with a warning when drivers overlap."""
-    mf = _check_mf(mf)
+    mf = check_model_frame(mf)
     drivers = list(mf.drivers if drivers is None else drivers)
-    X = _design(mf, drivers)
+    X = design_matrix(mf, drivers)
     with np.errstate(divide="ignore", invalid="ignore"):
         regs = X.drop(columns="const")
         corr = np.corrcoef(np.ascontiguousarray(regs.to_numpy(dtype=float).T)) if regs.shape[1] > 1 \
@@ -945,17 +928,17 @@ def driver_effects(
         ``effect_kpi_ordinal`` with interval; ``vif``; ``reliable`` (the OLS interval
         excludes 0) and a ``reading`` sentence. ``attrs`` holds ``kpi_unit`` and ``ci``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     if not mf.drivers:
         raise AnalysisError(f"the model frame has no driver left ({mf.policy})")
-    alpha, z = 1 - ci, _z(ci)
+    alpha, z = 1 - ci, z_value(ci)
     chg = _resolve_changes(mf, changes)
     notes: list[str] = []
     _need_rows(mf, len(mf.drivers) + len(mf.controls) + 1, "the OLS model")
-    _check_identifiable(mf, _design(mf), "the driver model")
+    _check_identifiable(mf, design_matrix(mf), "the driver model")
     ols = fit_ols(mf)
-    Xdf = _design(mf)
+    Xdf = design_matrix(mf)
     X = Xdf.to_numpy()
     cols = list(Xdf.columns)
     unit = kpi_unit(mf)
@@ -985,7 +968,7 @@ def driver_effects(
         spec = mf.specs[d]
         j = cols.index(d)
         c = chg[d]
-        binary = spec.unit == "share" and _is_binary(X[:, j])
+        binary = spec.unit == "share" and is_binary(X[:, j])
         beta, (lo, hi) = float(ols.params.iloc[j]), ci_ols[j]
         row = {
             "driver": d, "name": spec.name, "unit": spec.unit, "change": c,
@@ -1156,7 +1139,7 @@ def _bin_label(lo: float, hi: float, unit: str) -> str:
     return f"{f(lo)}{u}" if lo == hi else f"{f(lo)} to {f(hi)}{u}"
 
 
-def response_curve(
+def response_curve_table(
     mf: ModelFrame,
     driver: str,
     n_bins: int = 5,
@@ -1193,9 +1176,9 @@ def response_curve(
         ``small_base`` (n below ``min_base_flag``). ``attrs``: ``driver``, ``kpi_unit``,
         ``ci``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
-    driver = _check_driver(mf, driver)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
+    driver = check_driver(mf, driver)
     x = _numeric_driver(mf, driver, 3)
     min_n = mf.min_base_flag if min_n is None else int(min_n)
     spec = mf.specs[driver]
@@ -1211,7 +1194,7 @@ def response_curve(
     scores = mf.frame["score"].to_numpy(dtype=float)
     # adjusted contrasts: per-response KPI on bin dummies + the other drivers + controls
     others = [d for d in mf.drivers if d != driver]
-    X = _design(mf, others)
+    X = design_matrix(mf, others)
     dummies = [b for b in range(len(edges)) if b != ref]
     for b in dummies:
         X[f"bin{b}"] = (idx == b).astype(float)
@@ -1469,9 +1452,9 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
     errors at the chosen knot, which ignores the uncertainty of the knot itself; the slope
     change's p-value is therefore Bonferroni-adjusted for the knots tried.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
-    driver = _check_driver(mf, driver)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
+    driver = check_driver(mf, driver)
     if adjust is None:
         alone = _threshold(mf, driver, ci, min_side, adjust=False)
         others = [d for d in mf.drivers if d != driver]
@@ -1503,7 +1486,7 @@ def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adj
     if len(cand) == 0:
         raise AnalysisError(f"driver '{driver}' has no candidate knot with {min_side} responses on each side")
     y = _kpi_var(mf)
-    base = _design(mf) if adjust else _design(mf, [driver])  # const, the driver, (other drivers,) controls
+    base = design_matrix(mf) if adjust else design_matrix(mf, [driver])  # const, the driver, (other drivers,) controls
     B = base.to_numpy(dtype=float)
     rss, coef = hinge_rss(B, x, y, cand)
     # a threshold is where the driver starts to cost: just beyond the knot the KPI turns worse
@@ -1630,8 +1613,8 @@ def segment_drivers(mf: ModelFrame, segment: str, ci: float = 0.95,
         columns of :func:`driver_effects` (without the ordinal model). ``attrs["not_analysed"]``
         maps each level left out to the reason.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     segment = _check_segment(mf, segment)
     s, keep, small = _segment_levels(mf, segment)
     not_done = {lev: f"base {int((s == lev).sum())} below {mf.min_base_suppress}" for lev in small}
@@ -1689,12 +1672,12 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         differs`` (``p_value < 1 - ci``), per-level slopes as ``slopes`` (``{level: score
         points per change}``) and a ``reading``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     segment = _check_segment(mf, segment)
     drivers = list(mf.drivers if drivers is None else drivers)
     for d in drivers:
-        _check_driver(mf, d)
+        check_driver(mf, d)
     s, keep, _ = _segment_levels(mf, segment)
     if len(keep) < 2:
         raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
@@ -1726,7 +1709,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         seg = sub.frame[segment].to_numpy(dtype=object)
         y = _kpi_var(sub) if share_kpi else sub.frame["score"].to_numpy(dtype=float)
         ref = levels[0]
-        X = _design(sub)
+        X = design_matrix(sub)
         have_dummies = any(c.startswith(f"{segment}[") for c in X.columns)
         for lev in levels[1:]:
             ind = (seg == lev).astype(float)
