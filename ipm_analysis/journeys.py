@@ -138,7 +138,6 @@ __all__ = [
     "conformance",
     "contacts",
     "directly_follows",
-    "events_from_milestones",
     "funnel",
     "handovers",
     "journey_features",
@@ -1743,80 +1742,6 @@ def _features_frame(log: _Log, c: _Conformance, avoidable: Sequence[str] = (), r
         n_repeat=_per_case_count(log, flags.repeat),
         lead_time_days=lead,
     )
-
-
-# --------------------------------------------------------------------------------------
-# milestones
-# --------------------------------------------------------------------------------------
-
-
-def events_from_milestones(
-    cases: pd.DataFrame,
-    milestones: Mapping[str, str],
-    keep: Sequence[str] = (),
-) -> pd.DataFrame:
-    """Build an event log from milestone timestamp columns of a cases table.
-
-    Each non-missing milestone timestamp becomes one event whose activity is the step
-    name. ``row`` is ``case row * len(milestones) + milestone position``, so milestones of
-    a case at the same timestamp keep the order of ``milestones``.
-
-    Parameters
-    ----------
-    cases : DataFrame
-        Cases table with a ``case_id`` column and the milestone columns.
-    milestones : mapping of str to str
-        Step name -> timestamp column, in designed order.
-    keep : sequence of str, optional
-        Further case columns to copy onto every event (e.g. ``customer_id``, ``channel``).
-
-    Returns
-    -------
-    DataFrame
-        ``case_id``, ``activity``, ``timestamp``, ``row`` and the ``keep`` columns, ordered
-        by ``row``. Tz-aware milestone columns are converted to UTC; mixing tz-aware and
-        naive milestone columns is an error.
-    """
-    if not isinstance(milestones, Mapping) or not milestones:
-        raise AnalysisError(
-            "events_from_milestones: milestones must be a non-empty mapping step -> column, "
-            f"got {milestones!r}"
-        )
-    keep = name_list(keep, "keep")
-    _require_columns(cases, ["case_id", *milestones.values(), *keep], "cases")
-    missing = cases["case_id"].isna().to_numpy()
-    if missing.any():
-        raise _missing_values_error("cases", "case_id", missing, cases.index)
-    stamps = [_to_datetime(cases[col], col, "cases") for col in milestones.values()]
-    aware = {isinstance(s.dtype, pd.DatetimeTZDtype) for s in stamps}
-    if len(aware) > 1:
-        raise AnalysisError(
-            "cases: milestone columns mix timestamps with and without a UTC offset: "
-            + ", ".join(
-                f"'{c}' ({'UTC' if isinstance(s.dtype, pd.DatetimeTZDtype) else 'naive'})"
-                for c, s in zip(milestones.values(), stamps)
-            )
-        )
-    n_steps = len(milestones)
-    base = np.arange(len(cases), dtype=np.int64) * n_steps
-    parts = []
-    for j, (step, ts) in enumerate(zip(milestones, stamps)):  # one per milestone
-        ok = ts.notna().to_numpy()
-        part = {
-            "case_id": cases["case_id"].to_numpy()[ok],
-            "activity": np.full(int(ok.sum()), step, dtype=object),
-            "timestamp": ts[ok].reset_index(drop=True),
-            "row": base[ok] + j,
-        }
-        for col in keep:
-            part[col] = cases[col].to_numpy()[ok]
-        parts.append(pd.DataFrame(part))
-    out = (
-        pd.concat(parts, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
-    )
-    out["case_id"] = out["case_id"].astype("str")
-    out["activity"] = out["activity"].astype("str")
-    return out[["case_id", "activity", "timestamp", "row", *keep]]
 
 
 # --------------------------------------------------------------------------------------------

@@ -758,39 +758,8 @@ def test_journey_features_are_numeric_and_consistent():
 
 
 # --------------------------------------------------------------------------------------
-# milestones
+# the client adapters
 # --------------------------------------------------------------------------------------
-
-
-def test_events_from_milestones():
-    cases = pd.DataFrame(
-        {
-            "case_id": ["k", "m", "n"],
-            "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-05", None]),
-            "installed_at": pd.to_datetime(["2024-01-10", "2024-01-05", "2024-01-07"]),
-            "invoiced_at": pd.to_datetime(["2024-01-03", None, None]),
-            "customer_id": ["anna", "bob", "cem"],
-        }
-    )
-    milestones = {"Order": "ordered_at", "Install": "installed_at", "Invoice": "invoiced_at"}
-    events = j.events_from_milestones(cases, milestones, keep=["customer_id"])
-    assert list(events.columns) == ["case_id", "activity", "timestamp", "row", "customer_id"]
-    assert len(events) == 6  # 9 milestones, 3 of them NaT
-    assert events["row"].is_monotonic_increasing and events["row"].dtype == np.int64
-    variants = j.case_variants(events).set_index("case_id")["activities"]
-    assert variants["k"] == ("Order", "Invoice", "Install")  # by time
-    assert variants["m"] == ("Order", "Install")  # same day: milestone order
-    table = j.conformance(events, list(milestones)).set_index("case_id")
-    assert table.loc["m", "skipped"] == 1 and table.loc["k", "out_of_order"] == 1
-    with pytest.raises(AnalysisError, match="'shipped_at'"):
-        j.events_from_milestones(cases, {"Ship": "shipped_at"})
-    mixed = cases.assign(invoiced_at=cases["invoiced_at"].dt.tz_localize("UTC"))
-    with pytest.raises(AnalysisError, match="mix"):
-        j.events_from_milestones(mixed, milestones)
-    aware = cases.assign(
-        **{c: cases[c].dt.tz_localize("Europe/Amsterdam") for c in milestones.values()}
-    )
-    assert str(j.events_from_milestones(aware, milestones)["timestamp"].dt.tz) == "UTC"
 
 
 def test_chain_journey_features_are_computed_once_per_client_and_handed_out_as_copies():
