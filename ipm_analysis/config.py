@@ -174,6 +174,27 @@ class ResultKPI(_Model):
         return spec.as_rating() if isinstance(spec, LabelScale) else spec
 
 
+    @property
+    def measure(self) -> str:
+        """How the result KPI is read: ``"nps"``, ``"share"`` (two levels: % in the top one),
+        ``"top_box"`` (``steer_on: top_box``) or ``"mean"`` (as :attr:`ModelFrame.measure`)."""
+        if self.scale == "nps":
+            return "nps"
+        spec = self.rating_scale
+        if spec.max - spec.min == 1:
+            return "share"
+        return "top_box" if self.steer_on == "top_box" else "mean"
+
+    @property
+    def kpi_scale(self) -> dict:
+        """The scale as the KPI functions take it (labels mapped to 1..k)."""
+        spec = self.rating_scale
+        if spec.type == "nps":
+            return {"type": "nps"}
+        return {"type": "rating", "min": spec.min, "max": spec.max,
+                "top_box": list(spec.top_box), "bottom_box": list(spec.bottom_box)}
+
+
 class TableSpec(_Model):
     file: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)

@@ -24,23 +24,13 @@ SUMMARY_NAME = "summary.json"
 
 def scale_of(client: Client) -> dict:
     """The result KPI's scale as the KPI functions take it (labels mapped to 1..k)."""
-    spec = client.config.result_kpi.rating_scale
-    if spec.type == "nps":
-        return {"type": "nps"}
-    return {"type": "rating", "min": spec.min, "max": spec.max,
-            "top_box": list(spec.top_box), "bottom_box": list(spec.bottom_box)}
+    return client.config.result_kpi.kpi_scale
 
 
 def result_measure(client: Client) -> str:
     """How the result KPI is read (as :attr:`ModelFrame.measure`): ``"nps"``, ``"share"`` (two
     levels: % in the top one), ``"top_box"`` (``steer_on: top_box``) or ``"mean"``."""
-    r = client.config.result_kpi
-    if r.scale == "nps":
-        return "nps"
-    spec = r.rating_scale
-    if spec.max - spec.min == 1:
-        return "share"
-    return "top_box" if r.steer_on == "top_box" else "mean"
+    return client.config.result_kpi.measure
 
 
 def top_label(client: Client) -> str:

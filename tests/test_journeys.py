@@ -28,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipm_analysis import journeys as j
+from ipm_analysis.journeys import log as jlog
 from ipm_analysis.errors import AnalysisError, IpmError
 
 # pm4py's alignments use np.matrix, which warns on every trace
@@ -620,7 +621,7 @@ def test_sorted_by_key_orders_by_key_then_duration(ns_max, unit_ns):
     key = rng.integers(0, 300, 5_000)
     ns = rng.integers(0, ns_max // unit_ns, 5_000) * unit_ns
     order = np.lexsort((ns, key))
-    got_key, got_ns = j._sorted_by_key(key, ns)
+    got_key, got_ns = jlog._sorted_by_key(key, ns)
     np.testing.assert_array_equal(got_key, key[order])
     np.testing.assert_array_equal(got_ns, ns[order])
 
@@ -986,10 +987,10 @@ def test_variants_by_arrow_equal_the_hashing_route_and_sorting_tuples():
             ev = _random_traces(rng, n_act, int(rng.integers(1, 400)))
             log = j.prepare(ev)
             assert (len(log.activities) >= 255) == two_bytes
-            code, rep, counts, order = j._variants_by_arrow(log)
-            hashed, hashed_rep = j._variant_codes(log)
+            code, rep, counts, order = jlog._variants_by_arrow(log)
+            hashed, hashed_rep = jlog._variant_codes(log)
             assert np.array_equal(code, hashed) and np.array_equal(rep, hashed_rep)
-            assert np.array_equal(order, j._variant_order(log, rep, counts))
+            assert np.array_equal(order, jlog._variant_order(log, rep, counts))
             got = j.variants(log)
             tuples = ev.groupby("case_id", sort=False)["activity"].agg(tuple).value_counts()
             expect = sorted(tuples.items(), key=lambda x: (-x[1], x[0]))
