@@ -480,6 +480,7 @@ class Reporting(_Model):
     min_base_flag: int = Field(default=30, ge=1)
     min_base_suppress: int = Field(default=10, ge=1)
     as_of: date | None = None  # data complete up to this day; later (partial) periods are left out of trends
+    language: Literal["en", "nl"] = "en"  # the language of the report's sentences, numbers and dates
 
     @model_validator(mode="after")
     def _check(self) -> "Reporting":

@@ -85,8 +85,9 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 from .drivers import distinct_rows
 from .checks import check_ci, is_binary, z_value
 from .errors import AnalysisError
-from . import present
+from . import messages, present
 from .kpis import mean_ci, nps, share_ci
+from .messages import Message, Num, Seq
 from .modelframe import ModelFrame, check_driver, check_model_frame
 from .units import TIME_UNITS
 
@@ -160,26 +161,25 @@ def default_change(unit: str, values: Any = None) -> float:
     return nice_step(float(np.nanstd(np.asarray(values, dtype=float), ddof=1)))
 
 
-def change_label(unit: str, change: float) -> str:
+def change_label(unit: str, change: float) -> Message:
     """``+10 pp``, ``+1 day``, ``+2 hours``, ``+1``."""
     sign = "+" if change >= 0 else "-"
     a = abs(change)
     if unit == "share":
-        return f"{sign}{100 * a:g} pp"
+        return Message("change.pp", sign=sign, amount=Num(100 * a))
     if unit in TIME_UNITS:
-        word = unit[:-1] if a == 1 else unit
-        return f"{sign}{a:g} {word}"
-    return f"{sign}{a:g}"
+        return Message(f"change.{unit[:-1] if a == 1 else unit}", sign=sign, amount=Num(a))
+    return Message("change.number", sign=sign, amount=Num(a))
 
 
 def kpi_unit(mf: ModelFrame) -> str:
     """The unit of the result KPI: ``"NPS points"``, ``"percentage points"`` (a two-level KPI, or
     a scale steered on its top box) or ``"points on the 1-5 scale"`` (the mean score)."""
     if mf.is_nps:
-        return "NPS points"
+        return Message("unit.nps_points")
     if mf.measure in ("share", "top_box"):
-        return "percentage points"
-    return f"points on the {mf.scale.min}-{mf.scale.max} scale"
+        return Message("unit.percentage_points")
+    return Message("unit.scale_points", min=mf.scale.min, max=mf.scale.max)
 
 
 def kpi_base(mf: ModelFrame) -> int:
@@ -1041,38 +1041,35 @@ def driver_effects(
                         reliable, reading, tuple(notes), ci, unit)
 
 
-def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf: ModelFrame) -> str:
+def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf: ModelFrame) -> Message:
     lab = row["change_label"]
     if mf.measure != "mean" and np.isfinite(row["effect_kpi"]):
         e, lo, hi, p = row["effect_kpi"], row["effect_kpi_ci_low"], row["effect_kpi_ci_high"], row["p_value_kpi"]
-        u = kpi_unit(mf)
-        what = "" if mf.is_nps else f" in {kpi_name(mf)}"
+        u, base = kpi_unit(mf), kpi_base(mf)
+        what = "" if mf.is_nps else Message("effect.in_kpi", kpi=kpi_name(mf))
     else:
         e, lo, hi, p = row["effect_score"], row["effect_score_ci_low"], row["effect_score_ci_high"], row["p_value"]
-        u, what = "score points", ""
-    es, los, his = present.interval(e, lo, hi, base=kpi_base(mf) if u != "score points" else 2, signed=True)
-    interval = f"{ci:.0%} interval {los} to {his}"
-    if p < 1 - ci:
-        return f"{lab} {name} is associated with {es} {u}{what} ({interval})."
-    return (f"{lab} {name} shows no reliable association with the {mf.result_name} "
-            f"({es} {u}{what}, {interval}, includes no effect).")
+        u, base, what = Message("unit.score_points"), 2, ""
+    es, los, his = messages.interval(e, lo, hi, base=base, signed=True)
+    interval = Message("interval.level", level=Num(100 * ci, 0), low=los, high=his)
+    key = "effect.associated" if p < 1 - ci else "effect.not_reliable"
+    return Message(key, change=lab, name=name, effect=es, unit=u, what=what, interval=interval, result=mf.result_name)
 
 
-def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
+def _model_reading(r2, p, reliable, effects, mf, min_r2) -> Message:
     if reliable:
-        scored = mf.result_name if mf.result_name.lower().endswith("score") else f"{mf.result_name} score"
-        return (f"The drivers together explain {present.num(100 * r2, 0)} % of the variation in the "
-                f"{scored} (R² {present.num(r2, 3)}; joint test p "
-                f"{'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); "
-                "these are associations, not proof of cause.")
+        scored = mf.result_name if mf.result_name.lower().endswith("score") else \
+            Message("model.score_of", result=mf.result_name)
+        return Message("model.reliable", share=Num(100 * r2, present.decimals(100 * r2, 0)),
+                       r2=Num(r2, present.decimals(r2, 3)), scored=scored, p=messages.p_text(p))
     why = []
     if r2 < min_r2:
-        why.append(f"the drivers explain only {present.num(100 * r2, 1)} % of the variation in the score "
-                   f"(R² {present.num(r2, 3)})")
+        why.append(Message("model.why_r2", share=Num(100 * r2, present.decimals(100 * r2, 1)),
+                           r2=Num(r2, present.decimals(r2, 3))))
     if p >= 0.05 or not effects["reliable"].any():
-        why.append("no driver's interval excludes zero" if not effects["reliable"].any()
-                   else f"the joint test does not distinguish them from no effect ({present.p_text(p)})")
-    return "No reliable driver was found: " + " and ".join(why or ["the joint test is not significant"]) + "."
+        why.append(Message("model.why_no_interval") if not effects["reliable"].any()
+                   else Message("model.why_joint", p=messages.p_text(p)))
+    return Message("model.unreliable", why=Seq(tuple(why or [Message("model.why_default")]), "list.and"))
 
 
 # --------------------------------------------------------------------------------------------

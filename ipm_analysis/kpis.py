@@ -32,6 +32,7 @@ from scipy import stats
 
 from . import present
 from .checks import check_ci, name_list, z_value
+from .messages import Message, Seq
 from .errors import AnalysisError
 from .units import UNITS
 
@@ -1247,22 +1248,24 @@ def kpi_trend(table: pd.DataFrame, min_months: int = 8, ci: float = 0.95,
     return out
 
 
-def _plural_status(n: int, label: str) -> str:
-    if n == 1:
-        return label
-    if n == 2:
-        return f"both {label}"
-    return f"all {n} {label}"
+#: The statuses of a KPI against its target, in the order a link's summary counts them.
+_STATUSES = ("below target", "on target", "no target", "no data")
 
 
-def _link_sentence(link: str, counts: dict[str, int]) -> str:
+def _link_sentence(link: str, counts: dict[str, int]) -> Message:
+    """``"Planning owns 2 KPIs, both below target"``: the statuses are counted per catalogue key."""
     total = sum(counts.values())
-    owns = f"{link} owns {total} KPI{'s' if total != 1 else ''}"
-    present = {lab: c for lab, c in counts.items() if c}
-    if len(present) == 1:
-        label = next(iter(present))
-        return f"{owns}: {label}" if total == 1 else f"{owns}, {_plural_status(total, label)}"
-    return f"{owns}: " + ", ".join(f"{c} {lab}" for lab, c in present.items())
+    owns = Message("link.owns_one" if total == 1 else "link.owns", link=link, n=total)
+    shown = {s: c for s, c in counts.items() if c}
+    label = {s: Message(f"status.{s.replace(' ', '_')}") for s in shown}
+    if len(shown) == 1:
+        s = next(iter(shown))
+        if total == 1:
+            return Message("link.one_status", owns=owns, status=label[s])
+        return Message("link.all_status", owns=owns, status=Message("status.both" if total == 2 else "status.all",
+                                                                    n=total, status=label[s]))
+    counted = Seq(tuple(Message("link.count", n=c, status=label[s]) for s, c in shown.items()), "list.comma")
+    return Message("link.counts", owns=owns, counts=counted)
 
 
 def link_overview(table: pd.DataFrame, kpis: Sequence[Any] | None = None) -> pd.DataFrame:
@@ -1306,21 +1309,19 @@ def link_overview(table: pd.DataFrame, kpis: Sequence[Any] | None = None) -> pd.
             if (k.chain, k.id) not in seen:
                 recs.append({"chain": k.chain, "kpi": k.id, "name": k.name, "link": k.link,
                              "status": "no data"})
-    labels = {"below target": "below target", "on target": "on target",
-              "no target": "without a target", "no data": "without enough data"}
     out = []
     links = list(dict.fromkeys(r["link"] for r in recs))
     for link in links:
         mine = [r for r in recs if r["link"] == link]
-        counts = {labels[s]: sum(r["status"] == s for r in mine) for s in labels}
+        counts = {s: sum(r["status"] == s for r in mine) for s in _STATUSES}
         out.append({
             "link": link,
             "chains": ", ".join(dict.fromkeys(r["chain"] for r in mine)),
             "n_kpis": len(mine),
             "n_below_target": counts["below target"],
             "n_on_target": counts["on target"],
-            "n_no_target": counts["without a target"],
-            "n_no_data": counts["without enough data"],
+            "n_no_target": counts["no target"],
+            "n_no_data": counts["no data"],
             "below_target": ", ".join(r["name"] for r in mine if r["status"] == "below target"),
             "summary": _link_sentence(link, counts),
         })

@@ -256,6 +256,7 @@ EFFECTS = {
     "reporting.min_base_flag": (_same, lambda c: _set(c, "reporting.min_base_flag", 1), {}),
     "reporting.min_base_suppress": (_same, lambda c: _set(c, "reporting.min_base_suppress", 3), {}),
     "reporting.as_of": (_same, lambda c: _set(c, "reporting.as_of", "2024-01-20"), {}),
+    "reporting.language": (_same, lambda c: _set(c, "reporting.language", "nl"), {}),
     "result_kpi.steer_on": (_rating_base, lambda c: _set(c, "result_kpi.steer_on", "top_box"), {}),
     "result_kpi.top_box_name": (_labels_base, lambda c: _set(c, "result_kpi.top_box_name", "content"), {}),
     "chains.kpis.companion": (_same, lambda c: _set(c, "chains.0.kpis.0.companion",
@@ -299,6 +300,7 @@ REFUSED_ELSEWHERE = {
         "map the log's columns under tables.events.columns"),
     "window_days with case-id linkage": (lambda c: _set(c, "linkage.window_days", 30), "write by: customer_id"),
     "weekly period": (lambda c: _set(c, "reporting.period", "week"), "'month' or 'quarter'"),
+    "a language without a catalogue": (lambda c: _set(c, "reporting.language", "de"), "'en' or 'nl'"),
     "result KPI without a survey": (
         lambda c: (_set(c, "tables", {"cases": {"file": "cases.csv"}}), c)[1], "add one, or remove result_kpi"),
 }

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import kpis, present
+from .. import kpis, messages, present
+from ..messages import Message
 from ..errors import AnalysisError
 from .log import (
     channel_mix,
@@ -289,31 +290,34 @@ def extra_activities(log, designed_steps: Sequence[str]) -> pd.DataFrame:
     return out[["activity", "cases", "share", "events"]].reset_index(drop=True)
 
 
-def difference_phrase(diff: float, low: float, high: float, unit: str, subject: str, other: str) -> str:
+def difference_phrase(diff: float, low: float, high: float, unit: str, subject: str, other: str) -> Message:
     """A difference worded as one: "deviating journeys scored 48.9 points lower (95% interval 40.1 to
     57.7 lower) than journeys as designed". Numbers follow the package's one rounding rule
     (:mod:`ipm_analysis.present`; two decimals for a mean on a scale)."""
-    def side(v: float) -> str:
-        return "higher" if v > 0 else "lower"
+    def side(v: float) -> Message:
+        return Message("word.higher" if v > 0 else "word.lower")
 
     base = 2 if unit.endswith("scale") else 1
     if low > 0 or high < 0:
         a, b = sorted([abs(low), abs(high)])
-        d, a, b = present.interval(abs(diff), a, b, base)
-        interval = f"95% interval {a} to {b} {side(high)}"
+        d, a, b = messages.interval(abs(diff), a, b, base)
+        interval = Message("difference.interval_one_side", low=a, high=b, side=side(high))
     else:
-        d, a, b = present.interval(abs(diff), abs(low), abs(high), base)
-        interval = f"95% interval from {a} lower to {b} higher"
-    head = f"{subject} scored the same as {other}" if diff == 0 else f"{subject} scored {d} {unit} {side(diff)} than {other}"
-    return f"{head} ({interval})"
+        d, a, b = messages.interval(abs(diff), abs(low), abs(high), base)
+        interval = Message("difference.interval_both_sides", low=a, high=b)
+    head = Message("difference.same", subject=subject, other=other) if diff == 0 else \
+        Message("difference.scored", subject=subject, other=other, difference=d, unit=unit, side=side(diff))
+    return Message("difference.phrase", head=head, interval=interval)
 
 
-def result_difference_unit(client) -> str:
+def result_difference_unit(client) -> Message:
     """The unit a difference in the result KPI is worded in: points (NPS), percentage points (a
     share) or points on the scale (a mean)."""
     if client.config.result_kpi.scale == "nps":
-        return "points"
-    return "percentage points" if client.config.result_kpi.measure in ("share", "top_box") else "points on the scale"
+        return Message("unit.points")
+    if client.config.result_kpi.measure in ("share", "top_box"):
+        return Message("unit.percentage_points")
+    return Message("unit.points_on_the_scale")
 
 
 @dataclass(frozen=True)
@@ -478,19 +482,17 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
                           hand, contacts_t, channels_t, notes)
 
 
-def journey_cost_sentence(client, cost: dict) -> str:
+def journey_cost_sentence(client, cost: dict) -> Message:
     """The difference between deviating and designed journeys in the result KPI, worded as a
     difference; or why there is none."""
     if client.linked is None:
-        return ("There is no survey for this client, so what deviating journeys go together with in the result "
-                "KPI cannot be shown.")
+        return Message("journeys.cost_no_survey")
     if cost["by_fit"].empty:
-        return "No survey response links to a case of this chain with events, so the result KPI cannot be compared."
+        return Message("journeys.cost_no_link")
     d = cost["difference"]
     if d is None:
-        return (f"Too few responses in one of the groups (as designed, deviating) to compare them: each needs at "
-                f"least {client.config.reporting.min_base_suppress}.")
+        return Message("journeys.cost_too_few", n=client.config.reporting.min_base_suppress)
     unit = result_difference_unit(client)
-    return difference_phrase(d.diff, d.ci_low, d.ci_high, unit, "Deviating journeys",
-                             "journeys as designed") + \
-        f"; {present.p_text(d.p_value)}. Association only: deviating cases may differ in other ways too."
+    phrase = difference_phrase(d.diff, d.ci_low, d.ci_high, unit, Message("journeys.deviating_capital"),
+                               Message("journeys.as_designed"))
+    return Message("journeys.cost", difference=phrase, p=messages.p_text(d.p_value))
