@@ -1028,3 +1028,27 @@ def test_directly_follows_counts_only_equal_the_full_table():
     counts = j.directly_follows(j.prepare(events), durations=False)
     pd.testing.assert_frame_equal(counts, full[["from_activity", "to_activity", "count"]])
     assert j.directly_follows(events.iloc[:0], durations=False).empty
+
+
+def test_journey_cost_sentence_in_the_reports_language():
+    """The same numbers, worded from the catalogue in English and in Dutch (comma decimals)."""
+    from types import SimpleNamespace
+
+    diff = SimpleNamespace(diff=-48.9, ci_low=-57.7, ci_high=-40.1, p_value=0.0004)
+    cost = {"by_fit": pd.DataFrame({"x": [1]}), "difference": diff}
+
+    def client(language):
+        cfg = SimpleNamespace(result_kpi=SimpleNamespace(scale="nps", measure="nps"),
+                              reporting=SimpleNamespace(language=language, min_base_suppress=10))
+        return SimpleNamespace(linked=pd.DataFrame(), config=cfg)
+
+    assert j.journey_cost_sentence(client("en"), cost) == (
+        "Deviating journeys scored 48.9 points lower than journeys as designed (95% interval 40.1 to 57.7 lower); "
+        "p < 0.001. Association only: deviating cases may differ in other ways too.")
+    assert j.journey_cost_sentence(client("nl"), cost) == (
+        "Afwijkende klantreizen scoorden 48,9 punten lager dan klantreizen zoals ontworpen "
+        "(95%-betrouwbaarheidsinterval 40,1 tot 57,7 lager); p < 0,001. Alleen een verband: afwijkende zaken "
+        "kunnen ook op andere punten verschillen.")
+    assert j.journey_cost_message(client("nl"), cost).key == "journeys.cost"
+    none = {"by_fit": pd.DataFrame({"x": [1]}), "difference": None}
+    assert j.journey_cost_sentence(client("nl"), none).endswith("elke groep heeft er minstens 10 nodig.")

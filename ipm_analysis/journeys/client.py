@@ -56,6 +56,7 @@ __all__ = [
     "difference_phrase",
     "extra_activities",
     "journey_cost",
+    "journey_cost_message",
     "journey_cost_sentence",
     "journey_section",
     "result_difference_unit",
@@ -482,9 +483,14 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
                           hand, contacts_t, channels_t, notes)
 
 
-def journey_cost_sentence(client, cost: dict) -> Message:
+def journey_cost_sentence(client, cost: dict) -> str:
     """The difference between deviating and designed journeys in the result KPI, worded as a
-    difference; or why there is none."""
+    difference, or why there is none, in the report's language (``reporting.language``)."""
+    return messages.render(journey_cost_message(client, cost), client.config.reporting.language)
+
+
+def journey_cost_message(client, cost: dict) -> Message:
+    """:func:`journey_cost_sentence` as a catalogue message: its key and numbers."""
     if client.linked is None:
         return Message("journeys.cost_no_survey")
     if cost["by_fit"].empty:
