@@ -202,8 +202,8 @@ def kpi_name(mf: ModelFrame) -> str:
     if mf.is_nps:
         return mf.result_name
     if mf.measure in ("share", "top_box"):
-        return f"% {mf.top_label}" if mf.top_label else "% in the top box"
-    return f"mean {mf.result_name}"
+        return Message("kpi.share_of", label=mf.top_label) if mf.top_label else Message("kpi.top_box")
+    return Message("kpi.mean_of", result=mf.result_name)
 
 
 def _boxes(mf: ModelFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -63,9 +63,6 @@ class Message(str):
     def __reduce__(self):
         return (_message, (self.key, self.params))
 
-    def __repr__(self) -> str:
-        return f"Message({self.key!r}, {str(self)!r})"
-
 
 def _message(key: str, params: dict[str, Any]) -> Message:
     return Message(key, **params)

@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 __all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "format_number", "num", "interval",
-           "interval_decimals", "pair", "pct", "p_value", "p_text", "table", "zero_artifacts"]
+           "interval_decimals", "pair", "pair_decimals", "pct", "p_value", "p_text", "table", "zero_artifacts"]
 
 #: The languages a report can be written in, with the locale of their number and date formats.
 LANGUAGES = {"en": "en", "nl": "nl_NL"}
@@ -113,12 +113,18 @@ def interval(est: float, lo: float, hi: float, base: int = 1, signed: bool = Fal
     return _write(est, d[0], signed), _write(lo, d[1], signed), _write(hi, d[2], signed)
 
 
-def pair(a: float, b: float, base: int = 1, signed: bool = False) -> tuple[str, str]:
-    """Two numbers compared: the decimals that tell them apart when they differ."""
+def pair_decimals(a: float, b: float, base: int = 1, signed: bool = False) -> int:
+    """The decimals :func:`pair` writes two compared numbers with."""
     d = max(decimals(a, base), decimals(b, base)) if _finite(a) and _finite(b) else base
     if _finite(a) and _finite(b) and float(a) != float(b):
         while d < MAX_DECIMALS and _write(a, d, signed) == _write(b, d, signed):
             d += 1
+    return d
+
+
+def pair(a: float, b: float, base: int = 1, signed: bool = False) -> tuple[str, str]:
+    """Two numbers compared: the decimals that tell them apart when they differ."""
+    d = pair_decimals(a, b, base, signed)
     return _write(a, d, signed), _write(b, d, signed)
 
 

@@ -363,6 +363,7 @@ def _fingerprint(c) -> dict[str, str]:
             continue
         fp[f"conformance {chain.id}"] = journeys.chain_conformance(c, chain.id).to_csv()
         fp[f"features {chain.id}"] = journeys.chain_journey_features(c, chain.id).to_csv()
+        fp[f"journey cost {chain.id}"] = journeys.journey_cost_sentence(c, journeys.journey_cost(c, chain.id))
     return fp
 
 
