@@ -59,7 +59,7 @@ def test_is_binary():
 
 def test_no_private_name_is_imported_across_modules():
     """A module uses only the public names of another; what two modules share is made public.
-    The modules of one subpackage (``journeys/``) may share helpers private to that package."""
+    The modules of one subpackage (``journeys/``, ``kpis/``) may share helpers private to that package."""
     found = []
     modules = {p.stem for p in PACKAGE.rglob("*.py")} | {p.name for p in PACKAGE.iterdir() if p.is_dir()}
     for path in sorted(PACKAGE.rglob("*.py")):
