@@ -15,6 +15,7 @@ from scipy import stats
 from .. import present
 from ..checks import check_ci
 from ..errors import AnalysisError
+from ..messages import Message, Num
 from .intervals import holm, _fmt, _frame, _month, _numeric, _require
 from .tables import _table_by_cols
 
@@ -121,16 +122,16 @@ def kpi_trend(table: pd.DataFrame, min_months: int = 8, ci: float = 0.95,
         if len(y) < min_months:
             row.update(slope=math.nan, se=math.nan, ci_low=math.nan, ci_high=math.nan,
                        p_value=math.nan, maxlags=pd.NA,
-                       reading=f"too few months to judge a trend (n={len(y)}; need at least {min_months})")
+                       reading=Message("trend.too_few", n=len(y), need=min_months))
         else:
             X = np.column_stack([np.ones(len(y)), months - months[0]])
             fit = _hac_fit(y, X, ci, conservative_se)
             p, slope = fit["p_value"], fit["coef"]
             if p < 1 - ci and slope != 0:
                 better = (slope > 0) == (first["direction"] == "higher")
-                reading = "improving" if better else "worsening"
+                reading = Message("trend.improving" if better else "trend.worsening")
             else:
-                reading = "no clear trend"
+                reading = Message("trend.none")
             row.update(slope=slope, se=fit["se"], ci_low=fit["ci_low"], ci_high=fit["ci_high"],
                        p_value=p, maxlags=fit["maxlags"], reading=reading)
         rows.append(row)
@@ -248,11 +249,11 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
         if n < need:
             row.update(coef=math.nan, se=math.nan, se_hac=math.nan, se_ols=math.nan,
                        ci_low=math.nan, ci_high=math.nan, p_value=math.nan, maxlags=pd.NA,
-                       reading=f"too few months at this lag (n={n}; need at least {need})")
+                       reading=Message("association.too_few", n=n, need=need))
         elif np.ptp(x[use]) == 0:
             row.update(coef=math.nan, se=math.nan, se_hac=math.nan, se_ols=math.nan,
                        ci_low=math.nan, ci_high=math.nan, p_value=math.nan, maxlags=pd.NA,
-                       reading=f"no reliable association: '{kpi_col}' does not vary over these months")
+                       reading=Message("association.constant", kpi=kpi_col))
         else:
             cols = [np.ones(n), x[use]] + ([t_all[use]] if trend else [])
             row.update(_hac_fit(y_all[use], np.column_stack(cols), ci, conservative_se))
@@ -269,16 +270,15 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
     for i in np.flatnonzero(fitted):
         k, coef, p = int(out.at[i, "lag"]), out.at[i, "coef"], out.at[i, "p_holm"]
         if p < alpha:
-            when = "in the same month" if k == 0 else f"{k} month{'s' if k > 1 else ''} later"
-            way = "higher" if coef > 0 else "lower"
-            readings[i] = (
-                f"associated: months with higher {kpi_col} went with {way} {result_col} {when} "
-                f"({present.num(coef, 2, signed=True)} per unit of {kpi_col}); an association over time, not proof of cause")
+            when = Message("association.same_month") if k == 0 else \
+                Message("association.months_later" if k > 1 else "association.month_later", k=k)
+            way = Message("word.higher" if coef > 0 else "word.lower")
+            readings[i] = Message("association.found", kpi=kpi_col, result=result_col, way=way, when=when,
+                                  coef=Num(coef, present.decimals(coef, 2), True))
         elif out.at[i, "p_value"] >= alpha:
-            readings[i] = "no reliable association at this lag (the interval includes no effect)"
+            readings[i] = Message("association.none")
         else:
-            readings[i] = (f"no reliable association at this lag once the {int(fitted.sum())} "
-                           "lags tested are allowed for (Holm)")
+            readings[i] = Message("association.none_after_holm", n=int(fitted.sum()))
     out["reading"] = pd.Series(readings, dtype=object)
     out["maxlags"] = out["maxlags"].astype("Int64")
     out.attrs.update(ci=ci, result_col=result_col, kpi_col=kpi_col, trend=trend,
