@@ -1308,7 +1308,7 @@ class Threshold:
 THRESHOLD_UNITS = ("days", "hours", "minutes", "seconds", "count")
 
 
-def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> str:
+def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> Message:
     """The threshold sentence, and what the response curve's bands say when the two differ.
 
     When no threshold is found but the bands of the curve differ reliably from the best one
@@ -1327,10 +1327,9 @@ def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> str:
     off = c[ph < 1 - th.ci]
     if len(off):
         base = 2 if th.kpi_unit.startswith("points on") else 1
-        bands = "; ".join(f"{b}: {present.num(d, base, signed=True)}"
-                          for b, d in zip(off["bin"], off["kpi_vs_ref"], strict=True))
-        text += (f" The result KPI does change along {th.name} (against its best band, in {th.kpi_unit}: {bands}), "
-                 "but as steadily as a straight line: no single point stands out.")
+        bands = Seq(tuple(Message("threshold.band", band=b, difference=Num(d, present.decimals(d, base), True))
+                          for b, d in zip(off["bin"], off["kpi_vs_ref"], strict=True)), "list.semicolon")
+        text = Message("threshold.steady", sentence=text, name=th.name, unit=th.kpi_unit, bands=bands)
     return text
 
 
@@ -1462,16 +1461,14 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
     return _threshold(mf, driver, ci, min_side, adjust=bool(adjust))
 
 
-def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Sequence[str]) -> str:
-    names = ", ".join(mf.specs[d].name for d in others)
+def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Sequence[str]) -> Message:
+    names = Seq(tuple(mf.specs[d].name for d in others), "list.comma")
+    p = messages.p_text(adj.p_adjusted)
     if adj.found:
-        p = present.p_value(adj.p_adjusted)
-        held = f"With {names} held equal the bend is still there (beyond {adj.knot:g}, p {'' if p[0] == '<' else '= '}{p})."
+        held = Message("threshold.held_still", names=names, knot=Num(adj.knot), p=p)
     else:
-        held = (f"With {names} held equal it is not distinguishable from a straight line "
-                f"({present.p_text(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
-            f"With {names} held equal: not either ({present.p_text(adj.p_adjusted)})."
-    return f"{alone.sentence} {held}"
+        held = Message("threshold.held_gone" if alone.found else "threshold.held_neither", names=names, p=p)
+    return Message("threshold.both", sentence=alone.sentence, held=held)
 
 
 def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adjust: bool) -> Threshold:
@@ -1543,36 +1540,34 @@ def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adj
 
 
 def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name, jump=None,
-                        first=None) -> str:
+                        first=None) -> Message:
     u = spec.unit if spec.unit in TIME_UNITS else ""
-    one = u[:-1] if u else "unit"
+    one = Message(f"word.{u[:-1] if u else 'unit'}")
 
-    def v(t: float) -> str:
-        return f"{t:g} {one if abs(t) == 1 else u}".strip() if u else f"{t:g}"
+    def v(t: float) -> Message | Num:
+        return Message(f"change.{u[:-1] if abs(t) == 1 else u}", sign="", amount=Num(t)) if u else Num(t)
 
     b = 2 if unit.startswith("points on") else 1
 
-    def f(x: float) -> str:
-        return present.num(x, b, signed=True)
+    def f(x: float) -> Num:
+        return Num(x, present.decimals(x, b), True)
 
-    def iv(e) -> str:
-        _, lo, hi = present.interval(e[0], e[1], e[2], b, signed=True)
-        return f"{ci:.0%} interval {lo} to {hi}"
+    def iv(e) -> Message:
+        _, lo, hi = messages.interval(e[0], e[1], e[2], b, signed=True)
+        return Message("interval.level", level=Num(100 * ci, 0), low=lo, high=hi)
 
     if not found:
-        return (f"No threshold found for {spec.name}: a step or change of slope is not distinguishable from a "
-                f"straight line ({present.p_text(p_adj)} after allowing for the {m} knots tried).")
+        return Message("threshold.none", name=spec.name, p=messages.p_text(p_adj), m=m)
+    common = {"one": one, "unit": unit, "result": result_name, "name": spec.name}
     if sb[1] <= 0 <= sb[2]:
-        before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
-                  f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
+        before = Message("threshold.before_unclear", knot=v(knot), slope=f(sb[0]), interval=iv(sb), **common)
     else:
-        before = f"up to {v(knot)}, each extra {one} is associated with {f(sb[0])} {unit} ({iv(sb)})"
-    after = f"beyond {v(knot)}, each extra {one} is associated with {f(sa[0])} {unit} ({iv(sa)})"
+        before = Message("threshold.before", knot=v(knot), slope=f(sb[0]), interval=iv(sb), **common)
+    after = Message("threshold.after", knot=v(knot), slope=f(sa[0]), interval=iv(sa), **common)
     if jump is not None and first is not None and not (jump[1] <= 0 <= jump[2]):
-        after = (f"at {v(first)} the {result_name} is {f(jump[0])} {unit} off the line before it ({iv(jump)}); "
-                 + after)
-    tail = f"At {v(at)} that adds up to {f(cost[0])} {unit} compared with {v(knot)} ({iv(cost)})."
-    return f"{spec.name}: {before}; {after}. {tail}"
+        after = Message("threshold.jump", first=v(first), step=f(jump[0]), interval=iv(jump), after=after, **common)
+    tail = Message("threshold.tail", at=v(at), cost=f(cost[0]), knot=v(knot), interval=iv(cost), unit=unit)
+    return Message("threshold.found", name=spec.name, before=before, after=after, tail=tail)
 
 
 # --------------------------------------------------------------------------------------------

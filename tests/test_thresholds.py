@@ -5,6 +5,7 @@ other KPIs held equal, bins that follow the data, and a share KPI's continuous c
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -159,3 +160,17 @@ def test_companion_declaration_is_checked():
     kpi["companion"] = {"a": "1", "b": "2"}
     with pytest.raises(PydanticError, match="one measure"):
         ClientConfig.model_validate(cfg)
+
+
+def test_the_threshold_reading_in_dutch_has_dutch_words_and_comma_decimals():
+    from ipm_analysis.messages import catalogue, render
+
+    mf = market_frame(marketplace(seed=4))
+    th = find_threshold(mf, "days_late")
+    dutch = render(th.sentence, "nl")
+    assert th.sentence.key == "threshold.both" and render(th.sentence, "en") == th.sentence
+    assert "gelijk gehouden" in dutch and "held equal" not in dutch
+    assert re.search(r"[+-]\d+,\d", dutch) and not re.search(r"\d\.\d", dutch)  # comma decimals only
+    english_only = {"associated", "each", "beyond", "interval to", "adds up", "compared", "points"}
+    assert not [w for w in english_only if w in dutch], dutch
+    assert set(catalogue("nl")) == set(catalogue("en"))
