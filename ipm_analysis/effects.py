@@ -1676,8 +1676,8 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
                             f"{mf.min_base_suppress} responses; nothing to compare")
     share_kpi = mf.measure in ("share", "top_box")  # slopes in percentage points of the share
     seg_name = (getattr(mf, "segment_names", None) or {}).get(segment, segment)  # as the reader knows it
-    what = f"the {kpi_name(mf)}" if share_kpi else "the score"
-    per_unit = "percentage points" if share_kpi else "score points"
+    what = Message("segment.what_kpi", kpi=kpi_name(mf)) if share_kpi else Message("segment.what_score")
+    per_unit = Message("unit.percentage_points" if share_kpi else "unit.score_points")
     rows = []
     for d in drivers:
         name = mf.specs[d].name
@@ -1693,8 +1693,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         row = {"driver": d, "name": name, "segment": segment, "levels": len(levels), "n": 0, "df": 0,
                "statistic": np.nan, "p_value": np.nan, "differs": False, "slopes": {}}
         if len(levels) < 2:
-            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: "
-                              f"{name} needs at least {MIN_SLOPE_BASE} responses and some spread in two groups.")
+            row["reading"] = Message("segment.no_base", name=name, segment=seg_name, n=MIN_SLOPE_BASE)
             rows.append(row)
             continue
         sub = mf.subset(s.isin(levels).to_numpy())
@@ -1710,8 +1709,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             X[f"__int[{lev}]"] = ind * sub.frame[d].to_numpy(dtype=float)
         fit = _HC3(y, X)
         if not isinstance(fit, _HC3) and _collinear_sets(X):  # only a rank-deficient design is checked
-            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: within "
-                              "the groups the drivers are perfectly collinear.")
+            row["reading"] = Message("segment.collinear", name=name, segment=seg_name)
             rows.append(row)
             continue
         cols = list(X.columns)
@@ -1728,17 +1726,20 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         differs = bool(p < 1 - ci)
         lab = change_label(mf.specs[d].unit, c)
         vals = list(slopes.values())
-        texts = list(present.pair(*vals, base=1 if share_kpi else 2, signed=True)) if len(vals) == 2 else \
-            [present.num(v, 1 if share_kpi else 2, signed=True) for v in vals]
-        shown = ", ".join(f"{lev}: {t}" for lev, t in zip(slopes, texts, strict=True))
-        if differs:
-            reading = (f"The association of {name} with {what} differs between {seg_name} segments "
-                       f"(p {'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); {per_unit} per {lab}: {shown}.")
+        base = 1 if share_kpi else 2
+        if len(vals) == 2:
+            d2 = present.pair_decimals(*vals, base=base, signed=True)
+            nums = [Num(v, d2, True) for v in vals]
         else:
-            reading = (f"No evidence that the association of {name} with {what} differs between {seg_name} "
-                       f"segments ({present.p_text(p)}).")
+            nums = [Num(v, present.decimals(v, base), True) for v in vals]
+        shown = Seq(tuple(Message("segment.slope", level=lev, slope=t) for lev, t in zip(slopes, nums, strict=True)))
+        common = {"name": name, "what": what, "segment": seg_name, "p": messages.p_text(p)}
+        if differs:
+            reading = Message("segment.differs", unit=per_unit, change=lab, slopes=shown, **common)
+        else:
+            reading = Message("segment.same", **common)
         if left_out:
-            reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
+            reading = Message("segment.left_out", reading=reading, levels=Seq(tuple(map(str, left_out))))
         row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,
                     "slopes": slopes, "reading": reading})
         rows.append(row)
