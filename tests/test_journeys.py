@@ -1052,3 +1052,28 @@ def test_journey_cost_sentence_in_the_reports_language():
     assert j.journey_cost_message(client("nl"), cost).key == "journeys.cost"
     none = {"by_fit": pd.DataFrame({"x": [1]}), "difference": None}
     assert j.journey_cost_sentence(client("nl"), none).endswith("elke groep heeft er minstens 10 nodig.")
+
+
+def test_journey_section_in_dutch(tmp_path):
+    """reporting.language: nl writes the section's headline and notes from the Dutch catalogue."""
+    import shutil
+
+    import yaml
+
+    import ipm_analysis as ipm
+
+    from .conftest import FIXTURE_CLIENT
+
+    folder = shutil.copytree(FIXTURE_CLIENT, tmp_path / "client")
+    cfg = yaml.safe_load((folder / "client.yaml").read_text(encoding="utf-8"))
+    english = ipm.load_client(folder)
+    cfg.setdefault("reporting", {})["language"] = "nl"
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    dutch = ipm.load_client(folder)
+    chain = next(c for c in dutch.config.chains if c.journey is not None)
+    en, nl = j.journey_section(english, chain.id), j.journey_section(dutch, chain.id)
+    assert "cases followed the designed journey" in en.headline
+    assert "zaken volgde de ontworpen klantreis" in nl.headline and "followed" not in nl.headline
+    assert en.variants_note.split(" ")[0].replace(",", "") == nl.variants_note.split(" ")[0].replace(".", "")
+    for key, text in nl.notes.items():
+        assert text != en.notes[key] and " the " not in text, (key, text)

@@ -15,6 +15,7 @@ imported from there stay private to this package.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import kpis, messages, present
-from ..messages import Message
+from ..messages import Message, Num, Seq
 from ..errors import AnalysisError
 from .log import (
     channel_mix,
@@ -208,8 +209,6 @@ def journey_cost(client, chain_id: str) -> dict:
 # the journeys section of a report: every table with its base, under the client's minimum bases
 # --------------------------------------------------------------------------------------------
 
-_CLASS_NAMES = {"skipped": "skipped a designed step", "repeated": "repeated a designed step",
-                "extra": "had an activity outside the design", "out_of_order": "did designed steps out of order"}
 
 
 def chain_log(client, chain_id: str) -> PreparedLog:
@@ -362,15 +361,16 @@ class JourneySection:
              "contacts": "cases", "channels": "cases"}
 
 
-def _pct(x: float) -> str:
-    return present.num(100 * x, 0) + "%"
+def _pct(x: float) -> Message:
+    return Message("value.share", value=Num(100 * x, present.decimals(100 * x, 0)))
 
 
 def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int = 5) -> JourneySection:
     """The journeys section of one chain, as a report shows it (see :class:`JourneySection`)."""
     rep = client.config.reporting
+    say = functools.partial(messages.render, language=rep.language)
     lo, flag = rep.min_base_suppress, rep.min_base_flag
-    chain = client.config.chain(chain_id)
+    client.config.chain(chain_id)  # an unknown chain is refused with the chains there are
     log, c, steps = _chain_log(client, chain_id)
     n = log.n_cases
     notes: dict[str, str] = {}
@@ -378,7 +378,7 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
     as_designed = float(c.fits.mean()) if n else float("nan")
     mean_fit = float(c.fitness.mean()) if n else float("nan")
     if n < lo:
-        why = f"Only {n:,} cases have events: below the minimum base of {lo}, so no journey figure is shown."
+        why = say(Message("journeys.too_few_cases", n=Num(n, 0), lo=lo))
         for key in JourneySection.BASES:
             notes[key] = why
         return JourneySection(chain_id, n, lo, flag, as_designed, mean_fit, why, empty, empty, empty, 0,
@@ -391,24 +391,23 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
     extras = extras[extras["cases"] >= lo].head(n_variants).reset_index(drop=True)
     extras["small_base"] = extras["cases"] < flag
     if extras.empty:
-        notes["extra_activities"] = (
-            "No case had an activity outside the design." if n_extra_acts == 0 else
-            f"No activity outside the design occurs in {lo} or more cases (the minimum base).")
+        notes["extra_activities"] = say(Message("journeys.no_extra") if n_extra_acts == 0 else
+                                        Message("journeys.extra_below_base", lo=lo))
     # headline: why so few (or many) followed the design
-    headline = f"{_pct(as_designed)} of {n:,} cases followed the designed journey ({' → '.join(steps)})"
+    parts = []
     if as_designed < 1:
         dev = classes[classes["class"] != "none"].sort_values("cases", ascending=False, kind="stable")
-        parts = []
         for cls, cases, share in zip(dev["class"], dev["cases"], dev["share"]):
             if cases == 0:
                 continue
-            part = f"{_pct(share)} {_CLASS_NAMES[cls]}"
             if cls == "extra" and len(extras):
-                part += f" (most often '{extras['activity'].iloc[0]}', in {_pct(extras['share'].iloc[0])} of cases)"
-            parts.append(part)
-        if parts:
-            headline += "; " + ", ".join(parts)
-    headline += "."
+                parts.append(Message("journeys.class_share_extra", share=_pct(share),
+                                     kind=Message(f"journeys.class_{cls}"), activity=extras["activity"].iloc[0],
+                                     activity_share=_pct(extras["share"].iloc[0])))
+            else:
+                parts.append(Message("journeys.class_share", share=_pct(share), kind=Message(f"journeys.class_{cls}")))
+    headline = say(Message("journeys.headline_deviations" if parts else "journeys.headline", share=_pct(as_designed),
+                           n=Num(n, 0), steps=Seq(tuple(steps), "list.arrow"), deviations=Seq(tuple(parts))))
     # variants
     v = variants(log)
     total_variants = len(v)
@@ -416,15 +415,15 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
     shown["as_designed"] = [tuple(a) == tuple(steps) for a in shown["activities"]]
     shown["small_base"] = shown["cases"] < flag
     shown_share = float(shown["share"].sum())
-    note = (f"{total_variants:,} different journeys among {n:,} cases; the {len(shown)} shown (each travelled by "
-            f"at least {lo} cases) cover {_pct(shown_share)} of cases.")
+    note = Message("journeys.variants_note", total=Num(total_variants, 0), n=Num(n, 0), shown=len(shown), lo=lo,
+                   share=_pct(shown_share))
     if not shown["as_designed"].any():
-        note += " None of them is the designed journey" + (
-            f" ({_pct(as_designed)} of cases travelled it)." if as_designed > 0 else
-            ": no case travelled it.")
+        note = Message("journeys.variants_designed_some" if as_designed > 0 else "journeys.variants_designed_none",
+                       note=note, share=_pct(as_designed))
+    note = say(note)
     if shown.empty:
-        note = notes["variants"] = (f"No journey was travelled by {lo} or more cases (the minimum base): "
-                                    f"{total_variants:,} different journeys among {n:,} cases.")
+        note = notes["variants"] = say(Message("journeys.variants_below_base", lo=lo, total=Num(total_variants, 0),
+                                               n=Num(n, 0)))
     # steps, funnel
     steps_t = _step_deviation_frame(log, c, steps)
     funnel_t = _funnel_frame(log, c, steps)
@@ -435,7 +434,7 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
     dfg = _pair_stats(src, dst, (log.ts[1:] - log.ts[:-1])[same], log.activities, names)
     slow = _slowest(dfg, _pair_cases(src, dst, case, log.activities, names), names, lo, flag, n_slowest)
     if slow.empty:
-        notes["slow_steps"] = f"No pair of consecutive activities occurs in {lo} or more cases (the minimum base)."
+        notes["slow_steps"] = say(Message("journeys.slow_below_base", lo=lo))
     hand = pd.DataFrame()
     if "link" in log.events.columns and log.events["link"].notna().any():
         link, labels = log.codes("link")
@@ -447,19 +446,19 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
         hand = _slowest(ho, _pair_cases(hl[:-1][change], hl[1:][change], hc[:-1][change], labels, hnames), hnames,
                         lo, flag, n_slowest)
         if hand.empty:
-            notes["slow_handovers"] = f"No handover between links occurs in {lo} or more cases (the minimum base)."
+            notes["slow_handovers"] = say(Message("journeys.handovers_below_base", lo=lo))
     else:
-        notes["slow_handovers"] = "The event log records no link (department) per event, so there are no handovers."
+        notes["slow_handovers"] = say(Message("journeys.no_link"))
     # contacts: declared ones only
     k = client.config.contacts
     contacts_t = pd.DataFrame()
     if not k.declared:
-        notes["contacts"] = ("client.yaml declares no contact events (contacts.channels, contacts.activities, "
-                             "contacts.activity_pattern or contacts.avoidable), so there are no contacts to count.")
+        notes["contacts"] = say(Message("journeys.no_contacts"))
     else:
         f = chain_journey_features(client, chain_id)
         contacts_t = pd.DataFrame({
-            "measure": ["contacts", "avoidable contacts", f"repeat contacts (within {k.repeat_within_days} days)"],
+            "measure": [say(Message("journeys.measure_contacts")), say(Message("journeys.measure_avoidable")),
+                        say(Message("journeys.measure_repeat", days=k.repeat_within_days))],
             "per_case": [f["n_contacts"].mean(), f["n_avoidable"].mean(), f["n_repeat"].mean()],
             "cases_with_any": [int((f[col] > 0).sum()) for col in ("n_contacts", "n_avoidable", "n_repeat")],
             "cases": len(f)})
@@ -475,9 +474,9 @@ def journey_section(client, chain_id: str, n_variants: int = 8, n_slowest: int =
         channels_t = ratio[ratio["cases"] >= lo].reset_index(drop=True)
         channels_t["small_base"] = channels_t["cases"] < flag
         if channels_t.empty:
-            notes["channels"] = f"No activity has a channel in {lo} or more cases (the minimum base)."
+            notes["channels"] = say(Message("journeys.channels_below_base", lo=lo))
     else:
-        notes["channels"] = "The event log records no channel per event, so there is no channel mix."
+        notes["channels"] = say(Message("journeys.no_channel"))
     return JourneySection(chain_id, n, lo, flag, as_designed, mean_fit, headline, classes, extras,
                           shown.reset_index(drop=True), total_variants, shown_share, note, steps_t, funnel_t, slow,
                           hand, contacts_t, channels_t, notes)
