@@ -23,7 +23,7 @@ from typing import Any
 
 from . import present
 
-__all__ = ["Message", "Num", "Seq", "catalogue", "interval", "p_text", "render"]
+__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "ipm"
