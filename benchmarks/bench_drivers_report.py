@@ -43,9 +43,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from ipm_analysis import load_client, report  # noqa: E402
-from ipm_analysis.agenda import importance_performance, improvement_agenda  # noqa: E402
+from ipm_analysis.agenda import importance_performance_table, improvement_agenda  # noqa: E402
 from ipm_analysis.modelframe import model_frame  # noqa: E402
-from ipm_analysis.regression import driver_effects  # noqa: E402
+from ipm_analysis.effects import driver_effects  # noqa: E402
 
 KPIS_PER_CHAIN = 4
 N_BOOT = 200
@@ -115,7 +115,7 @@ def run(p: int, n: int, root: Path) -> dict:
     chains = [c.id for c in client.config.chains]
     frames, row["frames"] = _timed(lambda: [model_frame(client, c) for c in chains])
     _, row["effects"] = _timed(lambda: [driver_effects(mf) for mf in frames])
-    _, row["importance"] = _timed(lambda: [importance_performance(mf, client.case_kpis, n_boot=N_BOOT)
+    _, row["importance"] = _timed(lambda: [importance_performance_table(mf, client.case_kpis, n_boot=N_BOOT)
                                            for mf in frames])
     agenda, row["agenda"] = _timed(lambda: improvement_agenda(client, n_boot=N_BOOT, seed=0))
     th, row["thresholds"] = _timed(lambda: report.threshold_analyses(client, agenda))

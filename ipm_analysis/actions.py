@@ -809,7 +809,7 @@ def _agenda_gains(client: Any, chain: str) -> dict:
     (empty when the chain's model cannot be fitted)."""
     from .agenda import what_if
     from .modelframe import model_frame
-    from .regression import fit_ordinal
+    from .effects import fit_ordinal
 
     out: dict = {}
     try:

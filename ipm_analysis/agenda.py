@@ -23,7 +23,7 @@ is shown next to it: a driver near the line may belong to either side.
 What-if
 -------
 "If chain KPI X moved from its current value to its target": the ordinal logit of the chain
-(:func:`ipm_analysis.regression.fit_ordinal`) predicts each respondent's score distribution
+(:func:`ipm_analysis.effects.fit_ordinal`) predicts each respondent's score distribution
 ``P(score = k)`` under the observed values and under the scenario; the result KPI is computed
 from the averaged distributions (NPS = % promoters - % detractors; the mean score for a rating
 scale). NPS is not linear in the mean score, so this goes through the distribution, not
@@ -75,19 +75,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import present
+from . import kpis, messages, present
+from .checks import check_ci, is_binary
 from .drivers import relative_importance
-from .errors import AnalysisError
-from . import kpis
-from .kpis import nps
-from .modelframe import ModelFrame, model_frame
-from .regression import (
+from .effects import (
     DriverModels,
-    _check_ci,
-    _check_driver,
-    _check_mf,
-    _design,
-    _is_binary,
+    design_matrix,
     driver_effects,
     fit_ordinal,
     kpi_base,
@@ -98,6 +91,10 @@ from .regression import (
     ordinal_contrast,
     ordinal_levels,
 )
+from .errors import AnalysisError
+from .kpis import nps
+from .messages import Message, Num, Seq
+from .modelframe import ModelFrame, check_driver, check_model_frame, model_frame
 from .units import format_value
 
 __all__ = [
@@ -105,7 +102,7 @@ __all__ = [
     "Agenda",
     "WhatIf",
     "agenda_summary",
-    "importance_performance",
+    "importance_performance_table",
     "improvement_agenda",
     "Scenario",
     "what_if",
@@ -148,7 +145,7 @@ def _kpi_now(mf: ModelFrame) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def importance_performance(
+def importance_performance_table(
     mf: ModelFrame,
     cases: pd.DataFrame | None = None,
     n_boot: int = 200,
@@ -177,8 +174,8 @@ def importance_performance(
         better than target), ``gap_relative`` (gap / |target|, comparable across units, for
         the matrix's x axis), ``on_target, high_importance, quadrant``. ``attrs``: ``rule`` (the quadrant rule in words), ``r2``, ``n``, ``ci``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     if not mf.drivers:
         raise AnalysisError(f"the model frame has no driver left ({mf.policy})")
     ri = relative_importance(mf.frame, "score", list(mf.drivers), always=list(mf.controls) or None,
@@ -289,7 +286,7 @@ class WhatIf(_Prediction):
 
 def _check_move(mf: ModelFrame, driver: Any, to: Any, mode: str | None) -> tuple[str, float, str, np.ndarray]:
     """Validate one move of a driver: (driver, level, mode, observed values)."""
-    driver = _check_driver(mf, driver)
+    driver = check_driver(mf, driver)
     spec = mf.specs[driver]
     if to is None:
         if spec.target is None:
@@ -299,7 +296,7 @@ def _check_move(mf: ModelFrame, driver: Any, to: Any, mode: str | None) -> tuple
         raise AnalysisError(f"to must be a number, got {to!r}")
     to = float(to)
     x = mf.frame[driver].to_numpy(dtype=float)
-    binary = spec.unit == "share" and _is_binary(x)
+    binary = spec.unit == "share" and is_binary(x)
     if mode is None:
         mode = "flip" if binary else "shift"
     if mode not in ("flip", "clip", "shift"):
@@ -315,7 +312,7 @@ def _apply_move(scenario: list, j: int, x: np.ndarray, to: float, mode: str, hig
     """Move column ``j`` (observed values ``x``) of every design of a scenario; return it and the mean after.
 
     A scenario is a list of ``(X, row_weights)`` (see
-    :func:`~ipm_analysis.regression.ordinal_contrast`). A flip splits each design in two:
+    :func:`~ipm_analysis.effects.ordinal_contrast`). A flip splits each design in two:
     the rows as they are, and with the failing cases succeeding, weighted ``q`` (so flips of
     several KPIs combine as independent draws).
     """
@@ -352,7 +349,7 @@ def _fitted_ordinal(mf: ModelFrame, model: Any) -> Any:
 def _scenario_gain(mf: ModelFrame, res: Any, moves: Sequence[tuple[str, float, str, np.ndarray]],
                    ci: float) -> tuple[list[float], float, float, float, float, float]:
     """Means after, gain, its interval, se and p of moving several drivers together."""
-    X = _design(mf, const=False).to_numpy()
+    X = design_matrix(mf, const=False).to_numpy()
     cols = list(mf.drivers) + list(mf.controls)
     scenario: list = [(X, np.ones(len(X)))]
     after = []
@@ -374,16 +371,17 @@ def _prediction_fields(mf: ModelFrame, now: float, gain: float, lo: float, hi: f
                 kpi_unit=kpi_unit(mf), sentence=sentence, ci=ci)
 
 
-def _prediction_sentence(mf: ModelFrame, scenario: str, now: float, gain: float, lo: float, hi: float,
-                         ci: float) -> str:
+def _prediction_sentence(mf: ModelFrame, scenario: Message, now: float, gain: float, lo: float, hi: float,
+                         ci: float) -> Message:
     """'<scenario>, the expected NPS would be ... instead of ... (gain, interval), if the association holds.'"""
     b = kpi_base(mf)
-    after, before = present.pair(now + gain, now, b, signed=mf.is_nps)
+    d = present.pair_decimals(now + gain, now, b, signed=mf.is_nps)
+    after, before = Num(now + gain, d, mf.is_nps), Num(now, d, mf.is_nps)
     if mf.measure in ("share", "top_box"):
-        after, before = after + " %", before + " %"
-    g, glo, ghi = present.interval(gain, lo, hi, b, signed=True)
-    return (f"{scenario}, the expected {kpi_name(mf)} would be {after} instead of {before} "
-            f"({g} {kpi_unit(mf)}, {ci:.0%} interval {glo} to {ghi}), if the association holds.")
+        after, before = Message("value.percent", value=after), Message("value.percent", value=before)
+    g, glo, ghi = messages.interval(gain, lo, hi, b, signed=True)
+    return Message("agenda.prediction", scenario=scenario, kpi=kpi_name(mf), after=after, before=before, gain=g,
+                   unit=kpi_unit(mf), interval=Message("interval.level", level=Num(100 * ci, 0), low=glo, high=ghi))
 
 
 def what_if(
@@ -412,8 +410,8 @@ def what_if(
     -------
     WhatIf
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     driver, to, mode, x = _check_move(mf, driver, to, mode)
     spec = mf.specs[driver]
     res = _fitted_ordinal(mf, model)
@@ -423,14 +421,13 @@ def what_if(
     now = _kpi_now(mf)
     cur_txt, to_txt = format_value(current, spec.unit), format_value(to, spec.unit)
     if mode == "flip":
-        scen = f"If {spec.name} moved from {cur_txt} to {to_txt} (enough failing cases succeeding)"
+        scen = Message("agenda.if_flip", name=spec.name, current=cur_txt, to=to_txt)
     elif mode == "shift":
-        scen = (f"If {spec.name} moved from {cur_txt} to {to_txt} (every case "
-                f"{format_value(abs(to - current), spec.unit)} {'more' if to > current else 'less'})")
+        scen = Message("agenda.if_shift_more" if to > current else "agenda.if_shift_less", name=spec.name,
+                       current=cur_txt, to=to_txt, amount=format_value(abs(to - current), spec.unit))
     else:
-        worse = "below" if higher else "above"
-        scen = (f"If every case {worse} {to_txt} were brought to {to_txt} ({spec.name} from {cur_txt} to "
-                f"{format_value(mean_after, spec.unit)} on average)")
+        scen = Message("agenda.if_clip_below" if higher else "agenda.if_clip_above", name=spec.name, current=cur_txt,
+                       to=to_txt, after=format_value(mean_after, spec.unit))
     sentence = _prediction_sentence(mf, scen, now, gain, lo, hi, ci)
     return WhatIf(**_prediction_fields(mf, now, gain, lo, hi, se, p, sentence, ci), driver=driver, name=spec.name,
                   unit=spec.unit, current=current, to=to, mode=mode, mean_after=mean_after)
@@ -481,8 +478,8 @@ def what_if_scenario(
     -------
     Scenario
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     if not isinstance(moves, Mapping) or not moves:
         raise AnalysisError("moves must map at least one driver to the level it moves to, e.g. {'on_time': 0.9}")
     modes = dict(modes or {})
@@ -496,10 +493,16 @@ def what_if_scenario(
              "to": to, "mode": mode, "mean_after": a} for (d, to, mode, x), a in zip(checked, after, strict=True)]
     table = pd.DataFrame(rows, columns=["driver", "name", "unit", "current", "to", "mode", "mean_after"])
     now = _kpi_now(mf)
-    parts = [f"{r['name']} from {format_value(r['current'], r['unit'])} to {format_value(r['mean_after'], r['unit'])}"
+    parts = [Message("agenda.move", name=r["name"], current=format_value(r["current"], r["unit"]),
+                     to=format_value(r["mean_after"], r["unit"]))
              for r in rows if abs(r["mean_after"] - r["current"]) > 1e-12]
-    scen = "If " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + " moved" \
-        if parts else "With every chain KPI at its current value"
+    if not parts:
+        scen = Message("agenda.if_nothing_moves")
+    elif len(parts) == 1:
+        scen = Message("agenda.if_moved", moves=parts[0])
+    else:
+        scen = Message("agenda.if_moved", moves=Message("agenda.moves", some=Seq(tuple(parts[:-1]), "list.comma"),
+                                                        last=parts[-1]))
     sentence = _prediction_sentence(mf, scen, now, gain, lo, hi, ci)
     return Scenario(**_prediction_fields(mf, now, gain, lo, hi, se, p, sentence, ci), moves=table)
 
@@ -622,7 +625,7 @@ def improvement_agenda(
     -------
     Agenda
     """
-    ci = _check_ci(ci)
+    ci = check_ci(ci)
     notes: dict[str, str] = {}
     if isinstance(source, ModelFrame):
         frames = [source]
@@ -661,7 +664,7 @@ def improvement_agenda(
         models[key] = dm
         notes[key] = dm.reading
         try:
-            ip = importance_performance(mf, cases, n_boot=n_boot, ci=ci, seed=seed)
+            ip = importance_performance_table(mf, cases, n_boot=n_boot, ci=ci, seed=seed)
         except AnalysisError as e:
             ip = None
             notes[key] += f" Importance not computed: {e}."
@@ -736,7 +739,8 @@ def improvement_agenda(
         matrix = _reliable_quadrants(matrix, considered, models, alpha)
         matrix.attrs.update(rule=QUADRANT_RULE)
     reliable = any(m.reliable for m in models.values())
-    sentence = _headline(act, cons, models, reliable, result_name, unit, ci)
+    sentence = _headline(act, cons, models, reliable, result_name, unit, ci,
+                         actions[0]["sentence"] if actions else None)
     return Agenda(act, cons, matrix, models, notes, reliable, sentence, result_name, unit, ci, _METHOD)
 
 
@@ -772,39 +776,34 @@ def _reliable_quadrants(matrix: pd.DataFrame, considered: list, models: Mapping[
     return m
 
 
-def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float, base: int = 1) -> str:
-    who = r["link"] or "owning link not given"
-    owner = f"; chain owner {r['owner']}" if r.get("owner") else ""
-    g, lo, hi = present.interval(r["gain"], r["gain_ci_low"], r["gain_ci_high"], base, signed=True)
-    return (f"Lift {r['name']} from {r['current_label']} to {r['target_label']} ({who}{owner}): expected gain "
-            f"{g} {unit} among this chain's respondents ({ci:.0%} interval {lo} to {hi}), "
-            f"{present.num(r['gain_overall'], base, signed=True)} on the overall {result_name}, if the association "
-            "holds.")
+def _action_sentence(r: Mapping[str, Any], result_name: str, unit: str, ci: float, base: int = 1) -> Message:
+    who = r["link"] or Message("agenda.no_link")
+    owner = Message("agenda.owner", owner=r["owner"]) if r.get("owner") else ""
+    g, lo, hi = messages.interval(r["gain"], r["gain_ci_low"], r["gain_ci_high"], base, signed=True)
+    overall = Num(r["gain_overall"], present.decimals(r["gain_overall"], base), True)
+    return Message("agenda.action", name=r["name"], current=r["current_label"], target=r["target_label"], who=who,
+                   owner=owner, gain=g, unit=unit, overall=overall, result=result_name,
+                   interval=Message("interval.level", level=Num(100 * ci, 0), low=lo, high=hi))
 
 
-def _headline(act, cons, models, reliable, result_name, unit, ci) -> str:
+def _headline(act, cons, models, reliable, result_name, unit, ci, top_sentence=None) -> Message:
     if len(act):
-        top = act.iloc[0]
-        more = f" {len(act)} actions in all, ranked by expected gain." if len(act) > 1 else ""
-        return f"First action: {top['sentence']}{more}"
+        more = Message("agenda.more", n=len(act)) if len(act) > 1 else ""
+        return Message("agenda.first", sentence=top_sentence or act.iloc[0]["sentence"], more=more)
     if not reliable:
         r2s = [m.r2 for m in models.values()]
-        r2_txt = (f"the chain KPIs explain at most {present.num(100 * max(r2s), 1)} % of the variation in the score"
-                  if r2s else "no chain could be modelled")
-        return (f"{NO_DRIVER_SENTENCE}: {r2_txt}, and their effects cannot be told apart from no effect, so no "
-                f"improvement agenda is proposed. Ranking these KPIs would rank noise.")
+        r2_txt = (Message("agenda.r2_at_most", share=Num(100 * max(r2s), present.decimals(100 * max(r2s), 1)))
+                  if r2s else Message("agenda.no_chain_modelled"))
+        return Message("agenda.no_driver", why=r2_txt)
     reliable_kpis = cons[cons["status"].isin(["on target", "no target", "action",
                                               "expected gain not distinguishable from zero",
                                               "associated in the unexpected direction"])]
     if reliable_kpis.empty:
-        return (f"{NO_DRIVER_SENTENCE}: the chain models explain some of the {result_name}, but no single chain KPI's "
-                "association is reliable once all KPIs tested are allowed for, so no improvement agenda is proposed.")
+        return Message("agenda.no_driver_after_testing", result=result_name)
     on = reliable_kpis[reliable_kpis["status"] == "on target"]["name"].tolist()
     if on and len(on) == len(reliable_kpis):
-        return (f"The chain KPIs with a reliable association ({', '.join(on)}) already meet their targets; no "
-                "improvement action is proposed. Keep them there.")
-    return ("No action is proposed: the chain KPIs with a reliable association either meet their target, have "
-            "none, or their expected gain at target cannot be told apart from zero.")
+        return Message("agenda.all_on_target", names=Seq(tuple(on), "list.comma"))
+    return Message("agenda.no_action")
 
 
 def _json_value(v: Any) -> Any:

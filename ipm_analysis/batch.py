@@ -580,7 +580,7 @@ def _short_error(e: BaseException) -> str:
 
 # -- writing: in the submitting process ---------------------------------------------------------
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -1109,6 +1109,6 @@ def _write_run_summary(runs: list[ClientRun], out_root: Path) -> None:
         for r in runs
     ]
     try:
-        _atomic_write_text(out_root / "last_run.json", json.dumps(data, indent=2))
+        atomic_write_text(out_root / "last_run.json", json.dumps(data, indent=2))
     except OSError as e:  # e.g. a full disk: the reports are written (or not) already; say so, go on
         log.warning("could not write %s: %s", out_root / "last_run.json", e)

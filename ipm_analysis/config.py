@@ -177,6 +177,27 @@ class ResultKPI(_Model):
         return spec.as_rating() if isinstance(spec, LabelScale) else spec
 
 
+    @property
+    def measure(self) -> str:
+        """How the result KPI is read: ``"nps"``, ``"share"`` (two levels: % in the top one),
+        ``"top_box"`` (``steer_on: top_box``) or ``"mean"`` (as :attr:`ModelFrame.measure`)."""
+        if self.scale == "nps":
+            return "nps"
+        spec = self.rating_scale
+        if spec.max - spec.min == 1:
+            return "share"
+        return "top_box" if self.steer_on == "top_box" else "mean"
+
+    @property
+    def kpi_scale(self) -> dict:
+        """The scale as the KPI functions take it (labels mapped to 1..k)."""
+        spec = self.rating_scale
+        if spec.type == "nps":
+            return {"type": "nps"}
+        return {"type": "rating", "min": spec.min, "max": spec.max,
+                "top_box": list(spec.top_box), "bottom_box": list(spec.bottom_box)}
+
+
 class TableSpec(_Model):
     file: str | None = None
     columns: dict[str, str] = Field(default_factory=dict)
@@ -468,6 +489,7 @@ class Reporting(_Model):
     min_base_suppress: int = Field(default=10, ge=1)
     as_of: date | None = None  # data complete up to this day; later (partial) periods are left out of trends
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")  # ISO 4217 code of the money amounts
+    language: Literal["en", "nl"] = "en"  # the language of the report's sentences, numbers and dates
 
     @model_validator(mode="after")
     def _check(self) -> "Reporting":

@@ -170,7 +170,7 @@ class Client:
             linked=None if linked is None else linked.reset_index(drop=True), warnings=list(self.warnings))
 
 
-class _Collector:
+class ProblemCollector:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         # (file, contract column) -> the client's own column name, from tables.*.columns
@@ -197,7 +197,7 @@ class _Collector:
         return any(p.severity == "error" for p in self.problems)
 
 
-def _q(name: str) -> str:
+def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -274,7 +274,7 @@ class _BoundedRelation:
         return lambda *a, **k: self._bcon._bounded(self._sql, lambda: attr(*a, **k))
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def connect_duckdb() -> duckdb.DuckDBPyConnection:
     threads = os.environ.get(THREADS_ENV, "") or "2"
     memory = os.environ.get(MEMORY_LIMIT_ENV, "") or MEMORY_LIMIT
     con = duckdb.connect(config={"threads": int(threads) if threads.isdigit() else 2, "memory_limit": memory})
@@ -283,7 +283,7 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return _BoundedConnection(con, _statement_seconds())
 
 
-def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collector, label: str | None = None) -> bool:
+def read_table_into(con, client_dir: Path, name: str, spec: TableSpec, col: ProblemCollector, label: str | None = None) -> bool:
     """Read one file into DuckDB table ``raw_<name>`` with every column as text plus ``__row``
     (an Excel sheet: its cells typed as in the workbook, see :func:`_read_xlsx`)."""
     file = label or spec.file
@@ -347,7 +347,7 @@ def _read_table(con, client_dir: Path, name: str, spec: TableSpec, col: _Collect
     return True
 
 
-def _xlsx_label(client_dir: Path, spec: TableSpec) -> str:
+def xlsx_label(client_dir: Path, spec: TableSpec) -> str:
     """How messages name an Excel table: ``calls.xlsx, sheet 'Calls'`` (the first sheet unless
     ``sheet:`` names one); other files by their name."""
     if spec.file is None or not spec.file.lower().endswith(".xlsx"):
@@ -401,7 +401,7 @@ def _xlsx_column(values: list) -> pa.Array:
     return pa.array([_xlsx_text(v) for v in cells], pa.string())
 
 
-def _read_xlsx(con, path: Path, name: str, spec: TableSpec, file: str, col: _Collector) -> bool:
+def _read_xlsx(con, path: Path, name: str, spec: TableSpec, file: str, col: ProblemCollector) -> bool:
     """Read one sheet of an Excel workbook (python-calamine; no network) into ``raw_<name>``.
 
     The first row names the columns; row numbers in messages are data rows (the header not
@@ -487,7 +487,7 @@ def _literal_path(path: Path, links: list[Path]) -> Path:
     return link
 
 
-def _parquet_names_unique(path: Path, file: str, col: _Collector) -> bool:
+def _parquet_names_unique(path: Path, file: str, col: ProblemCollector) -> bool:
     """Refuse repeated column names in a Parquet file, as in a CSV header (DuckDB would rename
     the second one ``score_1`` silently)."""
     import pyarrow.parquet as pq
@@ -499,7 +499,7 @@ def _parquet_names_unique(path: Path, file: str, col: _Collector) -> bool:
     return _names_unique(names, file, col, "in the file")
 
 
-def _names_unique(names: list[str], file: str, col: _Collector, where: str) -> bool:
+def _names_unique(names: list[str], file: str, col: ProblemCollector, where: str) -> bool:
     """Report every column name that occurs more than once (with its positions); True when none does."""
     positions: dict[str, list[int]] = {}
     for i, h in enumerate(names):
@@ -513,7 +513,7 @@ def _names_unique(names: list[str], file: str, col: _Collector, where: str) -> b
     return ok
 
 
-def _csv_header(path: Path, file: str, col: _Collector) -> list[str] | None:
+def _csv_header(path: Path, file: str, col: ProblemCollector) -> list[str] | None:
     """The column names of a CSV file's header row, or None after reporting why it is unusable."""
     with path.open("rb") as f:
         head = f.read(HEADER_BYTES)
@@ -557,7 +557,7 @@ def _csv_header(path: Path, file: str, col: _Collector) -> list[str] | None:
     return names if _names_unique(names, file, col, "in the header") else None
 
 
-def _read_error(e: duckdb.Error, path: Path, file: str, col: _Collector) -> None:
+def _read_error(e: duckdb.Error, path: Path, file: str, col: ProblemCollector) -> None:
     """Turn a DuckDB read error into a message with the row it happened on."""
     full = str(e).replace(str(path), file)
     first = re.sub(r"\s+", " ", full.splitlines()[0])
@@ -578,10 +578,10 @@ def _read_error(e: duckdb.Error, path: Path, file: str, col: _Collector) -> None
         col.error(file, f"cannot be read as {what}: {first[:300]}", rows=rows)
 
 
-def _check_reserved(con, name: str, file: str, col: _Collector, computed: bool = True) -> bool:
+def _check_reserved(con, name: str, file: str, col: ProblemCollector, computed: bool = True) -> bool:
     """File columns may not take the names of columns the loader adds (they would shadow them)."""
     ok = True
-    for c in _columns(con, f"raw_{name}"):
+    for c in table_columns(con, f"raw_{name}"):
         if c == ROW:
             continue
         if c.startswith("__"):
@@ -599,7 +599,7 @@ def _sql_str(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _columns(con, table: str) -> list[str]:
+def table_columns(con, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 
 
@@ -607,10 +607,10 @@ def _examples(con, sql: str) -> list[int]:
     return [r[0] for r in con.execute(sql + f" ORDER BY {ROW} LIMIT {EXAMPLE_ROWS + 1}").fetchall()]
 
 
-def _map_columns(con, name: str, spec: TableSpec, col: _Collector, label: str | None = None) -> bool:
+def _map_columns(con, name: str, spec: TableSpec, col: ProblemCollector, label: str | None = None) -> bool:
     """Rename the client's columns to contract names (``columns:`` of client.yaml)."""
     file = label or spec.file
-    have = _columns(con, f"raw_{name}")
+    have = table_columns(con, f"raw_{name}")
     ok = True
     renames = []
     for contract, theirs in spec.columns.items():
@@ -628,13 +628,13 @@ def _map_columns(con, name: str, spec: TableSpec, col: _Collector, label: str | 
     if not ok:
         return False
     for theirs, contract in renames:
-        con.execute(f"ALTER TABLE raw_{name} RENAME COLUMN {_q(theirs)} TO {_q('__tmp_' + contract)}")
+        con.execute(f"ALTER TABLE raw_{name} RENAME COLUMN {quote_name(theirs)} TO {quote_name('__tmp_' + contract)}")
     for _, contract in renames:
-        con.execute(f"ALTER TABLE raw_{name} RENAME COLUMN {_q('__tmp_' + contract)} TO {_q(contract)}")
+        con.execute(f"ALTER TABLE raw_{name} RENAME COLUMN {quote_name('__tmp_' + contract)} TO {quote_name(contract)}")
     return ok
 
 
-def _infer_types(con, name: str, skip: set[str]) -> None:
+def infer_column_types(con, name: str, skip: set[str]) -> None:
     """Give the non-contract text columns their natural type (number, boolean, timestamp).
 
     A column keeps text when any value has a leading zero (an identifier such as ``007``).
@@ -644,7 +644,7 @@ def _infer_types(con, name: str, skip: set[str]) -> None:
     for c, t in types.items():
         if c == ROW or c in skip or t != "VARCHAR":
             continue
-        qc = _q(c)
+        qc = quote_name(c)
         n_nonnull, lead_zero = con.execute(
             f"SELECT count({qc}), count(*) FILTER (WHERE regexp_matches(trim({qc}), '^-?0[0-9]')) FROM {table}"
         ).fetchone()
@@ -667,11 +667,11 @@ def _infer_types(con, name: str, skip: set[str]) -> None:
                 break
 
 
-def _check_contract(con, name: str, file: str, required: dict[str, str], col: _Collector,
+def _check_contract(con, name: str, file: str, required: dict[str, str], col: ProblemCollector,
                     now: pd.Timestamp) -> None:
     """Check presence and type of the contract columns; convert them in place."""
     table = f"raw_{name}"
-    have = _columns(con, table)
+    have = table_columns(con, table)
     types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall())
     for c, kind in required.items():
         optional = kind.endswith("?")
@@ -681,7 +681,7 @@ def _check_contract(con, name: str, file: str, required: dict[str, str], col: _C
                 col.error(file, f"required column '{c}' is missing (map your column onto it under "
                                 f"tables.{name}.columns in client.yaml)", c)
             continue
-        qc = _q(c)
+        qc = quote_name(c)
         n, n_null = con.execute(f"SELECT count(*), count(*) - count({qc}) FROM {table}").fetchone()
         if types[c] == "VARCHAR":
             con.execute(f"UPDATE {table} SET {qc} = NULLIF(trim({qc}), '')")
@@ -706,7 +706,7 @@ def _check_contract(con, name: str, file: str, required: dict[str, str], col: _C
 
 
 def _convert_timestamp(con, table, file, c, optional, col, now) -> None:
-    qc = _q(c)
+    qc = quote_name(c)
     t = con.execute(f"SELECT column_type FROM (DESCRIBE {table}) WHERE column_name = ?", [c]).fetchone()[0]
     if t.startswith("TIMESTAMP WITH"):
         con.execute(f"ALTER TABLE {table} ALTER COLUMN {qc} SET DATA TYPE TIMESTAMP USING timezone('UTC', {qc})")
@@ -745,16 +745,16 @@ def _convert_timestamp(con, table, file, c, optional, col, now) -> None:
         col.warn(file, f"{n_future:,} timestamps lie in the future", c, _examples(con, future_sql))
 
 
-def _check_unique(con, name: str, file: str, c: str, col: _Collector) -> None:
+def _check_unique(con, name: str, file: str, c: str, col: ProblemCollector) -> None:
     table = f"raw_{name}"
-    if c not in _columns(con, table):
+    if c not in table_columns(con, table):
         return
-    dup_sql = (f"SELECT {ROW} FROM (SELECT {ROW}, count(*) OVER (PARTITION BY {_q(c)}) AS k FROM {table} "
-               f"WHERE {_q(c)} IS NOT NULL) WHERE k > 1")
+    dup_sql = (f"SELECT {ROW} FROM (SELECT {ROW}, count(*) OVER (PARTITION BY {quote_name(c)}) AS k FROM {table} "
+               f"WHERE {quote_name(c)} IS NOT NULL) WHERE k > 1")
     n = con.execute(f"SELECT count(*) FROM ({dup_sql})").fetchone()[0]
     if n:
         vals = [r[0] for r in con.execute(
-            f"SELECT {_q(c)} FROM {table} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3").fetchall()]
+            f"SELECT {quote_name(c)} FROM {table} GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 3").fetchall()]
         col.error(file, f"{n:,} rows share an id with another row (duplicates: {', '.join(map(repr, vals))}); "
                         f"{c} must be unique", c, _examples(con, dup_sql))
 
@@ -762,9 +762,9 @@ def _check_unique(con, name: str, file: str, c: str, col: _Collector) -> None:
 _SCORE_TYPES = re.compile(r"^(VARCHAR|U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$")
 
 
-def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
+def _check_score(con, cfg: ClientConfig, file: str, col: ProblemCollector) -> None:
     table = "raw_responses"
-    if "score" not in _columns(con, table):
+    if "score" not in table_columns(con, table):
         return
     kpi = cfg.result_kpi
     spec = kpi.scale_spec
@@ -821,14 +821,14 @@ def _check_score(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
 def _derive_cases_from_events(con, cfg: ClientConfig) -> None:
     """One case per case_id of the event log; case-level columns are those constant per case."""
     derived = (ROW, "case_id", "activity", "timestamp", "opened_at", "closed_at", "n_events")  # computed here
-    cols = [c for c in _columns(con, "raw_events") if c not in derived]
+    cols = [c for c in table_columns(con, "raw_events") if c not in derived]
     constant = []
     if cols:
         checks = ", ".join(f"max(k{i}) <= 1" for i in range(len(cols)))
-        inner = ", ".join(f"count(DISTINCT {_q(c)}) AS k{i}" for i, c in enumerate(cols))
+        inner = ", ".join(f"count(DISTINCT {quote_name(c)}) AS k{i}" for i, c in enumerate(cols))
         flags = con.execute(f"SELECT {checks} FROM (SELECT {inner} FROM raw_events GROUP BY case_id)").fetchone()
         constant = [c for c, f in zip(cols, flags) if f]
-    extra = "".join(f", any_value({_q(c)}) AS {_q(c)}" for c in constant)
+    extra = "".join(f", any_value({quote_name(c)}) AS {quote_name(c)}" for c in constant)
     con.execute(
         "CREATE OR REPLACE TABLE raw_cases AS SELECT min(__row) AS __row, case_id, "
         "min(timestamp) AS opened_at, max(timestamp) AS closed_at, count(*) AS n_events"
@@ -836,8 +836,8 @@ def _derive_cases_from_events(con, cfg: ClientConfig) -> None:
     )
 
 
-def _add_constant_chain(con, cfg: ClientConfig, col: _Collector, file: str) -> None:
-    have = _columns(con, "raw_cases")
+def _add_constant_chain(con, cfg: ClientConfig, col: ProblemCollector, file: str) -> None:
+    have = table_columns(con, "raw_cases")
     spec = cfg.tables.cases
     constant = (spec.chain if spec else None) or (cfg.tables.events.chain if cfg.tables.events else None)
     if "chain" in have and constant is None:
@@ -855,7 +855,7 @@ def _add_constant_chain(con, cfg: ClientConfig, col: _Collector, file: str) -> N
         con.execute(f"ALTER TABLE raw_cases ADD COLUMN chain VARCHAR DEFAULT {_sql_str(constant)}")
 
 
-def _check_chains(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
+def _check_chains(con, cfg: ClientConfig, file: str, col: ProblemCollector) -> None:
     known = [c.id for c in cfg.chains]
     in_list = ", ".join(_sql_str(k) for k in known)
     con.execute("UPDATE raw_cases SET chain = NULLIF(trim(chain), '')")
@@ -873,10 +873,10 @@ def _check_chains(con, cfg: ClientConfig, file: str, col: _Collector) -> None:
                         f"client.yaml declares {known}", "chain", _examples(con, bad_sql))
 
 
-def _events_from_milestones(con, cfg: ClientConfig, col: _Collector, file: str) -> bool:
+def _events_from_milestones(con, cfg: ClientConfig, col: ProblemCollector, file: str) -> bool:
     """Turn declared milestone timestamp columns of the cases table into events."""
     parts = []
-    have = _columns(con, "raw_cases")
+    have = table_columns(con, "raw_cases")
     own = _case_own_map(cfg)
     for chain in cfg.chains:
         if chain.journey is None:
@@ -890,7 +890,7 @@ def _events_from_milestones(con, cfg: ClientConfig, col: _Collector, file: str) 
             _convert_timestamp(con, "raw_cases", file, column, True, col, pd.Timestamp.now(tz="UTC"))
             parts.append(
                 f"SELECT {ROW} * 1000 + {len(parts)} AS {ROW}, case_id, {_sql_str(step)} AS activity, "
-                f"{_q(column)} AS timestamp FROM raw_cases WHERE chain = {_sql_str(chain.id)} AND {_q(column)} IS NOT NULL"
+                f"{quote_name(column)} AS timestamp FROM raw_cases WHERE chain = {_sql_str(chain.id)} AND {quote_name(column)} IS NOT NULL"
             )
     if not parts:
         return False
@@ -912,7 +912,7 @@ def _case_own_map(cfg: ClientConfig) -> dict[str, str]:
     return _own_map(spec)
 
 
-def _alias_views(con, cfg: ClientConfig, col: _Collector) -> None:
+def _alias_views(con, cfg: ClientConfig, col: ProblemCollector) -> None:
     """Views ``x_cases`` / ``x_responses``: the table plus each mapped column under the file's own
     name too, so KPI and segment expressions may name a column either way. A name that is both a
     loaded column and another column's own name means the loaded column (see :func:`_resolve`)."""
@@ -920,19 +920,19 @@ def _alias_views(con, cfg: ClientConfig, col: _Collector) -> None:
     for name, own in (("cases", _case_own_map(cfg)), ("responses", _own_map(cfg.tables.responses))):
         if f"raw_{name}" not in tables:
             continue
-        have = _columns(con, f"raw_{name}")
-        extra = "".join(f", {_q(c)} AS {_q(x)}" for x, c in own.items() if x not in have and c in have)
+        have = table_columns(con, f"raw_{name}")
+        extra = "".join(f", {quote_name(c)} AS {quote_name(x)}" for x, c in own.items() if x not in have and c in have)
         con.execute(f"CREATE OR REPLACE VIEW x_{name} AS SELECT *{extra} FROM raw_{name}")
         col.ambiguous[name] = {x: c for x, c in own.items() if x in have}
 
 
 def _aliases(con, name: str) -> list[str]:
     """The own-name columns the view ``x_<name>`` adds to ``raw_<name>``."""
-    raw = set(_columns(con, f"raw_{name}"))
-    return [c for c in _columns(con, f"x_{name}") if c not in raw]
+    raw = set(table_columns(con, f"raw_{name}"))
+    return [c for c in table_columns(con, f"x_{name}") if c not in raw]
 
 
-def _note_ambiguous(col: _Collector, table: str, expression: str, where: str) -> None:
+def _note_ambiguous(col: ProblemCollector, table: str, expression: str, where: str) -> None:
     for name in referenced_columns(expression):
         if name in col.ambiguous.get(table, {}):
             col.warn(CONFIG_NAME, f"'{name}' is both a column of the {table} as loaded and the file's own name of "
@@ -940,10 +940,10 @@ def _note_ambiguous(col: _Collector, table: str, expression: str, where: str) ->
                                   f"'{name}' is used", where)
 
 
-def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[str, str]) -> None:
+def _evaluate_expressions(con, cfg: ClientConfig, col: ProblemCollector, files: dict[str, str]) -> None:
     """Check each KPI/segment expression, then evaluate it into a column of kpi_values / segments."""
     _alias_views(con, cfg, col)
-    case_cols = [c for c in _columns(con, "x_cases") if c != ROW]
+    case_cols = [c for c in table_columns(con, "x_cases") if c != ROW]
     selects = []
     for chain in cfg.chains:
         for k in chain.kpis:
@@ -979,12 +979,12 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
     merged: dict[str, list[str]] = {}
     for _, k, expr in cols:
         merged.setdefault(k.id, []).append(expr)
-    sel = ", ".join(f"coalesce({', '.join(exprs)}) AS {_q(kid)}" if len(exprs) > 1 else f"{exprs[0]} AS {_q(kid)}"
+    sel = ", ".join(f"coalesce({', '.join(exprs)}) AS {quote_name(kid)}" if len(exprs) > 1 else f"{exprs[0]} AS {quote_name(kid)}"
                     for kid, exprs in merged.items())
     con.execute(f"CREATE OR REPLACE TABLE kpi_values AS SELECT case_id{', ' + sel if sel else ''} FROM x_cases")
     for chain_id, k, _ in cols:
         n = con.execute(
-            f"SELECT count(kv.{_q(k.id)}) FROM kpi_values kv JOIN raw_cases rc USING (case_id) "
+            f"SELECT count(kv.{quote_name(k.id)}) FROM kpi_values kv JOIN raw_cases rc USING (case_id) "
             f"WHERE chain = {_sql_str(chain_id)}").fetchone()[0]
         if n == 0:
             col.warn(CONFIG_NAME, f"KPI '{chain_id}.{k.id}' has no value for any case of its chain",
@@ -996,7 +996,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
                       f"segments.{seg.id}")
             continue
         table = "x_" + seg.table  # own and contract names alike
-        tcols = [c for c in _columns(con, table) if c != ROW]
+        tcols = [c for c in table_columns(con, table) if c != ROW]
         try:
             check_expression(seg.sql, tcols, f"segment '{seg.id}'")
         except ExpressionError as e:
@@ -1008,7 +1008,7 @@ def _evaluate_expressions(con, cfg: ClientConfig, col: _Collector, files: dict[s
 
 
 def _expression_fails(con, table: str, expr: str, file: str, what: str, key: str, source: str,
-                      col: _Collector) -> bool:
+                      col: ProblemCollector) -> bool:
     """Run a checked expression over a table; report a failure with its rows and column.
 
     An expression that cannot even be bound (a type error such as text * 2) is a client.yaml
@@ -1039,7 +1039,7 @@ def _expression_fails(con, table: str, expr: str, file: str, what: str, key: str
     column = text_cols[0] if len(text_cols) == 1 else None
     shown = ""
     if text_cols:
-        vals = con.execute(f"SELECT {', '.join(_q(c) for c in text_cols)} FROM {table} WHERE {ROW} = {rows[0]}").fetchone()
+        vals = con.execute(f"SELECT {', '.join(quote_name(c) for c in text_cols)} FROM {table} WHERE {ROW} = {rows[0]}").fetchone()
         shown = "; row " + str(rows[0]) + " holds " + ", ".join(f"{c}={v!r}" for c, v in zip(text_cols, vals))
     col.error(file, f"{what} ({source}) cannot be computed for these rows: {error}{shown}", column, rows)
     return True
@@ -1081,10 +1081,10 @@ def _first_line(e: Exception) -> str:
     return re.sub(r"\s+", " ", str(e).splitlines()[0])[:300]
 
 
-def _link(con, cfg: ClientConfig, col: _Collector, file: str) -> None:
+def _link(con, cfg: ClientConfig, col: ProblemCollector, file: str) -> None:
     """Give each response the case it is about (by case id, or by customer and time window)."""
-    rcols = _columns(con, "raw_responses")
-    ccols = _columns(con, "raw_cases")
+    rcols = table_columns(con, "raw_responses")
+    ccols = table_columns(con, "raw_cases")
     if cfg.tables.cases is not None and cfg.tables.cases.from_ == "responses":
         return  # each response is its own case
     if cfg.linkage.by == "case_id":
@@ -1120,7 +1120,7 @@ def _link(con, cfg: ClientConfig, col: _Collector, file: str) -> None:
                        "they count for the result KPI but not for the drivers", cfg.linkage.by, rows)
 
 
-def _frame(con, sql: str) -> pd.DataFrame:
+def query_frame(con, sql: str) -> pd.DataFrame:
     """The result of ``sql`` as a DataFrame, as DuckDB's ``.df()`` gives it, only faster.
 
     ``.df()`` turns text into Python strings that pandas then packs into Arrow again (0.3 s for
@@ -1153,19 +1153,19 @@ def _collect(con, cfg: ClientConfig):
     period = cfg.reporting.period
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     # cases
-    case_close = "coalesce(closed_at, opened_at)" if "closed_at" in _columns(con, "raw_cases") else "opened_at"
+    case_close = "coalesce(closed_at, opened_at)" if "closed_at" in table_columns(con, "raw_cases") else "opened_at"
     case_segs = [s for s in cfg.segments if s.table == "cases"]
-    seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in case_segs)
+    seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {quote_name(SEG + s.id)}" for s in case_segs)
     case_alias = _aliases(con, "cases")
-    case_star = f"* EXCLUDE ({', '.join(_q(c) for c in case_alias)})" if case_alias else "*"
+    case_star = f"* EXCLUDE ({', '.join(quote_name(c) for c in case_alias)})" if case_alias else "*"
     con.execute(f"CREATE OR REPLACE TABLE cases AS SELECT {case_star}, {_period_expr(period, case_close)} AS period"
                 f"{seg_sel} FROM x_cases")
-    cases = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}")
+    cases = query_frame(con, f"SELECT * EXCLUDE ({ROW}) FROM cases ORDER BY {ROW}")
     cases = _segments_to_columns(cases, case_segs)
     kpi_ids = list(dict.fromkeys([k.id for k in cfg.kpis] + [k.companion_id for k in cfg.kpis if k.companion]))
-    seg_cols = "".join(f", c.{_q(SEG + s.id)} AS {_q(s.id)}" for s in case_segs)
-    kpi_cols = "".join(f", k.{_q(k)}" for k in kpi_ids)
-    case_kpis = _frame(
+    seg_cols = "".join(f", c.{quote_name(SEG + s.id)} AS {quote_name(s.id)}" for s in case_segs)
+    kpi_cols = "".join(f", k.{quote_name(k)}" for k in kpi_ids)
+    case_kpis = query_frame(
         con, f"SELECT c.case_id, c.chain, c.period{kpi_cols}{seg_cols} FROM cases c JOIN kpi_values k USING (case_id) "
              f"ORDER BY c.{ROW}")
     case_kpis = _yes_no(case_kpis, [seg.id for seg in case_segs])
@@ -1173,27 +1173,27 @@ def _collect(con, cfg: ClientConfig):
     responses = linked = None
     if "raw_responses" in tables:
         resp_segs = [s for s in cfg.segments if s.table == "responses"]
-        seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {_q(SEG + s.id)}" for s in resp_segs)
-        resp_alias = "".join(f", {_q(c)}" for c in _aliases(con, "responses"))
+        seg_sel = "".join(f", CAST(({s.sql}) AS VARCHAR) AS {quote_name(SEG + s.id)}" for s in resp_segs)
+        resp_alias = "".join(f", {quote_name(c)}" for c in _aliases(con, "responses"))
         if "link" in tables:
             join = "LEFT JOIN link l USING (response_id)"
             case_col = ", l.case_id AS case_id"
-            exclude = ", case_id" if "case_id" in _columns(con, "raw_responses") else ""
+            exclude = ", case_id" if "case_id" in table_columns(con, "raw_responses") else ""
         else:  # each response is its own case
             join, exclude = "", ""
-            case_col = "" if "case_id" in _columns(con, "raw_responses") else ", r.response_id AS case_id"
+            case_col = "" if "case_id" in table_columns(con, "raw_responses") else ", r.response_id AS case_id"
         con.execute(
             f"CREATE OR REPLACE TABLE responses AS SELECT r.* EXCLUDE ({ROW}{exclude}{resp_alias}){case_col}, "
             f"{_period_expr(period, 'r.responded_at')} AS period{seg_sel}, r.{ROW} FROM x_responses r {join}"
         )
-        responses = _frame(con, f"SELECT * EXCLUDE ({ROW}) FROM responses WHERE score IS NOT NULL ORDER BY {ROW}")
+        responses = query_frame(con, f"SELECT * EXCLUDE ({ROW}) FROM responses WHERE score IS NOT NULL ORDER BY {ROW}")
         responses = _segments_to_columns(responses, resp_segs)
-        case_seg = "".join(f", k.{_q(s.id)} AS {_q(s.id)}" for s in case_segs)
-        kp = "".join(f", k.{_q(k)}" for k in kpi_ids)
-        linked = _frame(
+        case_seg = "".join(f", k.{quote_name(s.id)} AS {quote_name(s.id)}" for s in case_segs)
+        kp = "".join(f", k.{quote_name(k)}" for k in kpi_ids)
+        linked = query_frame(
             con,
             f"SELECT r.response_id, r.responded_at, r.period, r.score, r.case_id, k.chain{kp}"
-            + "".join(f", r.{_q(SEG + s.id)} AS {_q(s.id)}" for s in resp_segs)
+            + "".join(f", r.{quote_name(SEG + s.id)} AS {quote_name(s.id)}" for s in resp_segs)
             + case_seg
             + f" FROM responses r LEFT JOIN case_kpis_view k ON r.case_id = k.case_id "
               f"WHERE r.score IS NOT NULL ORDER BY r.{ROW}"
@@ -1205,9 +1205,9 @@ def _collect(con, cfg: ClientConfig):
         ev_sql = f"SELECT * FROM raw_events"
         if "milestone_events" in tables:
             ev_sql += " UNION ALL BY NAME SELECT * FROM milestone_events"
-        ecols = set(_columns(con, "raw_events"))
+        ecols = set(table_columns(con, "raw_events"))
         keep = ["case_id", "activity", "timestamp"] + [c for c in ("channel", "link") if c in ecols]
-        events = _frame(
+        events = query_frame(
             con, f"SELECT {', '.join(keep)}, {ROW} AS row FROM ({ev_sql}) ORDER BY case_id, timestamp, {ROW}")
         events["row"] = events["row"].astype("int64")
     return responses, cases, case_kpis, events, linked
@@ -1236,7 +1236,7 @@ def _register(con, name: str, df: pd.DataFrame) -> bool:
 
 
 def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
-    col = _Collector()
+    col = ProblemCollector()
     client_dir = Path(client_dir)
     if not client_dir.is_dir():
         col.error(str(client_dir.name or client_dir), "client folder not found")
@@ -1254,11 +1254,11 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
     for table in ("responses", "cases", "events"):
         spec = getattr(cfg.tables, table)
         if spec is not None and spec.file is not None:
-            labels[table] = _xlsx_label(client_dir, spec)
+            labels[table] = xlsx_label(client_dir, spec)
             col.own_names.update({(labels[table], contract): theirs for contract, theirs in spec.columns.items()
                                   if contract != theirs})
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    con = _connect()
+    con = connect_duckdb()
     try:
         files: dict[str, str] = {}
         read_ok = True
@@ -1267,7 +1267,7 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
             if spec is None or spec.file is None:
                 continue
             files[name] = labels[name]
-            if not _read_table(con, client_dir, name, spec, col, labels[name]):
+            if not read_table_into(con, client_dir, name, spec, col, labels[name]):
                 read_ok = False
                 continue
             if not _map_columns(con, name, spec, col, labels[name]):
@@ -1303,7 +1303,7 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
             case_contract = _cases_from_responses(con, cfg, col, files["cases"])
             if case_contract is not None:
                 _check_contract(con, "cases", files["cases"], case_contract, col, now)
-                if "opened_at" not in _columns(con, "raw_cases"):
+                if "opened_at" not in table_columns(con, "raw_cases"):
                     con.execute("ALTER TABLE raw_cases ADD COLUMN opened_at TIMESTAMP")
         _add_constant_chain(con, cfg, col, files["cases"])
         if cases_spec is None or cases_spec.from_ == "events":
@@ -1314,9 +1314,9 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         _check_chains(con, cfg, files["cases"], col)
         _check_case_times(con, files["cases"], col)
         skip = set(CONTRACT["cases"]) | {"n_events", "period"}
-        _infer_types(con, "cases", skip)
+        infer_column_types(con, "cases", skip)
         if "responses" in files:
-            _infer_types(con, "responses", set(CONTRACT["responses"]))
+            infer_column_types(con, "responses", set(CONTRACT["responses"]))
         event_filter = _apply_event_contract(con, cfg, col, files)
         if col.has_errors:
             return None, col.problems
@@ -1352,7 +1352,7 @@ def _load(client_dir: Path) -> tuple[Client | None, list[Problem]]:
         con.close()
 
 
-def _cases_from_responses(con, cfg: ClientConfig, col: _Collector, file: str) -> dict[str, str] | None:
+def _cases_from_responses(con, cfg: ClientConfig, col: ProblemCollector, file: str) -> dict[str, str] | None:
     """One file serves as both: each response is its own case (unless it names a case_id).
 
     ``tables.cases.columns`` names the responses' columns that serve as case columns
@@ -1360,7 +1360,7 @@ def _cases_from_responses(con, cfg: ClientConfig, col: _Collector, file: str) ->
     Returns the case contract to check (``opened_at`` optional when the survey has no dates),
     or None after reporting a problem.
     """
-    have = _columns(con, "raw_responses")
+    have = table_columns(con, "raw_responses")
     spec = cfg.tables.cases
     own = _own_map(cfg.tables.responses)
     chosen: dict[str, str] = {}
@@ -1376,20 +1376,20 @@ def _cases_from_responses(con, cfg: ClientConfig, col: _Collector, file: str) ->
     if "case_id" in chosen and chosen["case_id"] != "case_id":
         # the responses carry the case id they are linked to
         if "case_id" in have:
-            con.execute("UPDATE raw_responses SET case_id = " + _q(chosen["case_id"]))
+            con.execute("UPDATE raw_responses SET case_id = " + quote_name(chosen["case_id"]))
         else:
             con.execute("ALTER TABLE raw_responses ADD COLUMN case_id VARCHAR")
-            con.execute("UPDATE raw_responses SET case_id = CAST(" + _q(chosen["case_id"]) + " AS VARCHAR)")
-        have = _columns(con, "raw_responses")
-    sel = {c: _q(found) for c, found in chosen.items() if c != "case_id"}
+            con.execute("UPDATE raw_responses SET case_id = CAST(" + quote_name(chosen["case_id"]) + " AS VARCHAR)")
+        have = table_columns(con, "raw_responses")
+    sel = {c: quote_name(found) for c, found in chosen.items() if c != "case_id"}
     if "case_id" not in have:
         sel["case_id"] = "response_id"
     no_dates = con.execute("SELECT count(responded_at) FROM raw_responses").fetchone()[0] == 0
     if "opened_at" not in have and "opened_at" not in sel and not no_dates:
         sel["opened_at"] = "responded_at"
     replaced = [c for c in sel if c in have]
-    star = f"* EXCLUDE ({', '.join(_q(c) for c in replaced)})" if replaced else "*"
-    extra = "".join(f", {expr} AS {_q(c)}" for c, expr in sel.items())
+    star = f"* EXCLUDE ({', '.join(quote_name(c) for c in replaced)})" if replaced else "*"
+    extra = "".join(f", {expr} AS {quote_name(c)}" for c, expr in sel.items())
     con.execute(f"CREATE TABLE raw_cases AS SELECT {star}{extra} FROM raw_responses")
     contract = dict(CONTRACT["cases"])
     if "opened_at" not in sel and "opened_at" not in have:
@@ -1404,7 +1404,7 @@ def _own_map(spec: TableSpec | None) -> dict[str, str]:
     return {theirs: contract for contract, theirs in spec.columns.items() if theirs != contract}
 
 
-def _resolve(have: list[str], own: dict[str, str], name: str, col: _Collector, file: str, where: str) -> str | None:
+def _resolve(have: list[str], own: dict[str, str], name: str, col: ProblemCollector, file: str, where: str) -> str | None:
     """The table column that ``name`` in client.yaml means: a column of the table as loaded (a
     contract name, or a column kept under its own name), or the file's own name of a mapped
     column. When a name is both (a mapping swapped names), the column under that name is used and
@@ -1419,11 +1419,11 @@ def _resolve(have: list[str], own: dict[str, str], name: str, col: _Collector, f
     return None
 
 
-def _optional_responses(con, cfg: ClientConfig, file: str, col: _Collector) -> dict[str, str]:
+def _optional_responses(con, cfg: ClientConfig, file: str, col: ProblemCollector) -> dict[str, str]:
     """Fill in what a survey export may lack: without a ``response_id`` column the 1-based row
     number serves; without ``responded_at`` the contract drops it (the period analyses are left
     out). Returns the responses' contract to check."""
-    have = _columns(con, "raw_responses")
+    have = table_columns(con, "raw_responses")
     req = _required_responses(cfg)
     if "response_id" not in have and (file, "response_id") not in col.unmapped:
         con.execute("ALTER TABLE raw_responses ADD COLUMN response_id VARCHAR")
@@ -1454,8 +1454,8 @@ def _required_responses(cfg: ClientConfig) -> dict[str, str]:
     return req
 
 
-def _check_case_times(con, file: str, col: _Collector) -> None:
-    have = _columns(con, "raw_cases")
+def _check_case_times(con, file: str, col: ProblemCollector) -> None:
+    have = table_columns(con, "raw_cases")
     if "closed_at" in have and "opened_at" in have:
         sql = f"SELECT {ROW} FROM raw_cases WHERE closed_at < opened_at"
         n = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
@@ -1463,7 +1463,7 @@ def _check_case_times(con, file: str, col: _Collector) -> None:
             col.warn(file, f"{n:,} cases close before they open", "closed_at", _examples(con, sql))
 
 
-def _check_journeys(con, cfg: ClientConfig, col: _Collector, file: str | None = None) -> None:
+def _check_journeys(con, cfg: ClientConfig, col: ProblemCollector, file: str | None = None) -> None:
     """Designed steps that never occur in the event log are reported (a likely misspelling)."""
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     if "raw_events" not in tables:
@@ -1547,14 +1547,14 @@ def load_client(path: str | Path) -> Client:
 _UNIT_MS = {"minutes": 60_000, "hours": 3_600_000, "days": 86_400_000}
 
 
-def _build_activity(con, spec, col: _Collector) -> bool:
+def _build_activity(con, spec, col: ProblemCollector) -> bool:
     """``activity`` built from the columns ``tables.events.activity`` names, joined with its
     separator; parts that are empty are skipped (an event with every part empty has no
     activity, which the contract check reports)."""
     cols = getattr(spec, "activity_columns", [])
     if not cols:
         return True
-    have = _columns(con, "raw_events")
+    have = table_columns(con, "raw_events")
     missing = [c for c in cols if c not in have]
     if missing:
         col.error(spec.file, f"column '{missing[0]}' (named under tables.events.activity in client.yaml) not found; "
@@ -1564,7 +1564,7 @@ def _build_activity(con, spec, col: _Collector) -> bool:
         col.error(spec.file, f"the file has a column 'activity' and client.yaml builds activity from {cols}; "
                              "map the file's column to another name under tables.events.columns", "activity")
         return False
-    parts = ", ".join(f"NULLIF(trim(CAST({_q(c)} AS VARCHAR)), '')" for c in cols)
+    parts = ", ".join(f"NULLIF(trim(CAST({quote_name(c)} AS VARCHAR)), '')" for c in cols)
     con.execute("ALTER TABLE raw_events ADD COLUMN activity VARCHAR")
     con.execute(f"UPDATE raw_events SET activity = concat_ws({_sql_str(spec.activity_separator)}, {parts})")
     return True
@@ -1574,7 +1574,7 @@ def _in_list(values) -> str:
     return ", ".join(_sql_str(v) for v in values) or "NULL"
 
 
-def _apply_event_contract(con, cfg: ClientConfig, col: _Collector, files: dict[str, str]) -> dict | None:
+def _apply_event_contract(con, cfg: ClientConfig, col: ProblemCollector, files: dict[str, str]) -> dict | None:
     """Filter the event log, add the event-derived case columns, check links and contacts.
 
     Runs after the cases exist (cases derived from the event log see every event: a case opens
@@ -1593,7 +1593,7 @@ def _apply_event_contract(con, cfg: ClientConfig, col: _Collector, files: dict[s
             return None
     acts = {r[0] for r in con.execute("SELECT DISTINCT activity FROM raw_events").fetchall()}
     _event_case_columns(con, spec, col, file, acts)
-    ecols = _columns(con, "raw_events")
+    ecols = table_columns(con, "raw_events")
     if "link" in ecols:
         for chain in cfg.chains:
             bad_sql = (f"SELECT e.{ROW} FROM raw_events e JOIN raw_cases c USING (case_id) WHERE c.chain = "
@@ -1627,7 +1627,7 @@ def _apply_event_contract(con, cfg: ClientConfig, col: _Collector, files: dict[s
     return summary
 
 
-def _filter_events(con, spec, col: _Collector, file: str) -> dict | None:
+def _filter_events(con, spec, col: ProblemCollector, file: str) -> dict | None:
     """Leave out the events the filter of client.yaml does not keep; what was left out, counted."""
     flt = spec.filter
     n_total = con.execute("SELECT count(*) FROM raw_events").fetchone()[0]
@@ -1635,7 +1635,7 @@ def _filter_events(con, spec, col: _Collector, file: str) -> dict | None:
     by_keep = 0
     if flt.keep is not None:
         key = "tables.events.filter.keep"
-        ecols = [c for c in _columns(con, "raw_events") if c != ROW]
+        ecols = [c for c in table_columns(con, "raw_events") if c != ROW]
         try:
             check_expression(flt.keep, ecols, "the event filter (tables.events.filter.keep)")
         except ExpressionError as e:
@@ -1671,12 +1671,12 @@ def _filter_events(con, spec, col: _Collector, file: str) -> dict | None:
             "cases_without_events": int(cases_before - cases_after)}
 
 
-def _event_case_columns(con, spec, col: _Collector, file: str, acts: set) -> None:
+def _event_case_columns(con, spec, col: ProblemCollector, file: str, acts: set) -> None:
     """The case columns ``tables.events.case_columns`` declares, computed from the (kept) events
     of each case and joined to the cases table, where KPI expressions and milestones see them."""
     if not spec.case_columns:
         return
-    have = _columns(con, "raw_cases")
+    have = table_columns(con, "raw_cases")
     clash = [k for k in spec.case_columns if k in have]
     if clash:
         col.error(CONFIG_NAME, f"event-derived case columns {clash} are also columns of the cases; give them other "
@@ -1688,7 +1688,7 @@ def _event_case_columns(con, spec, col: _Collector, file: str, acts: set) -> Non
         if unknown:
             col.warn(CONFIG_NAME, f"case column '{name}' names activities {unknown} that never occur in the event log",
                      f"tables.events.case_columns.{name}")
-        qn = _q(name)
+        qn = quote_name(name)
         in_acts = f"activity IN ({_in_list(c.activities)})"
         if c.kind == "reached":
             aggs.append(f"bool_or({in_acts}) AS {qn}")

@@ -19,8 +19,8 @@ Everything else is linear algebra on that small matrix:
    and sweeps driver ``u`` into a copy (driver ``u`` put in). Each level is one vectorised
    numpy operation, and the total work is about ``6 * 2**p`` small updates, so 20 drivers
    (about a million subsets) take a fraction of a second;
-3. the Shapley values, the conditional dominance table and the complete dominance
-   designations are read off the vector of subset R² values.
+3. the Shapley values are read off the vector of subset R² values (through the conditional
+   dominance table: the mean increment of each driver per model size).
 
 A pivot that is (numerically) zero, i.e. a driver that is a linear combination of the
 drivers already in the subset, adds nothing; this is exactly the R² that a least-squares fit
@@ -56,38 +56,29 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .checks import name_list
 from .errors import AnalysisError
 
 __all__ = [
     "MAX_EXACT_DRIVERS",
-    "MAX_LOGIT_DRIVERS",
-    "DominanceResult",
-    "bootstrap_ranks",
-    "dominance",
-    "logit_importance",
-    "pairwise_differences",
     "relative_importance",
 ]
 
 #: Most drivers (a group counts as one) the exact Shapley decomposition accepts.
 MAX_EXACT_DRIVERS = 20
-#: Most drivers :func:`logit_importance` accepts (it refits ``2**p`` logistic regressions).
-MAX_LOGIT_DRIVERS = 10
 
 _METHODS = ("shapley", "relative_weights")
 # A pivot below this fraction of the variable's own variance means "linearly dependent on
 # what is already in the model": the variable then adds nothing (pseudo-inverse convention).
 _PIVOT_TOL = 1e-12
-# Differences in R² smaller than this are treated as ties in dominance designations.
-_TIE_TOL = 1e-12
 # Bound on the number of (replicate x subset) states held in memory at once.
 _MAX_BATCH_STATES = 1 << 22
 
@@ -123,20 +114,6 @@ class _Design:
         return int(sum(self.unit_sizes))
 
 
-def _as_name_list(value: Any, what: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise AnalysisError(
-            f"{what} must be a list of column names, got {type(value).__name__} {value!r}"
-        )
-    names = list(value)
-    dupes = sorted({str(c) for c in names if names.count(c) > 1})
-    if dupes:
-        raise AnalysisError(f"{what} lists the same column more than once: {dupes}")
-    return names
-
-
 def _numeric_column(data: pd.DataFrame, col: Any, role: str) -> np.ndarray:
     if col not in data.columns:
         shown = [str(c) for c in data.columns[:20]]
@@ -169,7 +146,7 @@ def _build_units(
         )
     owner: dict[Any, str] = {}
     for name, cols in groups.items():
-        cols = _as_name_list(cols, f"group {name!r}")
+        cols = name_list(cols, single=False, what=f"group {name!r}")
         if not cols:
             raise AnalysisError(f"group {name!r} is empty; give it at least one driver column")
         for c in cols:
@@ -218,10 +195,10 @@ def _design(
         raise AnalysisError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if isinstance(target, (list, tuple, set, dict, np.ndarray, pd.Index, pd.Series)):
         raise AnalysisError(f"target must be one column name, got {type(target).__name__}")
-    drivers = _as_name_list(drivers, "drivers")
+    drivers = name_list(drivers, single=False, what="drivers")
     if not drivers:
         raise AnalysisError("drivers is empty; give at least one driver column")
-    always = _as_name_list(always, "always")
+    always = name_list(always, single=False, what="always")
     if target in drivers:
         raise AnalysisError(f"target {target!r} is also listed in drivers")
     if target in always:
@@ -522,36 +499,11 @@ def _shapley_from_v(v: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray
     return phi, cond
 
 
-def _complete_dominance(v: np.ndarray, n_units: int) -> np.ndarray:
-    """Pairwise complete dominance from one subset-value vector ``v`` ``(2**U,)``.
-
-    Returns a float matrix: 1 if row dominates column in every subset of the other units,
-    0 if column dominates row, 0.5 if neither, NaN on the diagonal.
-    """
-    U = n_units
-    out = np.full((U, U), np.nan)
-    for i in range(U):
-        for j in range(i + 1, U):
-            vr = v.reshape(1 << (U - 1 - j), 2, 1 << (j - 1 - i), 2, 1 << i)
-            with_i = vr[:, 0, :, 1, :]
-            with_j = vr[:, 1, :, 0, :]
-            d = with_i - with_j
-            if (d > _TIE_TOL).all():
-                out[i, j], out[j, i] = 1.0, 0.0
-            elif (d < -_TIE_TOL).all():
-                out[i, j], out[j, i] = 0.0, 1.0
-            else:
-                out[i, j] = out[j, i] = 0.5
-    return out
-
-
 @dataclass(frozen=True)
 class _Fit:
     importance: np.ndarray  # (B, U)
     r2: np.ndarray  # (B,)
     r2_always: np.ndarray  # (B,)
-    v: np.ndarray | None = None  # (B, 2**U) subset increments, Shapley only
-    cond: np.ndarray | None = None  # (B, U, U)
 
 
 def _relative_weights(part: np.ndarray, unit_sizes: Sequence[int]) -> np.ndarray:
@@ -583,7 +535,7 @@ def _relative_weights(part: np.ndarray, unit_sizes: Sequence[int]) -> np.ndarray
     return np.add.reduceat(eps, bounds[:-1], axis=1)
 
 
-def _fit_covs(covs: np.ndarray, design: _Design, method: str, keep_v: bool = False) -> _Fit:
+def _fit_covs(covs: np.ndarray, design: _Design, method: str) -> _Fit:
     """Importances for a batch of covariance matrices ``(B, k, k)``."""
     corr = _standardise(covs)
     part = _partial_out_always(corr, design.n_driver_cols, design.n_always)
@@ -596,25 +548,16 @@ def _fit_covs(covs: np.ndarray, design: _Design, method: str, keep_v: bool = Fal
 
     B = covs.shape[0]
     per = max(1, _MAX_BATCH_STATES >> U)
-    imps, vs, conds = [], [], []
+    imps = []
     for b0 in range(0, B, per):
         chunk = part[b0 : b0 + per]
         resid = _subset_resid(chunk, design.unit_sizes)
         v = chunk[:, -1, -1][:, None] - resid
         v[:, 0] = 0.0
-        phi, cond = _shapley_from_v(v, U)
+        phi, _ = _shapley_from_v(v, U)
         imps.append(phi)
-        if keep_v:
-            vs.append(v)
-            conds.append(cond)
     imp = np.concatenate(imps)
-    return _Fit(
-        imp,
-        r2_always + imp.sum(axis=1),
-        r2_always,
-        np.concatenate(vs) if keep_v else None,
-        np.concatenate(conds) if keep_v else None,
-    )
+    return _Fit(imp, r2_always + imp.sum(axis=1), r2_always)
 
 
 def _boot_fit(design: _Design, method: str, n_boot: int, seed: int | None) -> np.ndarray:
@@ -691,6 +634,16 @@ def _quantiles(x: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
+
+
+def _rank_interval(ranks: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
+    if ranks.shape[0] == 0:
+        nan = np.full(ranks.shape[1], np.nan)
+        return nan, nan
+    alpha = (1.0 - ci) / 2.0
+    lo = np.quantile(ranks, alpha, axis=0, method="inverted_cdf")
+    hi = np.quantile(ranks, 1.0 - alpha, axis=0, method="inverted_cdf")
+    return lo.astype(int), hi.astype(int)
 
 
 def relative_importance(
@@ -799,337 +752,3 @@ def relative_importance(
     return df
 
 
-def _rank_interval(ranks: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
-    if ranks.shape[0] == 0:
-        nan = np.full(ranks.shape[1], np.nan)
-        return nan, nan
-    alpha = (1.0 - ci) / 2.0
-    lo = np.quantile(ranks, alpha, axis=0, method="inverted_cdf")
-    hi = np.quantile(ranks, 1.0 - alpha, axis=0, method="inverted_cdf")
-    return lo.astype(int), hi.astype(int)
-
-
-def bootstrap_ranks(
-    data: pd.DataFrame,
-    target: str,
-    drivers: Sequence[str],
-    method: str = "shapley",
-    weights: str | Sequence[float] | np.ndarray | None = None,
-    always: Sequence[str] | None = None,
-    groups: Mapping[str, Sequence[str]] | None = None,
-    n_boot: int = 1000,
-    ci: float = 0.95,
-    seed: int | None = 0,
-) -> pd.DataFrame:
-    """Bootstrap distribution of each driver's importance rank.
-
-    Parameters are those of :func:`relative_importance` (``n_boot`` must be positive).
-
-    Returns
-    -------
-    DataFrame
-        Indexed by driver, with ``rank`` (point estimate), ``mean_rank``, ``rank_ci_low``,
-        ``rank_ci_high`` (percentile interval) and ``p_rank_1`` … ``p_rank_<p>``: the share
-        of replicates in which the driver takes that rank. Rows sum to 1 over the
-        ``p_rank_*`` columns; so does every ``p_rank_*`` column.
-    """
-    _check_method(method)
-    _check_boot_args(n_boot, ci, seed)
-    if n_boot < 1:
-        raise AnalysisError(f"n_boot must be at least 1 for bootstrap_ranks, got {n_boot}")
-    design = _design(data, target, drivers, weights, always, groups)
-    point = _fit_covs(_checked_cov(design)[None], design, method).importance[0]
-    boot = _boot_fit(design, method, int(n_boot), seed)
-    boot = boot[np.isfinite(boot).all(axis=1)]
-    ranks = _ranks_rows(boot)
-    U = design.n_units
-    lo, hi = _rank_interval(ranks, ci)
-    out = pd.DataFrame(
-        {
-            "rank": _rank(point),
-            "mean_rank": ranks.mean(axis=0) if len(ranks) else np.nan,
-            "rank_ci_low": lo,
-            "rank_ci_high": hi,
-        },
-        index=pd.Index(design.unit_names, name="driver"),
-    )
-    for r in range(1, U + 1):
-        out[f"p_rank_{r}"] = (ranks == r).mean(axis=0) if len(ranks) else np.nan
-    out.attrs.update(
-        {"method": method, "n_boot": int(n_boot), "n_valid": len(ranks), "ci": ci, "seed": seed}
-    )
-    return out
-
-
-def pairwise_differences(
-    data: pd.DataFrame,
-    target: str,
-    drivers: Sequence[str],
-    method: str = "shapley",
-    weights: str | Sequence[float] | np.ndarray | None = None,
-    always: Sequence[str] | None = None,
-    groups: Mapping[str, Sequence[str]] | None = None,
-    n_boot: int = 1000,
-    ci: float = 0.95,
-    seed: int | None = 0,
-    on: str = "importance",
-) -> pd.DataFrame:
-    """Bootstrap differences in importance between every pair of drivers.
-
-    Parameters are those of :func:`relative_importance`, plus
-
-    on : {"importance", "share"}
-        Compare contributions to R² (default) or shares of the explained R².
-
-    Returns
-    -------
-    DataFrame
-        One row per unordered pair, indexed by ``(driver, other)`` with ``driver`` the one
-        with the larger point estimate, with columns ``diff`` (point estimate of
-        ``driver - other``), ``ci_low``, ``ci_high`` (percentile interval) and
-        ``prob_positive`` (share of replicates in which ``driver`` is ahead). An interval
-        that excludes 0 says the order of the two drivers is clear in this sample.
-    """
-    _check_method(method)
-    _check_boot_args(n_boot, ci, seed)
-    if on not in ("importance", "share"):
-        raise AnalysisError(f"on must be 'importance' or 'share', got {on!r}")
-    if n_boot < 1:
-        raise AnalysisError(f"n_boot must be at least 1 for pairwise_differences, got {n_boot}")
-    design = _design(data, target, drivers, weights, always, groups)
-    point = _fit_covs(_checked_cov(design)[None], design, method).importance
-    boot = _boot_fit(design, method, int(n_boot), seed)
-    if on == "share":
-        point, boot = _shares(point), _shares(boot)
-    point = point[0]
-    order = np.argsort(-np.nan_to_num(point, nan=-np.inf), kind="stable")
-    names = design.unit_names
-    rows, idx = [], []
-    for a_pos, a in enumerate(order):
-        for b in order[a_pos + 1 :]:
-            d = boot[:, a] - boot[:, b]
-            d = d[np.isfinite(d)]
-            lo, hi = _quantiles(d[:, None], ci) if d.size else (np.array([np.nan]),) * 2
-            rows.append((point[a] - point[b], lo[0], hi[0], (d > 0).mean() if d.size else np.nan))
-            idx.append((names[a], names[b]))
-    out = pd.DataFrame(
-        rows,
-        columns=["diff", "ci_low", "ci_high", "prob_positive"],
-        index=pd.MultiIndex.from_tuples(idx, names=["driver", "other"]),
-    )
-    out.attrs.update({"method": method, "on": on, "n_boot": int(n_boot), "ci": ci, "seed": seed})
-    return out
-
-
-@dataclass(frozen=True)
-class DominanceResult:
-    """Dominance analysis of R² (Budescu 1993; Azen and Budescu 2003).
-
-    Attributes
-    ----------
-    general : DataFrame
-        Index driver; ``general`` (general dominance statistic = Shapley importance),
-        ``share`` and ``rank``.
-    conditional : DataFrame
-        Index driver, columns ``1 … p`` = number of drivers in the model (the driver
-        itself included): the mean R² increment of the driver over all models of that
-        size. The row mean equals ``general``.
-    complete : DataFrame
-        Pairwise designations, nullable boolean: ``True`` if the row driver adds more R²
-        than the column driver to *every* subset of the other drivers, ``False`` if the
-        column driver does, ``<NA>`` if neither (and on the diagonal).
-    conditional_designation, general_designation : DataFrame
-        The same pairwise format for conditional dominance (row above column at every
-        model size) and general dominance (row above column on average).
-    r2, r2_always : float
-        R² of the full model and of the ``always`` covariates alone.
-    n, n_dropped : int
-        Rows used, and rows dropped for missing values.
-    """
-
-    general: pd.DataFrame
-    conditional: pd.DataFrame
-    complete: pd.DataFrame
-    conditional_designation: pd.DataFrame
-    general_designation: pd.DataFrame
-    r2: float
-    r2_always: float
-    n: int
-    n_dropped: int
-    _subset_increments: np.ndarray = field(repr=False, compare=False)
-
-    def subset_r2(self, subset: Iterable[str]) -> float:
-        """R² of the model with the ``always`` covariates and the given drivers."""
-        names = list(self.general.index)
-        mask = 0
-        for s in subset:
-            if s not in names:
-                raise AnalysisError(f"{s!r} is not one of the drivers {names}")
-            mask |= 1 << names.index(s)
-        return float(self.r2_always + self._subset_increments[mask])
-
-
-def _designation(matrix: np.ndarray, names: list[str]) -> pd.DataFrame:
-    """1 / 0 / 0.5 / NaN matrix -> nullable boolean frame (True: row dominates column)."""
-    out = pd.DataFrame(index=pd.Index(names, name="driver"))
-    for j, name in enumerate(names):
-        out[name] = pd.array(
-            [None if (np.isnan(x) or x == 0.5) else bool(x == 1.0) for x in matrix[:, j]],
-            dtype="boolean",
-        )
-    out.columns.name = "other"
-    return out
-
-
-def _pairwise_all(values: np.ndarray) -> np.ndarray:
-    """Designation matrix from per-driver vectors ``(U, K)``: row > column in all K."""
-    U = values.shape[0]
-    out = np.full((U, U), np.nan)
-    for i in range(U):
-        for j in range(U):
-            if i == j:
-                continue
-            d = values[i] - values[j]
-            out[i, j] = 1.0 if (d > _TIE_TOL).all() else 0.0 if (d < -_TIE_TOL).all() else 0.5
-    return out
-
-
-def dominance(
-    data: pd.DataFrame,
-    target: str,
-    drivers: Sequence[str],
-    weights: str | Sequence[float] | np.ndarray | None = None,
-    always: Sequence[str] | None = None,
-    groups: Mapping[str, Sequence[str]] | None = None,
-) -> DominanceResult:
-    """Complete, conditional and general dominance of drivers on R².
-
-    Parameters are those of :func:`relative_importance`. All statistics come from the same
-    exact subset R² values as the Shapley decomposition, so the general dominance
-    statistics equal ``relative_importance(...)["importance"]``.
-
-    Returns
-    -------
-    DominanceResult
-    """
-    design = _design(data, target, drivers, weights, always, groups)
-    cov = _checked_cov(design)
-    fit = _fit_covs(cov[None], design, "shapley", keep_v=True)
-    names = design.unit_names
-    U = design.n_units
-    imp = fit.importance[0]
-    general = pd.DataFrame(
-        {"general": imp, "share": _shares(imp), "rank": _rank(imp)},
-        index=pd.Index(names, name="driver"),
-    )
-    cond = fit.cond[0]
-    conditional = pd.DataFrame(
-        cond,
-        index=pd.Index(names, name="driver"),
-        columns=pd.Index(range(1, U + 1), name="model_size"),
-    )
-    complete = _designation(_complete_dominance(fit.v[0], U), names)
-    return DominanceResult(
-        general=general,
-        conditional=conditional,
-        complete=complete,
-        conditional_designation=_designation(_pairwise_all(cond), names),
-        general_designation=_designation(_pairwise_all(imp[:, None]), names),
-        r2=float(fit.r2[0]),
-        r2_always=float(fit.r2_always[0]),
-        n=design.n,
-        n_dropped=design.n_dropped,
-        _subset_increments=fit.v[0],
-    )
-
-
-def logit_importance(
-    data: pd.DataFrame,
-    target_binary: str,
-    drivers: Sequence[str],
-    weights: str | Sequence[float] | np.ndarray | None = None,
-    always: Sequence[str] | None = None,
-    groups: Mapping[str, Sequence[str]] | None = None,
-) -> pd.DataFrame:
-    """Shapley decomposition of McFadden's pseudo-R² of logistic regressions.
-
-    The scale-respecting check on the OLS ranking: run it on a promoter indicator
-    (score 9-10) and on a detractor indicator (score 0-6). Every subset of drivers is
-    refitted (statsmodels GLM, binomial family, with ``always`` and an intercept in every
-    model), so it is limited to 10 drivers.
-
-    Parameters
-    ----------
-    data, drivers, weights, always, groups
-        As in :func:`relative_importance`. Weights are frequency-type weights on the
-        log-likelihood (a pseudo-likelihood for survey weights).
-    target_binary : str
-        A 0/1 (or boolean) column, e.g. ``data.assign(promoter=data.score >= 9)``.
-
-    Returns
-    -------
-    DataFrame
-        Same layout as :func:`relative_importance` (``importance``, ``share``, ``rank``);
-        ``attrs["r2"]`` is McFadden's R² of the full model, ``attrs["r2_always"]`` that of
-        the ``always`` covariates alone, ``attrs["method"] == "logit_mcfadden"``.
-
-    Raises
-    ------
-    AnalysisError
-        For more than 10 drivers, a target that is not 0/1, or a subset model that cannot
-        be fitted (perfect separation, no convergence).
-    """
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import (
-        ConvergenceWarning,
-        PerfectSeparationError,
-        PerfectSeparationWarning,
-    )
-
-    design = _design(
-        data,
-        target_binary,
-        drivers,
-        weights,
-        always,
-        groups,
-        max_units=MAX_LOGIT_DRIVERS,
-        binary_target=True,
-    )
-    _checked_cov(design)  # constant target or driver: a clear error before any fitting
-    U = design.n_units
-    X, w, y = design.X[:, :-1], design.w, design.X[:, -1]
-    bounds = np.cumsum([0, *design.unit_sizes])
-    always_cols = list(range(design.n_driver_cols, design.n_driver_cols + design.n_always))
-    ww = np.ones_like(y) if w is None else w
-    p_bar = float(ww @ y / ww.sum())
-    ll_null = float(ww @ (y * np.log(p_bar) + (1 - y) * np.log1p(-p_bar)))
-
-    def mcfadden(mask: int) -> float:
-        cols = list(always_cols)
-        for u in range(U):
-            if mask >> u & 1:
-                cols.extend(range(bounds[u], bounds[u + 1]))
-        if not cols:
-            return 0.0
-        exog = np.column_stack([np.ones_like(y), X[:, cols]])
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", PerfectSeparationWarning)
-                warnings.simplefilter("error", ConvergenceWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                model = sm.GLM(y, exog, family=sm.families.Binomial(), freq_weights=w)
-                llf = float(model.fit(method="IRLS", maxiter=100, tol=1e-10).llf)
-        except (PerfectSeparationWarning, PerfectSeparationError, ConvergenceWarning) as exc:
-            members = [design.unit_names[u] for u in range(U) if mask >> u & 1]
-            raise AnalysisError(
-                f"logistic regression of {target_binary!r} on {members} (plus always) "
-                f"cannot be fitted: {exc}"
-            ) from None
-        return 1.0 - llf / ll_null
-
-    r2 = np.array([mcfadden(mask) for mask in range(1 << U)])
-    v = (r2 - r2[0])[None, :]
-    phi, _ = _shapley_from_v(v, U)
-    imp = phi[0]
-    return _frame(design, imp, r2[-1], r2[0], "logit_mcfadden", target_binary)

@@ -27,7 +27,7 @@ The logic is plain functions, testable without a front end:
 * :func:`whatif_curve`: the predicted result KPI at several values of one KPI;
 * :func:`default_values`, :func:`format_curve`: a small what-if table as plain text (what the
   notebook prints, so nbval checks the numbers even where widgets do not render);
-* :func:`chain_kpi_table`: importance and effect of every KPI of a chain;
+* :func:`chain_driver_table`: importance and effect of every KPI of a chain;
 * :func:`segment_options`, :func:`find_clients`: what the segment and client pickers offer.
 
 :func:`build_explorer` wires them to ipywidgets and returns an :class:`ExplorerBox`.
@@ -53,13 +53,13 @@ from .config import CONFIG_NAME, load_config
 from .data import load_client
 from .errors import AnalysisError, IpmError
 from .modelframe import ModelFrame, model_frame
-from .regression import DriverModels, _nice, fit_ordinal, kpi_unit
+from .effects import DriverModels, nice_step, fit_ordinal, kpi_unit
 from .units import NON_NEGATIVE_UNITS, format_value
 
 __all__ = [
     "ExplorerBox",
     "build_explorer",
-    "chain_kpi_table",
+    "chain_driver_table",
     "default_values",
     "find_clients",
     "format_curve",
@@ -172,7 +172,7 @@ def kpi_range(source: Any, chain: str | None, kpi: str) -> dict:
             lo = max(lo, 0.0)
         if hi <= lo:
             hi = lo + 1.0
-        step = _nice((hi - lo) / 200)
+        step = nice_step((hi - lo) / 200)
         lo = math.floor(lo / step + 1e-9) * step
         hi = math.ceil(hi / step - 1e-9) * step
         lo, hi = round(lo, 10), round(hi, 10)
@@ -294,7 +294,7 @@ def format_curve(curve: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def chain_kpi_table(agenda: Agenda, chain: str) -> pd.DataFrame:
+def chain_driver_table(agenda: Agenda, chain: str) -> pd.DataFrame:
     """Importance, effect, performance and agenda status of every KPI of one analysed chain.
 
     Returns
@@ -306,7 +306,7 @@ def chain_kpi_table(agenda: Agenda, chain: str) -> pd.DataFrame:
         ``change_label``), ``reliable, quadrant, status, reading``.
     """
     if not isinstance(agenda, Agenda):
-        raise AnalysisError(f"chain_kpi_table needs an Agenda (improvement_agenda), got {type(agenda).__name__}")
+        raise AnalysisError(f"chain_driver_table needs an Agenda (improvement_agenda), got {type(agenda).__name__}")
     if chain not in agenda.models:
         raise AnalysisError(f"chain {chain!r} has no driver model: {agenda.chain_notes.get(chain, 'not analysed')}")
     eff = agenda.models[chain].effects.set_index("driver")
@@ -765,7 +765,7 @@ class ExplorerBox(widgets.VBox):
             return
         dm = self.agenda.models[chain]
         mf = dm.frame
-        table = chain_kpi_table(self.agenda, chain)
+        table = chain_driver_table(self.agenda, chain)
         row = table.set_index("kpi").loc[kpi]
         self.details.value = (
             f"<p style='margin:0.3em 0'>{html.escape(dm.reading)}</p>"

@@ -86,25 +86,25 @@ def _read(folder: Path, file: str) -> tuple[pd.DataFrame | None, str, list[str]]
     from . import data
 
     spec = TableSpec(file=file)
-    label = data._xlsx_label(folder, spec)
-    col = data._Collector()
-    con = data._connect()
+    label = data.xlsx_label(folder, spec)
+    col = data.ProblemCollector()
+    con = data.connect_duckdb()
     try:
-        if not data._read_table(con, folder, "t", spec, col, label):
+        if not data.read_table_into(con, folder, "t", spec, col, label):
             return None, label, [str(p) for p in col.problems]
         # the values as the loader compares answer labels (text, before types are inferred)
         raw = {}
-        for name in data._columns(con, "raw_t"):
+        for name in data.table_columns(con, "raw_t"):
             if name == data.ROW:
                 continue
-            q = data._q(name)
+            q = data.quote_name(name)
             vals = con.execute(f"SELECT DISTINCT trim(CAST({q} AS VARCHAR)) FROM raw_t WHERE {q} IS NOT NULL "
                                f"AND trim(CAST({q} AS VARCHAR)) <> '' LIMIT 13").fetchall()
             if len(vals) <= 12:
                 raw[name] = sorted(v[0] for v in vals)
-        data._infer_types(con, "t", set())
+        data.infer_column_types(con, "t", set())
         con.execute("SELECT 1").fetchall()  # finish the type checks' last result before reading
-        frame = data._frame(con, f"SELECT * EXCLUDE ({data.ROW}) FROM raw_t ORDER BY {data.ROW}")
+        frame = data.query_frame(con, f"SELECT * EXCLUDE ({data.ROW}) FROM raw_t ORDER BY {data.ROW}")
     finally:
         con.close()
     frame.attrs["raw_values"] = raw

@@ -39,6 +39,7 @@ import pandas as pd
 from pydantic import ValidationError as PydanticValidationError
 
 from .config import NPSScale, RatingScale
+from .checks import name_list
 from .errors import AnalysisError
 from .units import UNITS, format_value
 
@@ -196,21 +197,22 @@ class ModelFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def _names(value: Any, what: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    try:
-        out = list(value)
-    except TypeError:
-        raise AnalysisError(f"{what} must be a column name or a list of column names, got {value!r}") from None
-    if not all(isinstance(v, str) for v in out):
-        raise AnalysisError(f"{what} must be column names (text), got {out!r}")
-    dup = sorted({v for v in out if out.count(v) > 1})
-    if dup:
-        raise AnalysisError(f"{what} name columns more than once: {dup}")
-    return out
+def check_model_frame(mf: Any) -> ModelFrame:
+    """``mf`` itself when it is a :class:`ModelFrame`; anything else is refused."""
+    if not isinstance(mf, ModelFrame):
+        raise AnalysisError(f"expected a ModelFrame (from model_frame or frame_from_data), got {type(mf).__name__}")
+    return mf
+
+
+
+
+def check_driver(mf: ModelFrame, driver: Any) -> str:
+    """``driver`` when it names a driver of ``mf``; anything else is refused with the list of drivers."""
+    if not isinstance(driver, str) or driver not in mf.drivers:
+        raise AnalysisError(f"driver {driver!r} is not a driver of the model frame; drivers are {list(mf.drivers)}")
+    return driver
+
+
 
 
 def _numeric_column(s: pd.Series, col: str, what: str) -> pd.Series:
@@ -535,8 +537,8 @@ def model_frame(
     if chain not in chain_ids:
         raise AnalysisError(f"chain {chain!r} is not declared in client.yaml; chains are {chain_ids}")
     ch = cfg.chain(chain)
-    controls_l = _names(controls, "controls")
-    segs = list(client.segment_ids) if segments is None else _names(segments, "segments")
+    controls_l = name_list(controls, "controls")
+    segs = list(client.segment_ids) if segments is None else name_list(segments, "segments")
     responses = getattr(client, "responses", None)
     extra = [c for c in dict.fromkeys(controls_l + segs) if c not in linked.columns
              and responses is not None and c in responses.columns and c != "response_id"]
@@ -618,11 +620,11 @@ def frame_from_data(
     """
     if not isinstance(data, pd.DataFrame):
         raise AnalysisError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    drivers_l = _names(drivers, "drivers")
+    drivers_l = name_list(drivers, "drivers")
     if not drivers_l:
         raise AnalysisError("drivers must name at least one column")
-    controls_l = _names(controls, "controls")
-    segs = _names(segments, "segments")
+    controls_l = name_list(controls, "controls")
+    segs = name_list(segments, "segments")
     need = [_TARGET] + drivers_l + controls_l + segs
     absent = [c for c in need if c not in data.columns]
     if absent:

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import present
-from .batch import REPORT_HTML, _atomic_write_text
+from .batch import REPORT_HTML, atomic_write_text
 from .summary import AgendaAction, DataPeriod, RecentChange, ResultKpi, Summary, SummaryError, load
 from .summary_page import arrow
 
@@ -113,9 +113,9 @@ def write_portfolio(out_root: str | Path) -> Path:
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     data = collect(out_root)
-    _atomic_write_text(out_root / "portfolio.json", data.model_dump_json(indent=2))
+    atomic_write_text(out_root / "portfolio.json", data.model_dump_json(indent=2))
     index = out_root / "index.html"
-    _atomic_write_text(index, render_index(data))
+    atomic_write_text(index, render_index(data))
     return index
 
 

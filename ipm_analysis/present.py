@@ -20,7 +20,11 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MAX_DECIMALS", "decimals", "num", "interval", "pair", "pct", "p_value", "p_text", "table", "zero_artifacts"]
+__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "format_number", "num", "interval",
+           "interval_decimals", "pair", "pair_decimals", "pct", "p_value", "p_text", "table", "zero_artifacts"]
+
+#: The languages a report can be written in, with the locale of their number and date formats.
+LANGUAGES = {"en": "en", "nl": "nl_NL"}
 
 #: The most decimals a number is ever written with.
 MAX_DECIMALS = 6
@@ -56,28 +60,71 @@ def _write(x: float, d: int, signed: bool) -> str:
     return text
 
 
+def format_number(x: float, decimals: int | None, language: str = "en", signed: bool = False) -> str:
+    """A number written for a reader of ``language`` with ``decimals`` decimals (None: as few as
+    the value needs, Python's ``g`` format). English keeps the package's own format (``1,234.5``);
+    Dutch swaps the separators by the locale's symbols (``1.234,5``) and writes a missing value
+    ``n.v.t.``. The digits are the same in every language: only the symbols change."""
+    from babel import numbers
+
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGES)}, got {language!r}")
+    if decimals is None:
+        text = f"{float(x):+g}" if signed else f"{float(x):g}"
+    else:
+        text = _write(x, decimals, signed)
+    if language == "en":
+        return text
+    if text == "n/a":
+        return "n.v.t."
+    locale = LANGUAGES[language]
+    group, point = numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale)
+    return text.translate(str.maketrans({",": group, ".": point}))
+
+
+def format_date(day: Any, language: str = "en") -> str:
+    """A day written for a reader of ``language``: ``10 January 2026``, ``10 januari 2026``."""
+    from babel import dates
+
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGES)}, got {language!r}")
+    return dates.format_date(day, format="d MMMM y", locale=LANGUAGES[language])
+
+
 def num(x: float, base: int = 1, signed: bool = False) -> str:
     """One number by the rule: ``num(0.04) == "0.04"``, ``num(-0.0004, signed=True) == "-0.0004"``."""
     return _write(x, decimals(x, base), signed)
 
 
-def interval(est: float, lo: float, hi: float, base: int = 1, signed: bool = False) -> tuple[str, str, str]:
-    """An estimate and its interval with the same decimals (each non-zero one non-zero)."""
+def interval_decimals(est: float, lo: float, hi: float, base: int = 1) -> tuple[int, int, int]:
+    """The decimals :func:`interval` writes an estimate and its bounds with."""
     d = decimals(est, base) if _finite(est) and float(est) != 0 else \
         min([decimals(v, base) for v in (lo, hi) if _finite(v)] or [base])
     out = []
     for v in (est, lo, hi):
         near_zero = _finite(v) and float(v) != 0 and round(abs(float(v)), d) == 0
-        out.append(_write(v, decimals(v, base) if near_zero else d, signed))
+        out.append(decimals(v, base) if near_zero else d)
     return out[0], out[1], out[2]
 
 
-def pair(a: float, b: float, base: int = 1, signed: bool = False) -> tuple[str, str]:
-    """Two numbers compared: the decimals that tell them apart when they differ."""
+def interval(est: float, lo: float, hi: float, base: int = 1, signed: bool = False) -> tuple[str, str, str]:
+    """An estimate and its interval with the same decimals (each non-zero one non-zero)."""
+    d = interval_decimals(est, lo, hi, base)
+    return _write(est, d[0], signed), _write(lo, d[1], signed), _write(hi, d[2], signed)
+
+
+def pair_decimals(a: float, b: float, base: int = 1, signed: bool = False) -> int:
+    """The decimals :func:`pair` writes two compared numbers with."""
     d = max(decimals(a, base), decimals(b, base)) if _finite(a) and _finite(b) else base
     if _finite(a) and _finite(b) and float(a) != float(b):
         while d < MAX_DECIMALS and _write(a, d, signed) == _write(b, d, signed):
             d += 1
+    return d
+
+
+def pair(a: float, b: float, base: int = 1, signed: bool = False) -> tuple[str, str]:
+    """Two numbers compared: the decimals that tell them apart when they differ."""
+    d = pair_decimals(a, b, base, signed)
     return _write(a, d, signed), _write(b, d, signed)
 
 

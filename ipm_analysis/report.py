@@ -22,23 +22,13 @@ from .summary import (SUMMARY_NAME, _jsonable, drivers_summary, result_kpi_summa
 
 def scale_of(client: Client) -> dict:
     """The result KPI's scale as the KPI functions take it (labels mapped to 1..k)."""
-    spec = client.config.result_kpi.rating_scale
-    if spec.type == "nps":
-        return {"type": "nps"}
-    return {"type": "rating", "min": spec.min, "max": spec.max,
-            "top_box": list(spec.top_box), "bottom_box": list(spec.bottom_box)}
+    return client.config.result_kpi.kpi_scale
 
 
 def result_measure(client: Client) -> str:
     """How the result KPI is read (as :attr:`ModelFrame.measure`): ``"nps"``, ``"share"`` (two
     levels: % in the top one), ``"top_box"`` (``steer_on: top_box``) or ``"mean"``."""
-    r = client.config.result_kpi
-    if r.scale == "nps":
-        return "nps"
-    spec = r.rating_scale
-    if spec.max - spec.min == 1:
-        return "share"
-    return "top_box" if r.steer_on == "top_box" else "mean"
+    return client.config.result_kpi.measure
 
 
 def top_label(client: Client) -> str:
@@ -596,13 +586,13 @@ def threshold_analyses(client: Client, agenda) -> list[dict]:
         "curve" (DataFrame or None), "reading"}``; a driver that cannot be analysed has a
         reading saying why.
     """
-    from . import regression
+    from . import effects
     from .modelframe import companion_frames
 
     out = []
     for chain_id, models in agenda.models.items():
         mf = models.frame
-        pairs = [(mf, d) for d in mf.drivers if mf.specs[d].unit in regression.THRESHOLD_UNITS]
+        pairs = [(mf, d) for d in mf.drivers if mf.specs[d].unit in effects.THRESHOLD_UNITS]
         if client is not None and mf.chain is not None:
             pairs += [(cf, cf.drivers[0]) for cf in companion_frames(client, mf.chain) if cf.drivers]
         for frame, d in pairs:
@@ -610,12 +600,12 @@ def threshold_analyses(client: Client, agenda) -> list[dict]:
             row = {"chain": chain_id, "driver": d, "name": spec.name, "unit": spec.unit,
                    "kpi_unit": models.kpi_unit, "threshold": None, "curve": None}
             try:
-                th = regression.find_threshold(frame, d)
-                curve = regression.response_curve(frame, d)
+                th = effects.find_threshold(frame, d)
+                curve = effects.response_curve_table(frame, d)
             except AnalysisError as e:
                 row["reading"] = f"{spec.name}: no threshold analysis ({e})."
             else:
-                row.update(threshold=th, curve=curve, reading=regression.threshold_reading(th, curve))
+                row.update(threshold=th, curve=curve, reading=effects.threshold_reading(th, curve))
             out.append(row)
     return out
 
@@ -624,14 +614,14 @@ def segment_differences(client: Client, agenda, alpha: float = 0.05) -> list[dic
     """Every segment-difference test of every chain analysed: one dict per (chain, segment,
     driver) with ``p_value``, ``differs`` (p below ``alpha``), the per-group slopes in the
     result KPI's unit and the reading."""
-    from . import regression
+    from . import effects
 
     names = {s.id: s.name for s in client.config.segments}
     out = []
     for chain_id, models in agenda.models.items():
         for seg in models.frame.segments:
             try:
-                t = regression.segment_difference(models.frame, seg)
+                t = effects.segment_difference(models.frame, seg)
             except AnalysisError:  # e.g. one group only in this chain, or groups below the base
                 continue
             for r in t[t["p_value"].notna()].itertuples():

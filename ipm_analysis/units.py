@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from . import present
+from .messages import Message, Num
 
 #: every unit a chain KPI may have; the one list the config, KPIs, model frame and reports use
 UNITS = ("share", "days", "hours", "minutes", "seconds", "count", "number")
@@ -27,11 +28,13 @@ def format_value(value: float | None, unit: str) -> str:
         return "–"
     value = float(value)
     if unit == "share":
-        text = present.num(100 * value, 1)
-        return (text[:-2] if text.endswith(".0") else text) + "%"
+        d = present.decimals(100 * value, 1)
+        whole = present.num(100 * value, 1).endswith(".0")  # a whole percent drops its ".0"
+        return Message("value.share", value=Num(100 * value, 0 if whole else d))
     if unit in TIME_UNITS:
-        return f"{present.num(value, 1)} {unit}"
-    return present.num(value, 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2)
+        return Message(f"value.{unit}", value=Num(value, present.decimals(value, 1)))
+    base = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+    return Message("value.number", value=Num(value, present.decimals(value, base)))
 
 
 def format_interval(value: float | None, low: float | None, high: float | None, unit: str) -> str:

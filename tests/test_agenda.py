@@ -20,7 +20,7 @@ from ipm_analysis.agenda import (
     QUADRANTS,
     Agenda,
     agenda_summary,
-    importance_performance,
+    importance_performance_table,
     improvement_agenda,
     what_if,
     what_if_scenario,
@@ -29,7 +29,7 @@ from ipm_analysis.config import RatingScale
 from ipm_analysis.data import load_client
 from ipm_analysis.errors import AnalysisError
 from ipm_analysis.modelframe import frame_from_data, model_frame
-from ipm_analysis.regression import driver_effects
+from ipm_analysis.effects import driver_effects
 from tests.conftest import FIXTURE_CLIENT
 
 CUTS = np.array([-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.0, 0.8, 1.6, 2.6])
@@ -182,7 +182,7 @@ def test_what_if_checks_its_inputs(sim):
 
 def test_importance_performance_follows_the_documented_rule(sim):
     mf = frame(sim, targets={"on_time": 0.9, "lead_time": 12.0, "noise": -1.0})
-    ip = importance_performance(mf, n_boot=100, seed=1).set_index("driver")
+    ip = importance_performance_table(mf, n_boot=100, seed=1).set_index("driver")
     assert set(ip["quadrant"]) <= set(QUADRANTS) | {"no target"}
     for d, r in ip.iterrows():
         high = r["share"] >= 1 / 3
@@ -287,7 +287,7 @@ def test_fixture_driver_order_matches_the_truth(fixture_client):
     var_all = client.linked["score"].var(ddof=0)
     for chain in {r["chain"] for r in true_drivers}:
         mf = model_frame(client, chain)
-        ip = importance_performance(mf, n_boot=200, seed=0).set_index("driver")
+        ip = importance_performance_table(mf, n_boot=200, seed=0).set_index("driver")
         in_chain = sorted((r for r in true_drivers if r["chain"] == chain), key=lambda r: r["rank_in_chain"])
         estimated = ip.loc[[r["kpi"] for r in in_chain], "share"]
         assert list(estimated.sort_values(ascending=False).index) == [r["kpi"] for r in in_chain], chain

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 import ipm_analysis as ipm
-from ipm_analysis import agenda, drivers, journeys, kpis, regression
+from ipm_analysis import agenda, drivers, effects, journeys, kpis
 from ipm_analysis.errors import AnalysisError
 from ipm_analysis.modelframe import frame_from_data
 
@@ -412,7 +412,7 @@ def test_one_response():
     with pytest.raises(AnalysisError, match="too few rows"):
         drivers.relative_importance(_survey(1), "score", ["on_time", "lead"])
     with pytest.raises(AnalysisError, match="no driver left"):
-        regression.driver_effects(_frame(_survey(1)))
+        effects.driver_effects(_frame(_survey(1)))
     ag = agenda.improvement_agenda(_frame(_survey(1)), n_boot=20)
     assert ag.actions.empty and not ag.reliable and "no driver left" in " ".join(ag.chain_notes.values())
 
@@ -423,7 +423,7 @@ def test_every_score_identical():
     with pytest.raises(AnalysisError, match="zero variance"):
         drivers.relative_importance(_survey(score=8.0), "score", ["on_time", "lead"])
     with pytest.raises(AnalysisError, match="at least two different scores"):
-        regression.fit_ordinal(_frame(_survey(score=8.0)))
+        effects.fit_ordinal(_frame(_survey(score=8.0)))
     ag = agenda.improvement_agenda(_frame(_survey(score=8.0)), n_boot=20)
     assert ag.actions.empty and not ag.reliable
     assert "zero variance" in " ".join(ag.chain_notes.values())
@@ -431,7 +431,7 @@ def test_every_score_identical():
 
 def test_every_score_identical_reads_plainly():
     with pytest.raises(AnalysisError, match="same score .* nothing for the driver model to explain"):
-        regression.driver_effects(_frame(_survey(score=8.0)))
+        effects.driver_effects(_frame(_survey(score=8.0)))
     ag = agenda.improvement_agenda(_frame(_survey(score=8.0)), n_boot=20)
     assert "inf" not in ag.sentence and "inf" not in " ".join(ag.chain_notes.values())
 
@@ -442,7 +442,7 @@ def test_driver_with_zero_variance():
     mf = _frame(_survey(lead=3.0))
     assert mf.drivers == ("on_time",) and "lead" in mf.dropped_drivers
     assert "lead" in mf.policy  # the reader is told why it is missing
-    dm = regression.driver_effects(mf)
+    dm = effects.driver_effects(mf)
     assert dm.effects["driver"].tolist() == ["on_time"]
 
 
@@ -453,7 +453,7 @@ def test_two_perfectly_collinear_drivers_split_their_importance():
     assert res["importance"].sum() == pytest.approx(res.attrs["r2"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        col = regression.collinearity(_frame(d))
+        col = effects.collinearity(_frame(d))
     assert col.warning and "lead" in col.warning
 
 
@@ -461,9 +461,9 @@ def test_two_perfectly_collinear_drivers_split_their_importance():
 def test_two_perfectly_collinear_drivers_in_the_agenda(other):
     d = _survey(lead=(lambda d: 1 - d["on_time"]) if other == "complement" else (lambda d: 2 * d["on_time"]))
     with pytest.raises(AnalysisError, match="perfectly collinear"):
-        regression.driver_effects(_frame(d))
+        effects.driver_effects(_frame(d))
     with pytest.raises(AnalysisError, match="perfectly collinear"):
-        regression.fit_ordinal(_frame(d))
+        effects.fit_ordinal(_frame(d))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ag = agenda.improvement_agenda(_frame(d), n_boot=20)
@@ -475,13 +475,13 @@ def test_a_driver_with_one_response_away_from_the_rest():
     # one failed case among 25: it alone fixes the on_time coefficient, HC3 errors do not exist
     d = _survey(n=25, on_time=lambda d: np.r_[0.0, np.ones(len(d) - 1)])
     with pytest.raises(AnalysisError, match=r"HC3.*1 response\(s\) alone determine.*on_time"):
-        regression.fit_ols(_frame(d))
+        effects.fit_ols(_frame(d))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ag = agenda.improvement_agenda(_frame(d), n_boot=20)
     assert ag.actions.empty and "alone determine" in " ".join(ag.chain_notes.values())
     ok = _survey(n=25, on_time=lambda d: np.r_[0.0, 0.0, np.ones(len(d) - 2)])
-    assert np.isfinite(regression.fit_ols(_frame(ok)).bse).all()  # two such responses are enough
+    assert np.isfinite(effects.fit_ols(_frame(ok)).bse).all()  # two such responses are enough
 
 
 def test_more_drivers_than_responses():
@@ -492,7 +492,7 @@ def test_more_drivers_than_responses():
         drivers.relative_importance(d, "score", [f"x{i}" for i in range(8)])
     mf = _frame(d, [f"x{i}" for i in range(8)])
     with pytest.raises(AnalysisError, match="more responses than parameters"):
-        regression.driver_effects(mf)
+        effects.driver_effects(mf)
     ag = agenda.improvement_agenda(mf, n_boot=20)
     assert ag.actions.empty and "more responses than parameters" in " ".join(ag.chain_notes.values())
 
@@ -503,7 +503,7 @@ def test_segment_of_size_one():
     table = kpis.result_kpi_by(d, "score", {"type": "nps"}, by="region")
     assert table["region"].tolist() == ["north"] and table.attrs["n_suppressed"] == 1
     mf = _frame(d, segments=["region"])
-    out = regression.segment_drivers(mf, "region")
+    out = effects.segment_drivers(mf, "region")
     assert "south" in out.attrs["not_analysed"] and "below" in out.attrs["not_analysed"]["south"]
     assert set(out["level"]) <= {"north"}
 
@@ -512,7 +512,7 @@ def test_segment_of_size_one_is_not_compared():
     d = _survey(60)
     d["region"] = ["north"] * 59 + ["south"]
     mf = _frame(d, segments=["region"], min_base_suppress=1, min_base_flag=2)
-    out = regression.segment_difference(mf, "region")  # 'south' passes the base but cannot have a slope
+    out = effects.segment_difference(mf, "region")  # 'south' passes the base but cannot have a slope
     assert out["p_value"].isna().all() and all(s == {} for s in out["slopes"])
     assert all("cannot be compared" in r for r in out["reading"])
 
@@ -521,7 +521,7 @@ def test_segment_level_without_spread_in_a_driver_is_left_out():
     d = _survey(120, seed=3)
     d["region"] = ["north"] * 40 + ["south"] * 40 + ["east"] * 40
     d.loc[d["region"] == "east", "on_time"] = 1.0  # on-time does not vary in the east
-    out = regression.segment_difference(_frame(d, segments=["region"]), "region").set_index("driver")
+    out = effects.segment_difference(_frame(d, segments=["region"]), "region").set_index("driver")
     assert set(out.loc["on_time", "slopes"]) == {"north", "south"} and out.loc["on_time", "df"] == 1
     assert "east" in out.loc["on_time", "reading"]
     assert set(out.loc["lead", "slopes"]) == {"east", "north", "south"}

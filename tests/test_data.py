@@ -290,7 +290,7 @@ def test_frames_from_duckdb_equal_duckdbs_own_conversion(sql):
     zoned timestamps, nullable integers and booleans, no rows at all, and a repeated name."""
     import duckdb
 
-    from ipm_analysis.data import _frame
+    from ipm_analysis.data import query_frame
 
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
@@ -308,7 +308,7 @@ def test_frames_from_duckdb_equal_duckdbs_own_conversion(sql):
             i / 7 AS ratio
         FROM range(1000) r(i)
     """)
-    fast, slow = _frame(con, sql), con.execute(sql).df()
+    fast, slow = query_frame(con, sql), con.execute(sql).df()
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert [type(fast[c].array) for c in fast] == [type(slow[c].array) for c in slow]
     assert list(fast.columns) == list(slow.columns)

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from ipm_analysis import load_client
-from ipm_analysis.agenda import importance_performance
+from ipm_analysis.agenda import importance_performance_table
 from ipm_analysis.batch import REPORT_HTML, report_notebooks, run_client
 from ipm_analysis.demo import generate_client
 from ipm_analysis.modelframe import model_frame
-from ipm_analysis.regression import driver_effects
+from ipm_analysis.effects import driver_effects
 
 
 @pytest.fixture(scope="module", params=["koffie", "woonstad", "webwinkel"])
@@ -25,7 +25,7 @@ def demo(request, tmp_path_factory):
 def test_driver_order_within_each_chain_matches_the_truth(demo):
     client, truth = demo
     for chain in {r["chain"] for r in truth["drivers"]}:
-        ip = importance_performance(model_frame(client, chain), n_boot=100, seed=0).set_index("driver")
+        ip = importance_performance_table(model_frame(client, chain), n_boot=100, seed=0).set_index("driver")
         in_chain = sorted((r for r in truth["drivers"] if r["chain"] == chain), key=lambda r: r["rank_in_chain"])
         nulls = [r["kpi"] for r in truth["null_drivers"] if r["chain"] == chain]
         ranked = list(ip["share"].sort_values(ascending=False).index)

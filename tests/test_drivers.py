@@ -1,4 +1,4 @@
-"""Tests for ipm_analysis.drivers: relative importance, dominance, bootstrap, logit check.
+"""Tests for ipm_analysis.drivers: relative importance (Shapley/LMG, relative weights), bootstrap.
 
 Reference values come from three places:
 
@@ -22,11 +22,6 @@ import statsmodels.api as sm
 
 from ipm_analysis import drivers as drivers_module
 from ipm_analysis.drivers import (
-    DominanceResult,
-    bootstrap_ranks,
-    dominance,
-    logit_importance,
-    pairwise_differences,
     relative_importance,
 )
 from ipm_analysis.errors import AnalysisError, IpmError
@@ -91,11 +86,6 @@ def _johnson(rxx, rxy):
     lam = evecs @ np.diag(np.sqrt(evals)) @ evecs.T  # correlations of x with the z's
     beta = np.linalg.solve(lam, rxy)  # regression of y on the orthogonal z's
     return (lam**2) @ (beta**2)
-
-
-def _flag(value):
-    """A nullable-boolean cell as True / False / None."""
-    return None if pd.isna(value) else bool(value)
 
 
 def _weighted_corr(M, w=None):
@@ -331,79 +321,6 @@ def test_attitude_general_dominance_matches_dominanceanalysis_readme(attitude):
     assert list(res.sort_values("rank").index) == list(published)
 
 
-def test_attitude_subset_fits_and_conditional_dominance_match_readme(attitude):
-    """Same README, summary(da.attitude), 'Dominance Analysis matrix': fit (R²) of some
-    submodels and the rows 'Average level k' (mean increment over models with k other
-    predictors; our conditional table's column k + 1)."""
-    da = dominance(attitude, "rating", ATTITUDE)
-    fits = {
-        ("complaints",): 0.681,
-        ("privileges",): 0.182,
-        ("learning",): 0.389,
-        ("raises",): 0.348,
-        ("critical",): 0.024,
-        ("advance",): 0.024,
-        ("complaints", "learning"): 0.708,
-        ("learning", "raises", "advance"): 0.552,
-        ("privileges", "learning", "raises", "advance"): 0.563,
-        ("complaints", "privileges", "learning", "raises", "advance"): 0.732,
-        tuple(ATTITUDE): 0.733,
-    }
-    for subset, value in fits.items():
-        assert round(da.subset_r2(subset), 3) == pytest.approx(value, abs=1e-12), subset
-    levels = {  # columns: complaints privileges learning raises critical advance
-        1: [0.681, 0.182, 0.389, 0.348, 0.024, 0.024],  # the null model's row (level 0)
-        2: [0.494, 0.075, 0.227, 0.194, 0.007, 0.022],
-        3: [0.374, 0.029, 0.137, 0.106, 0.004, 0.034],
-        4: [0.287, 0.011, 0.084, 0.053, 0.002, 0.039],
-        5: [0.220, 0.005, 0.055, 0.020, 0.001, 0.032],
-        6: [0.169, 0.003, 0.042, 0.002, 0.001, 0.017],
-    }
-    for size, row in levels.items():
-        got = da.conditional[size].round(3).to_numpy()
-        np.testing.assert_allclose(got, row, atol=1e-12, err_msg=f"model size {size}")
-
-
-def test_attitude_dominance_designations_match_readme(attitude):
-    """Same README, print(da.attitude): which predictors each one dominates.
-
-    complete / conditional: complaints > prvl,lrnn,rass,crtc,advn; privileges > crtc;
-                            learning > prvl,rass,crtc,advn; raises > crtc
-    general:                complaints > all; privileges > crtc,advn;
-                            learning > prvl,rass,crtc,advn; raises > prvl,crtc,advn;
-                            advance > crtc
-    """
-    da = dominance(attitude, "rating", ATTITUDE)
-    complete = {
-        "complaints": {"privileges", "learning", "raises", "critical", "advance"},
-        "privileges": {"critical"},
-        "learning": {"privileges", "raises", "critical", "advance"},
-        "raises": {"critical"},
-        "critical": set(),
-        "advance": set(),
-    }
-    general = {
-        "complaints": {"privileges", "learning", "raises", "critical", "advance"},
-        "privileges": {"critical", "advance"},
-        "learning": {"privileges", "raises", "critical", "advance"},
-        "raises": {"privileges", "critical", "advance"},
-        "critical": set(),
-        "advance": {"critical"},
-    }
-
-    def dominated_by_row(frame):
-        return {
-            r: {c for c in frame.columns if _flag(frame.loc[r, c]) is True} for r in frame.index
-        }
-
-    assert dominated_by_row(da.complete) == complete
-    assert dominated_by_row(da.conditional_designation) == complete
-    assert dominated_by_row(da.general_designation) == general
-    # the designations are antisymmetric: False where the column dominates the row
-    assert _flag(da.complete.loc["critical", "complaints"]) is False
-    assert pd.isna(da.complete.loc["privileges", "raises"])
-
-
 def test_mtcars_dominance_matches_domir_vignette(mtcars):
     """Source: R package domir (Luchman), vignette 'Conceptual Introduction to Dominance
     Analysis' (domir_basics, 2023-04-24), domin(mpg ~ am + cyl + carb, lm,
@@ -420,28 +337,13 @@ def test_mtcars_dominance_matches_domir_vignette(mtcars):
         carb 0.3035184 0.1791172 0.05228872
         Complete: cyl dominates am and carb; am dominates carb.
     """
-    da = dominance(mtcars, "mpg", ["am", "cyl", "carb"])
-    assert da.r2 == pytest.approx(0.8113023, abs=5e-8)
-    np.testing.assert_allclose(da.general["general"], [0.2156848, 0.4173094, 0.1783081], atol=5e-8)
-    np.testing.assert_allclose(da.general["share"], [0.2658501, 0.5143698, 0.2197801], atol=5e-8)
-    assert list(da.general["rank"]) == [2, 1, 3]
-    np.testing.assert_allclose(
-        da.conditional.to_numpy(),
-        [
-            [0.3597989, 0.2164938, 0.07076149],
-            [0.7261800, 0.4181185, 0.10762967],
-            [0.3035184, 0.1791172, 0.05228872],
-        ],
-        atol=5e-8,
-    )
-    assert (
-        _flag(da.complete.loc["cyl", "am"]) is True
-        and _flag(da.complete.loc["cyl", "carb"]) is True
-    )
-    assert (
-        _flag(da.complete.loc["am", "carb"]) is True
-        and _flag(da.complete.loc["carb", "am"]) is False
-    )
+    # general dominance is the Shapley (LMG) importance; the conditional and complete
+    # dominance tables of the vignette are not part of the report
+    res = relative_importance(mtcars, "mpg", ["am", "cyl", "carb"])
+    assert res.attrs["r2"] == pytest.approx(0.8113023, abs=5e-8)
+    np.testing.assert_allclose(res["importance"], [0.2156848, 0.4173094, 0.1783081], atol=5e-8)
+    np.testing.assert_allclose(res["share"], [0.2658501, 0.5143698, 0.2197801], atol=5e-8)
+    assert list(res["rank"]) == [2, 1, 3]
 
 
 def test_mtcars_relative_weights_match_rwa_readme(mtcars):
@@ -510,29 +412,6 @@ def test_invariant_to_row_order_and_driver_scale():
         a = relative_importance(df, "score", DRIVERS6, method=method)
         b = relative_importance(scaled, "score", DRIVERS6, method=method)
         np.testing.assert_allclose(a["importance"], b["importance"], atol=1e-12)
-
-
-def test_general_dominance_equals_shapley_and_conditional_mean():
-    df = _survey(seed=14)
-    da = dominance(df, "score", DRIVERS6, weights="w", always=["seg_b", "seg_c"])
-    res = relative_importance(df, "score", DRIVERS6, weights="w", always=["seg_b", "seg_c"])
-    assert isinstance(da, DominanceResult)
-    np.testing.assert_allclose(da.general["general"], res["importance"], atol=1e-14)
-    np.testing.assert_allclose(da.conditional.mean(axis=1), da.general["general"], atol=1e-14)
-    assert da.r2 == pytest.approx(res.attrs["r2"], abs=1e-14)
-    assert da.r2_always == pytest.approx(res.attrs["r2_always"], abs=1e-14)
-    # the conditional column for model size 1 is the R² increment of the driver alone
-    for d in DRIVERS6:
-        assert da.conditional.loc[d, 1] == pytest.approx(
-            da.subset_r2([d]) - da.r2_always, abs=1e-12
-        )
-    # complete dominance implies conditional implies general
-    for r in DRIVERS6:
-        for c in DRIVERS6:
-            if _flag(da.complete.loc[r, c]) is True:
-                assert _flag(da.conditional_designation.loc[r, c]) is True
-            if _flag(da.conditional_designation.loc[r, c]) is True:
-                assert _flag(da.general_designation.loc[r, c]) is True
 
 
 def test_groups_of_one_column_change_nothing():
@@ -714,84 +593,3 @@ def test_bootstrap_works_for_relative_weights_and_groups():
     )
     assert res[["ci_low", "ci_high"]].notna().all().all()
     assert (res["ci_low"] <= res["ci_high"]).all()
-
-
-def test_pairwise_differences():
-    df = _strong_and_null()
-    pw = pairwise_differences(df, "y", ["null", "weak", "strong"], n_boot=300, seed=2)
-    assert list(pw.index) == [("strong", "weak"), ("strong", "null"), ("weak", "null")]
-    point = relative_importance(df, "y", ["null", "weak", "strong"])["importance"]
-    assert pw.loc[("strong", "null"), "diff"] == pytest.approx(
-        point["strong"] - point["null"], abs=1e-14
-    )
-    assert pw.loc[("strong", "weak"), "ci_low"] > 0
-    assert pw.loc[("strong", "weak"), "prob_positive"] == 1.0
-    assert (pw["ci_low"] <= pw["diff"]).all() and (pw["diff"] <= pw["ci_high"]).all()
-    shares = pairwise_differences(df, "y", ["null", "weak", "strong"], n_boot=50, on="share")
-    assert shares.attrs["on"] == "share"
-    with pytest.raises(AnalysisError, match="on must be"):
-        pairwise_differences(df, "y", ["null", "weak"], n_boot=10, on="rank")
-
-
-def test_bootstrap_ranks():
-    df = _strong_and_null()
-    br = bootstrap_ranks(df, "y", ["null", "weak", "strong"], n_boot=200, seed=4)
-    probs = br[["p_rank_1", "p_rank_2", "p_rank_3"]]
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
-    np.testing.assert_allclose(probs.sum(axis=0), 1.0)
-    assert br.loc["strong", "p_rank_1"] == 1.0
-    assert br.loc["strong", "rank"] == 1 and br.loc["null", "rank"] == 3
-    assert (br["rank_ci_low"] <= br["rank_ci_high"]).all()
-    with pytest.raises(AnalysisError, match="at least 1"):
-        bootstrap_ranks(df, "y", ["null", "weak"], n_boot=0)
-
-
-# --------------------------------------------------------------------------------------
-# 5. logit importance
-# --------------------------------------------------------------------------------------
-
-
-def _nps_like(n=500, seed=24):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 4))
-    X[:, 1] += 0.5 * X[:, 0]
-    seg = (rng.uniform(size=n) < 0.4).astype(float)
-    eta = -0.2 + 1.1 * X[:, 0] + 0.5 * X[:, 1] - 0.3 * X[:, 3] + 0.4 * seg
-    df = pd.DataFrame(X, columns=["on_time", "rft", "lead", "contacts"])
-    df["seg"] = seg
-    df["promoter"] = rng.uniform(size=n) < 1 / (1 + np.exp(-eta))
-    return df
-
-
-def test_logit_importance_equals_brute_force_logit():
-    df = _nps_like()
-    drivers = ["on_time", "rft", "lead", "contacts"]
-    res = logit_importance(df, "promoter", drivers, always=["seg"])
-    y = df["promoter"].astype(float).to_numpy()
-    ll_null = sm.Logit(y, np.ones((len(y), 1))).fit(disp=0).llf
-
-    def mcfadden(cols):
-        exog = sm.add_constant(df[["seg"] + list(cols)].to_numpy(float))
-        return 1 - sm.Logit(y, exog).fit(disp=0, maxiter=200).llf / ll_null
-
-    base = mcfadden(())
-    phi = _shapley_brute(lambda s: mcfadden(s) - base, drivers)
-    np.testing.assert_allclose(res["importance"], [phi[d] for d in drivers], atol=1e-8)
-    assert res.attrs["r2"] == pytest.approx(mcfadden(drivers), abs=1e-8)
-    assert res.attrs["r2_always"] == pytest.approx(base, abs=1e-8)
-    assert res.attrs["method"] == "logit_mcfadden"
-    assert res["share"].sum() == pytest.approx(1.0)
-
-
-def test_logit_importance_checks_inputs():
-    df = _nps_like(n=200)
-    with pytest.raises(AnalysisError, match="must be a 0/1 indicator"):
-        logit_importance(df, "on_time", ["rft"])
-    rng = np.random.default_rng(0)
-    wide = pd.DataFrame(rng.normal(size=(60, 11)), columns=[f"x{j}" for j in range(11)])
-    wide["p"] = rng.uniform(size=60) < 0.5
-    with pytest.raises(AnalysisError, match="at most 10"):
-        logit_importance(wide, "p", [f"x{j}" for j in range(11)])
-    sep = df.assign(perfect=df["promoter"].astype(float) * 2 - 1)
-    with pytest.raises(AnalysisError, match="cannot be fitted"):
-        logit_importance(sep, "promoter", ["perfect", "rft"])

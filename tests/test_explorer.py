@@ -114,8 +114,8 @@ def test_default_values_and_format_curve(agenda):
     assert "-0.0" not in text
 
 
-def test_chain_kpi_table_has_importance_and_effect(agenda):
-    t = ex.chain_kpi_table(agenda, "installation")
+def test_chain_driver_table_has_importance_and_effect(agenda):
+    t = ex.chain_driver_table(agenda, "installation")
     assert list(t["kpi"]) == ["on_time", "right_first_time", "lead_time_days"]
     assert t["share"].sum() == pytest.approx(1.0)
     assert (t["share_ci_low"] <= t["share"]).all() and (t["share"] <= t["share_ci_high"]).all()

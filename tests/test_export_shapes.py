@@ -181,7 +181,7 @@ def test_base_config_untouched():
 def test_the_result_kpi_name_is_not_doubled(name, shown):
     from types import SimpleNamespace
 
-    from ipm_analysis import regression
+    from ipm_analysis import effects
 
-    text = regression._model_reading(0.2, 0.001, True, None, SimpleNamespace(result_name=name), 0.02)
+    text = effects._model_reading(0.2, 0.001, True, None, SimpleNamespace(result_name=name), 0.02)
     assert shown in text and "score score" not in text

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from ipm_analysis.regression import _collinear_sets, _HC3
+from ipm_analysis.effects import _collinear_sets, _HC3
 
 
 def _design(n=3000, seed=0):
@@ -57,7 +57,7 @@ def test_collinearity_check_matches_the_full_svd():
 
 def test_ordinal_fit_on_distinct_rows_matches_the_fit_on_every_row():
     from ipm_analysis.modelframe import frame_from_data
-    from ipm_analysis.regression import _OrderedLogit, fit_ordinal
+    from ipm_analysis.effects import _OrderedLogit, fit_ordinal
 
     rng = np.random.default_rng(4)
     n = 6000
@@ -81,7 +81,7 @@ def test_vif_from_the_inverse_correlation_matches_statsmodels():
     from statsmodels.stats.outliers_influence import variance_inflation_factor
 
     from ipm_analysis.modelframe import frame_from_data
-    from ipm_analysis.regression import collinearity
+    from ipm_analysis.effects import collinearity
 
     rng = np.random.default_rng(7)
     n = 2000
@@ -96,7 +96,7 @@ def test_vif_from_the_inverse_correlation_matches_statsmodels():
 
 def test_box_logits_on_distinct_rows_match_statsmodels_and_the_full_sandwich():
     from ipm_analysis.modelframe import frame_from_data
-    from ipm_analysis.regression import _boxes, _design, fit_box_logits
+    from ipm_analysis.effects import _boxes, design_matrix, fit_box_logits
 
     rng = np.random.default_rng(8)
     n = 8000
@@ -105,7 +105,7 @@ def test_box_logits_on_distinct_rows_match_statsmodels_and_the_full_sandwich():
     d["score"] = np.clip(np.round(7 + 2 * eta + rng.logistic(size=n)), 0, 10)
     mf = frame_from_data(d, ["on_time", "days"], units={"on_time": "share", "days": "days"})
     fast = fit_box_logits(mf)
-    X = _design(mf)
+    X = design_matrix(mf)
     top, bottom = _boxes(mf)
     ref_t = sm.Logit(top, X).fit(disp=False, method="newton")
     ref_b = sm.Logit(bottom, X).fit(disp=False, method="newton")

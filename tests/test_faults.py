@@ -126,7 +126,7 @@ def test_full_disk_on_an_atomic_file_write_keeps_the_old_file(tmp_path, monkeypa
     target.write_text('{"old": true}')
     _fail_writes_under(monkeypatch, ".last_run.json.tmp-")
     with pytest.raises(OSError):
-        batch._atomic_write_text(target, '{"new": true}')
+        batch.atomic_write_text(target, '{"new": true}')
     assert target.read_text() == '{"old": true}'
     assert [p.name for p in tmp_path.iterdir()] == ["last_run.json"]
 

@@ -203,7 +203,7 @@ def test_the_loader_sets_duckdb_memory_and_threads(monkeypatch):
 
     monkeypatch.setenv("IPM_DUCKDB_MEMORY", "300MB")
     monkeypatch.setenv("IPM_DUCKDB_THREADS", "1")
-    con = data._connect()
+    con = data.connect_duckdb()
     try:
         settings = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
                                     "('memory_limit', 'threads')").fetchall())
@@ -250,7 +250,7 @@ def _allowed_expressions():
 def expression_table():
     from ipm_analysis import data
 
-    con = data._connect()
+    con = data.connect_duckdb()
     con.seconds = 10  # a hang shows as a statement stopped after 10 s
     con.execute("CREATE TABLE tbl AS SELECT random() * 100 AS x, range AS i, 'case ' || range AS s, "
                 "TIMESTAMP '2024-01-01' + to_minutes(range) AS t, DATE '2024-01-01' + CAST(range % 300 AS INTEGER) "

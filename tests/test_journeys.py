@@ -28,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipm_analysis import journeys as j
+from ipm_analysis.journeys import log as jlog
 from ipm_analysis.errors import AnalysisError, IpmError
 
 # pm4py's alignments use np.matrix, which warns on every trace
@@ -620,7 +621,7 @@ def test_sorted_by_key_orders_by_key_then_duration(ns_max, unit_ns):
     key = rng.integers(0, 300, 5_000)
     ns = rng.integers(0, ns_max // unit_ns, 5_000) * unit_ns
     order = np.lexsort((ns, key))
-    got_key, got_ns = j._sorted_by_key(key, ns)
+    got_key, got_ns = jlog._sorted_by_key(key, ns)
     np.testing.assert_array_equal(got_key, key[order])
     np.testing.assert_array_equal(got_ns, ns[order])
 
@@ -758,39 +759,8 @@ def test_journey_features_are_numeric_and_consistent():
 
 
 # --------------------------------------------------------------------------------------
-# milestones
+# the client adapters
 # --------------------------------------------------------------------------------------
-
-
-def test_events_from_milestones():
-    cases = pd.DataFrame(
-        {
-            "case_id": ["k", "m", "n"],
-            "ordered_at": pd.to_datetime(["2024-01-01", "2024-01-05", None]),
-            "installed_at": pd.to_datetime(["2024-01-10", "2024-01-05", "2024-01-07"]),
-            "invoiced_at": pd.to_datetime(["2024-01-03", None, None]),
-            "customer_id": ["anna", "bob", "cem"],
-        }
-    )
-    milestones = {"Order": "ordered_at", "Install": "installed_at", "Invoice": "invoiced_at"}
-    events = j.events_from_milestones(cases, milestones, keep=["customer_id"])
-    assert list(events.columns) == ["case_id", "activity", "timestamp", "row", "customer_id"]
-    assert len(events) == 6  # 9 milestones, 3 of them NaT
-    assert events["row"].is_monotonic_increasing and events["row"].dtype == np.int64
-    variants = j.case_variants(events).set_index("case_id")["activities"]
-    assert variants["k"] == ("Order", "Invoice", "Install")  # by time
-    assert variants["m"] == ("Order", "Install")  # same day: milestone order
-    table = j.conformance(events, list(milestones)).set_index("case_id")
-    assert table.loc["m", "skipped"] == 1 and table.loc["k", "out_of_order"] == 1
-    with pytest.raises(AnalysisError, match="'shipped_at'"):
-        j.events_from_milestones(cases, {"Ship": "shipped_at"})
-    mixed = cases.assign(invoiced_at=cases["invoiced_at"].dt.tz_localize("UTC"))
-    with pytest.raises(AnalysisError, match="mix"):
-        j.events_from_milestones(mixed, milestones)
-    aware = cases.assign(
-        **{c: cases[c].dt.tz_localize("Europe/Amsterdam") for c in milestones.values()}
-    )
-    assert str(j.events_from_milestones(aware, milestones)["timestamp"].dt.tz) == "UTC"
 
 
 def test_chain_journey_features_are_computed_once_per_client_and_handed_out_as_copies():
@@ -1017,10 +987,10 @@ def test_variants_by_arrow_equal_the_hashing_route_and_sorting_tuples():
             ev = _random_traces(rng, n_act, int(rng.integers(1, 400)))
             log = j.prepare(ev)
             assert (len(log.activities) >= 255) == two_bytes
-            code, rep, counts, order = j._variants_by_arrow(log)
-            hashed, hashed_rep = j._variant_codes(log)
+            code, rep, counts, order = jlog._variants_by_arrow(log)
+            hashed, hashed_rep = jlog._variant_codes(log)
             assert np.array_equal(code, hashed) and np.array_equal(rep, hashed_rep)
-            assert np.array_equal(order, j._variant_order(log, rep, counts))
+            assert np.array_equal(order, jlog._variant_order(log, rep, counts))
             got = j.variants(log)
             tuples = ev.groupby("case_id", sort=False)["activity"].agg(tuple).value_counts()
             expect = sorted(tuples.items(), key=lambda x: (-x[1], x[0]))
@@ -1058,3 +1028,52 @@ def test_directly_follows_counts_only_equal_the_full_table():
     counts = j.directly_follows(j.prepare(events), durations=False)
     pd.testing.assert_frame_equal(counts, full[["from_activity", "to_activity", "count"]])
     assert j.directly_follows(events.iloc[:0], durations=False).empty
+
+
+def test_journey_cost_sentence_in_the_reports_language():
+    """The same numbers, worded from the catalogue in English and in Dutch (comma decimals)."""
+    from types import SimpleNamespace
+
+    diff = SimpleNamespace(diff=-48.9, ci_low=-57.7, ci_high=-40.1, p_value=0.0004)
+    cost = {"by_fit": pd.DataFrame({"x": [1]}), "difference": diff}
+
+    def client(language):
+        cfg = SimpleNamespace(result_kpi=SimpleNamespace(scale="nps", measure="nps"),
+                              reporting=SimpleNamespace(language=language, min_base_suppress=10))
+        return SimpleNamespace(linked=pd.DataFrame(), config=cfg)
+
+    assert j.journey_cost_sentence(client("en"), cost) == (
+        "Deviating journeys scored 48.9 points lower than journeys as designed (95% interval 40.1 to 57.7 lower); "
+        "p < 0.001. Association only: deviating cases may differ in other ways too.")
+    assert j.journey_cost_sentence(client("nl"), cost) == (
+        "Afwijkende klantreizen scoorden 48,9 punten lager dan klantreizen zoals ontworpen "
+        "(95%-betrouwbaarheidsinterval 40,1 tot 57,7 lager); p < 0,001. Alleen een verband: afwijkende zaken "
+        "kunnen ook op andere punten verschillen.")
+    assert j.journey_cost_message(client("nl"), cost).key == "journeys.cost"
+    none = {"by_fit": pd.DataFrame({"x": [1]}), "difference": None}
+    assert j.journey_cost_sentence(client("nl"), none).endswith("elke groep heeft er minstens 10 nodig.")
+
+
+def test_journey_section_in_dutch(tmp_path):
+    """reporting.language: nl writes the section's headline and notes from the Dutch catalogue."""
+    import shutil
+
+    import yaml
+
+    import ipm_analysis as ipm
+
+    from .conftest import FIXTURE_CLIENT
+
+    folder = shutil.copytree(FIXTURE_CLIENT, tmp_path / "client")
+    cfg = yaml.safe_load((folder / "client.yaml").read_text(encoding="utf-8"))
+    english = ipm.load_client(folder)
+    cfg.setdefault("reporting", {})["language"] = "nl"
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    dutch = ipm.load_client(folder)
+    chain = next(c for c in dutch.config.chains if c.journey is not None)
+    en, nl = j.journey_section(english, chain.id), j.journey_section(dutch, chain.id)
+    assert "cases followed the designed journey" in en.headline
+    assert "zaken volgde de ontworpen klantreis" in nl.headline and "followed" not in nl.headline
+    assert en.variants_note.split(" ")[0].replace(",", "") == nl.variants_note.split(" ")[0].replace(".", "")
+    for key, text in nl.notes.items():
+        assert text != en.notes[key] and " the " not in text, (key, text)

@@ -15,7 +15,7 @@ from ipm_analysis import load_client, present, report
 from ipm_analysis.agenda import improvement_agenda, what_if
 from ipm_analysis.demo import generate_client
 from ipm_analysis.modelframe import frame_from_data
-from ipm_analysis.regression import driver_effects, find_threshold, response_curve
+from ipm_analysis.effects import driver_effects, find_threshold, response_curve_table
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_two_label_kpi_effects_are_percentage_points_of_the_share():
     assert wi.gain == pytest.approx(100 * 0.2 * (0.9 - d.on_time.mean()), abs=1.5)
     assert "% satisfied would be" in wi.sentence and " % instead of " in wi.sentence
     assert "percentage points" in wi.sentence
-    curve = response_curve(frame_from_data(d.assign(days=np.round(d.on_time * 3 + np.arange(len(d)) % 4)),
+    curve = response_curve_table(frame_from_data(d.assign(days=np.round(d.on_time * 3 + np.arange(len(d)) % 4)),
                                            ["days"], {"min": 1, "max": 2, "top_box": [2], "bottom_box": [1]}),
                            "days")
     assert curve["kpi"].between(0, 100).all() and curve["kpi"].max() > 30  # shares in percent

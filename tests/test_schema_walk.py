@@ -260,6 +260,7 @@ EFFECTS = {
     "result_kpi.value_per_point": (_same, lambda c: _set(c, "result_kpi.value_per_point", 15000), {}),
     "reporting.currency": (lambda c: _set(c, "contacts.cost_per_contact", 6.5),
                            lambda c: _set(c, "reporting.currency", "EUR"), {}),
+    "reporting.language": (_same, lambda c: _set(c, "reporting.language", "nl"), {}),
     "result_kpi.steer_on": (_rating_base, lambda c: _set(c, "result_kpi.steer_on", "top_box"), {}),
     "result_kpi.top_box_name": (_labels_base, lambda c: _set(c, "result_kpi.top_box_name", "content"), {}),
     "chains.kpis.companion": (_same, lambda c: _set(c, "chains.0.kpis.0.companion",
@@ -305,6 +306,7 @@ REFUSED_ELSEWHERE = {
     "weekly period": (lambda c: _set(c, "reporting.period", "week"), "'month' or 'quarter'"),
     "a price for contacts none of which is avoidable": (
         lambda c: _set(c, "contacts", {"channels": "any", "cost_per_contact": 5}), "list them under contacts.avoidable"),
+    "a language without a catalogue": (lambda c: _set(c, "reporting.language", "de"), "'en' or 'nl'"),
     "result KPI without a survey": (
         lambda c: (_set(c, "tables", {"cases": {"file": "cases.csv"}}), c)[1], "add one, or remove result_kpi"),
 }
@@ -368,6 +370,7 @@ def _fingerprint(c) -> dict[str, str]:
             continue
         fp[f"conformance {chain.id}"] = journeys.chain_conformance(c, chain.id).to_csv()
         fp[f"features {chain.id}"] = journeys.chain_journey_features(c, chain.id).to_csv()
+        fp[f"journey cost {chain.id}"] = journeys.journey_cost_sentence(c, journeys.journey_cost(c, chain.id))
     return fp
 
 

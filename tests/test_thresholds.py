@@ -5,6 +5,7 @@ other KPIs held equal, bins that follow the data, and a share KPI's continuous c
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,12 +14,12 @@ import pytest
 from ipm_analysis import load_client
 from ipm_analysis.demo import generate_client
 from ipm_analysis.modelframe import companion_frames, frame_from_data
-from ipm_analysis.regression import (
+from ipm_analysis.effects import (
     THRESHOLD_UNITS,
     _candidate_knots,
     find_threshold,
     hinge_rss,
-    response_curve,
+    response_curve_table,
     threshold_reading,
 )
 
@@ -76,7 +77,7 @@ def test_marketplace_threshold_between_0_and_3_days_late(seed):
     assert th.step_ci_high < 0  # the drop beyond the knot, in points of the 1-5 scale
     assert th.adjusted is not None and not th.adjusted_for_others and th.adjusted.adjusted_for_others
     assert "held equal" in th.sentence
-    curve = response_curve(mf, "days_late")
+    curve = response_curve_table(mf, "days_late")
     assert (curve["x_high"] - curve["x_low"]).max() < 60  # no band from the earliest to the latest
     assert ((curve["x_low"] == 0) & (curve["x_high"] == 0)).any()  # the on-the-day mass is its own band
     late = curve[curve["x_low"] >= 1]
@@ -116,7 +117,7 @@ def test_no_threshold_text_agrees_with_a_straight_falling_curve():
     mf = frame_from_data(pd.DataFrame({"score": score, "x": x}), ["x"], RATING, units={"x": "hours"},
                          directions={"x": "lower"}, names={"x": "Wait"})
     th = find_threshold(mf, "x")
-    curve = response_curve(mf, "x")
+    curve = response_curve_table(mf, "x")
     text = threshold_reading(th, curve)
     assert not th.found and text.startswith("No threshold found")
     assert "does change along Wait" in text  # the falling figure is not left unexplained
@@ -159,3 +160,17 @@ def test_companion_declaration_is_checked():
     kpi["companion"] = {"a": "1", "b": "2"}
     with pytest.raises(PydanticError, match="one measure"):
         ClientConfig.model_validate(cfg)
+
+
+def test_the_threshold_reading_in_dutch_has_dutch_words_and_comma_decimals():
+    from ipm_analysis.messages import catalogue, render
+
+    mf = market_frame(marketplace(seed=4))
+    th = find_threshold(mf, "days_late")
+    dutch = render(th.sentence, "nl")
+    assert th.sentence.key == "threshold.both" and render(th.sentence, "en") == th.sentence
+    assert "gelijk gehouden" in dutch and "held equal" not in dutch
+    assert re.search(r"[+-]\d+,\d", dutch) and not re.search(r"\d\.\d", dutch)  # comma decimals only
+    english_only = {"associated", "each", "beyond", "interval to", "adds up", "compared", "points"}
+    assert not [w for w in english_only if w in dutch], dutch
+    assert set(catalogue("nl")) == set(catalogue("en"))

@@ -45,7 +45,7 @@ warning says which drivers overlap.
 
 Non-linear effects and thresholds
 ---------------------------------
-:func:`response_curve` bins a numeric driver (its own values when it has few, quantile bins
+:func:`response_curve_table` bins a numeric driver (its own values when it has few, quantile bins
 otherwise; bins merged until each has ``min_n`` responses) and gives, per bin, the raw result
 KPI with its interval and the contrast with the *best* bin (the best level of the driver by
 its direction) adjusted for the other drivers and controls. :func:`find_threshold` fits the
@@ -83,14 +83,17 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from .drivers import distinct_rows
+from .checks import check_ci, is_binary, z_value
 from .errors import AnalysisError
-from . import present
+from . import messages, present
 from .kpis import mean_ci, nps, share_ci
-from .modelframe import ModelFrame
+from .messages import Message, Num, Seq
+from .modelframe import ModelFrame, check_driver, check_model_frame
 from .units import TIME_UNITS
 
 __all__ = [
     "COND_LIMIT",
+    "THRESHOLD_UNITS",
     "VIF_LIMIT",
     "BoxLogits",
     "Collinearity",
@@ -99,17 +102,24 @@ __all__ = [
     "change_label",
     "collinearity",
     "default_change",
+    "design_matrix",
     "driver_effects",
     "find_threshold",
     "fit_box_logits",
     "fit_ols",
     "fit_ordinal",
+    "kpi_base",
+    "kpi_name",
     "kpi_unit",
+    "kpi_value",
     "level_weights",
+    "nice_step",
     "ordinal_contrast",
-    "response_curve",
+    "ordinal_levels",
+    "response_curve_table",
     "segment_difference",
     "segment_drivers",
+    "threshold_reading",
 ]
 
 #: A driver whose variance inflation factor exceeds this overlaps with the others.
@@ -127,33 +137,7 @@ _DEFAULT_CHANGE = {"share": 0.10, "days": 1.0, "hours": 1.0, "count": 1.0}
 # --------------------------------------------------------------------------------------------
 
 
-def _check_mf(mf: Any) -> ModelFrame:
-    if not isinstance(mf, ModelFrame):
-        raise AnalysisError(f"expected a ModelFrame (from model_frame or frame_from_data), got {type(mf).__name__}")
-    return mf
-
-
-def _check_ci(ci: Any) -> float:
-    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1:
-        raise AnalysisError(f"ci must be a confidence level between 0 and 1 (e.g. 0.95), got {ci!r}")
-    return float(ci)
-
-
-def _check_driver(mf: ModelFrame, driver: Any) -> str:
-    if not isinstance(driver, str) or driver not in mf.drivers:
-        raise AnalysisError(f"driver {driver!r} is not a driver of the model frame; drivers are {list(mf.drivers)}")
-    return driver
-
-
-def _z(ci: float) -> float:
-    return float(stats.norm.ppf(0.5 + ci / 2))
-
-
-def _is_binary(values: np.ndarray) -> bool:
-    return bool(np.isin(values, (0.0, 1.0)).all())
-
-
-def _nice(x: float) -> float:
+def nice_step(x: float) -> float:
     """A round number (1, 2 or 5 times a power of ten) at or below ``x``."""
     if not np.isfinite(x) or x <= 0:
         return 1.0
@@ -174,29 +158,28 @@ def default_change(unit: str, values: Any = None) -> float:
         return _DEFAULT_CHANGE[unit]
     if values is None:
         return 1.0
-    return _nice(float(np.nanstd(np.asarray(values, dtype=float), ddof=1)))
+    return nice_step(float(np.nanstd(np.asarray(values, dtype=float), ddof=1)))
 
 
-def change_label(unit: str, change: float) -> str:
+def change_label(unit: str, change: float) -> Message:
     """``+10 pp``, ``+1 day``, ``+2 hours``, ``+1``."""
     sign = "+" if change >= 0 else "-"
     a = abs(change)
     if unit == "share":
-        return f"{sign}{100 * a:g} pp"
+        return Message("change.pp", sign=sign, amount=Num(100 * a))
     if unit in TIME_UNITS:
-        word = unit[:-1] if a == 1 else unit
-        return f"{sign}{a:g} {word}"
-    return f"{sign}{a:g}"
+        return Message(f"change.{unit[:-1] if a == 1 else unit}", sign=sign, amount=Num(a))
+    return Message("change.number", sign=sign, amount=Num(a))
 
 
 def kpi_unit(mf: ModelFrame) -> str:
     """The unit of the result KPI: ``"NPS points"``, ``"percentage points"`` (a two-level KPI, or
     a scale steered on its top box) or ``"points on the 1-5 scale"`` (the mean score)."""
     if mf.is_nps:
-        return "NPS points"
+        return Message("unit.nps_points")
     if mf.measure in ("share", "top_box"):
-        return "percentage points"
-    return f"points on the {mf.scale.min}-{mf.scale.max} scale"
+        return Message("unit.percentage_points")
+    return Message("unit.scale_points", min=mf.scale.min, max=mf.scale.max)
 
 
 def kpi_base(mf: ModelFrame) -> int:
@@ -219,8 +202,8 @@ def kpi_name(mf: ModelFrame) -> str:
     if mf.is_nps:
         return mf.result_name
     if mf.measure in ("share", "top_box"):
-        return f"% {mf.top_label}" if mf.top_label else "% in the top box"
-    return f"mean {mf.result_name}"
+        return Message("kpi.share_of", label=mf.top_label) if mf.top_label else Message("kpi.top_box")
+    return Message("kpi.mean_of", result=mf.result_name)
 
 
 def _boxes(mf: ModelFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +242,7 @@ def level_weights(mf: ModelFrame, levels: Sequence[float], measure: str = "kpi")
     return 100 * top if mf.measure in ("share", "top_box") else lv
 
 
-def _design(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = True) -> pd.DataFrame:
+def design_matrix(mf: ModelFrame, drivers: Sequence[str] | None = None, const: bool = True) -> pd.DataFrame:
     cols = list(mf.drivers if drivers is None else drivers) + list(mf.controls)
     X = mf.frame.loc[:, cols].astype(float)
     if const:
@@ -397,8 +380,8 @@ def fit_ols(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     Returns the statsmodels results (``sm.OLS(score, const + drivers + controls)
     .fit(cov_type="HC3")``), exactly as a direct statsmodels call gives them.
     """
-    mf = _check_mf(mf)
-    X = _design(mf, drivers)
+    mf = check_model_frame(mf)
+    X = design_matrix(mf, drivers)
     _need_rows(mf, X.shape[1], "the OLS model")
     _check_leverage(X)
     return sm.OLS(mf.frame["score"].to_numpy(dtype=float), X).fit(cov_type="HC3")
@@ -451,7 +434,7 @@ class _OrderedLogit(OrderedModel):
     (the same function as ``scipy.stats.logistic`` without a generic distribution's argument
     checks) and the analytic score of the log-likelihood, so that BFGS does not difference it
     numerically (statsmodels' default: one log-likelihood per parameter per step).
-    tests/test_regression.py checks the score against numerical differences and the fit against
+    tests/test_effects.py checks the score against numerical differences and the fit against
     ``OrderedModel`` itself.
 
     ``freq_weights`` (set after construction) makes each row stand for that many identical
@@ -534,13 +517,13 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     does not converge raises :class:`AnalysisError`. Above ``ORDINAL_MAX_N`` responses it is
     fitted on the fixed random sample of :func:`ordinal_rows`.
     """
-    mf = _check_mf(mf)
+    mf = check_model_frame(mf)
     rows = ordinal_rows(mf.n)
     if rows is not None:
         keep = np.zeros(mf.n, dtype=bool)
         keep[rows] = True
         mf = mf.subset(keep)
-    X = _design(mf, drivers, const=False)
+    X = design_matrix(mf, drivers, const=False)
     levels = np.sort(mf.frame["score"].unique())
     if len(levels) < 2:
         raise AnalysisError("the ordinal model needs at least two different scores; every response has "
@@ -643,8 +626,8 @@ def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxL
         When a box (or its complement) has fewer than ``MIN_BOX_EVENTS`` responses, or a fit
         does not converge.
     """
-    mf = _check_mf(mf)
-    X = _design(mf, drivers)
+    mf = check_model_frame(mf)
+    X = design_matrix(mf, drivers)
     _need_rows(mf, X.shape[1], "the box logits")
     top, bottom = _boxes(mf)
     for name, y in (("top box", top), ("bottom box", bottom)):
@@ -782,9 +765,9 @@ class Collinearity:
 
 def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collinearity:
     """VIF per driver and the condition number, with a warning when drivers overlap."""
-    mf = _check_mf(mf)
+    mf = check_model_frame(mf)
     drivers = list(mf.drivers if drivers is None else drivers)
-    X = _design(mf, drivers)
+    X = design_matrix(mf, drivers)
     with np.errstate(divide="ignore", invalid="ignore"):
         regs = X.drop(columns="const")
         corr = np.corrcoef(np.ascontiguousarray(regs.to_numpy(dtype=float).T)) if regs.shape[1] > 1 \
@@ -945,17 +928,17 @@ def driver_effects(
         ``effect_kpi_ordinal`` with interval; ``vif``; ``reliable`` (the OLS interval
         excludes 0) and a ``reading`` sentence. ``attrs`` holds ``kpi_unit`` and ``ci``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     if not mf.drivers:
         raise AnalysisError(f"the model frame has no driver left ({mf.policy})")
-    alpha, z = 1 - ci, _z(ci)
+    alpha, z = 1 - ci, z_value(ci)
     chg = _resolve_changes(mf, changes)
     notes: list[str] = []
     _need_rows(mf, len(mf.drivers) + len(mf.controls) + 1, "the OLS model")
-    _check_identifiable(mf, _design(mf), "the driver model")
+    _check_identifiable(mf, design_matrix(mf), "the driver model")
     ols = fit_ols(mf)
-    Xdf = _design(mf)
+    Xdf = design_matrix(mf)
     X = Xdf.to_numpy()
     cols = list(Xdf.columns)
     unit = kpi_unit(mf)
@@ -985,7 +968,7 @@ def driver_effects(
         spec = mf.specs[d]
         j = cols.index(d)
         c = chg[d]
-        binary = spec.unit == "share" and _is_binary(X[:, j])
+        binary = spec.unit == "share" and is_binary(X[:, j])
         beta, (lo, hi) = float(ols.params.iloc[j]), ci_ols[j]
         row = {
             "driver": d, "name": spec.name, "unit": spec.unit, "change": c,
@@ -1058,38 +1041,35 @@ def driver_effects(
                         reliable, reading, tuple(notes), ci, unit)
 
 
-def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf: ModelFrame) -> str:
+def _effect_reading(row: Mapping[str, Any], name: str, unit: str, ci: float, mf: ModelFrame) -> Message:
     lab = row["change_label"]
     if mf.measure != "mean" and np.isfinite(row["effect_kpi"]):
         e, lo, hi, p = row["effect_kpi"], row["effect_kpi_ci_low"], row["effect_kpi_ci_high"], row["p_value_kpi"]
-        u = kpi_unit(mf)
-        what = "" if mf.is_nps else f" in {kpi_name(mf)}"
+        u, base = kpi_unit(mf), kpi_base(mf)
+        what = "" if mf.is_nps else Message("effect.in_kpi", kpi=kpi_name(mf))
     else:
         e, lo, hi, p = row["effect_score"], row["effect_score_ci_low"], row["effect_score_ci_high"], row["p_value"]
-        u, what = "score points", ""
-    es, los, his = present.interval(e, lo, hi, base=kpi_base(mf) if u != "score points" else 2, signed=True)
-    interval = f"{ci:.0%} interval {los} to {his}"
-    if p < 1 - ci:
-        return f"{lab} {name} is associated with {es} {u}{what} ({interval})."
-    return (f"{lab} {name} shows no reliable association with the {mf.result_name} "
-            f"({es} {u}{what}, {interval}, includes no effect).")
+        u, base, what = Message("unit.score_points"), 2, ""
+    es, los, his = messages.interval(e, lo, hi, base=base, signed=True)
+    interval = Message("interval.level", level=Num(100 * ci, 0), low=los, high=his)
+    key = "effect.associated" if p < 1 - ci else "effect.not_reliable"
+    return Message(key, change=lab, name=name, effect=es, unit=u, what=what, interval=interval, result=mf.result_name)
 
 
-def _model_reading(r2, p, reliable, effects, mf, min_r2) -> str:
+def _model_reading(r2, p, reliable, effects, mf, min_r2) -> Message:
     if reliable:
-        scored = mf.result_name if mf.result_name.lower().endswith("score") else f"{mf.result_name} score"
-        return (f"The drivers together explain {present.num(100 * r2, 0)} % of the variation in the "
-                f"{scored} (R² {present.num(r2, 3)}; joint test p "
-                f"{'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); "
-                "these are associations, not proof of cause.")
+        scored = mf.result_name if mf.result_name.lower().endswith("score") else \
+            Message("model.score_of", result=mf.result_name)
+        return Message("model.reliable", share=Num(100 * r2, present.decimals(100 * r2, 0)),
+                       r2=Num(r2, present.decimals(r2, 3)), scored=scored, p=messages.p_text(p))
     why = []
     if r2 < min_r2:
-        why.append(f"the drivers explain only {present.num(100 * r2, 1)} % of the variation in the score "
-                   f"(R² {present.num(r2, 3)})")
+        why.append(Message("model.why_r2", share=Num(100 * r2, present.decimals(100 * r2, 1)),
+                           r2=Num(r2, present.decimals(r2, 3))))
     if p >= 0.05 or not effects["reliable"].any():
-        why.append("no driver's interval excludes zero" if not effects["reliable"].any()
-                   else f"the joint test does not distinguish them from no effect ({present.p_text(p)})")
-    return "No reliable driver was found: " + " and ".join(why or ["the joint test is not significant"]) + "."
+        why.append(Message("model.why_no_interval") if not effects["reliable"].any()
+                   else Message("model.why_joint", p=messages.p_text(p)))
+    return Message("model.unreliable", why=Seq(tuple(why or [Message("model.why_default")]), "list.and"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1156,7 +1136,7 @@ def _bin_label(lo: float, hi: float, unit: str) -> str:
     return f"{f(lo)}{u}" if lo == hi else f"{f(lo)} to {f(hi)}{u}"
 
 
-def response_curve(
+def response_curve_table(
     mf: ModelFrame,
     driver: str,
     n_bins: int = 5,
@@ -1193,9 +1173,9 @@ def response_curve(
         ``small_base`` (n below ``min_base_flag``). ``attrs``: ``driver``, ``kpi_unit``,
         ``ci``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
-    driver = _check_driver(mf, driver)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
+    driver = check_driver(mf, driver)
     x = _numeric_driver(mf, driver, 3)
     min_n = mf.min_base_flag if min_n is None else int(min_n)
     spec = mf.specs[driver]
@@ -1211,7 +1191,7 @@ def response_curve(
     scores = mf.frame["score"].to_numpy(dtype=float)
     # adjusted contrasts: per-response KPI on bin dummies + the other drivers + controls
     others = [d for d in mf.drivers if d != driver]
-    X = _design(mf, others)
+    X = design_matrix(mf, others)
     dummies = [b for b in range(len(edges)) if b != ref]
     for b in dummies:
         X[f"bin{b}"] = (idx == b).astype(float)
@@ -1328,7 +1308,7 @@ class Threshold:
 THRESHOLD_UNITS = ("days", "hours", "minutes", "seconds", "count")
 
 
-def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> str:
+def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> Message:
     """The threshold sentence, and what the response curve's bands say when the two differ.
 
     When no threshold is found but the bands of the curve differ reliably from the best one
@@ -1347,10 +1327,9 @@ def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> str:
     off = c[ph < 1 - th.ci]
     if len(off):
         base = 2 if th.kpi_unit.startswith("points on") else 1
-        bands = "; ".join(f"{b}: {present.num(d, base, signed=True)}"
-                          for b, d in zip(off["bin"], off["kpi_vs_ref"], strict=True))
-        text += (f" The result KPI does change along {th.name} (against its best band, in {th.kpi_unit}: {bands}), "
-                 "but as steadily as a straight line: no single point stands out.")
+        bands = Seq(tuple(Message("threshold.band", band=b, difference=Num(d, present.decimals(d, base), True))
+                          for b, d in zip(off["bin"], off["kpi_vs_ref"], strict=True)), "list.semicolon")
+        text = Message("threshold.steady", sentence=text, name=th.name, unit=th.kpi_unit, bands=bands)
     return text
 
 
@@ -1469,9 +1448,9 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
     errors at the chosen knot, which ignores the uncertainty of the knot itself; the slope
     change's p-value is therefore Bonferroni-adjusted for the knots tried.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
-    driver = _check_driver(mf, driver)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
+    driver = check_driver(mf, driver)
     if adjust is None:
         alone = _threshold(mf, driver, ci, min_side, adjust=False)
         others = [d for d in mf.drivers if d != driver]
@@ -1482,16 +1461,14 @@ def find_threshold(mf: ModelFrame, driver: str, ci: float = 0.95, min_side: int 
     return _threshold(mf, driver, ci, min_side, adjust=bool(adjust))
 
 
-def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Sequence[str]) -> str:
-    names = ", ".join(mf.specs[d].name for d in others)
+def _both_sentence(alone: Threshold, adj: Threshold, mf: ModelFrame, others: Sequence[str]) -> Message:
+    names = Seq(tuple(mf.specs[d].name for d in others), "list.comma")
+    p = messages.p_text(adj.p_adjusted)
     if adj.found:
-        p = present.p_value(adj.p_adjusted)
-        held = f"With {names} held equal the bend is still there (beyond {adj.knot:g}, p {'' if p[0] == '<' else '= '}{p})."
+        held = Message("threshold.held_still", names=names, knot=Num(adj.knot), p=p)
     else:
-        held = (f"With {names} held equal it is not distinguishable from a straight line "
-                f"({present.p_text(adj.p_adjusted)}): those KPIs move with it.") if alone.found else \
-            f"With {names} held equal: not either ({present.p_text(adj.p_adjusted)})."
-    return f"{alone.sentence} {held}"
+        held = Message("threshold.held_gone" if alone.found else "threshold.held_neither", names=names, p=p)
+    return Message("threshold.both", sentence=alone.sentence, held=held)
 
 
 def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adjust: bool) -> Threshold:
@@ -1503,7 +1480,7 @@ def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adj
     if len(cand) == 0:
         raise AnalysisError(f"driver '{driver}' has no candidate knot with {min_side} responses on each side")
     y = _kpi_var(mf)
-    base = _design(mf) if adjust else _design(mf, [driver])  # const, the driver, (other drivers,) controls
+    base = design_matrix(mf) if adjust else design_matrix(mf, [driver])  # const, the driver, (other drivers,) controls
     B = base.to_numpy(dtype=float)
     rss, coef = hinge_rss(B, x, y, cand)
     # a threshold is where the driver starts to cost: just beyond the knot the KPI turns worse
@@ -1563,36 +1540,34 @@ def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adj
 
 
 def _threshold_sentence(spec, knot, sb, sa, cost, at, found, p_adj, m, unit, ci, result_name, jump=None,
-                        first=None) -> str:
+                        first=None) -> Message:
     u = spec.unit if spec.unit in TIME_UNITS else ""
-    one = u[:-1] if u else "unit"
+    one = Message(f"word.{u[:-1] if u else 'unit'}")
 
-    def v(t: float) -> str:
-        return f"{t:g} {one if abs(t) == 1 else u}".strip() if u else f"{t:g}"
+    def v(t: float) -> Message | Num:
+        return Message(f"change.{u[:-1] if abs(t) == 1 else u}", sign="", amount=Num(t)) if u else Num(t)
 
     b = 2 if unit.startswith("points on") else 1
 
-    def f(x: float) -> str:
-        return present.num(x, b, signed=True)
+    def f(x: float) -> Num:
+        return Num(x, present.decimals(x, b), True)
 
-    def iv(e) -> str:
-        _, lo, hi = present.interval(e[0], e[1], e[2], b, signed=True)
-        return f"{ci:.0%} interval {lo} to {hi}"
+    def iv(e) -> Message:
+        _, lo, hi = messages.interval(e[0], e[1], e[2], b, signed=True)
+        return Message("interval.level", level=Num(100 * ci, 0), low=lo, high=hi)
 
     if not found:
-        return (f"No threshold found for {spec.name}: a step or change of slope is not distinguishable from a "
-                f"straight line ({present.p_text(p_adj)} after allowing for the {m} knots tried).")
+        return Message("threshold.none", name=spec.name, p=messages.p_text(p_adj), m=m)
+    common = {"one": one, "unit": unit, "result": result_name, "name": spec.name}
     if sb[1] <= 0 <= sb[2]:
-        before = (f"up to {v(knot)}, {spec.name} is not clearly associated with the {result_name} "
-                  f"({f(sb[0])} {unit} per {one}, {iv(sb)})")
+        before = Message("threshold.before_unclear", knot=v(knot), slope=f(sb[0]), interval=iv(sb), **common)
     else:
-        before = f"up to {v(knot)}, each extra {one} is associated with {f(sb[0])} {unit} ({iv(sb)})"
-    after = f"beyond {v(knot)}, each extra {one} is associated with {f(sa[0])} {unit} ({iv(sa)})"
+        before = Message("threshold.before", knot=v(knot), slope=f(sb[0]), interval=iv(sb), **common)
+    after = Message("threshold.after", knot=v(knot), slope=f(sa[0]), interval=iv(sa), **common)
     if jump is not None and first is not None and not (jump[1] <= 0 <= jump[2]):
-        after = (f"at {v(first)} the {result_name} is {f(jump[0])} {unit} off the line before it ({iv(jump)}); "
-                 + after)
-    tail = f"At {v(at)} that adds up to {f(cost[0])} {unit} compared with {v(knot)} ({iv(cost)})."
-    return f"{spec.name}: {before}; {after}. {tail}"
+        after = Message("threshold.jump", first=v(first), step=f(jump[0]), interval=iv(jump), after=after, **common)
+    tail = Message("threshold.tail", at=v(at), cost=f(cost[0]), knot=v(knot), interval=iv(cost), unit=unit)
+    return Message("threshold.found", name=spec.name, before=before, after=after, tail=tail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1630,8 +1605,8 @@ def segment_drivers(mf: ModelFrame, segment: str, ci: float = 0.95,
         columns of :func:`driver_effects` (without the ordinal model). ``attrs["not_analysed"]``
         maps each level left out to the reason.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     segment = _check_segment(mf, segment)
     s, keep, small = _segment_levels(mf, segment)
     not_done = {lev: f"base {int((s == lev).sum())} below {mf.min_base_suppress}" for lev in small}
@@ -1689,20 +1664,20 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         differs`` (``p_value < 1 - ci``), per-level slopes as ``slopes`` (``{level: score
         points per change}``) and a ``reading``.
     """
-    mf = _check_mf(mf)
-    ci = _check_ci(ci)
+    mf = check_model_frame(mf)
+    ci = check_ci(ci)
     segment = _check_segment(mf, segment)
     drivers = list(mf.drivers if drivers is None else drivers)
     for d in drivers:
-        _check_driver(mf, d)
+        check_driver(mf, d)
     s, keep, _ = _segment_levels(mf, segment)
     if len(keep) < 2:
         raise AnalysisError(f"segment '{segment}' has fewer than two levels with a base of at least "
                             f"{mf.min_base_suppress} responses; nothing to compare")
     share_kpi = mf.measure in ("share", "top_box")  # slopes in percentage points of the share
     seg_name = (getattr(mf, "segment_names", None) or {}).get(segment, segment)  # as the reader knows it
-    what = f"the {kpi_name(mf)}" if share_kpi else "the score"
-    per_unit = "percentage points" if share_kpi else "score points"
+    what = Message("segment.what_kpi", kpi=kpi_name(mf)) if share_kpi else Message("segment.what_score")
+    per_unit = Message("unit.percentage_points" if share_kpi else "unit.score_points")
     rows = []
     for d in drivers:
         name = mf.specs[d].name
@@ -1718,15 +1693,14 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         row = {"driver": d, "name": name, "segment": segment, "levels": len(levels), "n": 0, "df": 0,
                "statistic": np.nan, "p_value": np.nan, "differs": False, "slopes": {}}
         if len(levels) < 2:
-            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: "
-                              f"{name} needs at least {MIN_SLOPE_BASE} responses and some spread in two groups.")
+            row["reading"] = Message("segment.no_base", name=name, segment=seg_name, n=MIN_SLOPE_BASE)
             rows.append(row)
             continue
         sub = mf.subset(s.isin(levels).to_numpy())
         seg = sub.frame[segment].to_numpy(dtype=object)
         y = _kpi_var(sub) if share_kpi else sub.frame["score"].to_numpy(dtype=float)
         ref = levels[0]
-        X = _design(sub)
+        X = design_matrix(sub)
         have_dummies = any(c.startswith(f"{segment}[") for c in X.columns)
         for lev in levels[1:]:
             ind = (seg == lev).astype(float)
@@ -1735,8 +1709,7 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
             X[f"__int[{lev}]"] = ind * sub.frame[d].to_numpy(dtype=float)
         fit = _HC3(y, X)
         if not isinstance(fit, _HC3) and _collinear_sets(X):  # only a rank-deficient design is checked
-            row["reading"] = (f"The association of {name} cannot be compared between {seg_name} segments: within "
-                              "the groups the drivers are perfectly collinear.")
+            row["reading"] = Message("segment.collinear", name=name, segment=seg_name)
             rows.append(row)
             continue
         cols = list(X.columns)
@@ -1753,17 +1726,20 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         differs = bool(p < 1 - ci)
         lab = change_label(mf.specs[d].unit, c)
         vals = list(slopes.values())
-        texts = list(present.pair(*vals, base=1 if share_kpi else 2, signed=True)) if len(vals) == 2 else \
-            [present.num(v, 1 if share_kpi else 2, signed=True) for v in vals]
-        shown = ", ".join(f"{lev}: {t}" for lev, t in zip(slopes, texts, strict=True))
-        if differs:
-            reading = (f"The association of {name} with {what} differs between {seg_name} segments "
-                       f"(p {'< 0.001' if p < 0.001 else '= ' + present.p_value(p)}); {per_unit} per {lab}: {shown}.")
+        base = 1 if share_kpi else 2
+        if len(vals) == 2:
+            d2 = present.pair_decimals(*vals, base=base, signed=True)
+            nums = [Num(v, d2, True) for v in vals]
         else:
-            reading = (f"No evidence that the association of {name} with {what} differs between {seg_name} "
-                       f"segments ({present.p_text(p)}).")
+            nums = [Num(v, present.decimals(v, base), True) for v in vals]
+        shown = Seq(tuple(Message("segment.slope", level=lev, slope=t) for lev, t in zip(slopes, nums, strict=True)))
+        common = {"name": name, "what": what, "segment": seg_name, "p": messages.p_text(p)}
+        if differs:
+            reading = Message("segment.differs", unit=per_unit, change=lab, slopes=shown, **common)
+        else:
+            reading = Message("segment.same", **common)
         if left_out:
-            reading += f" Not compared (too few responses or no spread): {', '.join(map(str, left_out))}."
+            reading = Message("segment.left_out", reading=reading, levels=Seq(tuple(map(str, left_out))))
         row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,
                     "slopes": slopes, "reading": reading})
         rows.append(row)

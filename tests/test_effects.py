@@ -1,4 +1,4 @@
-"""Tests for ipm_analysis.regression: driver models, effects in the KPI's unit, diagnostics.
+"""Tests for ipm_analysis.effects: driver models, effects in the KPI's unit, diagnostics.
 
 Simulated data come from a proportional-odds (ordinal logit) model on the 0-10 scale, so the
 truth of every quantity is known exactly for the sample's drivers:
@@ -21,7 +21,7 @@ from statsmodels.stats.outliers_influence import variance_inflation_factor
 from ipm_analysis.config import RatingScale
 from ipm_analysis.errors import AnalysisError
 from ipm_analysis.modelframe import frame_from_data
-from ipm_analysis.regression import (
+from ipm_analysis.effects import (
     change_label,
     collinearity,
     default_change,
@@ -30,7 +30,7 @@ from ipm_analysis.regression import (
     fit_box_logits,
     fit_ols,
     fit_ordinal,
-    response_curve,
+    response_curve_table,
     segment_difference,
     segment_drivers,
 )
@@ -143,7 +143,7 @@ def test_ordinal_score_and_contrast_gradient_equal_numerical_differences(sim):
     from statsmodels.miscmodels.ordinal_model import OrderedModel
     from statsmodels.tools.numdiff import approx_fprime
 
-    from ipm_analysis import regression
+    from ipm_analysis import effects
 
     mf = frame(sim)
     res = fit_ordinal(mf)
@@ -162,20 +162,20 @@ def test_ordinal_score_and_contrast_gradient_equal_numerical_differences(sim):
     Xa = X.to_numpy()
     X1 = Xa.copy()
     X1[:, 0] = 1.0
-    w = regression.level_weights(mf, regression.ordinal_levels(res))
-    ours = regression.ordinal_contrast(res, [(X1, 1.0)], [(Xa, 1.0)], w)
-    ref = regression.ordinal_contrast(plain, [(X1, 1.0)], [(Xa, 1.0)], w)
+    w = effects.level_weights(mf, effects.ordinal_levels(res))
+    ours = effects.ordinal_contrast(res, [(X1, 1.0)], [(Xa, 1.0)], w)
+    ref = effects.ordinal_contrast(plain, [(X1, 1.0)], [(Xa, 1.0)], w)
     assert ours[0] == pytest.approx(ref[0], rel=1e-4) and ours[1] == pytest.approx(ref[1], rel=1e-3)
 
 
 def test_ordinal_model_on_a_large_frame_uses_a_fixed_sample(sim, monkeypatch):
-    from ipm_analysis import regression
+    from ipm_analysis import effects
 
     mf = frame(sim)
     full = driver_effects(mf).effects.set_index("driver")
-    monkeypatch.setattr(regression, "ORDINAL_MAX_N", mf.n // 3)
-    rows = regression.ordinal_rows(mf.n)
-    assert len(rows) == mf.n // 3 and np.array_equal(rows, regression.ordinal_rows(mf.n))  # fixed
+    monkeypatch.setattr(effects, "ORDINAL_MAX_N", mf.n // 3)
+    rows = effects.ordinal_rows(mf.n)
+    assert len(rows) == mf.n // 3 and np.array_equal(rows, effects.ordinal_rows(mf.n))  # fixed
     assert fit_ordinal(mf).nobs == mf.n // 3
     dm = driver_effects(mf)
     assert any("fixed random sample" in n for n in dm.notes)
@@ -335,7 +335,7 @@ def test_response_curve_bins_and_contrasts_with_the_best_bin():
     df = knot_data(2500, seed=9)
     mf = frame_from_data(df, ["days_late", "flag"], units={"days_late": "days", "flag": "share"},
                          directions={"days_late": "lower", "flag": "higher"})
-    curve = response_curve(mf, "days_late")
+    curve = response_curve_table(mf, "days_late")
     assert curve["n"].sum() == mf.n and (curve["n"] >= mf.min_base_flag).all()
     assert curve["reference"].iloc[0] and curve["reference"].sum() == 1  # lower is better: lowest bin
     early = curve[curve["x_high"] <= 3]
@@ -344,7 +344,7 @@ def test_response_curve_bins_and_contrasts_with_the_best_bin():
     assert (late["kpi_vs_ref_ci_high"] < 0).all()
     assert (curve["kpi_ci_low"] <= curve["kpi"]).all() and (curve["kpi"] <= curve["kpi_ci_high"]).all()
     with pytest.raises(AnalysisError, match="'flag'"):
-        response_curve(mf, "flag")
+        response_curve_table(mf, "flag")
     with pytest.raises(AnalysisError, match="'nope'"):
         find_threshold(mf, "nope")
 
@@ -415,18 +415,18 @@ def test_boundary_errors():
 
 def test_ordinal_sample_without_a_rare_score_still_predicts(sim, monkeypatch):
     """A score level absent from the ordinal model's sample: predictions use the model's levels."""
-    from ipm_analysis import agenda, regression
+    from ipm_analysis import agenda, effects
 
     mf = frame(sim)
-    monkeypatch.setattr(regression, "ORDINAL_MAX_N", mf.n // 4)
-    rows = set(regression.ordinal_rows(mf.n).tolist())
+    monkeypatch.setattr(effects, "ORDINAL_MAX_N", mf.n // 4)
+    rows = set(effects.ordinal_rows(mf.n).tolist())
     outside = next(i for i in range(mf.n) if i not in rows)
     data = mf.frame.copy()
     data["score"] = data["score"].clip(lower=1)
     data.loc[outside, "score"] = 0  # the only 0, left out of the sample
-    rare = regression.ModelFrame(**{**mf.__dict__, "frame": data})
+    rare = effects.ModelFrame(**{**mf.__dict__, "frame": data})
     dm = driver_effects(rare)
-    assert 0.0 not in regression.ordinal_levels(dm.ordinal)
+    assert 0.0 not in effects.ordinal_levels(dm.ordinal)
     assert dm.effects["effect_kpi_ordinal"].notna().all()
     wi = agenda.what_if(rare, "on_time", to=1.0, model=dm)
     assert np.isfinite(wi.gain) and wi.gain_ci_low < wi.gain < wi.gain_ci_high
