@@ -16,7 +16,7 @@ from .units import format_interval, format_value
 
 # summary.json is written and read through its typed schema (:mod:`ipm_analysis.summary`);
 # these names stay here for callers of the report helpers
-from .summary import (SUMMARY_NAME, _jsonable, drivers_summary, result_kpi_summary,  # noqa: E402,F401
+from .summary import (SUMMARY_NAME, jsonable, drivers_summary, result_kpi_summary,  # noqa: E402,F401
                       update_summary)
 
 
@@ -172,10 +172,10 @@ def result_kpi_sentence(client: Client, overall) -> str:
                 f"{name} is not reported.")
     caution = (f" Small base (under {rep.min_base_flag} responses): interpret with care."
                if overall.n < rep.min_base_flag else "")
-    return _result_sentence(client, overall) + caution
+    return result_sentence(client, overall) + caution
 
 
-def _result_sentence(client: Client, overall) -> str:
+def result_sentence(client: Client, overall) -> str:
     name = client.config.result_kpi.name
     if client.config.result_kpi.scale == "nps":
         v, lo, hi = present.interval(overall.value, overall.ci_low, overall.ci_high, 0, signed=True)

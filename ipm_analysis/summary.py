@@ -602,16 +602,16 @@ def schema_text() -> str:
 
 # -- reading and writing -----------------------------------------------------------------------
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Numpy scalars to Python, NaN and infinities to None, timestamps to ISO text, models to dicts."""
     import pandas as pd
 
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if isinstance(value, (dt.date, dt.datetime)):
@@ -637,7 +637,7 @@ def parse(data: Any, source: str = "summary.json") -> Summary:
     if isinstance(data, Summary):
         return data
     try:
-        return Summary.model_validate(_jsonable(data))
+        return Summary.model_validate(jsonable(data))
     except PydanticValidationError as e:
         raise SummaryError(f"{source}: does not follow the summary schema, {_where(e)}") from None
 
@@ -647,7 +647,7 @@ def section(name: str, content: Any, source: str = "summary.json") -> Any:
     if name not in _SECTION_MODELS:
         raise SummaryError(f"{source}: unknown section '{name}' (known: {', '.join(SECTIONS)})")
     try:
-        return Summary.model_validate({name: _jsonable(content)}).__dict__[name]
+        return Summary.model_validate({name: jsonable(content)}).__dict__[name]
     except PydanticValidationError as e:
         raise SummaryError(f"{source}: section '{name}' does not follow the summary schema, {_where(e)}") from None
 
@@ -716,7 +716,7 @@ def data_period(client) -> DataPeriod:
 
 def result_kpi_summary(client, overall) -> ResultKpi | None:
     """The result KPI as it goes into summary.json; None below the minimum base."""
-    from .report import _result_sentence, result_measure, top_label
+    from .report import result_sentence, result_measure, top_label
 
     if overall is None or overall.n < client.config.reporting.min_base_suppress:
         return None
@@ -738,8 +738,8 @@ def result_kpi_summary(client, overall) -> ResultKpi | None:
                  top_box_ci_low=overall.top_box_ci_low, top_box_ci_high=overall.top_box_ci_high,
                  top_label=top_label(client))
     d["measure"] = result_measure(client)
-    d["sentence"] = _result_sentence(client, overall)
-    return ResultKpi.model_validate(_jsonable(d))
+    d["sentence"] = result_sentence(client, overall)
+    return ResultKpi.model_validate(jsonable(d))
 
 
 def overview_section(client, overall, chain_table, report_date: dt.date | None = None) -> Overview:
@@ -755,8 +755,8 @@ def overview_section(client, overall, chain_table, report_date: dt.date | None =
         data_period=data_period(client),
         chains={c.id: Chain(name=c.name, owner=c.owner) for c in client.config.chains},
         result_kpi=result_kpi_summary(client, overall),
-        linkage=Linkage.model_validate(_jsonable(linkage(client))),
-        chain_kpis=[ChainKpi.model_validate(_jsonable(r)) for r in chain_table[cols].to_dict("records")],
+        linkage=Linkage.model_validate(jsonable(linkage(client))),
+        chain_kpis=[ChainKpi.model_validate(jsonable(r)) for r in chain_table[cols].to_dict("records")],
     )
 
 
@@ -776,7 +776,7 @@ def recent_change_summary(client) -> RecentChange | None:
         out.update(before_months=change["before_months"], after_months=change["after_months"], before=res.before,
                    after=res.after, diff=res.diff, ci_low=res.ci_low, ci_high=res.ci_high, p_value=res.p_value,
                    unit=unit)
-    return RecentChange.model_validate(_jsonable(out))
+    return RecentChange.model_validate(jsonable(out))
 
 
 def kpi_structure_section(client, links, trends) -> KpiStructure:
@@ -785,9 +785,9 @@ def kpi_structure_section(client, links, trends) -> KpiStructure:
     from . import report
 
     return KpiStructure(
-        links=[LinkRow.model_validate(_jsonable(r))
+        links=[LinkRow.model_validate(jsonable(r))
                for r in links[["link", "n_kpis", "n_below_target", "summary"]].to_dict("records")],
-        trends=[Trend.model_validate(_jsonable(r))
+        trends=[Trend.model_validate(jsonable(r))
                 for r in trends[["chain", "kpi", "slope", "ci_low", "ci_high", "reading"]].to_dict("records")],
         recent_change=recent_change_summary(client),
         partial_period=report.partial_period_sentence(client),
@@ -865,7 +865,7 @@ def journeys_section(client, sections: dict) -> dict[str, JourneyChain]:
     flt = client.event_filter
     out = {}
     for chain_id, s in sections.items():
-        out[chain_id] = JourneyChain.model_validate(_jsonable({
+        out[chain_id] = JourneyChain.model_validate(jsonable({
             "cases": s.n_cases, "as_designed": s.as_designed, "mean_fitness": s.mean_fitness,
             "headline": s.headline,
             "deviation_classes": s.deviation_classes[["class", "cases", "share"]].to_dict("records")
@@ -884,7 +884,7 @@ def actions_section(section_: Any) -> Actions:
     def records(frame: Any) -> list[dict]:
         return [] if frame is None or not len(frame) else frame.to_dict("records")
 
-    return Actions.model_validate(_jsonable({
+    return Actions.model_validate(jsonable({
         "reviews": records(section_.table), "sentences": list(section_.sentences),
         "signals": records(section_.signals), "note": section_.note,
         "gains": records(section_.gains), "gain_sentences": list(section_.gain_sentences),
