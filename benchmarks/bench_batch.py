@@ -69,6 +69,7 @@ import nbformat  # noqa: E402
 import psutil  # noqa: E402
 
 from ipm_analysis import batch as B  # noqa: E402
+from ipm_analysis.batch import jobs as J  # noqa: E402 - the job's steps, timed by profile_child
 from ipm_analysis import data as D  # noqa: E402
 from ipm_analysis.demo import DEFAULT_SEEDS, DEMO_CLIENTS, LARGE, SIZES, generate_client, write_demo_clients  # noqa: E402
 
@@ -222,12 +223,12 @@ def profile_child(client_dir: str, notebooks_dir: str | None, split_imports: boo
     def emit(**kw):
         print("PROFILE " + json.dumps(kw), flush=True)
 
-    orig_validate, orig_exec, orig_html = D.validate_client, B._execute, B.export_html
+    orig_validate, orig_exec, orig_html = D.validate_client, J._execute, J.export_html
 
-    def validate(path):
+    def validate(path, cache=None):
         t = time.perf_counter()
-        problems = orig_validate(path)
-        cache = Path(os.environ[D.CACHE_ENV])
+        problems = orig_validate(path, cache=cache)
+        cache = Path(cache)
         size = sum(p.stat().st_size for p in cache.glob("*.pickle"))
         emit(step="validate", seconds=time.perf_counter() - t, pickle_mb=size / 1e6)
         return problems
@@ -270,7 +271,7 @@ def profile_child(client_dir: str, notebooks_dir: str | None, split_imports: boo
         orig_html(*a, **kw)
         emit(step="html", seconds=time.perf_counter() - t)
 
-    D.validate_client, B._execute, B.export_html = validate, execute, html
+    D.validate_client, J._execute, J.export_html = validate, execute, html
     nbs = [(p.name, p.read_text(encoding="utf-8")) for p in B.report_notebooks(notebooks_dir)]
     t = time.perf_counter()
     result = B.execute_job(client_dir, nbs)

@@ -1495,18 +1495,14 @@ def _check_journeys(con, cfg: ClientConfig, col: ProblemCollector, file: str | N
             col.warn(CONFIG_NAME, f"avoidable contact '{a}' never occurs in the event log", "contacts.avoidable")
 
 
-CACHE_ENV = "IPM_CLIENT_CACHE"
-
-
-def _cached_load(path: Path) -> tuple[Client | None, list[Problem]]:
-    """Load once per batch job: with ``IPM_CLIENT_CACHE`` set (by the batch runner, to a private
-    temporary folder of the job), the loaded client is kept there and the job's other notebooks
-    read it back instead of parsing the raw files again."""
-    cache_dir = os.environ.get(CACHE_ENV)
-    if not cache_dir or not Path(cache_dir).is_dir():
+def _cached_load(path: Path, cache: str | Path | None) -> tuple[Client | None, list[Problem]]:
+    """Load once per batch job: with ``cache`` (a private temporary folder of the job, given by
+    the batch runner), the loaded client is kept there and the job's other notebooks read it
+    back instead of parsing the raw files again."""
+    if not cache or not Path(cache).is_dir():
         return _load(path)
     key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
-    cached = Path(cache_dir) / f"{key}.pickle"
+    cached = Path(cache) / f"{key}.pickle"
     if cached.is_file():
         with cached.open("rb") as f:
             return pickle.load(f)  # noqa: S301 - written by this job, in its own temp folder
@@ -1518,21 +1514,24 @@ def _cached_load(path: Path) -> tuple[Client | None, list[Problem]]:
     return result
 
 
-def validate_client(path: str | Path) -> list[Problem]:
-    """Every problem found in a client folder, in one pass (errors and warnings)."""
-    _, problems = _cached_load(Path(path))
+def validate_client(path: str | Path, cache: str | Path | None = None) -> list[Problem]:
+    """Every problem found in a client folder, in one pass (errors and warnings).
+
+    ``cache``: a folder where the loaded client is kept for later calls (a batch job's own)."""
+    _, problems = _cached_load(Path(path), cache)
     return problems
 
 
-def load_client(path: str | Path) -> Client:
-    """Load, validate and link a client folder.
+def load_client(path: str | Path, cache: str | Path | None = None) -> Client:
+    """Load, validate and link a client folder (from ``cache`` when an earlier call of the same
+    batch job kept it there; see :func:`validate_client`).
 
     Raises
     ------
     ValidationError
         With every problem found, when the folder has errors.
     """
-    client, problems = _cached_load(Path(path))
+    client, problems = _cached_load(Path(path), cache)
     if client is None:
         raw_id = Path(path).name
         raise ValidationError(problems, raw_id)

@@ -127,7 +127,9 @@ def test_kept_notebooks_name_the_client_relative_to_the_report_and_rerun_in_plac
         injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
         assert 'client_dir = "../../clients/tiny"' in injected.source
         assert 'output_dir = ""' in injected.source
-        assert nb.metadata.papermill.parameters == {"client_dir": "../../clients/tiny", "output_dir": ""}
+        assert "client_cache = None" in injected.source  # the job's cache is gone: a re-run reads the files
+        assert nb.metadata.papermill.parameters == {"client_dir": "../../clients/tiny", "output_dir": "",
+                                                    "client_cache": None}
         assert nb.metadata.papermill.input_path == path.name
     summary = (out / "summary.json").read_bytes()
     pm.execute_notebook(str(out / "01_overview.ipynb"), str(tmp_path / "again.ipynb"), cwd=str(out),
@@ -168,7 +170,7 @@ def test_notebooks_in_one_shared_kernel_print_what_they_print_alone(tmp_path, mo
     alone, ran on the same fixture client."""
     import nbformat
 
-    from ipm_analysis import batch
+    from ipm_analysis.batch import engines as batch
     from ipm_analysis.batch import execute_job, package_root, report_notebooks
 
     monkeypatch.setattr(batch, "_on_dask_worker", lambda: True)  # keep the kernel as a worker does
@@ -200,7 +202,7 @@ def test_notebook_tasks_in_any_order_make_the_same_report(monkeypatch):
 
     import nbformat
 
-    from ipm_analysis import batch
+    from ipm_analysis.batch import engines as batch
     from ipm_analysis.batch import assemble_job, notebook_job, package_root, prepare_job, report_notebooks
 
     monkeypatch.setattr(batch, "_on_dask_worker", lambda: True)
@@ -258,7 +260,7 @@ def test_task_keys_group_each_notebook_across_clients_for_dask(tmp_path):
 
     from dask.utils import key_split
 
-    from ipm_analysis.batch import _Pending, _submit_client
+    from ipm_analysis.batch.schedule import _Pending, _submit_client
 
     class Recorder:
         def __init__(self):
@@ -279,7 +281,7 @@ def test_task_keys_group_each_notebook_across_clients_for_dask(tmp_path):
 
 
 def test_bigger_clients_are_submitted_first(tmp_path):
-    from ipm_analysis.batch import _Pending, _priorities
+    from ipm_analysis.batch.schedule import _Pending, _priorities
 
     sizes = {"a": 10, "b": 3000, "c": 10, "d": 500}
     todo = []
@@ -297,7 +299,7 @@ def test_tasks_start_by_client_size_then_by_the_notebooks_recorded_time(tmp_path
     priority entirely before one with a lower."""
     from pathlib import Path
 
-    from ipm_analysis.batch import _Pending, _submit_client, recorded_seconds
+    from ipm_analysis.batch.schedule import _Pending, _submit_client, recorded_seconds
 
     def timed(seconds):
         nb = nbformat.v4.new_notebook()
@@ -339,7 +341,7 @@ def test_socket_folders_of_gone_processes_are_removed_and_live_ones_kept(tmp_pat
     import sys
     import tempfile
 
-    from ipm_analysis import batch
+    from ipm_analysis.batch import engines as batch
 
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
@@ -359,7 +361,8 @@ def test_an_unexpected_fault_in_one_client_never_stops_the_batch(tmp_path, probe
     """A fault nobody foresaw (here a RecursionError raised on purpose: in the data checks, in
     the job, or while writing the report) fails that client alone; the others finish and the
     run summary is written."""
-    from ipm_analysis import batch, data
+    from ipm_analysis import data
+    from ipm_analysis.batch import schedule as batch
 
     good = write_client(tmp_path / "clients" / "good")
     base_config["id"] = "odd"

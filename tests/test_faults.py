@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from ipm_analysis import batch
+from ipm_analysis.batch import schedule, write
 from ipm_analysis.batch import FAILED_DIR, REPORT_HTML, JobResult, write_result
 
 from .conftest import write_client
@@ -102,7 +103,7 @@ def test_failing_rename_keeps_the_old_report(old_report, monkeypatch, which):
             _enospc()
         return real(src, dst)
 
-    monkeypatch.setattr(batch.os, "replace", replace)
+    monkeypatch.setattr(write.os, "replace", replace)
     run = write_result(_ok(), client, reports, "fp-new")
     assert run.status == "failed" and "could not write the report" in run.message
     assert snapshot(reports / "007") == before
@@ -140,7 +141,7 @@ def test_a_crash_between_the_two_renames_is_undone_by_the_next_run(old_report, m
             raise KeyboardInterrupt  # the process dies here: old report moved aside, new one not in
         return real(src, dst)
 
-    monkeypatch.setattr(batch.os, "replace", replace)
+    monkeypatch.setattr(write.os, "replace", replace)
     with pytest.raises(KeyboardInterrupt):
         write_result(_ok(), client, reports, "fp-new")
     monkeypatch.undo()
@@ -188,7 +189,7 @@ def two_clients(tmp_path, base_config):
 
 def test_full_disk_for_one_client_in_a_batch(two_clients, monkeypatch):
     a, b, nbs, reports = two_clients
-    monkeypatch.setattr(batch, "execute_job", lambda d, nb, t: _ok("other" if d.endswith("/b") else "007"))
+    monkeypatch.setattr(schedule, "execute_job", lambda d, nb, t: _ok("other" if d.endswith("/b") else "007"))
     assert [r.status for r in batch.run_batch([a, b], reports, nbs, serial=True)] == ["ok", "ok"]
     before = snapshot(reports / "other")
     _fail_writes_under(monkeypatch, ".other.staging-")
@@ -201,7 +202,7 @@ def test_full_disk_for_one_client_in_a_batch(two_clients, monkeypatch):
     assert summary == {"007": "ok", "other": "failed"}
     _no_leftovers(reports)
     monkeypatch.undo()  # the disk has room again
-    monkeypatch.setattr(batch, "execute_job", lambda d, nb, t: _ok("other" if d.endswith("/b") else "007"))
+    monkeypatch.setattr(schedule, "execute_job", lambda d, nb, t: _ok("other" if d.endswith("/b") else "007"))
     runs = batch.run_batch([a, b], reports, nbs, serial=True)
     assert {r.client_id: r.status for r in runs} == {"007": "skipped", "other": "ok"}
 
@@ -248,12 +249,12 @@ class _LosingClient:
 
 def test_a_lost_dask_worker_fails_its_client_only(two_clients, monkeypatch):
     a, b, nbs, reports = two_clients
-    monkeypatch.setattr(batch, "execute_job", lambda d, nb, t: _ok("other" if d.endswith("/b") else "007"))
+    monkeypatch.setattr(schedule, "execute_job", lambda d, nb, t: _ok("other" if d.endswith("/b") else "007"))
     batch.run_batch([b], reports, nbs, serial=True)
     before = snapshot(reports / "other")
     (b / "changed.txt").write_text("new data")
-    monkeypatch.setattr(batch, "_dask_client", lambda scheduler, n: (_LosingClient(), None))
-    monkeypatch.setattr(batch, "_completed_while_workers", lambda client, futures, timeout: iter(futures))
+    monkeypatch.setattr(schedule, "_dask_client", lambda scheduler, n: (_LosingClient(), None))
+    monkeypatch.setattr(schedule, "_completed_while_workers", lambda client, futures, timeout: iter(futures))
     runs = batch.run_batch([a, b], reports, nbs)
     status = {r.client_id: (r.status, r.message) for r in runs}
     assert status["007"][0] == "ok"
@@ -263,7 +264,7 @@ def test_a_lost_dask_worker_fails_its_client_only(two_clients, monkeypatch):
     assert "died while running it" in (reports / "other" / FAILED_DIR / "error.txt").read_text()
     assert (reports / "007" / REPORT_HTML).exists()
     # the worker is back: a re-run completes the missing one and skips the done one
-    monkeypatch.setattr(batch, "_dask_client", lambda scheduler, n: (_Healthy(), None))
+    monkeypatch.setattr(schedule, "_dask_client", lambda scheduler, n: (_Healthy(), None))
     runs = batch.run_batch([a, b], reports, nbs)
     assert {r.client_id: r.status for r in runs} == {"007": "skipped", "other": "ok"}
 
@@ -275,7 +276,7 @@ class _Healthy(_LosingClient):
 
 def test_full_disk_for_the_run_summary_is_a_message(two_clients, monkeypatch, caplog):
     a, _, nbs, reports = two_clients
-    monkeypatch.setattr(batch, "execute_job", lambda d, nb, t: _ok("007"))
+    monkeypatch.setattr(schedule, "execute_job", lambda d, nb, t: _ok("007"))
     _fail_writes_under(monkeypatch, str(reports))
     runs = batch.run_batch([a], reports, nbs, serial=True)  # no OSError out of the batch
     assert runs[0].status == "failed" and "No space left" in runs[0].message
@@ -287,7 +288,7 @@ def test_full_disk_for_the_portfolio_index_is_a_message_in_ipm_run(two_clients, 
     from ipm_analysis import cli, portfolio
 
     a, _, nbs, reports = two_clients
-    monkeypatch.setattr(batch, "execute_job", lambda d, nb, t: _ok("007"))
+    monkeypatch.setattr(schedule, "execute_job", lambda d, nb, t: _ok("007"))
     monkeypatch.setattr(portfolio, "write_portfolio", lambda out_root: _enospc())
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", str(a), "--out", str(reports), "--notebooks", str(nbs), "--serial"])
