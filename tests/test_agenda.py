@@ -2,7 +2,7 @@
 
 The what-if is checked against the exact NPS shift of a simulated proportional-odds model
 (same respondents, true parameters). The committed fixture client is checked against its
-``truth.json`` (format: docs/demo-clients.md and ipm_analysis/demo.py): driver order within
+``truth.json`` (format: docs/demo-clients.md and ipm_analysis/demo/): driver order within
 each chain and overall, and the true effects inside the estimated intervals.
 """
 

@@ -193,7 +193,7 @@ def test_default_sizes(default_clients):
 
 def test_large_size_parameters(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(demo, "generate_client",
+    monkeypatch.setattr(demo.generate, "generate_client",
                         lambda kind, out, **kw: calls.append((kind, kw)) or type("C", (), {"path": out})())
     write_demo_clients(tmp_path, size="large")
     kw = dict(calls)
