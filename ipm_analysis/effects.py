@@ -1305,7 +1305,7 @@ class Threshold:
 
 
 #: Units a threshold is looked for in: time and counts.
-THRESHOLD_UNITS = ("days", "hours", "minutes", "seconds", "count")
+THRESHOLD_UNITS = TIME_UNITS + ("count",)  # times and counts
 
 
 def threshold_reading(th: Threshold, curve: pd.DataFrame | None = None) -> Message:

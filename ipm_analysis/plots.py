@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from . import units
+
 STATUS_COLOURS = {"on target": "#2e7d32", "below target": "#c62828", "no target": "#757575"}
 #: The smallest text in a figure, in points: 9 pt reads at laptop width when the image is shown
 #: at its own size (the report never scales figures down on a 1366 px screen).
@@ -212,7 +214,7 @@ def kpi_months(table: pd.DataFrame, col_wrap: int = 3):
         d = table[(table["chain"] == chain) & (table["kpi"] == kpi)].sort_values("period")
         unit = d["unit"].iloc[0]
         mult = 100.0 if unit == "share" else 1.0
-        ylabel = "% of cases" if unit == "share" else unit
+        ylabel = units.axis_label(unit)
         ax.plot(d["period"], d["value"] * mult, marker="o", ms=3, color=PALETTE[0])
         _month_ticks(ax, d["period"], max_labels=5)
         ax.fill_between(d["period"], d["ci_low"] * mult, d["ci_high"] * mult, color=PALETTE[0], alpha=0.2)

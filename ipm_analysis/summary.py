@@ -858,13 +858,17 @@ def drivers_section(agenda, thresholds: list[dict] | None = None, segments: list
     return drivers_summary(agenda, thresholds=thresholds, segments=segments)
 
 
-def journeys_section(client, sections: dict) -> dict[str, JourneyChain]:
+def journeys_section(client, sections: dict, costs: dict | None = None) -> dict[str, JourneyChain]:
     """Section ``journeys`` (notebook 04): per chain with a designed journey, how many cases
-    followed it, the deviations and the extra activities. The notebook adds each chain's
-    ``deviating_minus_designed`` once it has computed it."""
+    followed it, the deviations and the extra activities; with ``costs`` (per chain, what
+    :func:`ipm_analysis.journeys.journey_cost` returned) the result KPI of deviating journeys
+    minus journeys as designed (``deviating_minus_designed``, with its 95 % interval), where the
+    comparison was made."""
     flt = client.event_filter
+    costs = costs or {}
     out = {}
     for chain_id, s in sections.items():
+        diff = (costs.get(chain_id) or {}).get("difference")
         out[chain_id] = JourneyChain.model_validate(jsonable({
             "cases": s.n_cases, "as_designed": s.as_designed, "mean_fitness": s.mean_fitness,
             "headline": s.headline,
@@ -872,6 +876,8 @@ def journeys_section(client, sections: dict) -> dict[str, JourneyChain]:
             if len(s.deviation_classes) else [],
             "top_extra": s.extra_activities["activity"].head(3).tolist() if len(s.extra_activities) else [],
             "events_left_out": flt["left_out"] if flt else None,
+            "deviating_minus_designed": None if diff is None else {
+                "diff": diff.diff, "ci_low": diff.ci_low, "ci_high": diff.ci_high, "p_value": diff.p_value},
         }))
     return out
 

@@ -15,6 +15,11 @@ TIME_UNITS = ("days", "hours", "minutes", "seconds")
 NON_NEGATIVE_UNITS = TIME_UNITS + ("count",)
 
 
+def axis_label(unit: str) -> str:
+    """The label of a chart axis that shows values of ``unit``: shares are drawn in percent of cases."""
+    return "% of cases" if unit == "share" else unit
+
+
 def format_value(value: float | None, unit: str) -> str:
     """``0.767`` share → ``"76.7%"``, ``0.9`` → ``"90%"``, ``15.04`` days → ``"15.0 days"``,
     ``44`` minutes → ``"44.0 minutes"``, ``0.0004`` share → ``"0.04%"``.

@@ -191,3 +191,27 @@ def test_a_changed_target_is_a_crossing_and_says_what_it_was():
     html = re.sub(r"<[^>]+>", "", changes_html(after.model_copy(update={"changes": ch})))
     assert "On time (Planning) ▼ now below target, 85% (84.0% – 86.0%) against 85% (84.0% – 86.0%) " \
            "(target 90%, was 80%)" in html
+
+
+def test_journeys_section_takes_the_difference_of_deviating_journeys_from_journey_cost():
+    """Notebook 04 passes what it computed (journey_cost per chain); the section, not the notebook,
+    writes ``deviating_minus_designed`` with its interval, the same numbers as journey_cost's test."""
+    from ipm_analysis import journeys, load_client
+
+    from .conftest import FIXTURE_CLIENT
+
+    client = load_client(FIXTURE_CLIENT)
+    chains = [c.id for c in client.config.chains if c.journey is not None and not journeys.chain_events(client, c.id).empty]
+    sections = {c: journeys.journey_section(client, c) for c in chains}
+    costs = {c: journeys.journey_cost(client, c) for c in chains}
+    with_costs = sm.journeys_section(client, sections, costs)
+    compared = [c for c in chains if costs[c]["difference"] is not None]
+    assert compared  # the fixture has journeys that deviate and enough answers on both sides
+    for c in chains:
+        d, got = costs[c]["difference"], with_costs[c].deviating_minus_designed
+        if d is None:
+            assert got is None
+            continue
+        assert (got.diff, got.ci_low, got.ci_high, got.p_value) == pytest.approx((d.diff, d.ci_low, d.ci_high, d.p_value))
+        assert got.ci_low <= got.diff <= got.ci_high
+    assert all(j.deviating_minus_designed is None for j in sm.journeys_section(client, sections).values())
