@@ -40,7 +40,7 @@ from . import present
 __all__ = ["MANAGER_SECTIONS", "GLOSSARY", "CHECK_TAG", "html_table", "export_html", "report_html", "what_next_html",
            "strip_remote_assets", "manager_tag", "paragraph", "bullets", "linkage_sentence", "quality_html",
            "segment_kpi_display", "drivers_html", "with_chain_names", "chain_kpis_html",
-           "write_pdf", "find_chromium", "PDF_FILE", "heading", "named"]
+           "write_pdf", "find_chromium", "PDF_FILE", "REPORT_HTML", "heading", "named"]
 
 #: The manager part's sections in reading order: (key, title, one line on what it holds).
 MANAGER_SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -556,6 +556,7 @@ def strip_remote_assets(html_text: str) -> str:
 
 # -- PDF ---------------------------------------------------------------------------------------
 
+REPORT_HTML = "report.html"  # the client's report, beside its notebooks
 PDF_FILE = "report.pdf"
 CHROMIUM_ENV = "IPM_CHROMIUM"
 _CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

@@ -21,7 +21,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import present
-from .batch import REPORT_HTML, atomic_write_text
+from .files import atomic_write_text
+from .html_report import REPORT_HTML
 from .summary import AgendaAction, DataPeriod, RecentChange, ResultKpi, Summary, SummaryError, load
 from .summary_page import arrow
 

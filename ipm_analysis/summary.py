@@ -900,6 +900,34 @@ def actions_section(section_: Any) -> Actions:
     }))
 
 
+def agenda_money_from_summary(agenda_actions: list, actions_section: Any) -> list[dict]:
+    """Money next to each agenda action as summary.json holds them: the contacts saved per month by
+    reaching the KPI's target (``actions.target_money``, matched by chain and KPI) and the value of
+    the expected overall gain (``gain_overall`` times ``actions.value_per_point``), each with its
+    interval; ``{}`` for an action without either. Used where only summary.json is at hand.
+
+    ``agenda_actions`` are the agenda's actions and ``actions_section`` the ``actions`` section,
+    as models of this module or as the plain dicts of the file (the money of a loaded client:
+    :func:`ipm_analysis.value.agenda_money`)."""
+    section = actions_section if isinstance(actions_section, Actions) else Actions.model_validate(actions_section)
+    by_kpi = {(r.chain, r.kpi): r for r in section.target_money}
+    vpp = section.value_per_point
+    out = []
+    for a in agenda_actions:
+        a = a if isinstance(a, dict) else a.model_dump()
+        gain, lo, hi = (a.get(k) for k in ("gain_overall", "gain_overall_ci_low", "gain_overall_ci_high"))
+        row: dict = {}
+        t = by_kpi.get((a.get("chain"), a.get("kpi")))
+        if t is not None:
+            row.update({k: v for k, v in t.model_dump(by_alias=True).items()
+                        if k.startswith(("contacts saved", "cost saved"))})
+        if vpp is not None and gain is not None:
+            row.update({"value": gain * vpp, "value 95% low": (math.nan if lo is None else lo) * vpp,
+                        "value 95% high": (math.nan if hi is None else hi) * vpp})
+        out.append(row)
+    return out
+
+
 # -- what changed since the previous report ----------------------------------------------------
 
 _Z95 = 1.959963984540054

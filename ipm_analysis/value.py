@@ -16,7 +16,6 @@ may differ in other ways that bring contacts too.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ from scipy import stats
 
 from .errors import AnalysisError
 
-__all__ = ["ContactDifference", "Money", "agenda_money", "agenda_money_from_summary", "contact_difference", "money",
+__all__ = ["ContactDifference", "Money", "agenda_money", "contact_difference", "money",
            "value_note"]
 
 
@@ -201,32 +200,3 @@ def value_note(client: Any) -> str:
         parts.append(f"one {unit} is worth {c}{vpp:,.0f}")
     return ("Money amounts assume, as client.yaml says, that " + " and ".join(parts)
             + "; contacts saved are associations (cases that miss a KPI may need contacts for other reasons).")
-
-
-def agenda_money_from_summary(agenda_actions: list, actions_section: Any) -> list[dict]:
-    """Money next to each agenda action as summary.json holds them: the contacts saved per month by
-    reaching the KPI's target (``actions.target_money``, matched by chain and KPI) and the value of
-    the expected overall gain (``gain_overall`` times ``actions.value_per_point``), each with its
-    interval; ``{}`` for an action without either. Used where only summary.json is at hand.
-
-    ``agenda_actions`` are the agenda's actions and ``actions_section`` the ``actions`` section,
-    as models of :mod:`ipm_analysis.summary` or as the plain dicts of the file."""
-    from .summary import Actions
-
-    section = actions_section if isinstance(actions_section, Actions) else Actions.model_validate(actions_section)
-    by_kpi = {(r.chain, r.kpi): r for r in section.target_money}
-    vpp = section.value_per_point
-    out = []
-    for a in agenda_actions:
-        a = a if isinstance(a, dict) else a.model_dump()
-        gain, lo, hi = (a.get(k) for k in ("gain_overall", "gain_overall_ci_low", "gain_overall_ci_high"))
-        row: dict = {}
-        t = by_kpi.get((a.get("chain"), a.get("kpi")))
-        if t is not None:
-            row.update({k: v for k, v in t.model_dump(by_alias=True).items()
-                        if k.startswith(("contacts saved", "cost saved"))})
-        if vpp is not None and gain is not None:
-            row.update({"value": gain * vpp, "value 95% low": (math.nan if lo is None else lo) * vpp,
-                        "value 95% high": (math.nan if hi is None else hi) * vpp})
-        out.append(row)
-    return out

@@ -121,7 +121,7 @@ def write_workbook(summary: Summary | dict, path: str | Path) -> Path:
                       "cost saved per month", "cost saved 95% low", "cost saved 95% high", "value", "value 95% low",
                       "value 95% high"]
         if actions and (section.target_money or section.value_per_point is not None):
-            from .value import agenda_money_from_summary
+            from .summary import agenda_money_from_summary
 
             rows = [[a.rank, a.name] + [m.get(c) for c in money_cols]
                     for a, m in zip(actions, agenda_money_from_summary(actions, section))]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ipm_analysis import journeys, value
+from ipm_analysis import journeys, summary, value
 from ipm_analysis.config import ClientConfig
 from ipm_analysis.data import load_client
 from ipm_analysis.demo import generate_client
@@ -108,7 +108,7 @@ def test_agenda_money_puts_contacts_and_value_next_to_each_agenda_action():
     row = out.iloc[0]
     assert row["contacts_saved_per_month"] == pytest.approx(-d.per_unit * (0.9 - 0.78) * d.cases_per_month)
     assert row["cost_saved_per_month"] is None and row["value"] is None  # the fixture sets no prices
-    rows = value.agenda_money_from_summary(
+    rows = summary.agenda_money_from_summary(
         [{"chain": "installation", "kpi": "on_time", "gain_overall": 2.0, "gain_overall_ci_low": 1.5,
           "gain_overall_ci_high": 2.5}],
         {"target_money": [{"chain": "installation", "kpi": "on_time", "contacts saved per month": 3.0}],

@@ -15,10 +15,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import atomic_write_text  # noqa: F401 - kept here for the batch's callers
+from ..html_report import REPORT_HTML
 from .execute import nbformat
 
 FAILED_DIR = "failed-run"
-REPORT_HTML = "report.html"
 RUN_FILE = "run.json"
 
 log = logging.getLogger(__name__)
@@ -54,20 +55,6 @@ class JobResult:
 
 
 # -- writing: in the submitting process ---------------------------------------------------------
-
-def atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
 
 def _replace_dir(staging: Path, final: Path) -> None:
     """Put ``staging`` where ``final`` is, keeping the old one until the new one is in place."""
