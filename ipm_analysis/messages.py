@@ -23,10 +23,13 @@ from typing import Any
 
 from . import present
 
-__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render"]
+__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "ipm"
+#: The catalogue of the report's fixed texts (headings, table headers, notebook text cells): the
+#: English text itself is the ``msgid``, so English needs no catalogue of its own.
+TEXT_DOMAIN = "text"
 
 
 @dataclass(frozen=True)
@@ -125,3 +128,27 @@ def interval(est: float, lo: float, hi: float, base: int = 1, signed: bool = Fal
     :func:`ipm_analysis.present.interval` writes them with."""
     d = present.interval_decimals(est, lo, hi, base)
     return Num(est, d[0], signed), Num(lo, d[1], signed), Num(hi, d[2], signed)
+
+
+@cache
+def texts(language: str) -> dict[str, str]:
+    """English text -> its translation in ``language``, read from ``text.po`` once (English: empty)."""
+    from babel.messages.pofile import read_po
+
+    if language not in present.LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(present.LANGUAGES)}, got {language!r}")
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{TEXT_DOMAIN}.po"
+    if language == "en" or not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        cat = read_po(f, locale=present.LANGUAGES[language])
+    return {m.id: m.string for m in cat if m.id and m.string}
+
+
+def translate(text: str, language: str = "en", **values: Any) -> str:
+    """A fixed text of the report (a heading, a table header, a notebook's text cell) in
+    ``language``: English as it is, another language from its ``text.po`` (the English text when
+    it has no entry: the tests list every text without one). With ``values``, its ``{fields}``
+    are filled after translating."""
+    out = text if language == "en" else texts(language).get(text, text)
+    return out.format(**values) if values else out

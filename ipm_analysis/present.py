@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "format_number", "num", "interval",
+__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "localize", "format_number", "num", "interval",
            "interval_decimals", "pair", "pair_decimals", "pct", "p_value", "p_text", "table", "zero_artifacts"]
 
 #: The languages a report can be written in, with the locale of their number and date formats.
@@ -75,6 +75,22 @@ def format_number(x: float, decimals: int | None, language: str = "en", signed: 
         text = _write(x, decimals, signed)
     if language == "en":
         return text
+    if text == "n/a":
+        return "n.v.t."
+    locale = LANGUAGES[language]
+    group, point = numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale)
+    return text.translate(str.maketrans({",": group, ".": point}))
+
+
+def localize(text: str, language: str = "en") -> str:
+    """A number this module wrote (``1,234.5``, ``+0.04``, ``n/a``) in the symbols of ``language``
+    (``1.234,5``): the digits stay, only the symbols change."""
+    if language == "en" or not isinstance(text, str):
+        return text
+    from babel import numbers
+
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGES)}, got {language!r}")
     if text == "n/a":
         return "n.v.t."
     locale = LANGUAGES[language]
