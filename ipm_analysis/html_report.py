@@ -164,20 +164,8 @@ def _cell_text(v: Any, column: str, percent: bool, language: str = "en") -> str:
             return present.localize(f"{int(x):,}", language)
         return present.localize(present.num(x), language)
     if language != "en":
-        return _localize_text(say(v, language), language)
+        return messages.localize_text(say(v, language), language)
     return str(v)
-
-
-_EN_NUMBER = re.compile(r"(?<![\w.,])[+-]?\d{1,3}(?:,\d{3})*(?:\.\d+)?(?![\w,]*\d)|(?<![\w.,])[+-]?\d+\.\d+(?![\w.])")
-
-
-def _localize_text(text: str, language: str) -> str:
-    """The numbers an English display table wrote into a text cell (``76.7%``, ``1,234``,
-    ``14.2 – 18.0 days``) in the symbols of ``language``; the words through the text catalogue."""
-    if language == "en":
-        return text
-    text = _EN_NUMBER.sub(lambda m: present.localize(m.group(0), language), text)
-    return re.sub(r"[A-Za-z][A-Za-z ()/-]*[A-Za-z)]", lambda m: messages.translate(m.group(0), language), text)
 
 
 def html_table(frame: Any, *, percent: Sequence[str] = (), caption: str = "", small_note: str = "",
@@ -384,8 +372,8 @@ def what_next_html(summary: Any, language: str | None = None) -> str:
                      present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, d, signed=True))
         items.append(say("<li><b>{link}</b> (chain owner {owner}): lift <i>{name}</i> from {now} to {target}; "
                          "expected {g} {unit} (95% interval {lo} to {hi}), if the association holds.</li>", language,
-                         link=_e(a.link), owner=_e(a.owner), name=_e(a.name), now=_e(say(a.current_label, language)),
-                         target=_e(say(a.target_label, language)), g=g, unit=_e(say(unit, language)), lo=lo, hi=hi))
+                         link=_e(a.link), owner=_e(a.owner), name=_e(a.name), now=_e(messages.localize_text(say(a.current_label, language), language)),
+                         target=_e(messages.localize_text(say(a.target_label, language), language)), g=g, unit=_e(say(unit, language)), lo=lo, hi=hi))
     acted = {a.name for a in actions}
     for k in overview.chain_kpis:
         if k.off_target and k.kpi_name not in acted:

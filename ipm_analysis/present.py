@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "localize", "format_number", "num", "interval",
+__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "localize", "localize_numbers", "format_number", "num", "interval",
            "interval_decimals", "pair", "pair_decimals", "pct", "p_value", "p_text", "table", "zero_artifacts"]
 
 #: The languages a report can be written in, with the locale of their number and date formats.
@@ -96,6 +96,18 @@ def localize(text: str, language: str = "en") -> str:
     locale = LANGUAGES[language]
     group, point = numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale)
     return text.translate(str.maketrans({",": group, ".": point}))
+
+
+_EN_NUMBER = re.compile(r"(?<![\w.,:-])[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,]*\d)"
+                        r"|(?<![\w.,:-])[+-]?\d+\.\d+(?![\w.]*\d)")
+
+
+def localize_numbers(text: str, language: str = "en") -> str:
+    """The numbers an English text of this package holds (``76.7%``, ``1,234``, ``14.2 – 18.0
+    days``) in the symbols of ``language``; the words as they are."""
+    if language == "en" or not isinstance(text, str):
+        return text
+    return _EN_NUMBER.sub(lambda m: localize(m.group(0), language), text)
 
 
 def format_date(day: Any, language: str = "en") -> str:

@@ -57,8 +57,9 @@ def _count(n: int, language: str) -> str:
 
 
 def _say(message: Any, language: str) -> str:
-    """A reading (a catalogue message, or a text stored in summary.json) in the report's language."""
-    return messages.render(message, language)
+    """A reading (a catalogue message, or a text stored in summary.json) in the report's language,
+    its numbers in the language's symbols."""
+    return messages.localize_text(messages.render(message, language), language)
 
 
 def _unit(unit: str, language: str) -> str:
@@ -215,9 +216,12 @@ def _journey_block(overview: Overview, journeys: dict[str, JourneyChain] | None,
             r = overview.result_kpi
             unit = ("points" if r is None or r.scale == "nps" else "percentage points"
                     if r.measure in ("share", "top_box") else "points on the scale")
-            text += "; " + _e(_say(difference_phrase(d.diff, d.ci_low, d.ci_high, unit,
-                                                     _t("deviating journeys", language),
-                                                     _t("journeys as designed", language)), language))
+            if language != "en":
+                unit = messages.Message({"points": "unit.points", "percentage points": "unit.percentage_points",
+                                         "points on the scale": "unit.points_on_the_scale"}[unit])
+            text += "; " + _e(messages.render(difference_phrase(d.diff, d.ci_low, d.ci_high, unit,
+                                                                _t("deviating journeys", language),
+                                                                _t("journeys as designed", language)), language))
         if j.events_left_out:
             text += _t(" ({n} events left out by the event filter of client.yaml)", language,
                        n=_count(j.events_left_out, language))
