@@ -603,7 +603,7 @@ def report_html(notebook_paths: list[Path], title: str, summary: dict | None = N
             continue
         anchor, heading = next(anchors)
         cells.append(_html_cell(f'<div class="ipm-part{" ipm-page-break" if i else ""}">'
-                                f'<h2 id="{anchor}">{_e(heading)}</h2></div>', f"ipm-{anchor}"))
+                                f'<h2 id="{anchor}">{_e(heading)}</h2></div>', f"ipm-{anchor}"[:64]))
         cells.extend(appendix)
     methods_title = say("How to read this report", lang)
     cells.append(_html_cell(f'<div class="ipm-part ipm-page-break"><h2 id="a-methods">{_e(methods_title)}</h2>'

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import kpis, present
+from .messages import Message, Num, Seq
 from .data import Client
 from .errors import AnalysisError
 from .units import format_interval, format_value
@@ -200,11 +201,11 @@ def chain_kpi_sentence(table: pd.DataFrame) -> str:
     n = len(table)
     below = table[table["status"] == "below target"]
     if n == 0:
-        return "No chain KPI has enough cases to report."
-    text = f"{n - len(below)} of {n} chain KPIs are on target or have none."
+        return Message("chains.no_kpi_reported")
+    text = Message("chains.on_target_count", on=Num(n - len(below), 0), n=Num(n, 0))
     if len(below):
-        names = ", ".join(f"{r.kpi_name} ({r.link})" for r in below.itertuples())
-        text += f" Below target: {names}."
+        names = Seq(tuple(Message("chains.kpi_of_link", kpi=r.kpi_name, link=r.link) for r in below.itertuples()))
+        text = Message("chains.below_target_list", head=text, names=names)
     return text
 
 

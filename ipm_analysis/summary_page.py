@@ -139,7 +139,13 @@ def _recent_change_line(kpi_structure: KpiStructure | None, language: str = "en"
     return "<p>" + _t("Change: {change}, {after} against {before}.", language,
                       change=change_phrase(change.diff, change.ci_low, change.ci_high, change.unit or "points",
                                            language),
-                      after=_e(change.after_months), before=_e(change.before_months)) + "</p>"
+                      after=_e(_months(change.after_months, language)),
+                      before=_e(_months(change.before_months, language))) + "</p>"
+
+
+def _months(span: str | None, language: str) -> str | None:
+    """A span of months as summary.json holds it (``2025-10 to 2025-12``) in the report's language."""
+    return span.replace(" to ", " " + _t("to", language) + " ") if span and language != "en" else span
 
 
 def _actions_block(drivers: Drivers | None, has_survey: bool, language: str = "en") -> str:
@@ -206,7 +212,7 @@ def _journey_block(overview: Overview, journeys: dict[str, JourneyChain] | None,
     items = []
     for chain_id, j in journeys.items():
         name = overview.chain(chain_id).name
-        text = _e(_say(j.headline, language).rstrip(".")) if j.headline else _t(
+        text = _e(messages.render(j.headline, language).rstrip(".")) if j.headline else _t(
             "{share}% of cases followed the designed journey", language,
             share=present.localize(present.num(100 * (j.as_designed or 0), 0), language))
         d = j.deviating_minus_designed
