@@ -25,7 +25,6 @@ words, shares in percent, no NaN. Every client-supplied text is HTML-escaped.
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import functools
 import html
@@ -99,26 +98,21 @@ _SMALL_TEXT = re.compile(r"\s*\(small base\)\s*$")
 _MISSING = {"", "nan", "n/a", "nat", "<na>"}  # "none" may be a category (no deviation)
 
 
-_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("ipm_report_language", default="en")
-
-
 def use_language(language: str) -> None:
-    """Write the tables, headings and texts of this module in ``language`` from now on (a notebook
-    calls it once, with ``client.config.reporting.language``)."""
-    if language not in present.LANGUAGES:
-        raise ValueError(f"language must be one of {sorted(present.LANGUAGES)}, got {language!r}")
-    _LANGUAGE.set(language)
+    """Write the tables, headings and texts of this module (and the sentences summary.json stores)
+    in ``language`` from now on (a notebook calls it once, with ``client.config.reporting.language``)."""
+    messages.use_language(language)
 
 
 def current_language() -> str:
     """The language this module writes in (:func:`use_language`; English unless set)."""
-    return _LANGUAGE.get()
+    return messages.current_language()
 
 
 def say(text: Any, language: str | None = None, **values: Any) -> str:
     """A text for the reader in the report's language: a catalogue message rendered, a fixed text
     of the report translated through the text catalogue (fields filled after), anything else as it is."""
-    language = language or _LANGUAGE.get()
+    language = language or messages.current_language()
     if isinstance(text, messages.Message):
         return messages.render(text, language)
     return messages.translate(str(text), language, **values)
@@ -179,7 +173,7 @@ def html_table(frame: Any, *, percent: Sequence[str] = (), caption: str = "", sm
     rounding rule; missing values as "–"; a p-value below 0.001 as "p < 0.001". Headers, caption
     and words in the report's language (:func:`use_language`, or ``language``), numbers in its symbols.
     """
-    language = language or _LANGUAGE.get()
+    language = language or messages.current_language()
     rename = dict(rename or {})
     drop = set(drop)
     columns = [c for c in frame.columns if c not in drop and str(c) not in _SMALL_FLAGS]
@@ -227,7 +221,7 @@ def paragraph(text: str | None) -> str:
     """A sentence or a few lines of the report as HTML paragraphs (escaped)."""
     if not text:
         return ""
-    language = _LANGUAGE.get()
+    language = messages.current_language()
     if language != "en":
         text = say(text, language) if isinstance(text, messages.Message) else \
             "\n".join(say(line, language) for line in str(text).split("\n"))
@@ -261,7 +255,7 @@ def bullets(lines: Iterable[str]) -> str:
 
 def linkage_sentence(link: dict) -> str:
     """How many survey answers found their case, in words."""
-    language = _LANGUAGE.get()
+    language = messages.current_language()
     if link.get("rate") is None:
         return say("No survey: no linkage of answers to cases.", language)
     return say("{linked} of {responses} survey responses ({rate}) are linked to the case they are about (by {by}).",
@@ -321,7 +315,7 @@ _QUADRANT_WORDS = {
 def drivers_html(chain_name: str, matrix: Any, language: str | None = None) -> str:
     """What drives the result KPI within one chain, in words: per chain KPI, its share of what the
     chain's KPIs explain (with interval), its distance to target and what follows."""
-    language = language or _LANGUAGE.get()
+    language = language or messages.current_language()
     rows = matrix.sort_values("share", ascending=False)
     items = []
     for r in rows.to_dict("records"):
@@ -488,6 +482,12 @@ def _split_notebook(nb, language: str = "en") -> tuple[str, list, dict[str, list
         if cell.cell_type == "markdown" and language != "en":
             cell = copy.deepcopy(cell)
             cell.source = messages.translate(cell.source, language)
+        elif cell.cell_type == "code" and language != "en" and any(o.get("output_type") == "stream"
+                                                                    for o in cell.get("outputs", [])):
+            cell = copy.deepcopy(cell)
+            for o in cell.outputs:  # printed English lines the text catalogue knows (the notebooks' own texts)
+                if o.get("output_type") == "stream":
+                    o.text = "\n".join(messages.translate_words(line, language) for line in o.text.split("\n"))
         if placed:
             if cell.cell_type == "markdown":  # under the section's own heading: one level down
                 cell = copy.deepcopy(cell)

@@ -15,6 +15,7 @@ the symbols change (:func:`ipm_analysis.present.format_number`).
 
 from __future__ import annotations
 
+import contextvars
 import string
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +24,8 @@ from typing import Any
 
 from . import present
 
-__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate", "localize_text"]
+__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate", "localize_text", "translate_words",
+           "use_language", "current_language"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "ipm"
@@ -162,8 +164,34 @@ def localize_text(text: str, language: str = "en") -> str:
 
     if language == "en" or not isinstance(text, str):
         return text
-    text = present.localize_numbers(text, language)
+    return translate_words(present.localize_numbers(text, language), language)
+
+
+def translate_words(text: str, language: str = "en") -> str:
+    """A text the text catalogue knows, translated; otherwise each run of words it knows (names from
+    client.yaml and numbers stay as they are)."""
+    import re
+
+    if language == "en" or not isinstance(text, str):
+        return text
     known = texts(language)
     if text in known:
         return known[text]
     return re.sub(r"[A-Za-z][A-Za-z ()/'-]*[A-Za-z)]", lambda m: known.get(m.group(0), m.group(0)), text)
+
+
+_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("ipm_language", default="en")
+
+
+def use_language(language: str) -> None:
+    """The language of the readings written from now on where no language is passed: the HTML of
+    the notebooks (:mod:`ipm_analysis.html_report`) and the sentences ``summary.json`` stores. A
+    notebook calls it once, with ``client.config.reporting.language``."""
+    if language not in present.LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(present.LANGUAGES)}, got {language!r}")
+    _LANGUAGE.set(language)
+
+
+def current_language() -> str:
+    """The language set by :func:`use_language` (English unless set)."""
+    return _LANGUAGE.get()

@@ -604,9 +604,14 @@ def schema_text() -> str:
 # -- reading and writing -----------------------------------------------------------------------
 
 def jsonable(value: Any) -> Any:
-    """Numpy scalars to Python, NaN and infinities to None, timestamps to ISO text, models to dicts."""
+    """Numpy scalars to Python, NaN and infinities to None, timestamps to ISO text, models to dicts,
+    readings of the catalogue to their text in the report's language."""
     import pandas as pd
 
+    from .messages import Message, current_language, render
+
+    if isinstance(value, Message):  # a reading: in the report's language (messages.use_language)
+        return render(value, current_language())
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, dict):
