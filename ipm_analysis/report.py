@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import kpis, present
+from . import messages
 from .messages import Message, Num, Seq
 from .data import Client
 from .errors import AnalysisError
@@ -39,7 +40,7 @@ def top_label(client: Client) -> str:
     if r.top_words:
         return r.top_words
     spec = r.rating_scale
-    return f"in the top box ({', '.join(str(v) for v in spec.top_box)})"
+    return Message("result.top_box_label", values=", ".join(str(v) for v in spec.top_box))
 
 
 def result_kpi_overall(client: Client):
@@ -132,8 +133,8 @@ def result_kpi_monthly_note(client: Client) -> str | None:
     if p is None:
         return None
     many = len(p["periods"]) > 1
-    return (f"{p['label']} {'are' if many else 'is'} left out of the result KPI by month: "
-            f"incomplete ({p['reason']}).")
+    return Message("result.monthly_left_out_many" if many else "result.monthly_left_out", label=p["label"],
+                   reason=p["reason"])
 
 
 def chain_kpis(client: Client, period: bool = False, by: str | None = None) -> pd.DataFrame:
@@ -164,36 +165,38 @@ def chain_kpi_display(table: pd.DataFrame) -> pd.DataFrame:
 def result_kpi_sentence(client: Client, overall) -> str:
     """One plain sentence on the result KPI with its interval and base."""
     if overall is None:
-        return ("There is no survey for this client, so the result KPI and the driver analysis "
-                "are not available; the chain KPIs and journeys below still are.")
+        return Message("result.no_survey")
     name = client.config.result_kpi.name
     rep = client.config.reporting
     if overall.n < rep.min_base_suppress:
-        return (f"Only {overall.n} responses: below the minimum base of {rep.min_base_suppress}, so "
-                f"{name} is not reported.")
-    caution = (f" Small base (under {rep.min_base_flag} responses): interpret with care."
-               if overall.n < rep.min_base_flag else "")
-    return result_sentence(client, overall) + caution
+        return Message("result.below_base", n=str(overall.n), base=str(rep.min_base_suppress), name=name)
+    if overall.n < rep.min_base_flag:
+        return Message("result.small_base", sentence=result_sentence(client, overall), flag=str(rep.min_base_flag))
+    return result_sentence(client, overall)
 
 
 def result_sentence(client: Client, overall) -> str:
     name = client.config.result_kpi.name
+    n = Num(overall.n, 0)
+
+    def pct(share: float) -> Num:
+        return Num(100 * share, present.decimals(100 * share, 0))
+
     if client.config.result_kpi.scale == "nps":
-        v, lo, hi = present.interval(overall.value, overall.ci_low, overall.ci_high, 0, signed=True)
-        return (f"{name} is {v} points (95% interval {lo} to {hi}) from {overall.n:,} responses: "
-                f"{present.pct(overall.promoters, 0)} promoters, {present.pct(overall.detractors, 0)} detractors.")
+        v, lo, hi = messages.interval(overall.value, overall.ci_low, overall.ci_high, 0, signed=True)
+        return Message("result.nps_sentence", name=name, value=v, low=lo, high=hi, n=n,
+                       promoters=pct(overall.promoters), detractors=pct(overall.detractors))
     spec = client.config.result_kpi.rating_scale
-    top = top_label(client)
-    share, s_lo, s_hi = present.interval(100 * overall.top_box, 100 * overall.top_box_ci_low,
-                                         100 * overall.top_box_ci_high, 1)
-    share_text = f"{share} % {top} (95 % interval {s_lo} to {s_hi} %)"
+    share, s_lo, s_hi = messages.interval(100 * overall.top_box, 100 * overall.top_box_ci_low,
+                                          100 * overall.top_box_ci_high, 1)
+    share_text = Message("result.share_text", share=share, top=top_label(client), low=s_lo, high=s_hi)
     if result_measure(client) == "share":
-        return f"{name}: {share_text}, from {overall.n:,} responses."
-    m, m_lo, m_hi = present.interval(overall.mean, overall.mean_ci_low, overall.mean_ci_high, 2)
-    mean_text = f"averages {m} on the {spec.min}-{spec.max} scale (95 % interval {m_lo} to {m_hi})"
+        return Message("result.share_sentence", name=name, share=share_text, n=n)
+    m, m_lo, m_hi = messages.interval(overall.mean, overall.mean_ci_low, overall.mean_ci_high, 2)
+    mean_text = Message("result.mean_text", mean=m, min=str(spec.min), max=str(spec.max), low=m_lo, high=m_hi)
     if result_measure(client) == "top_box":
-        return f"{name}: {share_text}; it {mean_text}, from {overall.n:,} responses."
-    return f"{name} {mean_text} from {overall.n:,} responses; {share_text}."
+        return Message("result.top_box_sentence", name=name, share=share_text, mean=mean_text, n=n)
+    return Message("result.mean_sentence", name=name, share=share_text, mean=mean_text, n=n)
 
 
 def chain_kpi_sentence(table: pd.DataFrame) -> str:
@@ -332,7 +335,7 @@ def partial_period(client: Client) -> dict | None:
     if as_of is not None:
         cut = pd.Timestamp(as_of)
         partial = [p for p in periods if p + step - pd.Timedelta(days=1) > cut]
-        reason = f"the data are complete up to {cut:%Y-%m-%d} (reporting as_of in client.yaml)"
+        reason = Message("partial.as_of", date=f"{cut:%Y-%m-%d}")
     else:
         usual = float(counts.iloc[-7:-1].median()) if len(counts) > 1 else None
         end = last + step - pd.Timedelta(days=1)
@@ -342,11 +345,12 @@ def partial_period(client: Client) -> dict | None:
             partial = [last]
         why = []
         if short_date:
-            why.append(f"the data end on {last_date:%Y-%m-%d}")
+            why.append(Message("partial.data_end", date=f"{last_date:%Y-%m-%d}"))
         if low_volume:
             k = int(counts.iloc[-1])
-            why.append(f"it holds {k:,} case{'s' if k != 1 else ''} against a usual {present.num(usual, 0)}")
-        reason = " and ".join(why)
+            why.append(Message("partial.holds_one" if k == 1 else "partial.holds", k=Num(k, 0),
+                               usual=Num(usual, present.decimals(usual, 0))))
+        reason = Seq(tuple(why), "list.and")
     if not partial or len(partial) >= len(periods):
         return None
     first = min(partial)
@@ -354,9 +358,8 @@ def partial_period(client: Client) -> dict | None:
     word = _PERIOD_WORD.get(rep.period, "period")
     label = ", ".join(f"{p:{fmt}}" for p in sorted(partial))
     usual = float(counts[counts.index < first].iloc[-6:].median())
-    sentence = (f"The last {word}{'s' if len(partial) > 1 else ''} ({label}) {'are' if len(partial) > 1 else 'is'} "
-                f"incomplete: {reason}. {'They are' if len(partial) > 1 else 'It is'} left out of the monthly "
-                "trends and the recent change.")
+    sentence = Message("partial.many" if len(partial) > 1 else "partial.one", word=Message(f"partial.{word}{'s' if len(partial) > 1 else ''}"),
+                       label=label, reason=reason)
     return {"periods": sorted(partial), "first": first, "label": label, "n": int(counts[counts.index >= first].sum()),
             "usual_n": usual, "last_date": last_date, "as_of": as_of, "reason": reason, "sentence": sentence}
 
@@ -364,7 +367,7 @@ def partial_period(client: Client) -> dict | None:
 def partial_period_sentence(client: Client) -> str:
     """One sentence on an incomplete last period, or that the last period is complete."""
     p = partial_period(client)
-    return p["sentence"] if p else "The last period in the data is complete."
+    return p["sentence"] if p else Message("partial.complete")
 
 
 def _complete(frame: pd.DataFrame, client: Client, col: str = "period") -> pd.DataFrame:
@@ -637,10 +640,10 @@ def segment_differences_text(client: Client, agenda, alpha: float = 0.05, tests:
     """Which chain KPIs' associations differ between segment groups, with a multiple-testing caution."""
     tests = segment_differences(client, agenda, alpha) if tests is None else tests
     n_tests = len(tests)
-    lines = [f"- {t['chain_name']}, {t['segment_name']}: {t['reading']}" for t in tests if t["differs"]]
+    lines = [Message("segments.line", chain=t["chain_name"], segment=t["segment_name"], reading=t["reading"])
+             for t in tests if t["differs"]]
     if not n_tests:
-        return "No segment had a large enough base in every group to test."
-    head = (f"{len(lines)} of {n_tests} tests show a difference at p < {alpha:g}; with this many tests about "
-            f"{present.num(n_tests * alpha, 1)} would by chance alone, so treat single differences as leads to "
-            "check.")
-    return "\n".join([head, *lines])
+        return Message("segments.none_tested")
+    head = Message("segments.head", found=Num(len(lines), 0), n=Num(n_tests, 0), alpha=Num(alpha),
+                   expected=Num(n_tests * alpha, present.decimals(n_tests * alpha, 1)))
+    return Message("segments.text", lines=Seq((head, *lines), "list.newline"))
