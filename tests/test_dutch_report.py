@@ -103,7 +103,8 @@ def english_runs(lines: list[str], names: list[str], words: set[str], n: int = 3
     return found
 
 
-_POINT_DECIMAL = re.compile(r"(?<![\w.,-])[+-]?\d+\.\d+(?![\w.]*\d)")
+# a number with a decimal point; Dutch thousands (2.000, 12.345.678) are not one
+_POINT_DECIMAL = re.compile(r"(?<![\w.,-])(?![+-]?[1-9]\d{0,2}(?:\.\d{3})+(?![\d.,]))[+-]?\d+\.\d+(?![\w.]*\d)")
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +170,4 @@ def test_the_checks_catch_english_and_point_decimals():
     assert english_runs(["De agenda: this is below its target"], [], words)
     assert not english_runs(["Install a coffee machine: 57% van de zaken"], ["Install a coffee machine"], words)
     assert _POINT_DECIMAL.search("winst +2.5 punten") and not _POINT_DECIMAL.search("winst +2,5 punten")
+    assert _POINT_DECIMAL.search("fitness 0.945") and not _POINT_DECIMAL.search("uit 2.000 antwoorden")
