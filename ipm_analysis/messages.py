@@ -177,7 +177,15 @@ def translate_words(text: str, language: str = "en") -> str:
     known = texts(language)
     if text in known:
         return known[text]
-    return re.sub(r"[A-Za-z][A-Za-z ()/'-]*[A-Za-z)]", lambda m: known.get(m.group(0), m.group(0)), text)
+
+    def words(m: re.Match) -> str:
+        run = m.group(0)
+        if run in known:
+            return known[run]
+        # the columns of a printed table: each header on its own
+        return re.sub(r"[^ ]+(?: [^ ]+)*", lambda c: known.get(c.group(0), c.group(0)), run)
+
+    return re.sub(r"[A-Za-z][A-Za-z ()/'-]*[A-Za-z)]", words, text)
 
 
 _LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("ipm_language", default="en")
