@@ -171,3 +171,34 @@ def test_the_checks_catch_english_and_point_decimals():
     assert not english_runs(["Install a coffee machine: 57% van de zaken"], ["Install a coffee machine"], words)
     assert _POINT_DECIMAL.search("winst +2.5 punten") and not _POINT_DECIMAL.search("winst +2,5 punten")
     assert _POINT_DECIMAL.search("fitness 0.945") and not _POINT_DECIMAL.search("uit 2.000 antwoorden")
+
+
+def test_every_phrase_of_the_figures_has_a_dutch_entry():
+    from ipm_analysis.plots import PHRASES
+
+    known = messages.texts("nl")
+    assert not [p for p in PHRASES if p not in known]
+
+
+def test_figures_come_out_in_the_report_language():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from ipm_analysis import plots
+
+    data = pd.DataFrame({"label": ["Install a coffee machine"], "gap": [-5.0], "low": [-8.0], "high": [-2.0],
+                         "status": ["below target"]})
+    messages.use_language("nl")
+    try:
+        ax = plots.estimate_bars(data, y="label", x="gap", low="low", high="high", hue="status", reference=0,
+                                 xlabel="distance to target (% of target; right = better)",
+                                 title="Chain KPIs against their targets")
+    finally:
+        messages.use_language("en")
+    assert ax.get_title() == "Keten-KPI's tegenover hun doelen"
+    assert ax.get_xlabel() == "afstand tot doel (% van het doel; rechts = beter)"
+    assert "Install a coffee machine" in [t.get_text() for t in ax.get_yticklabels()]
+    english = plots.estimate_bars(data, y="label", x="gap", low="low", high="high", title="Chain KPIs against their targets")
+    assert english.get_title() == "Chain KPIs against their targets"
