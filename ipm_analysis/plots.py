@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -63,6 +64,11 @@ def in_language(fig, language: str | None = None):
     figure = getattr(figure, "get_figure", lambda: figure)() or figure
     known = messages.texts(language)
     pattern = _phrase_pattern()
+    for ax in figure.get_axes():  # numbers on the axes in the language's symbols (1.234,5)
+        for axis in (ax.xaxis, ax.yaxis):
+            inner = axis.get_major_formatter()
+            if isinstance(inner, ticker.ScalarFormatter | ticker.PercentFormatter):
+                axis.set_major_formatter(_Symbols(inner, language))
     for t in figure.findobj(Text):
         text = t.get_text()
         if not text or not re.search("[A-Za-z]", text):
@@ -73,6 +79,31 @@ def in_language(fig, language: str | None = None):
             width = max(len(line) for line in text.split("\n"))
             t.set_text("\n".join(textwrap.wrap(new, max(width, 12))) if "\n" in text else new)
     return fig
+
+
+class _Symbols(ticker.Formatter):
+    """Tick labels of another formatter, their decimal and group symbols those of a language."""
+
+    def __init__(self, inner, language: str):
+        self.inner, self.language = inner, language
+
+    def set_axis(self, axis):
+        super().set_axis(axis)
+        self.inner.set_axis(axis)
+
+    def _swap(self, text: str) -> str:
+        from . import present
+
+        return present.localize(text, self.language) if text else text
+
+    def format_ticks(self, values):
+        return [self._swap(t) for t in self.inner.format_ticks(values)]
+
+    def __call__(self, x, pos=None):
+        return self._swap(self.inner(x, pos))
+
+    def get_offset(self):
+        return self._swap(self.inner.get_offset())
 
 
 @functools.cache

@@ -202,3 +202,13 @@ def test_figures_come_out_in_the_report_language():
     assert "Install a coffee machine" in [t.get_text() for t in ax.get_yticklabels()]
     english = plots.estimate_bars(data, y="label", x="gap", low="low", high="high", title="Chain KPIs against their targets")
     assert english.get_title() == "Chain KPIs against their targets"
+    # numbers on the axes with a decimal comma
+    messages.use_language("nl")
+    try:
+        ax = plots.estimate_bars(data.assign(gap=-0.5, low=-0.8, high=-0.2), y="label", x="gap", low="low",
+                                 high="high")
+    finally:
+        messages.use_language("en")
+    ax.figure.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert any("," in t for t in ticks) and not any("." in t for t in ticks), ticks
