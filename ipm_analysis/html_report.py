@@ -359,7 +359,7 @@ def what_next_html(summary: Any, language: str | None = None) -> str:
     agenda = (drivers.agenda if drivers is not None else None) or Agenda()
     actions = agenda.actions
     unit = agenda.kpi_unit
-    d = 2 if unit.startswith("points on") else 1
+    d = present.unit_base(unit)
     items = []
     for a in actions:
         g, lo, hi = (present.localize(x, language) for x in
@@ -487,7 +487,7 @@ def _split_notebook(nb, language: str = "en") -> tuple[str, list, dict[str, list
             cell = copy.deepcopy(cell)
             for o in cell.outputs:  # printed English lines the text catalogue knows (the notebooks' own texts)
                 if o.get("output_type") == "stream":
-                    o.text = "\n".join(messages.translate_words(line, language) for line in o.text.split("\n"))
+                    o.text = "\n".join(messages.localize_text(line, language) for line in o.text.split("\n"))
         if placed:
             if cell.cell_type == "markdown":  # under the section's own heading: one level down
                 cell = copy.deepcopy(cell)

@@ -202,7 +202,7 @@ def _actions(c: ClientRow, language: str = "en") -> str:
         return _td(_e(messages.localize_text(c.drivers_note, language) if c.drivers_note
                       else _t("no driver analysis", language)))
     unit = c.kpi_unit or "points"
-    base = 2 if unit.startswith("points on") else 1
+    base = present.unit_base(unit)
     items = []
     for a in c.top_actions:
         g, lo, hi = _nums(present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, base,

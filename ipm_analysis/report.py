@@ -506,7 +506,8 @@ def agenda_table(agenda) -> pd.DataFrame:
         "owning link": a["link"],
         "chain owner": a["owner"],
         "now → target": a["current_label"] + " → " + a["target_label"],
-        f"expected gain (overall, {agenda.kpi_unit})": [g[0] for g in gains],
+        messages.translate("expected gain (overall, {unit})", messages.current_language(),
+                           unit=messages.render(agenda.kpi_unit, messages.current_language())): [g[0] for g in gains],
         "95% interval": [f"{g[1]} to {g[2]}" for g in gains],
     })
 

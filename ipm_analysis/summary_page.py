@@ -159,7 +159,7 @@ def _actions_block(drivers: Drivers | None, has_survey: bool, language: str = "e
     if not actions:
         return f"<h2>{title}</h2><p>{_e(_say(drivers.note or _t('No reliable driver was found.', language), language))}</p>"
     unit = agenda.kpi_unit
-    d = 2 if unit.startswith("points on") else 1  # a mean on a 1-5 scale needs two decimals
+    d = present.unit_base(unit)  # a mean on a 1-5 scale needs two decimals
 
     def gain(a: AgendaAction) -> str:
         g, lo, hi = _nums(present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, d,
