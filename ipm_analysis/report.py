@@ -572,7 +572,8 @@ def effects_table(models) -> pd.DataFrame:
     return pd.DataFrame({
         "chain KPI": e["name"],
         "change": e["change_label"],
-        f"associated change ({unit})": [x[0] for x in eff],
+        messages.translate("associated change ({unit})", messages.current_language(),
+                           unit=messages.render(unit, messages.current_language())): [x[0] for x in eff],
         "95% interval": [f"{x[1]} to {x[2]}" for x in eff],
         "ordinal-model check": [present.num(v, d, signed=True) for v in e["effect_kpi_ordinal"]],
         "p": e["p_value_kpi"].map(present.p_value),
