@@ -366,8 +366,10 @@ def what_next_html(summary: Any, language: str | None = None) -> str:
                      present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, d, signed=True))
         items.append(say("<li><b>{link}</b> (chain owner {owner}): lift <i>{name}</i> from {now} to {target}; "
                          "expected {g} {unit} (95% interval {lo} to {hi}), if the association holds.</li>", language,
-                         link=_e(a.link), owner=_e(a.owner), name=_e(a.name), now=_e(messages.localize_text(say(a.current_label, language), language)),
-                         target=_e(messages.localize_text(say(a.target_label, language), language)), g=g, unit=_e(say(unit, language)), lo=lo, hi=hi))
+                         link=_e(a.link), owner=_e(a.owner), name=_e(a.name),
+                         now=_e(messages.localize_text(say(a.current_label, language), language)),
+                         target=_e(messages.localize_text(say(a.target_label, language), language)), g=g,
+                         unit=_e(say(unit, language)), lo=lo, hi=hi))
     acted = {a.name for a in actions}
     for k in overview.chain_kpis:
         if k.off_target and k.kpi_name not in acted:

@@ -24,7 +24,8 @@ from typing import Any
 
 from . import present
 
-__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate", "localize_text", "translate_words",
+__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate",
+           "localize_text", "translate_words",
            "use_language", "current_language"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"

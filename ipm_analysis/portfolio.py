@@ -6,7 +6,8 @@ no access to client data. One row per client: the result KPI on its own scale an
 scale), its change against the client's own previous period, the chain KPIs off target, the top
 improvement actions by expected gain with their owner, the run date and the data period, and a
 link to the client's report. The page is in the language of its clients (``reporting.language``,
-English when they differ; or as :func:`write_portfolio` is told). Every column sorts (a small inline script; numbers sort on the
+English when they differ; or as :func:`write_portfolio` is told). Every column sorts (a small
+inline script; numbers sort on the
 values in the cells' ``data-sort``, not on the text). Below it: which chain KPIs are top actions
 across clients.
 """

@@ -20,7 +20,8 @@ import math
 import re
 from typing import Any
 
-__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "localize", "localize_numbers", "unit_base", "format_number", "num", "interval",
+__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "localize",
+           "localize_numbers", "unit_base", "format_number", "num", "interval",
            "interval_decimals", "pair", "pair_decimals", "pct", "p_value", "p_text", "table", "zero_artifacts"]
 
 #: The languages a report can be written in, with the locale of their number and date formats.

@@ -358,7 +358,8 @@ def partial_period(client: Client) -> dict | None:
     word = _PERIOD_WORD.get(rep.period, "period")
     label = ", ".join(f"{p:{fmt}}" for p in sorted(partial))
     usual = float(counts[counts.index < first].iloc[-6:].median())
-    sentence = Message("partial.many" if len(partial) > 1 else "partial.one", word=Message(f"partial.{word}{'s' if len(partial) > 1 else ''}"),
+    many = len(partial) > 1
+    sentence = Message("partial.many" if many else "partial.one", word=Message(f"partial.{word}{'s' if many else ''}"),
                        label=label, reason=reason)
     return {"periods": sorted(partial), "first": first, "label": label, "n": int(counts[counts.index >= first].sum()),
             "usual_n": usual, "last_date": last_date, "as_of": as_of, "reason": reason, "sentence": sentence}

@@ -157,7 +157,8 @@ def _actions_block(drivers: Drivers | None, has_survey: bool, language: str = "e
     agenda = drivers.agenda
     actions = agenda.actions if agenda is not None else []
     if not actions:
-        return f"<h2>{title}</h2><p>{_e(_say(drivers.note or _t('No reliable driver was found.', language), language))}</p>"
+        note = drivers.note or _t("No reliable driver was found.", language)
+        return f"<h2>{title}</h2><p>{_e(_say(note, language))}</p>"
     unit = agenda.kpi_unit
     d = present.unit_base(unit)  # a mean on a 1-5 scale needs two decimals
 
@@ -168,7 +169,8 @@ def _actions_block(drivers: Drivers | None, has_survey: bool, language: str = "e
 
     rows = "".join(
         f"<tr><td>{a.rank}</td><td>{_e(a.name)}</td><td>{_e(a.link)}</td><td>{_e(a.owner)}</td>"
-        f"<td>{_e(_say(a.current_label, language))} → {_e(_say(a.target_label, language))}</td><td>{gain(a)}</td></tr>"
+        f"<td>{_e(_say(a.current_label, language))} → {_e(_say(a.target_label, language))}</td>"
+        f"<td>{gain(a)}</td></tr>"
         for a in actions[:3]
     )
     more = ("<p class=muted>" + _t("{n} more in the agenda below.", language, n=len(actions) - 3) + "</p>"

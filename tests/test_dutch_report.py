@@ -200,7 +200,8 @@ def test_figures_come_out_in_the_report_language():
     assert ax.get_title() == "Keten-KPI's tegenover hun doelen"
     assert ax.get_xlabel() == "afstand tot doel (% van het doel; rechts = beter)"
     assert "Install a coffee machine" in [t.get_text() for t in ax.get_yticklabels()]
-    english = plots.estimate_bars(data, y="label", x="gap", low="low", high="high", title="Chain KPIs against their targets")
+    english = plots.estimate_bars(data, y="label", x="gap", low="low", high="high",
+                                  title="Chain KPIs against their targets")
     assert english.get_title() == "Chain KPIs against their targets"
     # numbers on the axes with a decimal comma
     messages.use_language("nl")
