@@ -1024,7 +1024,7 @@ def driver_effects(
         vif = col.vif.set_index("driver").loc[d, "vif"]
         row["vif"] = float(vif)
         row["reliable"] = bool(row["p_value"] < alpha)
-        row["reading"] = _effect_reading(row, spec.name, unit, ci, mf)
+        row["reading"] = messages.render(_effect_reading(row, spec.name, unit, ci, mf), messages.current_language())
         rows.append(row)
     effects = pd.DataFrame(rows, columns=_EFFECT_COLUMNS)
     effects.attrs.update(kpi_unit=unit, ci=ci, result_name=mf.result_name)
@@ -1743,6 +1743,9 @@ def segment_difference(mf: ModelFrame, segment: str, drivers: Sequence[str] | No
         row.update({"n": sub.n, "df": len(levels) - 1, "statistic": stat, "p_value": p, "differs": differs,
                     "slopes": slopes, "reading": reading})
         rows.append(row)
+    for row in rows:  # a frame keeps text, not messages: the reading in the report's language
+        if isinstance(row.get("reading"), Message):
+            row["reading"] = messages.render(row["reading"], messages.current_language())
     out = pd.DataFrame(rows)
     out.attrs.update(ci=ci, test="HC3 Wald chi-square of the driver x segment interactions")
     return out

@@ -35,12 +35,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import present
+from . import messages, present
 
 __all__ = ["MANAGER_SECTIONS", "GLOSSARY", "CHECK_TAG", "html_table", "export_html", "report_html", "what_next_html",
            "strip_remote_assets", "manager_tag", "paragraph", "bullets", "linkage_sentence", "quality_html",
            "segment_kpi_display", "drivers_html", "with_chain_names", "chain_kpis_html",
-           "write_pdf", "find_chromium", "PDF_FILE", "REPORT_HTML", "heading", "named"]
+           "write_pdf", "find_chromium", "PDF_FILE", "REPORT_HTML", "heading", "named", "use_language",
+           "current_language", "say", "untranslated_cells"]
 
 #: The manager part's sections in reading order: (key, title, one line on what it holds).
 MANAGER_SECTIONS: tuple[tuple[str, str, str], ...] = (
@@ -97,6 +98,26 @@ _SMALL_TEXT = re.compile(r"\s*\(small base\)\s*$")
 _MISSING = {"", "nan", "n/a", "nat", "<na>"}  # "none" may be a category (no deviation)
 
 
+def use_language(language: str) -> None:
+    """Write the tables, headings and texts of this module (and the sentences summary.json stores)
+    in ``language`` from now on (a notebook calls it once, with ``client.config.reporting.language``)."""
+    messages.use_language(language)
+
+
+def current_language() -> str:
+    """The language this module writes in (:func:`use_language`; English unless set)."""
+    return messages.current_language()
+
+
+def say(text: Any, language: str | None = None, **values: Any) -> str:
+    """A text for the reader in the report's language: a catalogue message rendered, a fixed text
+    of the report translated through the text catalogue (fields filled after), anything else as it is."""
+    language = language or messages.current_language()
+    if isinstance(text, messages.Message):
+        return messages.render(text, language)
+    return messages.translate(str(text), language, **values)
+
+
 def manager_tag(key: str) -> str:
     """The cell tag that places a cell in the manager section ``key``."""
     return f"manager-{key}"
@@ -121,33 +142,38 @@ def _is_missing(v: Any) -> bool:
     return isinstance(v, str) and v.strip().lower() in _MISSING
 
 
-def _cell_text(v: Any, column: str, percent: bool) -> str:
+def _cell_text(v: Any, column: str, percent: bool, language: str = "en") -> str:
     if _is_missing(v):
         return "–"
     if isinstance(v, bool) or type(v).__name__ == "bool_":
-        return "yes" if v else "no"
+        return say("yes" if v else "no", language)
     if isinstance(v, int | float) or type(v).__module__ == "numpy":
         x = float(v)
         if percent:
-            return present.pct(x)
+            return present.localize(present.pct(x), language)
         if column.strip().lower().startswith("p ") or column.strip().lower() in ("p", "p-value", "p value"):
-            return present.p_value(x).replace("< ", "p < ") if x < 0.001 else present.p_value(x)
+            return present.localize(present.p_value(x).replace("< ", "p < ") if x < 0.001 else present.p_value(x),
+                                    language)
         if float(x).is_integer() and abs(x) >= 1:
-            return f"{int(x):,}"
-        return present.num(x)
+            return present.localize(f"{int(x):,}", language)
+        return present.localize(present.num(x), language)
+    if language != "en":
+        return messages.localize_text(say(v, language), language)
     return str(v)
 
 
 def html_table(frame: Any, *, percent: Sequence[str] = (), caption: str = "", small_note: str = "",
-               rename: dict[str, str] | None = None, drop: Iterable[str] = ()) -> str:
+               rename: dict[str, str] | None = None, drop: Iterable[str] = (), language: str | None = None) -> str:
     """A table for the manager's eye, as HTML.
 
     ``frame`` is a display frame (names, not ids, as :mod:`ipm_analysis.report` writes them).
     No index column; a flag column ``small base`` (bool or "yes") and a status ending in
     "(small base)" become a mark :data:`SMALL_MARK` after the row's first cell, explained under
     the table; ``percent`` columns (shares 0-1) are written in percent; numbers by the one
-    rounding rule; missing values as "–"; a p-value below 0.001 as "p < 0.001".
+    rounding rule; missing values as "–"; a p-value below 0.001 as "p < 0.001". Headers, caption
+    and words in the report's language (:func:`use_language`, or ``language``), numbers in its symbols.
     """
+    language = language or messages.current_language()
     rename = dict(rename or {})
     drop = set(drop)
     columns = [c for c in frame.columns if c not in drop and str(c) not in _SMALL_FLAGS]
@@ -159,8 +185,12 @@ def html_table(frame: Any, *, percent: Sequence[str] = (), caption: str = "", sm
         small = any(str(row[c]).strip().lower() in ("true", "yes") for c in flags)
         cells = []
         for c in columns:
-            text = _cell_text(row[c], str(c), c in percent)
-            if _SMALL_TEXT.search(text):
+            raw = row[c]
+            small_text = isinstance(raw, str) and _SMALL_TEXT.search(raw)
+            if small_text:
+                raw = _SMALL_TEXT.sub("", raw)
+            text = _cell_text(raw, str(c), c in percent, language)
+            if small_text or _SMALL_TEXT.search(text):
                 small, text = True, _SMALL_TEXT.sub("", text)
             cells.append(text)
         mark = ""
@@ -169,14 +199,17 @@ def html_table(frame: Any, *, percent: Sequence[str] = (), caption: str = "", sm
             mark = f"<sup class=ipm-mark>{SMALL_MARK}</sup>"
         tds = "".join(f"<td>{_e(t)}{mark if i == 0 else ''}</td>" for i, t in enumerate(cells))
         body.append(f"<tr>{tds}</tr>")
-    head = "".join(f"<th>{_e(rename.get(c, c))}</th>" for c in columns)
+    head = "".join(f"<th>{_e(say(rename.get(c, c), language))}</th>" for c in columns)
+    caption = say(caption, language) if caption else ""
     cap = f"<caption>{_e(caption)}</caption>" if caption else ""
     note = ""
     if any_small:
-        note = (f"<p class=ipm-note>{SMALL_MARK} small base: {_e(small_note or 'few cases or responses behind this row')}"
-                "; read with care.</p>")
+        note = (f"<p class=ipm-note>{SMALL_MARK} "
+                + _e(say("small base: {why}; read with care.", language,
+                         why=say(small_note or "few cases or responses behind this row", language))) + "</p>")
     if not body:
-        return f"<p class=ipm-note>{_e(caption + ': ' if caption else '')}not enough data to show.</p>"
+        return (f"<p class=ipm-note>{_e(caption + ': ' if caption else '')}"
+                + _e(say("not enough data to show.", language)) + "</p>")
     return (f"<table class=ipm-table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             f"{note}")
 
@@ -188,12 +221,16 @@ def paragraph(text: str | None) -> str:
     """A sentence or a few lines of the report as HTML paragraphs (escaped)."""
     if not text:
         return ""
+    language = messages.current_language()
+    if language != "en":
+        text = say(text, language) if isinstance(text, messages.Message) else \
+            "\n".join(say(line, language) for line in str(text).split("\n"))
     return "".join(f"<p>{_e(line)}</p>" for line in str(text).split("\n") if line.strip())
 
 
 def heading(text: str, level: int = 3) -> str:
     """A heading inside a section (escaped)."""
-    return f"<h{level}>{_e(text)}</h{level}>"
+    return f"<h{level}>{_e(say(text))}</h{level}>"
 
 
 def named(client: Any, frame: Any) -> Any:
@@ -212,28 +249,31 @@ def named(client: Any, frame: Any) -> Any:
 
 def bullets(lines: Iterable[str]) -> str:
     """Lines as an HTML list (escaped)."""
-    items = "".join(f"<li>{_e(line)}</li>" for line in lines if str(line).strip())
+    items = "".join(f"<li>{_e(say(line))}</li>" for line in lines if str(line).strip())
     return f"<ul>{items}</ul>" if items else ""
 
 
 def linkage_sentence(link: dict) -> str:
     """How many survey answers found their case, in words."""
+    language = messages.current_language()
     if link.get("rate") is None:
-        return "No survey: no linkage of answers to cases."
-    return (f"{link['linked']:,} of {link['responses']:,} survey responses ({present.pct(link['rate'])}) are linked "
-            f"to the case they are about (by {link['by']}).")
+        return say("No survey: no linkage of answers to cases.", language)
+    return say("{linked} of {responses} survey responses ({rate}) are linked to the case they are about (by {by}).",
+               language, linked=present.format_number(link["linked"], 0, language),
+               responses=present.format_number(link["responses"], 0, language),
+               rate=present.localize(present.pct(link["rate"]), language), by=link["by"])
 
 
 def quality_html(findings: Any, missing: Any) -> str:
     """Data quality: the findings of loading (or that there were none), then the chain KPIs
     with cases without a value (or that every case has them)."""
     out = (html_table(findings, caption="Findings from loading the data") if len(findings)
-           else "<p>Loading the data raised no finding.</p>")
+           else f"<p>{_e(say('Loading the data raised no finding.'))}</p>")
     gaps = missing[missing["without value"] > 0] if len(missing) else missing
     if len(gaps):
         out += html_table(gaps, caption="Chain KPIs with cases without a value (not applicable or not yet measured)")
     elif len(missing):
-        out += "<p>Every case has a value for every chain KPI.</p>"
+        out += f"<p>{_e(say('Every case has a value for every chain KPI.'))}</p>"
     return out
 
 
@@ -272,72 +312,86 @@ _QUADRANT_WORDS = {
 }
 
 
-def drivers_html(chain_name: str, matrix: Any) -> str:
+def drivers_html(chain_name: str, matrix: Any, language: str | None = None) -> str:
     """What drives the result KPI within one chain, in words: per chain KPI, its share of what the
     chain's KPIs explain (with interval), its distance to target and what follows."""
+    language = language or messages.current_language()
     rows = matrix.sort_values("share", ascending=False)
     items = []
     for r in rows.to_dict("records"):
         if r.get("share") is None or (isinstance(r.get("share"), float) and math.isnan(r["share"])):
-            items.append(f"<li><b>{_e(r['name'])}</b> ({_e(r['link'])}): not enough data.</li>")
+            items.append(f"<li><b>{_e(r['name'])}</b> ({_e(r['link'])}): {_e(say('not enough data.', language))}</li>")
             continue
-        v, lo, hi = present.interval(100 * r["share"], 100 * r["share_ci_low"], 100 * r["share_ci_high"], 0)
+        v, lo, hi = (present.localize(x, language) for x in
+                     present.interval(100 * r["share"], 100 * r["share_ci_low"], 100 * r["share_ci_high"], 0))
         gap = r.get("gap_relative")
         if gap is None or (isinstance(gap, float) and math.isnan(gap)):
-            where = "no target"
+            where = say("no target", language)
         else:
-            where = f"{present.num(abs(100 * gap), 0)} % {'better' if gap >= 0 else 'worse'} than its target"
+            where = say("{gap} % better than its target" if gap >= 0 else "{gap} % worse than its target", language,
+                        gap=present.localize(present.num(abs(100 * gap), 0), language))
             if present.num(abs(100 * gap), 0) == "0":
-                where = "at its target"
-        reading = _QUADRANT_WORDS.get(r.get("quadrant"), str(r.get("quadrant") or ""))
-        items.append(f"<li><b>{_e(r['name'])}</b> ({_e(r['link'])}): {v} % of the differences in scores this chain "
-                     f"explains (95% interval {lo} to {hi} %); {_e(where)}; {_e(reading)}.</li>")
+                where = say("at its target", language)
+        reading = say(_QUADRANT_WORDS.get(r.get("quadrant"), str(r.get("quadrant") or "")), language)
+        items.append(say("<li><b>{name}</b> ({link}): {v} % of the differences in scores this chain explains "
+                         "(95% interval {lo} to {hi} %); {where}; {reading}.</li>", language,
+                         name=_e(r["name"]), link=_e(r["link"]), v=v, lo=lo, hi=hi, where=_e(where),
+                         reading=_e(reading)))
     return f"<h3>{_e(chain_name)}</h3><ul>{''.join(items)}</ul>"
 
 
 # -- what to do next ---------------------------------------------------------------------------
 
 
-def what_next_html(summary: Any) -> str:
+def what_next_html(summary: Any, language: str | None = None) -> str:
     """The closing list of the manager part, from summary.json (a :class:`~ipm_analysis.summary.Summary`
     or the dict it holds): per owner the agenda's actions, the chain KPIs off target without an
-    action, and the monitoring signals to look into."""
+    action, and the monitoring signals to look into; in ``language`` (default: the report's,
+    ``overview.language``)."""
     from .summary import Agenda, Overview, parse
 
     if not summary:
-        return "<p>Nothing to list: the report was built without its summary.</p>"
+        return f"<p>{_e(say('Nothing to list: the report was built without its summary.', language))}</p>"
     s = parse(summary)
     overview = s.overview or Overview(client="", title="")
+    language = language or overview.language
     drivers = s.drivers
     agenda = (drivers.agenda if drivers is not None else None) or Agenda()
     actions = agenda.actions
     unit = agenda.kpi_unit
-    d = 2 if unit.startswith("points on") else 1
+    d = present.unit_base(unit)
     items = []
     for a in actions:
-        g, lo, hi = present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, d, signed=True)
-        items.append(f"<li><b>{_e(a.link)}</b> (chain owner {_e(a.owner)}): lift <i>{_e(a.name)}</i> "
-                     f"from {_e(a.current_label)} to {_e(a.target_label)}; expected {g} {_e(unit)} "
-                     f"(95% interval {lo} to {hi}), if the association holds.</li>")
+        g, lo, hi = (present.localize(x, language) for x in
+                     present.interval(a.gain_overall, a.gain_overall_ci_low, a.gain_overall_ci_high, d, signed=True))
+        items.append(say("<li><b>{link}</b> (chain owner {owner}): lift <i>{name}</i> from {now} to {target}; "
+                         "expected {g} {unit} (95% interval {lo} to {hi}), if the association holds.</li>", language,
+                         link=_e(a.link), owner=_e(a.owner), name=_e(a.name),
+                         now=_e(messages.localize_text(say(a.current_label, language), language)),
+                         target=_e(messages.localize_text(say(a.target_label, language), language)), g=g,
+                         unit=_e(say(unit, language)), lo=lo, hi=hi))
     acted = {a.name for a in actions}
     for k in overview.chain_kpis:
         if k.off_target and k.kpi_name not in acted:
             owner = overview.chain(k.chain).owner or ""
-            items.append(f"<li><b>{_e(k.link or '')}</b>{f' (chain owner {_e(owner)})' if owner else ''}: "
-                         f"<i>{_e(k.kpi_name)}</i> is below its target but no reliable "
-                         "association with the result KPI was found: bring it to target for its own sake, "
-                         "and watch whether scores follow.</li>")
+            owner_text = say(" (chain owner {owner})", language, owner=_e(owner)) if owner else ""
+            items.append(say("<li><b>{link}</b>{owner}: <i>{name}</i> is below its target but no reliable "
+                             "association with the result KPI was found: bring it to target for its own sake, "
+                             "and watch whether scores follow.</li>", language,
+                             link=_e(k.link or ""), owner=owner_text, name=_e(k.kpi_name)))
     signals = s.actions.signals if s.actions is not None else []
     if signals:
         names = sorted({sig.chain_kpi for sig in signals} - {""})
-        items.append(f"<li>Look into the recent control-chart signals ({_e(', '.join(names) or len(signals))}): "
-                     "a month outside its limits is more than chance; see the appendix.</li>")
+        items.append(say("<li>Look into the recent control-chart signals ({names}): a month outside its limits "
+                         "is more than chance; see the appendix.</li>", language,
+                         names=_e(", ".join(names) or len(signals))))
     if drivers is not None and not actions:
-        items.append(f"<li>{_e(drivers.note or 'No reliable driver was found.')} Measure more "
-                     "(more responses, or chain KPIs closer to what customers notice) before ranking "
-                     "improvements.</li>")
-    items.append("<li>Re-run this report after the next months of data to see whether the actions taken "
-                 "moved their chain KPI and the result KPI (section <i>Did it work?</i> in the appendix).</li>")
+        items.append(say("<li>{note} Measure more (more responses, or chain KPIs closer to what customers notice) "
+                         "before ranking improvements.</li>", language,
+                         note=_e(say(drivers.note or say("No reliable driver was found.", language), language))))
+    items.append(say("<li>Re-run this report after the next months of data to see whether the actions taken "
+                     "moved their chain KPI and the result KPI (section <i>Did it work?</i> in the appendix).</li>",
+                     language))
     return f"<ul class=ipm-next>{''.join(items)}</ul>"
 
 
@@ -405,8 +459,19 @@ def _tags(cell) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
-def _split_notebook(nb) -> tuple[str, list, dict[str, list]]:
-    """The notebook's title, its appendix cells and its manager cells by section."""
+def untranslated_cells(nb, language: str) -> list[str]:
+    """The text cells of a notebook the report would show that have no entry in ``language``'s
+    text catalogue (none in English)."""
+    if language == "en":
+        return []
+    known = messages.texts(language)
+    return [c.source for c in nb.cells if c.cell_type == "markdown" and not (_tags(c) & _DROP_TAGS)
+            and c.source.strip() and c.source not in known]
+
+
+def _split_notebook(nb, language: str = "en") -> tuple[str, list, dict[str, list]]:
+    """The notebook's title, its appendix cells and its manager cells by section; text cells in
+    ``language`` (through the text catalogue, the cell's English text as key)."""
     title = ""
     appendix: list = []
     manager: dict[str, list] = {}
@@ -416,6 +481,15 @@ def _split_notebook(nb) -> tuple[str, list, dict[str, list]]:
         if tags & _DROP_TAGS:
             continue
         placed = [keys[t] for t in tags if t in keys]
+        if cell.cell_type == "markdown" and language != "en":
+            cell = copy.deepcopy(cell)
+            cell.source = messages.translate(cell.source, language)
+        elif cell.cell_type == "code" and language != "en" and any(o.get("output_type") == "stream"
+                                                                    for o in cell.get("outputs", [])):
+            cell = copy.deepcopy(cell)
+            for o in cell.outputs:  # printed English lines the text catalogue knows (the notebooks' own texts)
+                if o.get("output_type") == "stream":
+                    o.text = "\n".join(messages.localize_text(line, language) for line in o.text.split("\n"))
         if placed:
             if cell.cell_type == "markdown":  # under the section's own heading: one level down
                 cell = copy.deepcopy(cell)
@@ -439,17 +513,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
-def _toc(manager: list[tuple[str, str]], appendix: list[tuple[str, str]]) -> str:
+def _toc(manager: list[tuple[str, str]], appendix: list[tuple[str, str]], language: str = "en") -> str:
     def items(entries):
         return "".join(f'<li><a href="#{a}">{_e(t)}</a></li>' for a, t in entries)
 
-    return ("<nav class=ipm-toc id=contents><h2>Contents</h2>"
-            f'<p><a href="#for-managers"><b>For managers</b></a></p><ol>{items(manager)}</ol>'
-            f'<p><a href="#appendix"><b>Appendix for analysts</b></a></p><ol>{items(appendix)}</ol></nav>')
+    return (f"<nav class=ipm-toc id=contents><h2>{_e(say('Contents', language))}</h2>"
+            f'<p><a href="#for-managers"><b>{_e(say("For managers", language))}</b></a></p><ol>{items(manager)}</ol>'
+            f'<p><a href="#appendix"><b>{_e(say("Appendix for analysts", language))}</b></a></p>'
+            f'<ol>{items(appendix)}</ol></nav>')
 
 
-def _glossary_html() -> str:
-    rows = "".join(f"<dt>{_e(t)}</dt><dd>{_e(d)}</dd>" for t, d in GLOSSARY)
+def _glossary_html(language: str = "en") -> str:
+    rows = "".join(f"<dt>{_e(say(t, language))}</dt><dd>{_e(say(d, language))}</dd>" for t, d in GLOSSARY)
     return f"<div class=ipm-glossary><dl>{rows}</dl></div>"
 
 
@@ -478,27 +553,34 @@ def report_html(notebook_paths: list[Path], title: str, summary: dict | None = N
     """The report as one HTML string (see :func:`export_html`)."""
     import nbformat
 
-    from .summary_page import METHODS_HTML, summary_html
+    from .summary import parse
+    from .summary_page import methods_html, summary_html
 
     notebooks = [nbformat.read(str(p), as_version=4) for p in notebook_paths]
     merged = nbformat.v4.new_notebook()
     merged.metadata = notebooks[0].metadata
     merged.metadata["title"] = title
-    parts = [_split_notebook(nb) for nb in notebooks]
+    overview = parse(summary).overview if summary else None
+    lang = overview.language if overview is not None else "en"
+    if lang != "en":
+        merged.metadata["language"] = lang
+    parts = [_split_notebook(nb, lang) for nb in notebooks]
 
     cells = [_html_cell(STYLE + (summary_html(summary) if summary else ""), "ipm-summary")]
-    toc_manager = [(f"m-{k}", t) for k, t, _ in MANAGER_SECTIONS]
+    toc_manager = [(f"m-{k}", say(t, lang)) for k, t, _ in MANAGER_SECTIONS]
     toc_appendix = []
     for i, (nb_title, appendix, _) in enumerate(parts):
         if appendix:
-            toc_appendix.append((f"a-{i + 1:02d}-{_slug(nb_title)}", nb_title or f"Section {i + 1}"))
-    toc_appendix += [("a-methods", "How to read this report"), ("a-glossary", "Glossary")]
-    cells.append(_html_cell(_toc(toc_manager, toc_appendix), "ipm-toc"))
+            toc_appendix.append((f"a-{i + 1:02d}-{_slug(nb_title)}",
+                                 nb_title or say("Section {n}", lang, n=i + 1)))
+    toc_appendix += [("a-methods", say("How to read this report", lang)), ("a-glossary", say("Glossary", lang))]
+    cells.append(_html_cell(_toc(toc_manager, toc_appendix, lang), "ipm-toc"))
 
-    cells.append(_html_cell('<div class="ipm-part ipm-page-break"><h1 id="for-managers">For managers</h1></div>',
-                            "ipm-managers"))
+    cells.append(_html_cell('<div class="ipm-part ipm-page-break"><h1 id="for-managers">'
+                            f'{_e(say("For managers", lang))}</h1></div>', "ipm-managers"))
     for key, heading, lead in MANAGER_SECTIONS:
-        lead_html = f"<p class=ipm-section-lead>{_e(lead)}</p>" if lead else ""
+        heading = say(heading, lang)
+        lead_html = f"<p class=ipm-section-lead>{_e(say(lead, lang))}</p>" if lead else ""
         cells.append(_html_cell(f'<div class=ipm-part><h2 id="m-{key}">{_e(heading)}</h2>{lead_html}</div>',
                                 f"ipm-m-{key}"))
         if key == "next":
@@ -506,13 +588,16 @@ def report_html(notebook_paths: list[Path], title: str, summary: dict | None = N
             continue
         section = [c for _, _, manager in parts for c in manager.get(key, [])]
         if not section:
-            cells.append(_html_cell("<p class=ipm-note>Nothing to show for this client.</p>", f"ipm-m-{key}-none"))
+            cells.append(_html_cell(f"<p class=ipm-note>{_e(say('Nothing to show for this client.', lang))}</p>",
+                                    f"ipm-m-{key}-none"))
         cells.extend(section)
 
-    cells.append(_html_cell('<div class="ipm-part ipm-page-break"><h1 id="appendix">Appendix for analysts</h1>'
-                            "<p class=ipm-section-lead>The analyses behind the manager part: data, models, "
-                            "their checks, monthly and segment tests, journeys in detail and control charts. "
-                            'Statistical terms are explained in the <a href="#a-glossary">glossary</a>.</p></div>',
+    cells.append(_html_cell('<div class="ipm-part ipm-page-break"><h1 id="appendix">'
+                            f'{_e(say("Appendix for analysts", lang))}</h1>'
+                            "<p class=ipm-section-lead>"
+                            + say("The analyses behind the manager part: data, models, their checks, monthly and "
+                                  "segment tests, journeys in detail and control charts. Statistical terms are "
+                                  'explained in the <a href="#a-glossary">glossary</a>.', lang) + "</p></div>",
                             "ipm-appendix"))
     anchors = iter(toc_appendix)
     for i, (nb_title, appendix, _) in enumerate(parts):
@@ -520,13 +605,14 @@ def report_html(notebook_paths: list[Path], title: str, summary: dict | None = N
             continue
         anchor, heading = next(anchors)
         cells.append(_html_cell(f'<div class="ipm-part{" ipm-page-break" if i else ""}">'
-                                f'<h2 id="{anchor}">{_e(heading)}</h2></div>', f"ipm-{anchor}"))
+                                f'<h2 id="{anchor}">{_e(heading)}</h2></div>', f"ipm-{anchor}"[:64]))
         cells.extend(appendix)
-    cells.append(_html_cell('<div class="ipm-part ipm-page-break"><h2 id="a-methods">How to read this report</h2>'
+    methods_title = say("How to read this report", lang)
+    cells.append(_html_cell(f'<div class="ipm-part ipm-page-break"><h2 id="a-methods">{_e(methods_title)}</h2>'
                             "</div>", "ipm-a-methods"))
-    cells.append(_html_cell(METHODS_HTML.replace("<h2>How to read this report</h2>", ""), "ipm-methods"))
-    cells.append(_html_cell('<div class=ipm-part><h2 id="a-glossary">Glossary</h2></div>' + _glossary_html(),
-                            "ipm-glossary"))
+    cells.append(_html_cell(methods_html(lang).replace(f"<h2>{methods_title}</h2>", ""), "ipm-methods"))
+    cells.append(_html_cell(f'<div class=ipm-part><h2 id="a-glossary">{_e(say("Glossary", lang))}</h2></div>'
+                            + _glossary_html(lang), "ipm-glossary"))
     seen: set[str] = set()
     for n, cell in enumerate(cells):  # cell ids unique across the joined notebooks, and stable
         cid = cell.get("id") or f"cell-{n}"

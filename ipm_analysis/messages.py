@@ -15,6 +15,7 @@ the symbols change (:func:`ipm_analysis.present.format_number`).
 
 from __future__ import annotations
 
+import contextvars
 import string
 from dataclasses import dataclass
 from functools import cache
@@ -23,10 +24,15 @@ from typing import Any
 
 from . import present
 
-__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render"]
+__all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate",
+           "localize_text", "translate_words",
+           "use_language", "current_language"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "ipm"
+#: The catalogue of the report's fixed texts (headings, table headers, notebook text cells): the
+#: English text itself is the ``msgid``, so English needs no catalogue of its own.
+TEXT_DOMAIN = "text"
 
 
 @dataclass(frozen=True)
@@ -125,3 +131,76 @@ def interval(est: float, lo: float, hi: float, base: int = 1, signed: bool = Fal
     :func:`ipm_analysis.present.interval` writes them with."""
     d = present.interval_decimals(est, lo, hi, base)
     return Num(est, d[0], signed), Num(lo, d[1], signed), Num(hi, d[2], signed)
+
+
+@cache
+def texts(language: str) -> dict[str, str]:
+    """English text -> its translation in ``language``, read from ``text.po`` once (English: empty)."""
+    from babel.messages.pofile import read_po
+
+    if language not in present.LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(present.LANGUAGES)}, got {language!r}")
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{TEXT_DOMAIN}.po"
+    if language == "en" or not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        cat = read_po(f, locale=present.LANGUAGES[language])
+    return {m.id: m.string for m in cat if m.id and m.string}
+
+
+def translate(text: str, language: str = "en", **values: Any) -> str:
+    """A fixed text of the report (a heading, a table header, a notebook's text cell) in
+    ``language``: English as it is, another language from its ``text.po`` (the English text when
+    it has no entry: the tests list every text without one). With ``values``, its ``{fields}``
+    are filled after translating."""
+    out = text if language == "en" else texts(language).get(text, text)
+    return out.format(**values) if values else out
+
+
+def localize_text(text: str, language: str = "en") -> str:
+    """A short English text a table or summary.json holds (``76.7% → 90%``, ``26.7 hours``,
+    ``below target``) for a reader of ``language``: its numbers in the language's symbols, and
+    each run of words that the text catalogue knows translated (names from client.yaml stay)."""
+    import re
+
+    if language == "en" or not isinstance(text, str):
+        return text
+    return translate_words(present.localize_numbers(text, language), language)
+
+
+def translate_words(text: str, language: str = "en") -> str:
+    """A text the text catalogue knows, translated; otherwise each run of words it knows (names from
+    client.yaml and numbers stay as they are)."""
+    import re
+
+    if language == "en" or not isinstance(text, str):
+        return text
+    known = texts(language)
+    if text in known:
+        return known[text]
+
+    def words(m: re.Match) -> str:
+        run = m.group(0)
+        if run in known:
+            return known[run]
+        # the columns of a printed table: each header on its own
+        return re.sub(r"[^ ]+(?: [^ ]+)*", lambda c: known.get(c.group(0), c.group(0)), run)
+
+    return re.sub(r"[A-Za-z][A-Za-z ()/'-]*[A-Za-z)]", words, text)
+
+
+_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("ipm_language", default="en")
+
+
+def use_language(language: str) -> None:
+    """The language of the readings written from now on where no language is passed: the HTML of
+    the notebooks (:mod:`ipm_analysis.html_report`) and the sentences ``summary.json`` stores. A
+    notebook calls it once, with ``client.config.reporting.language``."""
+    if language not in present.LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(present.LANGUAGES)}, got {language!r}")
+    _LANGUAGE.set(language)
+
+
+def current_language() -> str:
+    """The language set by :func:`use_language` (English unless set)."""
+    return _LANGUAGE.get()

@@ -6,10 +6,14 @@ Figure for multi-panel figures); styling is one :func:`set_theme` call.
 
 from __future__ import annotations
 
+import functools
+import re
+import textwrap
 from contextlib import contextmanager
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -21,6 +25,101 @@ STATUS_COLOURS = {"on target": "#2e7d32", "below target": "#c62828", "no target"
 #: at its own size (the report never scales figures down on a 1366 px screen).
 MIN_FONT = 9
 PALETTE = ["#1f4e79", "#e07b39", "#3a923a", "#c03d3e", "#9372b2", "#845b53", "#d684bd", "#7f7f7f"]
+
+
+#: The English words and phrases the figures write (titles, axis labels, legends), longest
+#: first; in another language each is replaced by its entry in the text catalogue. Names from
+#: client.yaml are left as they are.
+PHRASES = (
+    "KPI structure: which chain KPIs, owned by which link, feed the result KPI",
+    "Chain KPIs by month (band: 95% interval; dashed: target; hollow: small base)",
+    "Month-by-month association of the result KPI with each chain KPI (95% intervals)",
+    "performance: distance to target (% of target; right = better than target)",
+    "importance: share of explained variance in its chain (%)",
+    "deviating (the designed journey is not among these)",
+    "distance to target (% of target; right = better)",
+    "Deviation from the designed journey, per step",
+    "small base (interpret with care)", "deviation per designed step", "Chain KPIs against their targets",
+    "importance against performance", "too few months to estimate", "most frequent journeys",
+    "Most frequent journeys", "Importance against performance", "Result KPI by segment", "month (of response)",
+    "points, -100 to 100", "centre (baseline)", "control limits", "result KPI change", "lag (months)",
+    "designed step", "threshold: beyond", "% of cases", "95% interval", "as designed", "deviating", "baseline",
+    "per period", "signal", "by month", "on target", "below target", "no target", "result KPI", "owner", "month",
+    "value", "bin", "mean", "days", "hours", "minutes", "seconds", "share", "count",
+    "fix first", "keep up", "possible overkill", "low priority", "no reliable association",
+    "NPS points", "percentage points", "points on the scale", "points",
+)
+
+
+def in_language(fig, language: str | None = None):
+    """The texts of a figure (titles, axis labels, legends, notes) in ``language`` (default: the
+    report's, :func:`ipm_analysis.messages.current_language`): every phrase of :data:`PHRASES`
+    replaced by its entry in the text catalogue, wrapped lines kept to their width."""
+    from matplotlib.text import Text
+
+    from . import messages
+
+    language = language or messages.current_language()
+    if language == "en" or fig is None:
+        return fig
+    figure = getattr(fig, "figure", fig)
+    figure = getattr(figure, "get_figure", lambda: figure)() or figure
+    known = messages.texts(language)
+    pattern = _phrase_pattern()
+    for ax in figure.get_axes():  # numbers on the axes in the language's symbols (1.234,5)
+        for axis in (ax.xaxis, ax.yaxis):
+            inner = axis.get_major_formatter()
+            if isinstance(inner, ticker.ScalarFormatter | ticker.PercentFormatter):
+                axis.set_major_formatter(_Symbols(inner, language))
+    for t in figure.findobj(Text):
+        text = t.get_text()
+        if not text or not re.search("[A-Za-z]", text):
+            continue
+        flat = " ".join(text.split("\n"))
+        new = pattern.sub(lambda m: known.get(m.group(0), m.group(0)), flat)
+        if new != flat:
+            width = max(len(line) for line in text.split("\n"))
+            t.set_text("\n".join(textwrap.wrap(new, max(width, 12))) if "\n" in text else new)
+    return fig
+
+
+class _Symbols(ticker.Formatter):
+    """Tick labels of another formatter, their decimal and group symbols those of a language."""
+
+    def __init__(self, inner, language: str):
+        self.inner, self.language = inner, language
+
+    def set_axis(self, axis):
+        super().set_axis(axis)
+        self.inner.set_axis(axis)
+
+    def _swap(self, text: str) -> str:
+        from . import present
+
+        return present.localize(text, self.language) if text else text
+
+    def format_ticks(self, values):
+        return [self._swap(t) for t in self.inner.format_ticks(values)]
+
+    def __call__(self, x, pos=None):
+        return self._swap(self.inner(x, pos))
+
+    def get_offset(self):
+        return self._swap(self.inner.get_offset())
+
+
+@functools.cache
+def _phrase_pattern():
+    return re.compile("|".join(rf"(?<![\w-]){re.escape(p)}(?![\w-])" for p in PHRASES))
+
+
+def _localized(function):
+    """A figure function whose texts come out in the report's language (:func:`in_language`)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        return in_language(function(*args, **kwargs))
+
+    return wrapper
 
 
 def set_theme() -> None:
@@ -97,6 +196,7 @@ def guarded(what: str = "figure"):
         print(f"({what} not drawn: {type(e).__name__}: {e})")
 
 
+@_localized
 def interval_line(data: pd.DataFrame, x: str, y: str, low: str, high: str, *, ax=None,
                   ylabel: str = "", xlabel: str = "", title: str = "", flag: str | None = None,
                   reference: float | None = None, reference_label: str = "target"):
@@ -121,6 +221,7 @@ def interval_line(data: pd.DataFrame, x: str, y: str, low: str, high: str, *, ax
     return ax
 
 
+@_localized
 def estimate_bars(data: pd.DataFrame, y: str, x: str, low: str, high: str, *, ax=None, hue: str | None = None,
                   xlabel: str = "", title: str = "", reference: float | None = None):
     """Horizontal point estimates with error bars, one row per category."""
@@ -141,6 +242,7 @@ def estimate_bars(data: pd.DataFrame, y: str, x: str, low: str, high: str, *, ax
     return ax
 
 
+@_localized
 def kpi_structure(config, status: pd.DataFrame | None = None):
     """The KPI structure as a tree per chain: result KPI ← chain ← chain KPIs ← owning links.
 
@@ -203,6 +305,7 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.fill(part, width) for part in str(text).split("\n"))
 
 
+@_localized
 def kpi_months(table: pd.DataFrame, col_wrap: int = 3):
     """Small multiples: each chain KPI per month with its interval band and target line."""
     keys = list(dict.fromkeys(zip(table["chain"], table["kpi"])))
@@ -235,6 +338,7 @@ def kpi_months(table: pd.DataFrame, col_wrap: int = 3):
     return fig
 
 
+@_localized
 def lag_effects(table: pd.DataFrame, col_wrap: int = 3):
     """Estimated association of the monthly result KPI with each chain KPI by lag, with intervals."""
     d = table.dropna(subset=["coef"]) if "coef" in table else table.iloc[0:0]
@@ -269,6 +373,7 @@ QUADRANT_COLOURS = {"fix first": "#c62828", "keep up": "#2e7d32", "possible over
                     "low priority": "#757575", "no reliable association": "#bdbdbd"}
 
 
+@_localized
 def importance_performance(matrix: pd.DataFrame, *, ax=None, title: str = ""):
     """Importance (share of explained variance, with interval) against distance to target.
 
@@ -377,6 +482,7 @@ def nothing_to_show(values) -> bool:
     return a.size == 0 or not np.any(np.nan_to_num(a) != 0)
 
 
+@_localized
 def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: str = "", title: str = "",
                    knot: float | None = None):
     """The result KPI per bin of a driver, with 95% intervals; small bases hollow.
@@ -407,6 +513,7 @@ def response_curve(curve: pd.DataFrame, *, ax=None, xlabel: str = "", ylabel: st
     return ax
 
 
+@_localized
 def top_variants(variants: pd.DataFrame, n: int = 8, *, designed: tuple | None = None, ax=None, title: str = ""):
     """The most frequent journeys (variants) as horizontal bars of their share of cases."""
     d = variants.head(n).reset_index(drop=True)
@@ -430,6 +537,7 @@ def top_variants(variants: pd.DataFrame, n: int = 8, *, designed: tuple | None =
     return ax
 
 
+@_localized
 def step_deviations(table: pd.DataFrame, *, ax=None, title: str = ""):
     """Per designed step: share of cases that skipped it, repeated it or did it out of order."""
     cols = {"skipped_share": "skipped", "repeated_share": "repeated", "out_of_order_share": "out of order"}
@@ -443,6 +551,7 @@ def step_deviations(table: pd.DataFrame, *, ax=None, title: str = ""):
     return ax
 
 
+@_localized
 def control_chart(table: pd.DataFrame, *, kind: str = "p", ax=None, title: str = "", ylabel: str = ""):
     """A control chart: the KPI per period, its centre line and limits, the baseline shaded,
     periods that signal marked in red.

@@ -20,7 +20,8 @@ import math
 import re
 from typing import Any
 
-__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "format_number", "num", "interval",
+__all__ = ["LANGUAGES", "MAX_DECIMALS", "decimals", "format_date", "localize",
+           "localize_numbers", "unit_base", "format_number", "num", "interval",
            "interval_decimals", "pair", "pair_decimals", "pct", "p_value", "p_text", "table", "zero_artifacts"]
 
 #: The languages a report can be written in, with the locale of their number and date formats.
@@ -80,6 +81,55 @@ def format_number(x: float, decimals: int | None, language: str = "en", signed: 
     locale = LANGUAGES[language]
     group, point = numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale)
     return text.translate(str.maketrans({",": group, ".": point}))
+
+
+def unit_base(unit: Any) -> int:
+    """The base decimals of a change in the result KPI's unit: two for a mean on a rating scale
+    ("points on the 1-5 scale", in Dutch "punten op de schaal 1-5"), one otherwise."""
+    return 2 if str(unit).startswith(("points on", "punten op")) else 1
+
+
+def localize(text: str, language: str = "en") -> str:
+    """A number this module wrote (``1,234.5``, ``+0.04``, ``n/a``) in the symbols of ``language``
+    (``1.234,5``): the digits stay, only the symbols change."""
+    if language == "en" or not isinstance(text, str):
+        return text
+    from babel import numbers
+
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {sorted(LANGUAGES)}, got {language!r}")
+    if text == "n/a":
+        return "n.v.t."
+    locale = LANGUAGES[language]
+    group, point = numbers.get_group_symbol(locale), numbers.get_decimal_symbol(locale)
+    return text.translate(str.maketrans({",": group, ".": point}))
+
+
+_NUMBER_TOKEN = re.compile(r"(?<![\w.,:-])[+-]?\d(?:[\d.,]*\d)?(?![\w])")
+_EN_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+")
+_NL_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+")
+
+
+def _english_number(token: str) -> bool:
+    """Whether a number token is written the English way (``1,234.5``, ``0.04``, ``1,234``) rather
+    than the Dutch (``1.234,5``, ``0,04``, ``1.234``)."""
+    if "," in token and "." in token:
+        return token.rfind(".") > token.rfind(",")
+    if "," in token:
+        return bool(_EN_THOUSANDS.fullmatch(token))
+    if "." in token:
+        return not _NL_THOUSANDS.fullmatch(token)
+    return False
+
+
+def localize_numbers(text: str, language: str = "en") -> str:
+    """The numbers an English text of this package holds (``76.7%``, ``1,234``, ``14.2 – 18.0
+    days``) in the symbols of ``language``; the words, and numbers already written in the
+    language's way, as they are."""
+    if language == "en" or not isinstance(text, str):
+        return text
+    return _NUMBER_TOKEN.sub(lambda m: localize(m.group(0), language) if _english_number(m.group(0))
+                             else m.group(0), text)
 
 
 def format_date(day: Any, language: str = "en") -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from . import kpis, present
+from . import messages
+from .messages import Message, Num, Seq
 from .data import Client
 from .errors import AnalysisError
 from .units import format_interval, format_value
@@ -38,7 +40,7 @@ def top_label(client: Client) -> str:
     if r.top_words:
         return r.top_words
     spec = r.rating_scale
-    return f"in the top box ({', '.join(str(v) for v in spec.top_box)})"
+    return Message("result.top_box_label", values=", ".join(str(v) for v in spec.top_box))
 
 
 def result_kpi_overall(client: Client):
@@ -131,8 +133,8 @@ def result_kpi_monthly_note(client: Client) -> str | None:
     if p is None:
         return None
     many = len(p["periods"]) > 1
-    return (f"{p['label']} {'are' if many else 'is'} left out of the result KPI by month: "
-            f"incomplete ({p['reason']}).")
+    return Message("result.monthly_left_out_many" if many else "result.monthly_left_out", label=p["label"],
+                   reason=p["reason"])
 
 
 def chain_kpis(client: Client, period: bool = False, by: str | None = None) -> pd.DataFrame:
@@ -163,36 +165,38 @@ def chain_kpi_display(table: pd.DataFrame) -> pd.DataFrame:
 def result_kpi_sentence(client: Client, overall) -> str:
     """One plain sentence on the result KPI with its interval and base."""
     if overall is None:
-        return ("There is no survey for this client, so the result KPI and the driver analysis "
-                "are not available; the chain KPIs and journeys below still are.")
+        return Message("result.no_survey")
     name = client.config.result_kpi.name
     rep = client.config.reporting
     if overall.n < rep.min_base_suppress:
-        return (f"Only {overall.n} responses: below the minimum base of {rep.min_base_suppress}, so "
-                f"{name} is not reported.")
-    caution = (f" Small base (under {rep.min_base_flag} responses): interpret with care."
-               if overall.n < rep.min_base_flag else "")
-    return result_sentence(client, overall) + caution
+        return Message("result.below_base", n=str(overall.n), base=str(rep.min_base_suppress), name=name)
+    if overall.n < rep.min_base_flag:
+        return Message("result.small_base", sentence=result_sentence(client, overall), flag=str(rep.min_base_flag))
+    return result_sentence(client, overall)
 
 
 def result_sentence(client: Client, overall) -> str:
     name = client.config.result_kpi.name
+    n = Num(overall.n, 0)
+
+    def pct(share: float) -> Num:
+        return Num(100 * share, present.decimals(100 * share, 0))
+
     if client.config.result_kpi.scale == "nps":
-        v, lo, hi = present.interval(overall.value, overall.ci_low, overall.ci_high, 0, signed=True)
-        return (f"{name} is {v} points (95% interval {lo} to {hi}) from {overall.n:,} responses: "
-                f"{present.pct(overall.promoters, 0)} promoters, {present.pct(overall.detractors, 0)} detractors.")
+        v, lo, hi = messages.interval(overall.value, overall.ci_low, overall.ci_high, 0, signed=True)
+        return Message("result.nps_sentence", name=name, value=v, low=lo, high=hi, n=n,
+                       promoters=pct(overall.promoters), detractors=pct(overall.detractors))
     spec = client.config.result_kpi.rating_scale
-    top = top_label(client)
-    share, s_lo, s_hi = present.interval(100 * overall.top_box, 100 * overall.top_box_ci_low,
-                                         100 * overall.top_box_ci_high, 1)
-    share_text = f"{share} % {top} (95 % interval {s_lo} to {s_hi} %)"
+    share, s_lo, s_hi = messages.interval(100 * overall.top_box, 100 * overall.top_box_ci_low,
+                                          100 * overall.top_box_ci_high, 1)
+    share_text = Message("result.share_text", share=share, top=top_label(client), low=s_lo, high=s_hi)
     if result_measure(client) == "share":
-        return f"{name}: {share_text}, from {overall.n:,} responses."
-    m, m_lo, m_hi = present.interval(overall.mean, overall.mean_ci_low, overall.mean_ci_high, 2)
-    mean_text = f"averages {m} on the {spec.min}-{spec.max} scale (95 % interval {m_lo} to {m_hi})"
+        return Message("result.share_sentence", name=name, share=share_text, n=n)
+    m, m_lo, m_hi = messages.interval(overall.mean, overall.mean_ci_low, overall.mean_ci_high, 2)
+    mean_text = Message("result.mean_text", mean=m, min=str(spec.min), max=str(spec.max), low=m_lo, high=m_hi)
     if result_measure(client) == "top_box":
-        return f"{name}: {share_text}; it {mean_text}, from {overall.n:,} responses."
-    return f"{name} {mean_text} from {overall.n:,} responses; {share_text}."
+        return Message("result.top_box_sentence", name=name, share=share_text, mean=mean_text, n=n)
+    return Message("result.mean_sentence", name=name, share=share_text, mean=mean_text, n=n)
 
 
 def chain_kpi_sentence(table: pd.DataFrame) -> str:
@@ -200,11 +204,11 @@ def chain_kpi_sentence(table: pd.DataFrame) -> str:
     n = len(table)
     below = table[table["status"] == "below target"]
     if n == 0:
-        return "No chain KPI has enough cases to report."
-    text = f"{n - len(below)} of {n} chain KPIs are on target or have none."
+        return Message("chains.no_kpi_reported")
+    text = Message("chains.on_target_count", on=Num(n - len(below), 0), n=Num(n, 0))
     if len(below):
-        names = ", ".join(f"{r.kpi_name} ({r.link})" for r in below.itertuples())
-        text += f" Below target: {names}."
+        names = Seq(tuple(Message("chains.kpi_of_link", kpi=r.kpi_name, link=r.link) for r in below.itertuples()))
+        text = Message("chains.below_target_list", head=text, names=names)
     return text
 
 
@@ -331,7 +335,7 @@ def partial_period(client: Client) -> dict | None:
     if as_of is not None:
         cut = pd.Timestamp(as_of)
         partial = [p for p in periods if p + step - pd.Timedelta(days=1) > cut]
-        reason = f"the data are complete up to {cut:%Y-%m-%d} (reporting as_of in client.yaml)"
+        reason = Message("partial.as_of", date=f"{cut:%Y-%m-%d}")
     else:
         usual = float(counts.iloc[-7:-1].median()) if len(counts) > 1 else None
         end = last + step - pd.Timedelta(days=1)
@@ -341,11 +345,12 @@ def partial_period(client: Client) -> dict | None:
             partial = [last]
         why = []
         if short_date:
-            why.append(f"the data end on {last_date:%Y-%m-%d}")
+            why.append(Message("partial.data_end", date=f"{last_date:%Y-%m-%d}"))
         if low_volume:
             k = int(counts.iloc[-1])
-            why.append(f"it holds {k:,} case{'s' if k != 1 else ''} against a usual {present.num(usual, 0)}")
-        reason = " and ".join(why)
+            why.append(Message("partial.holds_one" if k == 1 else "partial.holds", k=Num(k, 0),
+                               usual=Num(usual, present.decimals(usual, 0))))
+        reason = Seq(tuple(why), "list.and")
     if not partial or len(partial) >= len(periods):
         return None
     first = min(partial)
@@ -353,9 +358,9 @@ def partial_period(client: Client) -> dict | None:
     word = _PERIOD_WORD.get(rep.period, "period")
     label = ", ".join(f"{p:{fmt}}" for p in sorted(partial))
     usual = float(counts[counts.index < first].iloc[-6:].median())
-    sentence = (f"The last {word}{'s' if len(partial) > 1 else ''} ({label}) {'are' if len(partial) > 1 else 'is'} "
-                f"incomplete: {reason}. {'They are' if len(partial) > 1 else 'It is'} left out of the monthly "
-                "trends and the recent change.")
+    many = len(partial) > 1
+    sentence = Message("partial.many" if many else "partial.one", word=Message(f"partial.{word}{'s' if many else ''}"),
+                       label=label, reason=reason)
     return {"periods": sorted(partial), "first": first, "label": label, "n": int(counts[counts.index >= first].sum()),
             "usual_n": usual, "last_date": last_date, "as_of": as_of, "reason": reason, "sentence": sentence}
 
@@ -363,7 +368,7 @@ def partial_period(client: Client) -> dict | None:
 def partial_period_sentence(client: Client) -> str:
     """One sentence on an incomplete last period, or that the last period is complete."""
     p = partial_period(client)
-    return p["sentence"] if p else "The last period in the data is complete."
+    return p["sentence"] if p else Message("partial.complete")
 
 
 def _complete(frame: pd.DataFrame, client: Client, col: str = "period") -> pd.DataFrame:
@@ -502,7 +507,8 @@ def agenda_table(agenda) -> pd.DataFrame:
         "owning link": a["link"],
         "chain owner": a["owner"],
         "now → target": a["current_label"] + " → " + a["target_label"],
-        f"expected gain (overall, {agenda.kpi_unit})": [g[0] for g in gains],
+        messages.translate("expected gain (overall, {unit})", messages.current_language(),
+                           unit=messages.render(agenda.kpi_unit, messages.current_language())): [g[0] for g in gains],
         "95% interval": [f"{g[1]} to {g[2]}" for g in gains],
     })
 
@@ -567,7 +573,8 @@ def effects_table(models) -> pd.DataFrame:
     return pd.DataFrame({
         "chain KPI": e["name"],
         "change": e["change_label"],
-        f"associated change ({unit})": [x[0] for x in eff],
+        messages.translate("associated change ({unit})", messages.current_language(),
+                           unit=messages.render(unit, messages.current_language())): [x[0] for x in eff],
         "95% interval": [f"{x[1]} to {x[2]}" for x in eff],
         "ordinal-model check": [present.num(v, d, signed=True) for v in e["effect_kpi_ordinal"]],
         "p": e["p_value_kpi"].map(present.p_value),
@@ -636,10 +643,10 @@ def segment_differences_text(client: Client, agenda, alpha: float = 0.05, tests:
     """Which chain KPIs' associations differ between segment groups, with a multiple-testing caution."""
     tests = segment_differences(client, agenda, alpha) if tests is None else tests
     n_tests = len(tests)
-    lines = [f"- {t['chain_name']}, {t['segment_name']}: {t['reading']}" for t in tests if t["differs"]]
+    lines = [Message("segments.line", chain=t["chain_name"], segment=t["segment_name"], reading=t["reading"])
+             for t in tests if t["differs"]]
     if not n_tests:
-        return "No segment had a large enough base in every group to test."
-    head = (f"{len(lines)} of {n_tests} tests show a difference at p < {alpha:g}; with this many tests about "
-            f"{present.num(n_tests * alpha, 1)} would by chance alone, so treat single differences as leads to "
-            "check.")
-    return "\n".join([head, *lines])
+        return Message("segments.none_tested")
+    head = Message("segments.head", found=Num(len(lines), 0), n=Num(n_tests, 0), alpha=Num(alpha),
+                   expected=Num(n_tests * alpha, present.decimals(n_tests * alpha, 1)))
+    return Message("segments.text", lines=Seq((head, *lines), "list.newline"))

@@ -122,6 +122,7 @@ class DataPeriod(_Model):
 class Overview(_Model):
     client: str
     title: str
+    language: Literal["en", "nl"] = "en"  # the report's language (client.yaml's reporting.language)
     report_date: dt.date | None = None
     data_period: DataPeriod = Field(default_factory=DataPeriod)
     chains: dict[str, Chain] = Field(default_factory=dict)
@@ -603,9 +604,14 @@ def schema_text() -> str:
 # -- reading and writing -----------------------------------------------------------------------
 
 def jsonable(value: Any) -> Any:
-    """Numpy scalars to Python, NaN and infinities to None, timestamps to ISO text, models to dicts."""
+    """Numpy scalars to Python, NaN and infinities to None, timestamps to ISO text, models to dicts,
+    readings of the catalogue to their text in the report's language."""
     import pandas as pd
 
+    from .messages import Message, current_language, render
+
+    if isinstance(value, Message):  # a reading: in the report's language (messages.use_language)
+        return render(value, current_language())
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, dict):
@@ -750,7 +756,7 @@ def overview_section(client, overall, chain_table, report_date: dt.date | None =
     cols = ["chain", "kpi", "kpi_name", "link", "unit", "direction", "n", "value", "ci_low", "ci_high", "target",
             "status"]
     return Overview(
-        client=client.id, title=client.config.title,
+        client=client.id, title=client.config.title, language=client.config.reporting.language,
         report_date=report_date or dt.datetime.now(dt.timezone.utc).date(),
         data_period=data_period(client),
         chains={c.id: Chain(name=c.name, owner=c.owner) for c in client.config.chains},

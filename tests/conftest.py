@@ -119,7 +119,8 @@ _MODULE_MARKS = {
     "test_report_texts.py": ("slow",),
     "test_cli.py": ("slow",),
 }
-_FIXTURE_MARKS = {"hostile_report": ("notebook",)}
+_FIXTURE_MARKS = {"hostile_report": ("notebook",),
+                  "dutch": ("notebook",)}  # one client run end to end in Dutch (about 40 s)
 _TEST_MARKS = {"test_a_wheel_install_carries_the_notebooks_and_runs_a_client": ("notebook",),
                # 400 simulated interrupted time series (about 9 s); a 4,000-answer demo client (about 4 s)
                "test_its_interval_keeps_its_level_on_a_year_of_months": ("slow",),

@@ -53,7 +53,7 @@ def _english_words(text: str) -> set[str]:
 
 
 # words Dutch shares with English, and terms of the trade a Dutch report keeps
-_SHARED = {"in", "driver", "drivers", "score", "kpi", "kpis", "nps", "zeta", "interval", "significant", "en"}
+_SHARED = {"week", "in", "driver", "drivers", "score", "kpi", "kpis", "nps", "zeta", "interval", "significant", "en"}
 
 
 @pytest.mark.parametrize("key", sorted(EN))

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..checks import check_ci, name_list, z_value
 from ..errors import AnalysisError
-from ..messages import Message, Seq
+from ..messages import Message, Seq, render
 from ..units import UNITS
 from .intervals import (
     _check_bases,
@@ -418,7 +418,7 @@ def _link_sentence(link: str, counts: dict[str, int]) -> Message:
     return Message("link.counts", owns=owns, counts=counted)
 
 
-def link_overview(table: pd.DataFrame, kpis: Sequence[Any] | None = None) -> pd.DataFrame:
+def link_overview(table: pd.DataFrame, kpis: Sequence[Any] | None = None, language: str = "en") -> pd.DataFrame:
     """Per owning link: how many KPIs it owns and how many are below target.
 
     Parameters
@@ -429,6 +429,8 @@ def link_overview(table: pd.DataFrame, kpis: Sequence[Any] | None = None) -> pd.
     kpis : sequence of KPI specs, optional
         When given, KPIs absent from the table (every base suppressed) are counted as
         ``n_no_data`` instead of being missed.
+    language : str, default "en"
+        The language of the ``summary`` sentences (``reporting.language``).
 
     Returns
     -------
@@ -473,7 +475,7 @@ def link_overview(table: pd.DataFrame, kpis: Sequence[Any] | None = None) -> pd.
             "n_no_target": counts["no target"],
             "n_no_data": counts["no data"],
             "below_target": ", ".join(r["name"] for r in mine if r["status"] == "below target"),
-            "summary": _link_sentence(link, counts),
+            "summary": render(_link_sentence(link, counts), language),
         })
     frame = pd.DataFrame(out, columns=["link", "chains", "n_kpis", "n_below_target", "n_on_target",
                                        "n_no_target", "n_no_data", "below_target", "summary"])

@@ -15,9 +15,14 @@ from scipy import stats
 from .. import present
 from ..checks import check_ci
 from ..errors import AnalysisError
-from ..messages import Message, Num
+from ..messages import Message, Num, current_language, render
 from .intervals import holm, _fmt, _frame, _month, _numeric, _require
 from .tables import _table_by_cols
+
+
+def _text(reading):
+    """A reading as a frame holds it: its text in the report's language (``messages.use_language``)."""
+    return render(reading, current_language()) if isinstance(reading, Message) else reading
 
 __all__ = [
     "kpi_trend",
@@ -137,6 +142,9 @@ def kpi_trend(table: pd.DataFrame, min_months: int = 8, ci: float = 0.95,
         rows.append(row)
     cols = ["chain", "kpi", "kpi_name", "unit", "direction", *by_cols, "n_months", "first_period",
             "last_period", "slope", "se", "ci_low", "ci_high", "p_value", "maxlags", "reading"]
+    for row in rows:  # a frame keeps text, not messages: the reading in the report's language
+        if "reading" in row:
+            row["reading"] = _text(row["reading"])
     out = pd.DataFrame(rows, columns=cols)
     out["maxlags"] = out["maxlags"].astype("Int64")
     out.attrs.update(ci=ci)
@@ -259,6 +267,9 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
             row.update(_hac_fit(y_all[use], np.column_stack(cols), ci, conservative_se))
         rows.append(row)
 
+    for row in rows:
+        if "reading" in row:
+            row["reading"] = _text(row["reading"])
     out = pd.DataFrame(rows, columns=["lag", "n_months", "coef", "se", "se_hac", "se_ols", "ci_low",
                                       "ci_high", "p_value", "maxlags", "reading"])
     out.insert(out.columns.get_loc("p_value") + 1, "p_holm", math.nan)
@@ -279,7 +290,7 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
             readings[i] = Message("association.none")
         else:
             readings[i] = Message("association.none_after_holm", n=int(fitted.sum()))
-    out["reading"] = pd.Series(readings, dtype=object)
+    out["reading"] = pd.Series([_text(r) for r in readings], dtype=object)
     out["maxlags"] = out["maxlags"].astype("Int64")
     out.attrs.update(ci=ci, result_col=result_col, kpi_col=kpi_col, trend=trend,
                      maxlags_rule="floor(0.75 * n_months ** (1/3)), at least 1")
