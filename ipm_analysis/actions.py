@@ -321,8 +321,8 @@ def _measure(rows: pd.DataFrame, value: str, spec: ActionSpec, direction: str, e
     size = rows.groupby(keys)[value].transform("size")
     small = rows.loc[size < min_base, "period"].drop_duplicates()
     if len(small):
-        notes.append(f"{what}: {len(small)} period(s) with fewer than {min_base} cases left out "
-                     f"({', '.join(pd.to_datetime(small).dt.strftime('%Y-%m').sort_values())})")
+        notes.append(_say("actions.note.small_periods", what=what, n=len(small), min_base=min_base,
+                          periods=", ".join(pd.to_datetime(small).dt.strftime("%Y-%m").sort_values())))
         rows = rows[~rows["period"].isin(small)]
     try:
         if spec.pilot is not None:
@@ -367,23 +367,22 @@ def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | No
         if seg in cases.columns:
             cases = cases.assign(_pilot=cases[seg].astype(str) == str(group))
         elif linked is not None and seg in linked.columns:
-            notes.append(f"the pilot segment '{seg}' is known for answered cases only: the chain KPI is "
-                         "measured on those")
+            notes.append(_say("actions.note.pilot_answered_only", segment=seg))
             cases = linked.assign(_pilot=linked[seg].astype(str) == str(group))
         else:
             raise AnalysisError(f"action '{spec.id}': unknown segment '{seg}'")
         if linked is not None and seg in linked.columns:
             linked = linked.assign(_pilot=linked[seg].astype(str) == str(group))
     base = client.config.reporting.min_base_suppress
-    kpi_eff, kpi_v = _measure(cases, spec.kpi, spec, kpi.direction, expected_kpi_change, ci, "chain KPI", notes,
+    kpi_eff, kpi_v = _measure(cases, spec.kpi, spec, kpi.direction, expected_kpi_change, ci, _say("actions.what.chain_kpi"), notes,
                               base, leave_out)
     res_eff = res_v = None
     if linked is None:
-        notes.append("no survey: the result KPI cannot be measured")
+        notes.append(_say("actions.note.no_survey"))
     elif spec.pilot is not None and "_pilot" not in linked.columns:
-        notes.append("the pilot's answers cannot be told apart: the result KPI is not measured")
+        notes.append(_say("actions.note.pilot_answers"))
     else:
-        res_eff, res_v = _measure(linked, "_points", spec, "higher", expected_result_change, ci, "result KPI",
+        res_eff, res_v = _measure(linked, "_points", spec, "higher", expected_result_change, ci, _say("actions.what.result_kpi"),
                                   notes, base, leave_out)
     return ActionReview(action=spec, kpi=kpi_eff, kpi_verdict=kpi_v, result=res_eff, result_verdict=res_v,
                         notes=tuple(notes))
@@ -417,10 +416,32 @@ VERDICT_WORDS = {
     "no measurable effect": "no measurable effect",
     "too early to tell": "too early to tell",
 }
+#: the catalogue key of each verdict's word
+_VERDICT_KEYS = {"worked": "actions.verdict.worked", "moved the wrong way": "actions.verdict.wrong_way",
+                 "no measurable effect": "actions.verdict.no_effect", "too early to tell": "actions.verdict.too_early"}
+_UNIT_KEYS = {"percentage points": "unit.percentage_points", "NPS points": "unit.nps_points",
+              "points": "unit.points", **{u: f"actions.unit.{u}" for u in ("days", "hours", "minutes", "seconds",
+                                                                           "count", "number")}}
 
 
-def _in_unit(x: float, unit: str, signed: bool = True) -> str:
-    """A change in a KPI's unit: shares in percentage points, times and counts in their unit."""
+def _say(key: str, language: str | None = None, **values: Any) -> str:
+    """The catalogue's sentence ``key`` in ``language`` (the report's language unless given), filled."""
+    from . import messages
+
+    return messages.catalogue(language or messages.current_language())[key].format(**values)
+
+
+def verdict_word(v: str, language: str | None = None) -> str:
+    """A verdict as the report writes it, in ``language`` (the report's language unless given)."""
+    return _say(_VERDICT_KEYS[v], language)
+
+
+def _in_unit(x: float, unit: str, signed: bool = True, language: str | None = None) -> str:
+    """A change in a KPI's unit: shares in percentage points, times and counts in their unit, in
+    ``language`` (the report's language unless given; the digits are the same in every language)."""
+    from . import messages, present
+
+    language = language or messages.current_language()
     if unit == "share":
         v, u = 100 * x, "percentage points"
     elif unit == "NPS points":
@@ -429,27 +450,34 @@ def _in_unit(x: float, unit: str, signed: bool = True) -> str:
         v, u = x, unit
     digits = 1 if abs(v) >= 0.095 or v == 0 else 2
     text = f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    if language != "en":
+        text = present.localize_numbers(text, language)
+        u = _say(_UNIT_KEYS[u], language) if u in _UNIT_KEYS else u
     return f"{text} {u}".strip()
 
 
 def review_sentence(review: ActionReview, kpi_name: str, kpi_unit: str, result_name: str,
-                    result_unit: str) -> str:
+                    result_unit: str, language: str | None = None) -> str:
     """What one action did, in words: the KPI's change with its interval and verdict, the result
-    KPI's, and the smallest change the data could see where it is too early."""
+    KPI's, and the smallest change the data could see where it is too early. In ``language`` (the
+    report's language unless given)."""
     a = review.action
-    parts = [f"{a.name or a.id}" + (f" ({a.owner})" if a.owner else "") + f", from {pd.Timestamp(a.start):%Y-%m-%d}"
-             + (f" in {a.pilot[0]} = {a.pilot[1]} against the rest" if a.pilot else "") + ":"]
+    parts = [_say("actions.head", language, action=a.name or a.id,
+                  owner=_say("actions.owner", language, owner=a.owner) if a.owner else "",
+                  start=f"{pd.Timestamp(a.start):%Y-%m-%d}",
+                  pilot=_say("actions.pilot", language, segment=a.pilot[0], value=a.pilot[1]) if a.pilot else "")]
     for what, eff, v, unit in ((kpi_name, review.kpi, review.kpi_verdict, kpi_unit),
                                (result_name, review.result, review.result_verdict, result_unit)):
         if eff is None:
             continue
-        text = (f"{what} {_in_unit(eff.effect, unit)} (95% interval {_in_unit(eff.ci_low, unit)} to "
-                f"{_in_unit(eff.ci_high, unit)}): {VERDICT_WORDS[v]}")
+        text = _say("actions.change", language, what=what, change=_in_unit(eff.effect, unit, language=language),
+                    low=_in_unit(eff.ci_low, unit, language=language),
+                    high=_in_unit(eff.ci_high, unit, language=language), verdict=verdict_word(v, language))
         if v == "too early to tell":
-            text += f"; a change under {_in_unit(eff.mde, unit, signed=False)} could not be seen yet"
+            text += _say("actions.too_early", language, mde=_in_unit(eff.mde, unit, signed=False, language=language))
         parts.append(text + ".")
     if review.kpi is None and review.result is None:
-        parts.append("not measurable: " + "; ".join(review.notes) + ".")
+        parts.append(_say("actions.not_measurable", language, notes="; ".join(review.notes)))
     return " ".join(parts)
 
 
@@ -504,11 +532,12 @@ def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -
             if eff is None:
                 continue
             rows.append({"action": r.action.name or r.action.id, "owner": r.action.owner, "measured on": what,
-                         "design": "pilot against the rest" if eff.design == "did" else "before against after",
+                         "design": _say("actions.design.did" if eff.design == "did" else "actions.design.its"),
                          "change": _in_unit(eff.effect, unit),
-                         "95% interval": f"{_in_unit(eff.ci_low, unit)} to {_in_unit(eff.ci_high, unit)}",
+                         "95% interval": _say("actions.range", low=_in_unit(eff.ci_low, unit),
+                                              high=_in_unit(eff.ci_high, unit)),
                          "smallest visible change": _in_unit(eff.mde, unit, signed=False),
-                         "periods after start": eff.n_post, "verdict": VERDICT_WORDS[v]})
+                         "periods after start": eff.n_post, "verdict": verdict_word(v)})
     charts = chain_kpi_charts(client, leave_out=leave_out)
     recent = []
     for kid, ch in charts.items():
@@ -520,8 +549,7 @@ def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -
         for row in s.itertuples():
             recent.append({"chain KPI": kpis[kid].name, "link": kpis[kid].link or "",
                            "month": pd.Timestamp(row.period).strftime("%Y-%m"), "signal": row.description})
-    note = ("No improvement actions are declared in client.yaml (actions:), so none is measured."
-            if not client.config.actions else "")
+    note = _say("actions.none_declared") if not client.config.actions else ""
     comparisons = compare_gains(client, reviews) if reviews else []
     gain_sentences = [comparison_sentence(c, kpis[c.kpi].name, kpis[c.kpi].unit, result_name) for c in comparisons]
     from . import value
