@@ -682,7 +682,7 @@ def compare_gain(review: ActionReview, predicted: PredictedGain | None, ci: floa
     a = review.action
     real = review.result
     if predicted is None or real is None:
-        why = note or ("the result KPI's change was not measured" if real is None else "no prediction")
+        why = note or _say("actions.gain.not_measured" if real is None else "actions.gain.no_prediction")
         return GainComparison(a.id, a.kpi, predicted, real, None, None, None, "not comparable", why, a.name)
     diff = real.effect - predicted.gain
     se = float(np.hypot(real.se, predicted.se))
@@ -715,42 +715,52 @@ def _result_number(x: float, unit: str, signed: bool = True) -> str:
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
-def comparison_sentence(c: GainComparison, kpi_name: str, kpi_unit: str, result_name: str) -> str:
-    """Predicted against realised, in words, each with its interval; association, not proof."""
+def comparison_sentence(c: GainComparison, kpi_name: str, kpi_unit: str, result_name: str,
+                        language: str | None = None) -> str:
+    """Predicted against realised, in words, each with its interval; association, not proof. In
+    ``language`` (the report's language unless given)."""
+    from . import messages, present
+
+    language = language or messages.current_language()
+
+    def loc(text: str) -> str:
+        return text if language == "en" else present.localize_numbers(text, language)
+
     a = c.action_name or c.action_id
     if c.agreement == "not comparable":
-        return f"{a}: predicted and realised gain in {result_name} cannot be compared ({c.note})."
+        return _say("actions.gain.not_comparable", language, action=a, result=result_name, note=c.note)
     p, r = c.predicted, c.realised
     u = p.result_unit
+    unit = u if language == "en" or u not in _UNIT_KEYS else _say(_UNIT_KEYS[u], language)
 
     def n(x):
-        return _result_number(x, u)
+        return loc(_result_number(x, u))
 
-    move = "its realised change" if p.basis == "realised change" else "its target"
-    text = (f"{a}: predicted at the start from the {p.n} answers before it, for {kpi_name} moving from "
-            f"{format_kpi(p.kpi_from, kpi_unit)} to {format_kpi(p.kpi_to, kpi_unit)} ({move}), an expected "
-            f"change of {n(p.gain)} {u} (95% interval {n(p.ci_low)} to {n(p.ci_high)}) in {result_name} if the "
-            f"association holds; "
-            f"realised {n(r.effect)} {u} ({n(r.ci_low)} to {n(r.ci_high)}) "
-            + ("on the pilot's answers against the rest. " if r.design == "did" else "before against after. "))
+    text = _say("actions.gain.predicted", language, action=a, n=p.n, kpi=kpi_name,
+                kpi_from=loc(format_kpi(p.kpi_from, kpi_unit, language)),
+                kpi_to=loc(format_kpi(p.kpi_to, kpi_unit, language)),
+                move=_say("actions.gain.move_realised" if p.basis == "realised change" else "actions.gain.move_target",
+                          language),
+                gain=n(p.gain), unit=unit, low=n(p.ci_low), high=n(p.ci_high), result=result_name,
+                real=n(r.effect), real_low=n(r.ci_low), real_high=n(r.ci_high),
+                design=_say("actions.gain.did" if r.design == "did" else "actions.gain.its", language))
     if c.agreement == "too early to tell":
-        text += (f"With {r.n_post} period(s) since the start it is too early to tell whether the realised change "
-                 "meets the prediction.")
+        text += _say("actions.gain.too_early", language, n=r.n_post)
     elif c.agreement == "as predicted":
         wide = (r.ci_high - r.ci_low) > 4 * max(abs(p.gain), 1e-9)
-        text += ("The realised change agrees with the prediction within their uncertainty"
-                 + ("; it is too uncertain yet to tell the two apart." if wide else "."))
+        text += _say("actions.gain.agrees_wide" if wide else "actions.gain.agrees", language)
     else:
-        text += (f"The realised change is {c.agreement} (difference {n(c.difference)} {u}, 95% interval "
-                 f"{n(c.difference_ci_low)} to {n(c.difference_ci_high)}).")
+        text += _say("actions.gain.less" if c.agreement == "less than predicted" else "actions.gain.more", language,
+                     diff=n(c.difference), unit=unit, low=n(c.difference_ci_low), high=n(c.difference_ci_high))
     return text
 
 
-def format_kpi(x: float, unit: str) -> str:
-    """A chain KPI's level: a share in %, a time or count in its unit."""
+def format_kpi(x: float, unit: str, language: str = "en") -> str:
+    """A chain KPI's level: a share in %, a time or count in its unit (its name in ``language``)."""
     if unit == "share":
         return f"{100 * x:.1f}%"
-    return f"{x:.1f} {unit}"
+    name = unit if language == "en" or unit not in _UNIT_KEYS else _say(_UNIT_KEYS[unit], language)
+    return f"{x:.1f} {name}"
 
 
 # --------------------------------------------------------------------------------------------
