@@ -64,8 +64,13 @@ class ControlChart:
 
     @property
     def signals(self) -> pd.DataFrame:
-        """One row per (period, rule) that signals, with the rule's description."""
-        rows = [(r.period, rule, RULES[rule], r.value) for r in self.table.itertuples() for rule in r.signals]
+        """One row per (period, rule) that signals, with the rule's description in the report's
+        language (:func:`ipm_analysis.messages.use_language`)."""
+        from . import messages
+
+        words = messages.catalogue(messages.current_language())
+        rows = [(r.period, rule, words[f"monitoring.rule.{rule}"], r.value) for r in self.table.itertuples()
+                for rule in r.signals]
         return pd.DataFrame(rows, columns=["period", "rule", "description", "value"])
 
     def signals_since(self, period: Any) -> pd.DataFrame:

@@ -191,12 +191,19 @@ def value_note(client: Any) -> str:
     cost, vpp, cur = prices(client)
     if cost is None and vpp is None:
         return ""
+    from . import messages, present
+
+    language = messages.current_language()
+    cat = messages.catalogue(language)
     c = f"{cur} " if cur else ""
+
+    def loc(text: str) -> str:
+        return text if language == "en" else present.localize_numbers(text, language)
+
     parts = []
     if cost is not None:
-        parts.append(f"an avoidable contact costs {c}{cost:,.2f}")
+        parts.append(cat["value.contact_cost"].format(money=loc(f"{c}{cost:,.2f}")))
     if vpp is not None:
-        unit = "NPS point" if client.config.result_kpi.scale == "nps" else "point of the mean score"
-        parts.append(f"one {unit} is worth {c}{vpp:,.0f}")
-    return ("Money amounts assume, as client.yaml says, that " + " and ".join(parts)
-            + "; contacts saved are associations (cases that miss a KPI may need contacts for other reasons).")
+        unit = cat["value.nps_point" if client.config.result_kpi.scale == "nps" else "value.score_point"]
+        parts.append(cat["value.point_worth"].format(unit=unit, money=loc(f"{c}{vpp:,.0f}")))
+    return cat["value.note"].format(prices=cat["list.and"].join(parts))
