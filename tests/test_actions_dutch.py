@@ -65,3 +65,19 @@ def test_the_english_section_reads_as_before(sections):
     # the same reviews, the same numbers: only the words differ
     nl = sections["nl"]
     assert [r.kpi.effect for r in en.reviews if r.kpi] == [r.kpi.effect for r in nl.reviews if r.kpi]
+
+
+def test_the_dutch_tables_of_the_section(sections):
+    from ipm_analysis.html_report import html_table
+
+    from .test_dutch_report import visible_text
+
+    nl = sections["nl"]
+    lines = []
+    for frame in (nl.table, nl.gains, nl.signals):
+        lines += visible_text(html_table(frame, language="nl"))
+    assert "oordeel" in lines and "overeenstemming" in lines and "signaal" in lines
+    runs = english_runs(lines, client_names(sections["config"]), english_words())
+    assert not runs, f"English left in the Dutch tables: {sorted(set(runs))[:20]}"
+    points = [m.group(0) for line in lines for m in _POINT_DECIMAL.finditer(line)]
+    assert not points, f"numbers with a decimal point in the Dutch tables: {points[:20]}"
