@@ -374,16 +374,16 @@ def review_action(client: Any, spec: ActionSpec, expected_kpi_change: float | No
         if linked is not None and seg in linked.columns:
             linked = linked.assign(_pilot=linked[seg].astype(str) == str(group))
     base = client.config.reporting.min_base_suppress
-    kpi_eff, kpi_v = _measure(cases, spec.kpi, spec, kpi.direction, expected_kpi_change, ci, _say("actions.what.chain_kpi"), notes,
-                              base, leave_out)
+    kpi_eff, kpi_v = _measure(cases, spec.kpi, spec, kpi.direction, expected_kpi_change, ci,
+                              _say("actions.what.chain_kpi"), notes, base, leave_out)
     res_eff = res_v = None
     if linked is None:
         notes.append(_say("actions.note.no_survey"))
     elif spec.pilot is not None and "_pilot" not in linked.columns:
         notes.append(_say("actions.note.pilot_answers"))
     else:
-        res_eff, res_v = _measure(linked, "_points", spec, "higher", expected_result_change, ci, _say("actions.what.result_kpi"),
-                                  notes, base, leave_out)
+        res_eff, res_v = _measure(linked, "_points", spec, "higher", expected_result_change, ci,
+                                  _say("actions.what.result_kpi"), notes, base, leave_out)
     return ActionReview(action=spec, kpi=kpi_eff, kpi_verdict=kpi_v, result=res_eff, result_verdict=res_v,
                         notes=tuple(notes))
 
