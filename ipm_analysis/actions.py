@@ -37,6 +37,7 @@ from scipy import stats
 
 from .errors import AnalysisError
 from .kpis import hac_maxlags
+from .periods import partial_period
 
 POWER = 0.80
 MIN_PRE_PERIODS = 6
@@ -509,14 +510,18 @@ class ActionsSection:
     value_per_point: float | None = None
 
 
-def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = ()) -> ActionsSection:
+def actions_section(client: Any, recent_periods: int = 3, leave_out: Any = None) -> ActionsSection:
     """Review every action of client.yaml and chart every chain KPI (see :mod:`ipm_analysis.monitoring`).
 
     ``signals`` holds the signals of the last ``recent_periods`` periods charted, the ones a reader
-    should look at now. ``leave_out``: periods neither charted nor used to measure the actions (an
-    incomplete last period).
+    should look at now. ``leave_out``: periods neither charted nor used to measure the actions; by
+    default the incomplete last period(s) that :func:`ipm_analysis.periods.partial_period` finds
+    (a month cut short would read as a sudden drop), ``()`` to keep every period.
     """
     from .monitoring import chain_kpi_charts
+    if leave_out is None:
+        partial = partial_period(client)
+        leave_out = partial["periods"] if partial else ()
 
     kpis = {k.id: k for c in client.config.chains for k in c.kpis}
     scale = client.config.result_kpi.scale if client.config.result_kpi is not None else None

@@ -14,6 +14,7 @@ from . import messages
 from .messages import Message, Num, Seq
 from .data import Client
 from .errors import AnalysisError
+from .periods import partial_period, partial_period_sentence  # noqa: F401 (the report's sentence)
 from .units import format_interval, format_value
 
 # summary.json is written and read through its typed schema (:mod:`ipm_analysis.summary`);
@@ -280,97 +281,6 @@ def dates_missing(client: Client) -> str | None:
             "association. Everything else is reported.")
 
 
-_PERIOD_OFFSET = {"month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3), "week": pd.DateOffset(weeks=1)}
-_PERIOD_WORD = {"month": "month", "quarter": "quarter", "week": "week"}
-#: A last period with less than this share of the usual volume (median of the periods before) is partial.
-PARTIAL_VOLUME = 0.5
-#: A last period whose data end more than this many days before the period's end is partial.
-PARTIAL_DAYS = 2
-
-
-def _last_date(client: Client) -> pd.Timestamp | None:
-    dates = []
-    if client.responses is not None and "responded_at" in client.responses:
-        dates.append(pd.to_datetime(client.responses["responded_at"]).max())
-    if client.cases is not None:
-        for col in ("closed_at", "opened_at"):
-            if col in client.cases:
-                dates.append(pd.to_datetime(client.cases[col]).max())
-    dates = [d for d in dates if pd.notna(d)]
-    if not dates:
-        return None
-    d = max(dates)
-    return (d.tz_localize(None) if d.tzinfo is not None else d).normalize()
-
-
-def partial_period(client: Client) -> dict | None:
-    """The incomplete last period(s), to be left out of trends and the recent change.
-
-    With ``reporting: {as_of: DATE}`` in client.yaml, every period that ends after that day is
-    incomplete. Otherwise the last period is incomplete when the data's last date (the latest
-    response or case date) falls more than ``PARTIAL_DAYS`` days before the period's end, or
-    when it holds less than ``PARTIAL_VOLUME`` of the median volume (cases, or responses without
-    cases) of up to six periods before it.
-
-    Returns
-    -------
-    dict or None
-        ``{"periods": [Timestamp, ...], "first": Timestamp, "label": "2026-01", "n": int,
-        "usual_n": float or None, "last_date": Timestamp, "as_of": date or None, "reason": str,
-        "sentence": str}``; None when the last period is complete.
-    """
-    rep = client.config.reporting
-    step = _PERIOD_OFFSET.get(rep.period, pd.DateOffset(months=1))
-    table = client.cases if client.cases is not None and len(client.cases) else client.responses
-    if table is None or "period" not in table or not len(table):
-        return None
-    counts = pd.to_datetime(table["period"]).value_counts().sort_index()
-    periods = list(counts.index)
-    if not periods:  # no dates at all: no periods, so none is partial
-        return None
-    last = periods[-1]
-    last_date = _last_date(client)
-    as_of = getattr(rep, "as_of", None)
-    partial: list = []
-    if as_of is not None:
-        cut = pd.Timestamp(as_of)
-        partial = [p for p in periods if p + step - pd.Timedelta(days=1) > cut]
-        reason = Message("partial.as_of", date=f"{cut:%Y-%m-%d}")
-    else:
-        usual = float(counts.iloc[-7:-1].median()) if len(counts) > 1 else None
-        end = last + step - pd.Timedelta(days=1)
-        short_date = last_date is not None and last_date < end - pd.Timedelta(days=PARTIAL_DAYS)
-        low_volume = usual is not None and counts.iloc[-1] < PARTIAL_VOLUME * usual
-        if short_date or low_volume:
-            partial = [last]
-        why = []
-        if short_date:
-            why.append(Message("partial.data_end", date=f"{last_date:%Y-%m-%d}"))
-        if low_volume:
-            k = int(counts.iloc[-1])
-            why.append(Message("partial.holds_one" if k == 1 else "partial.holds", k=Num(k, 0),
-                               usual=Num(usual, present.decimals(usual, 0))))
-        reason = Seq(tuple(why), "list.and")
-    if not partial or len(partial) >= len(periods):
-        return None
-    first = min(partial)
-    fmt = "%Y-%m" if rep.period != "week" else "%Y-%m-%d"
-    word = _PERIOD_WORD.get(rep.period, "period")
-    label = ", ".join(f"{p:{fmt}}" for p in sorted(partial))
-    usual = float(counts[counts.index < first].iloc[-6:].median())
-    many = len(partial) > 1
-    sentence = Message("partial.many" if many else "partial.one", word=Message(f"partial.{word}{'s' if many else ''}"),
-                       label=label, reason=reason)
-    return {"periods": sorted(partial), "first": first, "label": label, "n": int(counts[counts.index >= first].sum()),
-            "usual_n": usual, "last_date": last_date, "as_of": as_of, "reason": reason, "sentence": sentence}
-
-
-def partial_period_sentence(client: Client) -> str:
-    """One sentence on an incomplete last period, or that the last period is complete."""
-    p = partial_period(client)
-    return p["sentence"] if p else Message("partial.complete")
-
-
 def _complete(frame: pd.DataFrame, client: Client, col: str = "period") -> pd.DataFrame:
     p = partial_period(client)
     if p is None:
@@ -407,6 +317,20 @@ def segment_result_kpi(client: Client) -> pd.DataFrame:
         t["group"] = t["group"].astype("string").fillna("(missing)")
         parts.append(t)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def segment_chart(client: Client, language: str | None = None) -> pd.DataFrame:
+    """The result KPI by segment as the report charts it: :func:`segment_result_kpi` in the
+    reader's unit (:func:`in_reader_unit`) with a ``label`` per bar, "segment: group", and
+    "(small base)" after a group whose base is small, in ``language`` (the report's language by
+    default)."""
+    seg = in_reader_unit(client, segment_result_kpi(client))
+    if not len(seg):
+        return seg
+    language = language or messages.current_language()
+    mark = " (" + messages.translate("small base", language) + ")"
+    small = seg["small_base"].fillna(False).astype(bool)
+    return seg.assign(label=seg["segment"] + ": " + seg["group"].astype(str) + small.map({True: mark, False: ""}))
 
 
 def segment_chain_kpis(client: Client) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipm_analysis import actions, report, summary
+from ipm_analysis import actions, summary
 from ipm_analysis.data import load_client
 from ipm_analysis.demo import DEMO_CLIENTS, generate_client
 
@@ -34,8 +34,7 @@ def measured(tmp_path_factory):
             folder = generate_client(kind, root / f"{kind}_{seed}", n_responses=N_RESPONSES, seed=seed).path
             truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
             client = load_client(folder)
-            partial = report.partial_period(client)
-            section = actions.actions_section(client, leave_out=partial["periods"] if partial else ())
+            section = actions.actions_section(client)  # the incomplete last month left out
             out[kind, seed] = (truth, section)
     return out
 

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 import ipm_analysis as ipm
-from ipm_analysis import actions, journeys, modelframe, overview, report, value
+from ipm_analysis import actions, journeys, modelframe, overview, periods, report, value
 from ipm_analysis.config import ClientConfig
 from ipm_analysis.errors import IpmError
 
@@ -354,7 +354,7 @@ def _fingerprint(c) -> dict[str, str]:
     fp["segments"] = report.segment_result_kpi(c).to_csv()
     fp["segment_kpis"] = report.segment_chain_kpis(c).to_csv()
     fp["by_period"] = report.result_kpi_by_period(c).to_csv()
-    fp["partial period"] = repr(report.partial_period(c))
+    fp["partial period"] = repr(periods.partial_period(c))
     fp["actions"] = repr(actions.review_actions(c))
     fp["value"] = value.value_note(c)
     for chain in c.config.chains:
