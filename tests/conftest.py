@@ -127,8 +127,21 @@ _TEST_MARKS = {"test_a_wheel_install_carries_the_notebooks_and_runs_a_client": (
                "test_the_demo_contact_difference_recovers_its_truth": ("slow",)}
 _HEAVY = {"notebook", "browser", "dask"}
 
+# The suite runs on two workers, a test file at a time (pyproject.toml: ``-n 2 --dist loadfile``, in
+# the order collected). The files that take longest go first, longest first, so that the two workers
+# finish together instead of one running the browser tests alone at the end. The order is by the
+# time each file took in a whole quiet run (``pytest -n 0 --durations=0``); a file not listed keeps
+# its place after these.
+_LONGEST_FIRST = ["test_browser.py", "test_batch.py", "test_real_exports.py", "test_null_client.py",
+                  "test_batch_dask.py", "test_hostile.py", "test_bad_inputs.py", "test_packaging.py",
+                  "test_real_logs_report.py", "test_explorer_lab.py", "test_demo_truth.py",
+                  "test_dutch_report.py", "test_base_rules_in_reports.py", "test_demo.py", "test_cli.py",
+                  "test_properties.py", "test_action_truth.py"]
+
 
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests keep their order
     for item in items:
         names = set(_MODULE_MARKS.get(item.path.name, ())) | set(_TEST_MARKS.get(getattr(item, "originalname", item.name), ()))
         if item.path.suffix == ".ipynb":  # nbval runs the notebook

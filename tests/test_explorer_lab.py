@@ -57,23 +57,27 @@ def lab(tmp_path_factory):
             c.outputs, c.execution_count = [], None
     nb.metadata.pop("widgets", None)
     nbformat.write(nb, root / "explore.ipynb")
+    # the server picks its port (another test may take a port picked here before the server binds
+    # it) and says which in its runtime file, which this waits for
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+    runtime = root / ".runtime"
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTER_RUNTIME_DIR=str(runtime),
                JUPYTERLAB_WORKSPACES_DIR=str(root / ".ws"))
     log = open(root / "lab.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.port_retries=0", "--allow-root", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+         "--ServerApp.port_retries=50", "--allow-root", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
          "jupyterlab.NeverCheckForUpdate"],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + TIMEOUT
     while True:
         try:
+            info = json.loads(next(runtime.glob(f"jpserver-{proc.pid}.json")).read_text())
+            base = f"http://127.0.0.1:{info['port']}"
             with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
                 break
-        except OSError:
+        except (OSError, StopIteration, ValueError, KeyError):  # not written yet, half written, not serving
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 log.close()

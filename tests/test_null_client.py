@@ -71,7 +71,13 @@ def test_guarded_figure_failure_does_not_stop_the_report(capsys):
     assert "test figure not drawn: ValueError" in capsys.readouterr().out
 
 
+# the whole report for the seed that crashed the figure and for each other kind (a second koffie seed
+# adds nothing the agenda test above does not check)
+FULL_REPORT = [c for c in NULL_CLIENTS if c != ("koffie", 5)]
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("null_client", FULL_REPORT, ids=[f"{k}-{s}" for k, s in FULL_REPORT], indirect=True)
 def test_null_client_full_report_says_no_reliable_driver(null_client, tmp_path):
     run = run_client(null_client.path, tmp_path / "reports", report_notebooks())
     assert run.status == "ok", run.message
