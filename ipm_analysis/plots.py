@@ -182,15 +182,24 @@ def _intervals(ax, pos, low, high, *, horizontal: bool = False, colour: str = "#
         ax.scatter(np.r_[pos, pos], np.r_[lo, hi], marker="_", color=colour, s=40, lw=lw, zorder=zorder)
 
 
+#: Errors that mean the code is wrong, whatever the data: :func:`guarded` lets them through.
+CODE_FAULTS = (NameError, AttributeError, ImportError)
+
+
 @contextmanager
 def guarded(what: str = "figure"):
     """Draw a figure without letting a drawing failure stop the report.
 
     Use as ``with plots.guarded("response curve"): ...``; on an error the figure is closed
-    and one line says it was not drawn and why, so the rest of the report still runs.
+    and one line says it was not drawn and why, so the rest of the report still runs. A fault in
+    the code itself (a name, attribute or import that does not exist) is not a figure the data
+    could not give: it is raised, so that the notebook and the test that runs it fail.
     """
     try:
         yield
+    except CODE_FAULTS:
+        plt.close("all")
+        raise
     except Exception as e:  # noqa: BLE001 - a figure must never stop a report
         plt.close("all")
         print(f"({what} not drawn: {type(e).__name__}: {e})")

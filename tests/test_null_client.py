@@ -71,6 +71,14 @@ def test_guarded_figure_failure_does_not_stop_the_report(capsys):
     assert "test figure not drawn: ValueError" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("fault", [NameError("name 'seg_plot' is not defined"), AttributeError("no attribute 'x'"),
+                                   ModuleNotFoundError("No module named 'x'")])
+def test_a_fault_in_the_code_of_a_figure_is_raised_not_hidden(fault, capsys):
+    with pytest.raises(type(fault)), plots.guarded("test figure"):
+        raise fault
+    assert "not drawn" not in capsys.readouterr().out
+
+
 # the whole report for the seed that crashed the figure and for each other kind (a second koffie seed
 # adds nothing the agenda test above does not check)
 FULL_REPORT = [c for c in NULL_CLIENTS if c != ("koffie", 5)]
