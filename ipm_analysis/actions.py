@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import AnalysisError
+from .messages import analysis_error, reason
 from .kpis import hac_maxlags
 from .periods import partial_period
 
@@ -108,7 +109,7 @@ def its_design(frame: pd.DataFrame, start: Any, value: str = "value", seasonal: 
     s["t"] = np.arange(len(s), dtype=float)
     s["post"] = (s["period"] >= start).astype(float)
     if not s["post"].any():
-        raise AnalysisError(f"no period on or after the start {start.date()}")
+        raise analysis_error("actions.error.no_period_after", start=f"{start.date()}")
     t0 = float(s.loc[s["post"] == 1, "t"].iloc[0])
     s["t_since"] = np.where(s["post"] == 1, s["t"] - t0, 0.0)
     n_pre = int((s["post"] == 0).sum())
@@ -145,8 +146,7 @@ def interrupted_time_series(frame: pd.DataFrame, start: Any, value: str = "value
     d = its_design(frame, start, value, seasonal)
     n_pre, n_post = int((d["post"] == 0).sum()), int((d["post"] == 1).sum())
     if n_pre < MIN_PRE_PERIODS:
-        raise AnalysisError(f"an interrupted time series needs at least {MIN_PRE_PERIODS} periods before the "
-                            f"start; got {n_pre}")
+        raise analysis_error("actions.error.its_pre_periods", need=MIN_PRE_PERIODS, got=n_pre)
     cols = ["t", "post", "t_since"] + [c for c in d.columns if c.startswith("month_")]
     X = sm.add_constant(d[cols].to_numpy(), has_constant="add")
     if n_post < 2:  # no slope after the start can be told from the level
@@ -209,8 +209,7 @@ def difference_in_differences(cases: pd.DataFrame, start: Any, value: str = "val
     cells = d.groupby(["period", "pilot"], sort=True)["y"].mean().unstack("pilot").dropna()
     start = pd.Timestamp(start)
     if cells.shape[1] < 2 or not (cells.index < start).any() or not (cells.index >= start).any():
-        raise AnalysisError("a difference-in-differences needs pilot and comparison cases both before and after "
-                            "the start")
+        raise analysis_error("actions.error.did_both_groups")
     cell = cells.stack().rename("y").reset_index()
     cell["post"] = (cell["period"] >= start).astype(float)
     cell["treated"] = cell["pilot"] * cell["post"]
@@ -218,7 +217,7 @@ def difference_in_differences(cases: pd.DataFrame, start: Any, value: str = "val
     fe = pd.get_dummies(pd.Categorical(cell["period"], categories=periods), drop_first=True, dtype=float)
     X = np.column_stack([np.ones(len(cell)), cell["pilot"], cell["treated"], fe.to_numpy()])
     if len(cell) - X.shape[1] < 1:
-        raise AnalysisError("a difference-in-differences needs at least three periods with both groups")
+        raise analysis_error("actions.error.did_periods")
     fit = sm.OLS(cell["y"].to_numpy(), X).fit()
     effect, se, df = float(fit.params[2]), float(fit.bse[2]), float(fit.df_resid)
     q = _t(ci, df)
@@ -332,7 +331,7 @@ def _measure(rows: pd.DataFrame, value: str, spec: ActionSpec, direction: str, e
             monthly = rows.groupby("period", as_index=False)[value].mean()
             eff = interrupted_time_series(monthly, spec.start, value=value, ci=ci)
     except AnalysisError as e:
-        notes.append(f"{what}: {e}")
+        notes.append(f"{what}: {reason(e)}")
         return None, None
     return eff, verdict(eff, direction, expected=expected)
 
@@ -658,7 +657,7 @@ def predicted_gain(client: Any, spec: ActionSpec, kpi_change: float | None = Non
     from .modelframe import model_frame
 
     if client.linked is None:
-        raise AnalysisError("no survey: no result-KPI gain can be predicted")
+        raise analysis_error("actions.error.no_survey")
     chain = next((ch for ch in client.config.chains if any(k.id == spec.kpi for k in ch.kpis)), None)
     if chain is None:
         raise AnalysisError(f"action '{spec.id}': unknown chain KPI '{spec.kpi}'")
@@ -666,14 +665,14 @@ def predicted_gain(client: Any, spec: ActionSpec, kpi_change: float | None = Non
     pre = _before(client, spec.start)
     mf = model_frame(pre, chain.id)
     if spec.kpi not in mf.drivers:
-        raise AnalysisError(f"the chain KPI '{spec.kpi}' is not in the chain's model before the start")
+        raise analysis_error("actions.error.kpi_not_in_model", kpi=spec.kpi)
     current = float(mf.frame[spec.kpi].mean())
     if kpi_change is not None and np.isfinite(kpi_change):
         basis, to = "realised change", current + float(kpi_change)
     elif kpi.target is not None:
         basis, to = "target", float(kpi.target)
     else:
-        raise AnalysisError(f"'{spec.kpi}' has no measured change and no target to predict a gain for")
+        raise analysis_error("actions.error.nothing_to_predict", kpi=spec.kpi)
     if kpi.unit == "share":
         to = float(np.clip(to, 0.0, 1.0))
     w = what_if(mf, spec.kpi, to=to, ci=ci)
@@ -709,7 +708,7 @@ def compare_gains(client: Any, reviews: list[ActionReview], ci: float = 0.95) ->
             pred = predicted_gain(client, r.action, kpi_change=change, ci=ci)
             note = ""
         except AnalysisError as e:
-            pred, note = None, str(e)
+            pred, note = None, reason(e)
         out.append(compare_gain(r, pred, ci=ci, note=note))
     return out
 
@@ -820,7 +819,7 @@ def _review_money(client: Any, reviews: list[ActionReview], leave_out: Any = ())
             try:
                 diff = value.contact_difference(client, chain, a.kpi, leave_out=leave_out)
             except AnalysisError as e:
-                note = str(e)
+                note = reason(e)
         share_cases = float(_touched(client, a, chain, cases).mean()) if len(cases) else 0.0
         gain = ci_g = None
         if r.result is not None and client.linked is not None and len(client.linked):

@@ -67,7 +67,17 @@ class ExpressionError(IpmError):
 
 
 class AnalysisError(IpmError):
-    """The data do not allow the requested analysis (e.g. too few rows)."""
+    """The data do not allow the requested analysis (e.g. too few rows).
+
+    ``key`` and ``values``, when given, name the reason in the message catalogue, so that a report
+    gives it in its own language (:func:`ipm_analysis.messages.reason`); the error's text is the
+    English reading (:func:`ipm_analysis.messages.analysis_error` makes both from the key).
+    """
+
+    def __init__(self, text: str = "", key: str | None = None, **values: object):
+        super().__init__(text)
+        self.key = key
+        self.values = values
 
 
 class MissingDependencyError(IpmError):

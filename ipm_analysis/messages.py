@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import present
+from .errors import AnalysisError
 
 __all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate",
            "localize_text", "translate_words",
@@ -187,6 +188,21 @@ def translate_words(text: str, language: str = "en") -> str:
         return re.sub(r"[^ ]+(?: [^ ]+)*", lambda c: known.get(c.group(0), c.group(0)), run)
 
     return re.sub(r"[A-Za-z][A-Za-z ()/'-]*[A-Za-z)]", words, text)
+
+
+def analysis_error(key: str, **values: Any) -> AnalysisError:
+    """An :class:`~ipm_analysis.errors.AnalysisError` whose reason is the catalogue's ``key``: its
+    text the English reading, the reader's language by :func:`reason`."""
+    return AnalysisError(catalogue("en")[key].format(**values), key=key, **values)
+
+
+def reason(error: Exception, language: str | None = None) -> str:
+    """Why an analysis could not be done, for a reader of ``language`` (the report's language
+    unless given): the catalogue's reading of an error made by :func:`analysis_error`, otherwise
+    the error's own text."""
+    key = getattr(error, "key", None)
+    known = catalogue(language or current_language())
+    return known[key].format(**error.values) if key in known else str(error)
 
 
 _LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("ipm_language", default="en")

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AnalysisError
+from .messages import analysis_error, reason
 
 D2 = 1.128  # expected range of two normal observations, in σ (moving ranges of span 2)
 RULES = {
@@ -157,7 +158,7 @@ def individuals_chart(frame: pd.DataFrame, value: str = "value", n: str | None =
     consecutive = np.diff(idx) == 1
     mr = np.abs(np.diff(b))[consecutive]
     if not len(mr):
-        raise AnalysisError("an individuals chart needs consecutive baseline periods for its moving ranges")
+        raise analysis_error("monitoring.error.consecutive_baseline")
     center = float(b.mean())
     sigma = float(mr.mean() / D2)
     table = pd.DataFrame({"period": s["period"], "value": s["value"], "n": s["n"].astype(int), "center": center,
@@ -167,7 +168,7 @@ def individuals_chart(frame: pd.DataFrame, value: str = "value", n: str | None =
 
 def _check_baseline(base: np.ndarray) -> None:
     if base.sum() < MIN_BASELINE:
-        raise AnalysisError(f"control limits need at least {MIN_BASELINE} baseline periods; got {int(base.sum())}")
+        raise analysis_error("monitoring.error.min_baseline", need=MIN_BASELINE, got=int(base.sum()))
 
 
 def _finish(kind: Literal["p", "i"], table: pd.DataFrame, center: float, base: np.ndarray) -> ControlChart:
@@ -252,5 +253,5 @@ def chain_kpi_charts(client: Any, baseline: Any = None, leave_out: Any = ()) -> 
                 else:
                     out[kpi.id] = individuals_chart(per, value="mean", n="n", baseline=b)
             except AnalysisError as e:
-                out[kpi.id] = str(e)
+                out[kpi.id] = reason(e)
     return out

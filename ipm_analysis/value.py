@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import AnalysisError
+from .messages import analysis_error, reason
 
 __all__ = ["ContactDifference", "Money", "agenda_money", "contact_difference", "money",
            "value_note"]
@@ -66,17 +67,17 @@ def contact_difference(client: Any, chain: str, kpi: str, ci: float = 0.95,
     from . import journeys
 
     if not client.config.contacts.avoidable:
-        raise AnalysisError("no avoidable contacts are declared (contacts.avoidable)")
+        raise analysis_error("value.error.no_avoidable")
     spec = next((k for k in client.config.chain(chain).kpis if k.id == kpi), None)
     if spec is None:
         raise AnalysisError(f"chain '{chain}' has no KPI '{kpi}'")
     feats = journeys.chain_journey_features(client, chain)
     if feats.empty or "n_avoidable" not in feats.columns:
-        raise AnalysisError(f"chain '{chain}' has no journey in the event log to count contacts on")
+        raise analysis_error("value.error.no_journey", chain=chain)
     cases = client.case_kpis[client.case_kpis["chain"] == chain]
     d = cases[["case_id", "period", kpi]].dropna().merge(feats[["case_id", "n_avoidable"]], on="case_id")
     if len(d) < 10 or d[kpi].nunique() < 2:
-        raise AnalysisError(f"too few cases with '{kpi}' and a contact count to compare ({len(d)})")
+        raise analysis_error("value.error.too_few_cases", kpi=kpi, n=len(d))
     x = d[kpi].to_numpy(dtype=float)
     y = d["n_avoidable"].to_numpy(dtype=float)
     fit = sm.OLS(y, sm.add_constant(x)).fit(cov_type="HC2")
@@ -168,7 +169,7 @@ def agenda_money(client: Any, agenda: Any, ci: float = 0.95, leave_out: Any = ()
         try:
             diff = contact_difference(client, a.chain, a.kpi, ci=ci, leave_out=leave_out)
         except AnalysisError as e:
-            diff, note = None, str(e)
+            diff, note = None, reason(e)
         m = money(diff, float(a.target) - float(a.current), cost_per_contact=cost, result_gain=a.gain_overall,
                   result_gain_ci=(a.gain_overall_ci_low, a.gain_overall_ci_high), value_per_point=vpp, currency=cur)
         rows.append({"rank": a.rank, "chain": a.chain, "kpi": a.kpi, "name": a.name, "kpi_change": m.kpi_change,

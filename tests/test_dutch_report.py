@@ -104,7 +104,7 @@ def english_runs(lines: list[str], names: list[str], words: set[str], n: int = 3
 
 
 # a number with a decimal point; Dutch thousands (2.000, 12.345.678) are not one
-_POINT_DECIMAL = re.compile(r"(?<![\w.,-])(?![+-]?[1-9]\d{0,2}(?:\.\d{3})+(?![\d.,]))[+-]?\d+\.\d+(?![\w.]*\d)")
+_POINT_DECIMAL = re.compile(r"(?<![\w.,-])(?![+-]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?(?![\d.,]))[+-]?\d+\.\d+(?![\w.]*\d)")
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +171,8 @@ def test_the_checks_catch_english_and_point_decimals():
     assert not english_runs(["Install a coffee machine: 57% van de zaken"], ["Install a coffee machine"], words)
     assert _POINT_DECIMAL.search("winst +2.5 punten") and not _POINT_DECIMAL.search("winst +2,5 punten")
     assert _POINT_DECIMAL.search("fitness 0.945") and not _POINT_DECIMAL.search("uit 2.000 antwoorden")
+    # Dutch thousands with a decimal comma (money: € 29.628,8) are Dutch, not a decimal point
+    assert not _POINT_DECIMAL.search("€ 29.628,8 per maand") and not _POINT_DECIMAL.search("-1.234,56")
 
 
 def test_every_phrase_of_the_figures_has_a_dutch_entry():

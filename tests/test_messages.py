@@ -122,3 +122,26 @@ def test_p_text_follows_the_rounding_rule():
 def test_an_unknown_key_says_which():
     with pytest.raises(KeyError, match="'nope' is not in the en catalogue"):
         Message("nope")
+
+
+def test_a_reason_an_analysis_cannot_be_done_reads_in_the_report_language():
+    """An error the data cause (too few months for control limits, an action with no month after its
+    start) keeps its English text for the command line and logs, and a Dutch report gives its
+    reason in Dutch (the review's notes and a chart that could not be drawn use :func:`reason`)."""
+    import pandas as pd
+
+    from ipm_analysis import actions, monitoring
+    from ipm_analysis.errors import AnalysisError
+    from ipm_analysis.messages import reason
+
+    months = pd.date_range("2025-01-01", periods=3, freq="MS")
+    with pytest.raises(AnalysisError) as chart:
+        monitoring.p_chart(pd.DataFrame({"period": months, "successes": [5, 6, 7], "n": [10, 10, 10]}))
+    assert str(chart.value) == "control limits need at least 8 baseline periods; got 3"
+    assert reason(chart.value, "en") == str(chart.value)
+    assert reason(chart.value, "nl") == "regelgrenzen hebben minstens 8 perioden in de basisperiode nodig; er zijn er 3"
+    with pytest.raises(AnalysisError) as its:
+        actions.interrupted_time_series(pd.DataFrame({"period": months, "y": [1.0, 2.0, 3.0]}), "2026-01-01", value="y")
+    assert str(its.value) == "no period on or after the start 2026-01-01"
+    assert reason(its.value, "nl") == "geen periode op of na de start 2026-01-01"
+    assert reason(ValueError("any other error"), "nl") == "any other error"  # no key: its own text
