@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .template import (_Built, _CONTRACT_EVENT_NAMES, _CUTOFF, _Driver, _Events, _KMAX, _N_DAYS, _Scale,
-                       _action_config, _actions_truth, _bt, _cat, _contrast, _day, _ids, _mix, _month_of, _params,
-                       _pick_responses, _r, _reporting)
+from .template import (_action_config, _actions_truth, _bt, _Built, _cat, _CONTRACT_EVENT_NAMES, _contrast, _CUTOFF,
+                       _day, _Driver, _Events, _flag_effect, _ids, _KMAX, _known, _mix, _month_of, _N_DAYS, _params,
+                       _pick_responses, _r, _reporting, _Scale, _segment_levels, _timestamp)
 
 
 PARAMETERS: dict[str, Any] = {
@@ -193,7 +193,7 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
 
     n_status = np.minimum(rng.poisson(lam), _KMAX)
     closed_t = E["invoice"]
-    closed_ok = (closed_t >= 0) & (closed_t <= _CUTOFF)
+    closed_ok = _known(closed_t)
 
     # -- responses: a survey 2 hours to 10 days after the case closed
     rc = _pick_responses(rng, closed_ok & (closed_t + 10 * 86_400 <= _CUTOFF), n_resp, "koffie")
@@ -320,13 +320,7 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
         }
         new_i = new_r[isI]
         dv = drivers[0]
-        seg = {}
-        for level, sel in (("new", new_i), ("existing", ~new_i)):
-            e = _contrast(built, dv.on, dv.off, sel)
-            seg[level] = {"latent_multiplier": P["new_late_multiplier"] if level == "new" else 1.0,
-                          "effect_on_score_per_unit": _r(e["score"]),
-                          "effect_on_nps_points_per_unit": _r(e["head"]),
-                          "n_responses": int(sel.sum())}
+        seg = _segment_levels(built, dv, [("new", new_i, P["new_late_multiplier"]), ("existing", ~new_i, 1.0)])
         out["segment_effects"] = {
             "tenure": {"modifies": "installation.on_time", "levels": seg,
                        "main_effect_latent": {"new": P["main"]["new"], "existing": 0.0}},
@@ -337,8 +331,7 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
                                            f"{P['status_rate']['account']} per case)"},
         }
         sk = skip[rc][isI]
-        e_skip = _contrast(built, [(1.0, mi - P["skip_confirm_cost"] * (1 - sk), li)],
-                           [(1.0, mi + P["skip_confirm_cost"] * sk, li)])
+        e_skip = _flag_effect(built, mi, li, P["skip_confirm_cost"], sk)
         pc = _mix(lambda x: sc.stats(x - cost) - sc.stats(x), m, lam_r, cost).mean(axis=0)
         per_call = {"score": float(pc[0]), "head": float(pc[1])}
         out["journey_effects"] = {
@@ -403,29 +396,23 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
     cust_ids = _ids("KL", n_cust)
     resp_ids = _ids("KR", len(rc))
 
-    def ts(a):
-        a = np.asarray(a)
-        return ("ts", a, (a >= 0) & (a <= _CUTOFF))
-
-    inst_ok = (E["installed"] >= 0) & (E["installed"] <= _CUTOFF)
-    deliv_ok = (E["deliv"] >= 0) & (E["deliv"] <= _CUTOFF)
-    close_ok = (E["close"] >= 0) & (E["close"] <= _CUTOFF)
+    inst_ok, deliv_ok, close_ok = _known(E["installed"]), _known(E["deliv"]), _known(E["close"])
     built.cases = {
         "case_id": ("id", case_ids, None),
         "chain": ("cat", (chain, chains), None),
         "customer_id": ("id", cust_ids[cust], None),
         "opened_at": ("ts", open_t, None),
-        "closed_at": ts(closed_t),
-        "ordered_at": ts(E["order"]),
+        "closed_at": _timestamp(closed_t),
+        "ordered_at": _timestamp(E["order"]),
         "promised_at": ("date", promised_day, promised_day >= 0),
-        "machine_delivered_at": ts(E["mdeliv"]),
-        "installed_at": ts(E["installed"]),
+        "machine_delivered_at": _timestamp(E["mdeliv"]),
+        "installed_at": _timestamp(E["installed"]),
         "install_visits": ("int", I_int["visits"], inst_ok),
-        "delivered_at": ts(E["deliv"]),
+        "delivered_at": _timestamp(E["deliv"]),
         "items_ordered": ("int", I_int["items"], I_int["items"] >= 0),
         "items_delivered": ("int", I_int["items_deliv"], deliv_ok),
         "reported_at": ("ts", np.where(chain == 2, open_t, -1), chain == 2),
-        "first_visit_at": ts(E["fv"]),
+        "first_visit_at": _timestamp(E["fv"]),
         "repair_visits": ("int", I_int["rvisits"], close_ok),
     }
     if arng is not None:
@@ -476,7 +463,7 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
         ev.add_where(a, sl["close"], "Close", "Service", None, 5, erng)
         ev.add_where(a, sl["invoice"], "Invoice", "Finance", np.where(acc, channels.index("web"),
                                                                       channels.index("e-mail")), 9, erng)
-        to = np.where((sl["status_to"] >= 0) & (sl["status_to"] <= _CUTOFF), sl["status_to"], _CUTOFF)
+        to = np.where(_known(sl["status_to"]), sl["status_to"], _CUTOFF)
         ev.add_counts(a, n_status[a:b], sl["status_from"], to, "Status call", "Planning", "phone", 8, erng)
         return ev.table(case_ids)
 

@@ -260,6 +260,54 @@ def _r(x: float, nd: int = 6) -> float:
     return 0.0 if v == 0 else v
 
 
+def _segment_levels(b: _Built, d: _Driver, levels) -> dict:
+    """The true effect of driver ``d`` within each level of a segment that multiplies it.
+
+    ``levels`` holds ``(level, responses of the level, latent multiplier)``; the effects are per unit
+    of the driver, in the score and in the scale's head (NPS points or top-box points).
+    """
+    out = {}
+    for level, sel, multiplier in levels:
+        e = _contrast(b, d.on, d.off, sel)
+        out[level] = {"latent_multiplier": multiplier, "effect_on_score_per_unit": _r(e["score"]),
+                      f"effect_on_{b.scale.head_key}_per_unit": _r(e["head"]), "n_responses": int(sel.sum())}
+    return out
+
+
+def _curve_truth(b: _Built, base: np.ndarray, h: Callable, lam: np.ndarray, xs: list[int]) -> dict:
+    """The true response curve of a time in days: the effect of ``x`` days against ``xs[0]`` days.
+
+    ``base`` is each response's latent mean without the time's part ``h``; ``lam`` its contact rate.
+    """
+    ref = xs[0]
+    table = {}
+    for x in xs:
+        e = _contrast(b, [(1.0, base + h(x), lam)], [(1.0, base, lam)])
+        table[str(x)] = {f"latent_effect_vs_{ref}_days": _r(float(h(x))),
+                         f"effect_on_score_vs_{ref}_days": _r(e["score"]),
+                         f"effect_on_{b.scale.head_key}_vs_{ref}_days": _r(e["head"])}
+    return table
+
+
+def _flag_effect(b: _Built, m: np.ndarray, lam: np.ndarray, cost: float, flag: np.ndarray) -> dict:
+    """The true effect of a 0/1 case flag (a step skipped, an attempt failed) set for every response
+    against set for none; ``m`` already holds ``-cost`` where the flag is set."""
+    return _contrast(b, [(1.0, m - cost * (1 - flag), lam)], [(1.0, m + cost * flag, lam)])
+
+
+def _known(t) -> np.ndarray:
+    """Whether a moment (seconds since 2025-01-01; negative: never happened) was known when the data
+    were extracted."""
+    t = np.asarray(t)
+    return (t >= 0) & (t <= _CUTOFF)
+
+
+def _timestamp(t) -> tuple:
+    """A case column of moments; one not known at extraction is left empty."""
+    t = np.asarray(t)
+    return ("ts", t, _known(t))
+
+
 def _lmg(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Exact Shapley (LMG) decomposition of the explained variance of y by the columns of X."""
     p = X.shape[1]

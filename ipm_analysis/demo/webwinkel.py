@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .template import (_Built, _CUTOFF, _Driver, _Events, _KMAX, _N_DAYS, _Scale, _action_config, _actions_truth,
-                       _bt, _cat, _contrast, _day, _ids, _mix, _month_of, _params, _pick_responses, _r, _reporting)
+from .template import (_action_config, _actions_truth, _bt, _Built, _cat, _curve_truth, _CUTOFF, _day, _Driver, _Events,
+                       _flag_effect, _ids, _KMAX, _known, _mix, _month_of, _N_DAYS, _params, _pick_responses, _r,
+                       _reporting, _Scale, _segment_levels)
 
 
 PARAMETERS: dict[str, Any] = {
@@ -231,24 +232,10 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
             return {}
         dv = drivers[1]
         fo = first_r[isD]
-        levels = {}
-        for level, sel in (("yes", fo), ("no", ~fo)):
-            e = _contrast(built, dv.on, dv.off, sel)
-            levels[level] = {"latent_multiplier": P["first_order_complete_multiplier"] if level == "yes" else 1.0,
-                             "effect_on_score_per_unit": _r(e["score"]),
-                             "effect_on_top_box_pp_per_unit": _r(e["head"]), "n_responses": int(sel.sum())}
-        base = mRt - h(F[ri][isRt])
-        table = {}
-        for x in (5, 7, 10, 14, 20):
-            e = _contrast(built, [(1.0, base + h(x), lRt)], [(1.0, base, lRt)])
-            table[str(x)] = {"latent_effect_vs_5_days": _r(float(h(x))), "effect_on_score_vs_5_days": _r(e["score"]),
-                             "effect_on_top_box_pp_vs_5_days": _r(e["head"])}
-        fl = failed[di][isD]
-        tk = track_skip[di][isD]
-        e_fail = _contrast(built, [(1.0, mD - P["failed_attempt_cost"] * (1 - fl), lD)],
-                           [(1.0, mD + P["failed_attempt_cost"] * fl, lD)])
-        e_track = _contrast(built, [(1.0, mD - P["skip_track_cost"] * (1 - tk), lD)],
-                            [(1.0, mD + P["skip_track_cost"] * tk, lD)])
+        levels = _segment_levels(built, dv, [("yes", fo, P["first_order_complete_multiplier"]), ("no", ~fo, 1.0)])
+        table = _curve_truth(built, mRt - h(F[ri][isRt]), h, lRt, [5, 7, 10, 14, 20])
+        e_fail = _flag_effect(built, mD, lD, P["failed_attempt_cost"], failed[di][isD])
+        e_track = _flag_effect(built, mD, lD, P["skip_track_cost"], track_skip[di][isD])
         pc = _mix(lambda x: sc.stats(x - cost) - sc.stats(x), mD, lD, cost).mean(axis=0)
         per, per_h = float(pc[0]), float(pc[1])
         return {
@@ -311,8 +298,6 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
     case_ids = _ids("WW", n_cases)
     cust_ids = _ids("C", n_cust)
     resp_ids = _ids("S", len(rc))
-    def ok(a):
-        return (np.asarray(a) >= 0) & (np.asarray(a) <= _CUTOFF)
 
     od_day = put(o_day)
     built.cases = {
@@ -323,17 +308,17 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
         "completed": ("ts", completed, complete_ok),
         "order_date": ("date", od_day, od_day >= 0),
         "promised_date": ("date", put(o_day + Pd), isD_all),
-        "shipped_ts": ("ts", put(ship_t), ok(put(ship_t))),
-        "delivered_ts": ("ts", put(deliv_t), ok(put(deliv_t)) & isD_all),
-        "delivery_attempts": ("int", put(1 + failed), ok(put(deliv_t)) & isD_all),
+        "shipped_ts": ("ts", put(ship_t), _known(put(ship_t))),
+        "delivered_ts": ("ts", put(deliv_t), _known(put(deliv_t)) & isD_all),
+        "delivery_attempts": ("int", put(1 + failed), _known(put(deliv_t)) & isD_all),
         "items_ordered": ("int", put(items), isD_all),
-        "items_delivered": ("int", put(items_deliv), ok(put(deliv_t)) & isD_all),
+        "items_delivered": ("int", put(items_deliv), _known(put(deliv_t)) & isD_all),
         "carrier": ("cat", (put(carrier, fill=0), carriers), isD_all),
         "original_order": ("id", case_ids[inv[np.r_[np.zeros(nd, dtype=np.int64), ret_of]]][perm], ~isD_all),
-        "return_received_ts": ("ts", put(None, recv_t), ok(put(None, recv_t))),
-        "refund_ts": ("ts", put(None, refund_t), ok(put(None, refund_t))),
+        "return_received_ts": ("ts", put(None, recv_t), _known(put(None, recv_t))),
+        "refund_ts": ("ts", put(None, refund_t), _known(put(None, refund_t))),
         "return_value": ("float", put(None, value_c, 0) / 100.0, ~isD_all),
-        "refund_amount": ("float", put(None, refund_c, 0) / 100.0, ok(put(None, refund_t))),
+        "refund_amount": ("float", put(None, refund_c, 0) / 100.0, _known(put(None, refund_t))),
         "label_in_box": ("bool", put(None, label_in_box, 0).astype(bool), ~isD_all),
     }
     built.responses = {

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .template import (_Built, _CUTOFF, _Driver, _N_DAYS, _Scale, _action_config, _actions_truth, _bt, _cat,
-                       _contrast, _day, _ids, _month_of, _params, _pick_responses, _r, _reporting)
+from .template import (_action_config, _actions_truth, _bt, _Built, _cat, _curve_truth, _CUTOFF, _day, _Driver,
+                       _flag_effect, _ids, _known, _month_of, _N_DAYS, _params, _pick_responses, _r, _reporting, _Scale,
+                       _segment_levels, _timestamp)
 
 
 PARAMETERS: dict[str, Any] = {
@@ -138,7 +139,7 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
     ack_all[C], ans_all[C] = A, W
 
     closed = T["closed"]
-    closed_ok = (closed >= 0) & (closed <= _CUTOFF)
+    closed_ok = _known(closed)
 
     # -- responses: tenant answers 1 hour to 10 days after the case closed, before any later case
     #    of the same tenant closes; linkage by customer within window_days finds exactly this case
@@ -229,22 +230,9 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
             return {}
         dv = drivers[0]
         sen = senior[isR]
-        levels = {}
-        for level, sel in (("65+", sen), ("under 65", ~sen)):
-            e = _contrast(built, dv.on, dv.off, sel)
-            levels[level] = {"latent_multiplier": P["senior_kept_multiplier"] if level == "65+" else 1.0,
-                             "effect_on_score_per_unit": _r(e["score"]),
-                             "effect_on_top_box_pp_per_unit": _r(e["head"]), "n_responses": int(sel.sum())}
-        xs = [7, 10, 14, 21, 28, 40]
-        base = mR - h(R_r[isR])
-        table = {}
-        for x in xs:
-            e = _contrast(built, [(1.0, base + h(x), lR)], [(1.0, base, lR)])
-            table[str(x)] = {"latent_effect_vs_7_days": _r(float(h(x))), "effect_on_score_vs_7_days": _r(e["score"]),
-                             "effect_on_top_box_pp_vs_7_days": _r(e["head"])}
-        sk = skip_r[isR]
-        e_skip = _contrast(built, [(1.0, mR - P["skip_confirm_cost"] * (1 - sk), lR)],
-                           [(1.0, mR + P["skip_confirm_cost"] * sk, lR)])
+        levels = _segment_levels(built, dv, [("65+", sen, P["senior_kept_multiplier"]), ("under 65", ~sen, 1.0)])
+        table = _curve_truth(built, mR - h(R_r[isR]), h, lR, [7, 10, 14, 21, 28, 40])
+        e_skip = _flag_effect(built, mR, lR, P["skip_confirm_cost"], skip_r[isR])
         return {
             "nonlinear": {"repair.days_to_repair": {
                 "variable": "date_diff('day', reported_at, closed_at)",
@@ -290,9 +278,6 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
     cust_ids = _ids("HT", n_cust)
     resp_ids = _ids("WR", len(rc))
 
-    def ts(a):
-        a = np.asarray(a)
-        return ("ts", a, (a >= 0) & (a <= _CUTOFF))
 
     isRep = chain == 0
     built.cases = {
@@ -300,17 +285,17 @@ def build(rng: np.random.Generator, n_cases: int, n_resp: int, no_driver: bool,
         "chain": ("cat", (chain, chains), None),
         "customer_id": ("id", cust_ids[cust], None),
         "opened_at": ("ts", opened_t, None),
-        "closed_at": ts(closed),
+        "closed_at": _timestamp(closed),
         "reported_at": ("ts", np.where(isRep, rep_t, -1), isRep),
-        "planned_at": ts(T["planned"]),
-        "appointment_at": ts(T["appointment"]),
-        "confirmed_at": ts(T["confirmed"]),
-        "visited_at": ts(T["visited"]),
+        "planned_at": _timestamp(T["planned"]),
+        "appointment_at": _timestamp(T["appointment"]),
+        "confirmed_at": _timestamp(T["confirmed"]),
+        "visited_at": _timestamp(T["visited"]),
         "visits": ("int", visits_all, closed_ok & isRep),
         "contractor": ("cat", (np.maximum(contractor, 0), contractors), isRep),
         "received_at": ("ts", np.where(~isRep, rep_t, -1), ~isRep),
-        "acknowledged_at": ts(T["acknowledged"]),
-        "answered_at": ts(T["answered"]),
+        "acknowledged_at": _timestamp(T["acknowledged"]),
+        "answered_at": _timestamp(T["answered"]),
         "district": ("cat", (district_c[cust], districts), None),
     }
     built.responses = {
