@@ -16,6 +16,7 @@ the symbols change (:func:`ipm_analysis.present.format_number`).
 from __future__ import annotations
 
 import contextvars
+import re
 import string
 from dataclasses import dataclass
 from functools import cache
@@ -26,7 +27,7 @@ from . import present
 from .errors import AnalysisError
 
 __all__ = ["Message", "Num", "Seq", "catalogue", "fields", "interval", "p_text", "render", "texts", "translate",
-           "localize_text", "translate_words",
+           "localize_text", "translate_words", "reason_message",
            "use_language", "current_language"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -162,18 +163,20 @@ def localize_text(text: str, language: str = "en") -> str:
     """A short English text a table or summary.json holds (``76.7% → 90%``, ``26.7 hours``,
     ``below target``) for a reader of ``language``: its numbers in the language's symbols, and
     each run of words that the text catalogue knows translated (names from client.yaml stay)."""
-    import re
-
     if language == "en" or not isinstance(text, str):
         return text
     return translate_words(present.localize_numbers(text, language), language)
 
 
+# a run of words: not part of a name such as ``result_kpi.value_per_point`` or ``client.yaml``
+# (no letter, digit or underscore on either side, no dot before it, no ``.name`` after it)
+_WORD_RUN = re.compile(r"(?<![\w.])[A-Za-z][A-Za-z ()/'-]*[A-Za-z)](?!\w|\.\w)")
+
+
 def translate_words(text: str, language: str = "en") -> str:
     """A text the text catalogue knows, translated; otherwise each run of words it knows (names from
-    client.yaml and numbers stay as they are)."""
-    import re
-
+    client.yaml, keys of client.yaml and column names such as ``case_id``, and numbers stay as
+    they are)."""
     if language == "en" or not isinstance(text, str):
         return text
     known = texts(language)
@@ -187,13 +190,13 @@ def translate_words(text: str, language: str = "en") -> str:
         # the columns of a printed table: each header on its own
         return re.sub(r"[^ ]+(?: [^ ]+)*", lambda c: known.get(c.group(0), c.group(0)), run)
 
-    return re.sub(r"[A-Za-z][A-Za-z ()/'-]*[A-Za-z)]", words, text)
+    return _WORD_RUN.sub(words, text)
 
 
 def analysis_error(key: str, **values: Any) -> AnalysisError:
     """An :class:`~ipm_analysis.errors.AnalysisError` whose reason is the catalogue's ``key``: its
     text the English reading, the reader's language by :func:`reason`."""
-    return AnalysisError(catalogue("en")[key].format(**values), key=key, **values)
+    return AnalysisError(_render(key, values, "en"), key=key, **values)
 
 
 def reason(error: Exception, language: str | None = None) -> str:
@@ -201,8 +204,15 @@ def reason(error: Exception, language: str | None = None) -> str:
     unless given): the catalogue's reading of an error made by :func:`analysis_error`, otherwise
     the error's own text."""
     key = getattr(error, "key", None)
-    known = catalogue(language or current_language())
-    return known[key].format(**error.values) if key in known else str(error)
+    language = language or current_language()
+    return _render(key, error.values, language) if key in catalogue(language) else str(error)
+
+
+def reason_message(error: Exception) -> Message | str:
+    """:func:`reason` as a message written later, in whatever language the reader has (a note
+    kept in a frame or in ``summary.json``); the error's own text when it has no key."""
+    key = getattr(error, "key", None)
+    return Message(key, **error.values) if key in catalogue("en") else str(error)
 
 
 _LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("ipm_language", default="en")

@@ -145,3 +145,15 @@ def test_a_reason_an_analysis_cannot_be_done_reads_in_the_report_language():
     assert str(its.value) == "no period on or after the start 2026-01-01"
     assert reason(its.value, "nl") == "geen periode op of na de start 2026-01-01"
     assert reason(ValueError("any other error"), "nl") == "any other error"  # no key: its own text
+
+
+def test_a_printed_line_in_dutch_keeps_the_names_of_client_yaml_and_of_columns():
+    """A notebook's printed output is translated run by run of words; a key of client.yaml or a
+    column name is not a word to translate (``value`` in ``value_per_point`` stays)."""
+    from ipm_analysis.messages import localize_text
+
+    dutch = "Geen prijzen in client.yaml (contacts.cost_per_contact, result_kpi.value_per_point): geen geldbedragen."
+    assert localize_text(dutch, "nl") == dutch
+    assert localize_text("case_id value", "nl") == "case_id waarde"
+    assert localize_text("below target", "nl") == "onder doel"
+    assert localize_text("   NPS (points)  95% interval  small base", "nl") == "   NPS (punten)  95% interval  kleine basis"
