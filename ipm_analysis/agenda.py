@@ -585,7 +585,7 @@ def _frames_for_client(client: Any, chains, features, missing) -> tuple[list[Mod
         try:
             frames.append(model_frame(client, cid, features=features, missing=missing))
         except AnalysisError as e:
-            notes[cid] = f"not analysed: {e}"
+            notes[cid] = Message("agenda.not_analysed", why=messages.reason_message(e))
     return frames, notes
 
 
@@ -654,12 +654,14 @@ def improvement_agenda(
     for mf in frames:
         key = mf.chain or "all"
         if not mf.drivers:
-            notes[key] = f"not analysed: no driver left ({mf.policy})"
+            dropped = tuple(Message("agenda.dropped", name=mf.dropped_names.get(d, d), why=why)
+                            for d, why in mf.dropped_drivers.items())
+            notes[key] = Message("agenda.no_driver_left", dropped=Seq(dropped, "list.semicolon"))
             continue
         try:
             dm = driver_effects(mf, ci=ci, min_r2=min_r2)
         except AnalysisError as e:
-            notes[key] = f"not analysed: {e}"
+            notes[key] = Message("agenda.not_analysed", why=messages.reason_message(e))
             continue
         models[key] = dm
         notes[key] = dm.reading
@@ -667,7 +669,7 @@ def improvement_agenda(
             ip = importance_performance_table(mf, cases, n_boot=n_boot, ci=ci, seed=seed)
         except AnalysisError as e:
             ip = None
-            notes[key] += f" Importance not computed: {e}."
+            notes[key] = Message("agenda.importance_not_computed", reading=dm.reading, why=messages.reason_message(e))
         if ip is not None:
             matrices.append(ip)
         eff = dm.effects.set_index("driver")

@@ -350,23 +350,20 @@ class _HC3:
         return _Test(r, None, stat, float(stats.chi2.sf(stat, np.linalg.matrix_rank(V))))
 
 
-def _check_identifiable(mf: ModelFrame, X: pd.DataFrame, what: str) -> None:
+def _check_identifiable(mf: ModelFrame, X: pd.DataFrame) -> None:
     """Refuse a model whose score does not vary or whose drivers are exact linear functions of each other."""
     y = mf.frame["score"].to_numpy(dtype=float)
     if y.size and np.all(y == y[0]):
-        raise AnalysisError(f"every response has the same score ({y[0]:g}), so the score has zero variance and "
-                            f"there is nothing for {what} to explain")
+        raise messages.analysis_error("effects.error.constant_score", score=f"{y[0]:g}")
     dependent = _collinear_sets(X)
     if dependent:
         names = [c for c in dependent if c != "const"]
-        raise AnalysisError(f"{what} cannot separate {', '.join(names)}: they are perfectly collinear (one is an "
-                            "exact linear function of the others, or of the constant); keep one of them")
+        raise messages.analysis_error("effects.error.collinear", drivers=Seq(tuple(names), "list.and"))
 
 
-def _need_rows(mf: ModelFrame, k: int, what: str) -> None:
+def _need_rows(mf: ModelFrame, k: int) -> None:
     if mf.n < k + 2:
-        raise AnalysisError(f"{what} needs more responses than parameters: {mf.n} response(s) for {k} "
-                            "parameter(s)")
+        raise messages.analysis_error("effects.error.too_few_responses", n=Num(mf.n, 0), k=Num(k, 0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,7 +379,7 @@ def fit_ols(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     """
     mf = check_model_frame(mf)
     X = design_matrix(mf, drivers)
-    _need_rows(mf, X.shape[1], "the OLS model")
+    _need_rows(mf, X.shape[1])
     _check_leverage(X)
     return sm.OLS(mf.frame["score"].to_numpy(dtype=float), X).fit(cov_type="HC3")
 
@@ -402,9 +399,8 @@ def _check_leverage(X: pd.DataFrame) -> None:
         return
     lone = [c for c in X.columns if c != "const"
             and any(np.count_nonzero(A[:, X.columns.get_loc(c)] == A[i, X.columns.get_loc(c)]) == 1 for i in rows[:10])]
-    which = f" (drivers with a value only one response has: {', '.join(lone)})" if lone else ""
-    raise AnalysisError(f"the OLS model cannot give robust (HC3) errors: {rows.size} response(s) alone determine a "
-                        f"coefficient{which}; more responses with varied values are needed")
+    which = Message("effects.error.lone_values", drivers=Seq(tuple(lone), "list.and")) if lone else ""
+    raise messages.analysis_error("effects.error.leverage", n=Num(rows.size, 0), which=which)
 
 
 ORDINAL_MAX_N = 50_000  # responses above which the ordinal model works on a fixed random sample
@@ -528,9 +524,9 @@ def fit_ordinal(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Any:
     if len(levels) < 2:
         raise AnalysisError("the ordinal model needs at least two different scores; every response has "
                             f"score {levels[0]:g}")
-    _need_rows(mf, X.shape[1] + len(levels) - 1, "the ordinal model")
+    _need_rows(mf, X.shape[1] + len(levels) - 1)
     y = pd.Series(pd.Categorical(mf.frame["score"].to_numpy(), categories=levels, ordered=True))
-    _check_identifiable(mf, X.assign(const=1.0), "the ordinal model")
+    _check_identifiable(mf, X.assign(const=1.0))
     # identical (drivers, score) rows once each, with their count as a frequency weight
     A = np.column_stack([X.to_numpy(dtype=float), mf.frame["score"].to_numpy(dtype=float)])
     uniq, counts = distinct_rows(A)
@@ -628,7 +624,7 @@ def fit_box_logits(mf: ModelFrame, drivers: Sequence[str] | None = None) -> BoxL
     """
     mf = check_model_frame(mf)
     X = design_matrix(mf, drivers)
-    _need_rows(mf, X.shape[1], "the box logits")
+    _need_rows(mf, X.shape[1])
     top, bottom = _boxes(mf)
     for name, y in (("top box", top), ("bottom box", bottom)):
         k = int(y.sum())
@@ -800,19 +796,18 @@ def collinearity(mf: ModelFrame, drivers: Sequence[str] | None = None) -> Collin
         if len(high):
             pairs = []
             for r in high.itertuples():
-                pair = tuple(sorted((r.driver, r.most_correlated or "the other drivers")))
+                pair = tuple(sorted((r.driver, r.most_correlated or Message("collinearity.others"))))
                 if pair not in [p[0] for p in pairs]:
                     pairs.append((pair, r.correlation))
-            said = "; ".join(f"{a} and {b} move together (correlation {present.num(c, 2, signed=True)})" if np.isfinite(c)
-                             else f"{a} is largely explained by {b}" for (a, b), c in pairs)
-            vif_txt = ", ".join(f"{r.driver} {present.num(r.vif, 1)}" for r in high.itertuples())
-            parts.append(f"Some drivers overlap: {said} (variance inflation {vif_txt}; above {VIF_LIMIT:g} "
-                         "means overlap).")
+            said = Seq(tuple(Message("collinearity.pair", a=a, b=b, r=Num(c, 2, True)) if np.isfinite(c)
+                             else Message("collinearity.explained", a=a, b=b) for (a, b), c in pairs), "list.semicolon")
+            vifs = Seq(tuple(Message("collinearity.vif", driver=r.driver, vif=Num(r.vif, 1))
+                             for r in high.itertuples()), "list.comma")
+            parts.append(Message("collinearity.overlap", pairs=said, vifs=vifs, limit=Num(VIF_LIMIT)))
         if not cond <= COND_LIMIT:
-            parts.append(f"The condition number of the drivers is {present.num(cond, 0)} (above {COND_LIMIT:g}).")
-        parts.append("Their separate effects are uncertain and can trade places; read overlapping drivers "
-                     "together rather than one by one.")
-        warning = " ".join(parts)
+            parts.append(Message("collinearity.condition", cond=Num(cond, 0), limit=Num(COND_LIMIT)))
+        parts.append(Message("collinearity.together"))
+        warning = Message("collinearity.warning", text=Seq(tuple(parts), "list.space"))
     return Collinearity(table, cond, warning)
 
 
@@ -935,8 +930,8 @@ def driver_effects(
     alpha, z = 1 - ci, z_value(ci)
     chg = _resolve_changes(mf, changes)
     notes: list[str] = []
-    _need_rows(mf, len(mf.drivers) + len(mf.controls) + 1, "the OLS model")
-    _check_identifiable(mf, design_matrix(mf), "the driver model")
+    _need_rows(mf, len(mf.drivers) + len(mf.controls) + 1)
+    _check_identifiable(mf, design_matrix(mf))
     ols = fit_ols(mf)
     Xdf = design_matrix(mf)
     X = Xdf.to_numpy()
@@ -1081,8 +1076,8 @@ def _numeric_driver(mf: ModelFrame, driver: str, min_distinct: int) -> np.ndarra
     x = mf.frame[driver].to_numpy(dtype=float)
     k = len(np.unique(x))
     if k < min_distinct:
-        raise AnalysisError(f"driver '{driver}' has {k} distinct value(s); a response curve or threshold needs "
-                            f"at least {min_distinct} (a 0/1 share has no shape to find)")
+        raise messages.analysis_error("effects.error.few_distinct", driver=driver, k=Num(k, 0),
+                                      need=Num(min_distinct, 0))
     return x
 
 
@@ -1181,8 +1176,7 @@ def response_curve_table(
     spec = mf.specs[driver]
     edges = _bins(x, int(n_bins), int(max_levels), min_n)
     if len(edges) < 2:
-        raise AnalysisError(f"driver '{driver}' leaves fewer than two bins of {min_n} responses; "
-                            "too few responses for a curve")
+        raise messages.analysis_error("effects.error.few_bins", driver=driver, n=Num(min_n, 0))
     idx = np.zeros(len(x), dtype=int)
     for b, (lo, hi) in enumerate(edges):
         idx[(x >= lo) & (x <= hi)] = b
@@ -1478,7 +1472,7 @@ def _threshold(mf: ModelFrame, driver: str, ci: float, min_side: int | None, adj
     min_side = mf.min_base_flag if min_side is None else int(min_side)
     cand = _candidate_knots(x, min_side)
     if len(cand) == 0:
-        raise AnalysisError(f"driver '{driver}' has no candidate knot with {min_side} responses on each side")
+        raise messages.analysis_error("effects.error.no_knot", driver=driver, n=Num(min_side, 0))
     y = _kpi_var(mf)
     base = design_matrix(mf) if adjust else design_matrix(mf, [driver])  # const, the driver, (other drivers,) controls
     B = base.to_numpy(dtype=float)

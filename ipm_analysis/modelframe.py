@@ -41,6 +41,7 @@ from pydantic import ValidationError as PydanticValidationError
 from .config import NPSScale, RatingScale
 from .checks import name_list
 from .errors import AnalysisError
+from .messages import Message, Num, Seq, analysis_error
 from .units import UNITS, format_value
 
 __all__ = ["MISSING_POLICIES", "DriverSpec", "ModelFrame", "frame_from_data", "model_frame"]
@@ -120,7 +121,10 @@ class ModelFrame:
     n_missing : dict
         ``{column: responses of the chain without a value}`` for each column with a gap.
     dropped_drivers : dict
-        ``{driver: reason}`` for drivers left out (no variation, no values).
+        ``{driver: reason}`` for drivers left out (no variation, no values); the reason is a
+        catalogue message (as text, English; the report writes it in its language).
+    dropped_names : dict
+        ``{driver: name}`` of the drivers left out (their names from client.yaml).
     policy : str
         Plain-language account of the policy and its consequences, for the report.
     min_base_flag, min_base_suppress : int
@@ -143,7 +147,8 @@ class ModelFrame:
     n_responses: int
     n_dropped: Mapping[str, int] = field(default_factory=dict)
     n_missing: Mapping[str, int] = field(default_factory=dict)
-    dropped_drivers: Mapping[str, str] = field(default_factory=dict)
+    dropped_drivers: Mapping[str, Message] = field(default_factory=dict)
+    dropped_names: Mapping[str, str] = field(default_factory=dict)
     policy: str = ""
     min_base_flag: int = 30
     min_base_suppress: int = 10
@@ -264,14 +269,14 @@ def _build(
     chain_name: str | None,
     owner: str | None,
     n_responses: int,
-    where: str,
+    where: Message,
     bases: tuple[int, int] = (30, 10),
 ) -> ModelFrame:
     if missing not in MISSING_POLICIES:
         raise AnalysisError(f"missing must be one of {list(MISSING_POLICIES)}, got {missing!r}")
     n_chain = len(rows)
     if n_chain == 0:
-        raise AnalysisError(f"no response with a score {where}: there is nothing to model")
+        raise analysis_error("frame.error.no_score", where=where)
     score = _numeric_column(rows[_TARGET], _TARGET, "score")
     if score.isna().any():
         raise AnalysisError(f"column 'score' has {int(score.isna().sum())} missing values {where}; "
@@ -322,22 +327,21 @@ def _build(
     dropped_drivers: dict[str, str] = {}
     kept = list(specs)
 
-    def _drop_constant(frame: pd.DataFrame, among: str) -> bool:
+    def _drop_constant(frame: pd.DataFrame) -> bool:
         changed = False
         for s in list(kept):
             obs = frame[s.id].dropna()
             if obs.empty:
-                dropped_drivers[s.id] = f"it has no value for any response {among}"
+                dropped_drivers[s.id] = Message("frame.driver_no_value")
             elif obs.nunique() < 2:
-                dropped_drivers[s.id] = (f"it does not vary {among} (every value is "
-                                         f"{format_value(float(obs.iloc[0]), s.unit)})")
+                dropped_drivers[s.id] = Message("frame.driver_constant", value=format_value(float(obs.iloc[0]), s.unit))
             else:
                 continue
             kept.remove(s)
             changed = True
         return changed
 
-    _drop_constant(data, f"{where}")
+    _drop_constant(data)
     n_missing = {c: int(data[c].isna().sum()) for c in [s.id for s in kept] + control_cols
                  if data[c].isna().any()}
     n_dropped: dict[str, int] = {}
@@ -349,7 +353,7 @@ def _build(
             cols = [s.id for s in kept] + control_cols
             isna = data[cols].isna().to_numpy()
             use = ~isna.any(axis=1)
-            if _drop_constant(data.loc[use], "among the complete responses"):
+            if _drop_constant(data.loc[use]):
                 continue
             break
         cols = [s.id for s in kept] + control_cols
@@ -378,7 +382,7 @@ def _build(
             shown = format_value(mean, spec.unit) if spec else format_value(mean, "number")
             fill_notes.append(f"{c} is missing for {int(miss.sum()):,} response(s), filled with the mean "
                               f"({shown}) and flagged in {ind}")
-        _drop_constant(out.loc[:, [s.id for s in kept]], "among the responses used")
+        _drop_constant(out.loc[:, [s.id for s in kept]])
 
     # a control that is constant among the rows used adds nothing (and breaks the fit)
     final_controls = [c for c in control_cols + indicators if out[c].nunique() > 1]
@@ -390,7 +394,9 @@ def _build(
     policy = _policy_text(missing, n_chain, len(out), n_dropped, n_missing, fill_notes, dropped_drivers,
                           const_controls, where)
     if len(out) == 0:
-        raise AnalysisError(f"no response {where} is left after the missing-value policy: {policy}")
+        counts = Seq(tuple(Message("frame.missing_count", column=c, n=Num(k, 0)) for c, k in n_missing.items()),
+                     "list.comma")
+        raise analysis_error("frame.error.none_left", where=where, counts=counts)
     return ModelFrame(
         frame=out,
         drivers=tuple(s.id for s in kept),
@@ -408,6 +414,7 @@ def _build(
         n_dropped=n_dropped,
         n_missing=n_missing,
         dropped_drivers=dropped_drivers,
+        dropped_names={s.id: s.name for s in specs if s.id in dropped_drivers},
         policy=policy,
         min_base_flag=int(bases[0]),
         min_base_suppress=int(bases[1]),
@@ -562,7 +569,7 @@ def model_frame(
     mf = _build(
         rows, specs, controls_l, segs, missing, cfg.result_kpi.rating_scale, cfg.result_kpi.name,
         chain, ch.name, ch.owner, int(linked["score"].notna().sum()),
-        where=f"linked to chain '{chain}'",
+        where=Message("frame.where_chain", chain=chain),
         bases=(cfg.reporting.min_base_flag, cfg.reporting.min_base_suppress),
     )
     rk = cfg.result_kpi
@@ -657,7 +664,7 @@ def frame_from_data(
         raise AnalysisError(f"steer_on must be 'mean' or 'top_box', got {steer_on!r}")
     mf = _build(rows, specs, controls_l, segs, missing, sc,
                 result_name or ("NPS" if isinstance(sc, NPSScale) else "score"),
-                None, None, None, len(rows), where="in the data",
+                None, None, None, len(rows), where=Message("frame.where_data"),
                 bases=(min_base_flag, min_base_suppress))
     return replace(mf, steer_on=steer_on, top_label=top_label)
 
@@ -694,7 +701,7 @@ def companion_frames(client: Any, chain: str) -> list[ModelFrame]:
         segs = [s for s in client.segment_ids if s in rows.columns]
         mf = _build(rows, [spec], [], segs, "drop", cfg.result_kpi.rating_scale, cfg.result_kpi.name,
                     chain, ch.name, ch.owner, int(linked["score"].notna().sum()),
-                    where=f"with a value of companion '{cid}'",
+                    where=Message("frame.where_companion", companion=cid),
                     bases=(cfg.reporting.min_base_flag, cfg.reporting.min_base_suppress))
         rk = cfg.result_kpi
         top_label = rk.top_words

@@ -506,6 +506,30 @@ def effects_table(models) -> pd.DataFrame:
     })
 
 
+def chain_model_notes(client: Client, agenda) -> list[Message]:
+    """What the driver analysis left out, for the reader: each chain that could not be analysed,
+    with why (too few responses, no chain KPI that varies, ...), and each chain KPI left out of its
+    chain's model (it does not vary, or has no value), in the order of client.yaml.
+
+    Returns
+    -------
+    list of Message
+        Empty when every chain was analysed with all its KPIs.
+    """
+    out = []
+    for chain in client.config.chains:
+        models = agenda.models.get(chain.id)
+        if models is None:
+            note = agenda.chain_notes.get(chain.id)
+            if note:
+                out.append(Message("drivers.chain_note", chain=chain.name, why=note))
+            continue
+        mf = models.frame
+        out += [Message("drivers.kpi_left_out", chain=chain.name, name=mf.dropped_names.get(d, d), why=why)
+                for d, why in mf.dropped_drivers.items()]
+    return out
+
+
 def threshold_analyses(client: Client, agenda) -> list[dict]:
     """Thresholds and response curves of every chain KPI measured in time or counts, and of every
     declared companion (e.g. days late behind on time), per chain analysed.
@@ -534,7 +558,7 @@ def threshold_analyses(client: Client, agenda) -> list[dict]:
                 th = effects.find_threshold(frame, d)
                 curve = effects.response_curve_table(frame, d)
             except AnalysisError as e:
-                row["reading"] = f"{spec.name}: no threshold analysis ({e})."
+                row["reading"] = Message("thresholds.not_analysed", name=spec.name, why=messages.reason_message(e))
             else:
                 row.update(threshold=th, curve=curve, reading=effects.threshold_reading(th, curve))
             out.append(row)

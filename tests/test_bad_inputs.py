@@ -430,7 +430,7 @@ def test_every_score_identical():
 
 
 def test_every_score_identical_reads_plainly():
-    with pytest.raises(AnalysisError, match="same score .* nothing for the driver model to explain"):
+    with pytest.raises(AnalysisError, match="same score .* nothing to explain"):
         effects.driver_effects(_frame(_survey(score=8.0)))
     ag = agenda.improvement_agenda(_frame(_survey(score=8.0)), n_boot=20)
     assert "inf" not in ag.sentence and "inf" not in " ".join(ag.chain_notes.values())

@@ -24,6 +24,7 @@ from statsmodels.stats.proportion import (
 from statsmodels.stats.proportion import test_proportions_2indep as sm_test_proportions_2indep
 from statsmodels.stats.weightstats import DescrStatsW
 
+from ipm_analysis import messages
 from ipm_analysis.errors import AnalysisError, IpmError
 from ipm_analysis.kpis import (
     ChangeResult,
@@ -488,6 +489,26 @@ def test_kpi_trend_recovers_a_linear_trend():
     assert row["reading"] == "improving" and row["n_months"] == 24 and row["maxlags"] == 2
     assert trend.loc["lead_time", "reading"].startswith("too few months")
     assert math.isnan(trend.loc["lead_time", "slope"])
+
+
+def test_a_kpi_with_the_same_value_every_month_has_no_trend_and_no_noise_for_a_slope():
+    """A real chain KPI is often 100 % every month (everything ordered was delivered): the report
+    says so, instead of a slope of rounding noise ("+<0.000001 pp") with an interval around it;
+    its association with the result KPI says the chain KPI does not vary, not a column name."""
+    months = pd.date_range("2025-01-01", periods=12, freq="MS")
+    table = pd.DataFrame({"chain": "supplies", "kpi": "complete", "kpi_name": "Complete", "unit": "share",
+                          "direction": "higher", "period": list(months), "n": 120, "value": 1.0})
+    row = kpi_trend(table).iloc[0]
+    assert row["reading"] == "the same value every month: no trend"
+    assert all(math.isnan(row[c]) for c in ("slope", "ci_low", "ci_high", "p_value"))
+    messages.use_language("nl")
+    try:
+        assert kpi_trend(table).iloc[0]["reading"] == "elke maand dezelfde waarde: geen trend"
+    finally:
+        messages.use_language("en")
+    monthly = pd.DataFrame({"period": months, "nps": np.linspace(20, 30, 12), "complete": 1.0})
+    lags = lagged_association(monthly, "nps", "complete")
+    assert set(lags["reading"]) == {"no reliable association: the chain KPI does not vary over these months"}
 
 
 # ----------------------------------------------------------------------------------------------

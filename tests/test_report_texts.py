@@ -27,7 +27,7 @@ import yaml
 
 from ipm_analysis import journeys, load_client, overview, present, report
 from ipm_analysis import summary as summary_json
-from ipm_analysis.agenda import improvement_agenda
+from ipm_analysis.agenda import agenda_summary, improvement_agenda
 from ipm_analysis.demo import generate_client
 from ipm_analysis.summary_page import summary_html
 
@@ -300,3 +300,64 @@ def test_a_printed_table_follows_the_rule():
     assert list(out["hours"]) == ["0.04", "12.3", "0"] and list(out["small_base"]) == ["yes", "", ""]
     assert not present.zero_artifacts(out.to_string())
     assert present.zero_artifacts(t.round(3).to_string())  # what printing the frame rounded gave: 0.000
+
+
+# ---------------------------------------------------------------------------------------------
+# what the driver analysis leaves out, said in the report's language
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_chain_not_analysed_and_a_kpi_that_does_not_vary_are_said_in_english_and_dutch(tmp_path):
+    """Real chain KPIs are often the same for every case (everything delivered; every visit within
+    the hour): such a KPI cannot drive differences and is left out, and a chain left with none
+    cannot be modelled. The drivers section says so for each (it used to drop them silently, and
+    a Dutch report gave the reasons in English); a time KPI with two values has no threshold."""
+    from ipm_analysis import messages
+    from tests.conftest import FIXTURE_CLIENT
+
+    folder = tmp_path / "edge"
+    shutil.copytree(FIXTURE_CLIENT, folder)
+    (folder / "truth.json").unlink()
+    cfg = yaml.safe_load((folder / "client.yaml").read_text(encoding="utf-8"))
+    kpis = {k["id"]: k for ch in cfg["chains"] for k in ch["kpis"]}
+    kpis["delivered_on_time"]["expression"] = "items_ordered >= 0"  # every supplies case: 100 %
+    kpis["complete_delivery"]["expression"] = "items_delivered >= 0"  # every supplies case: 100 %
+    kpis["fixed_first_visit"]["expression"] = "repair_visits >= 0"  # every repair case: 100 %
+    kpis["response_time_hours"]["expression"] = ("CASE WHEN date_diff('hour', reported_at, first_visit_at) > 24 "
+                                                 "THEN 48 ELSE 12 END")  # two values only
+    (folder / "client.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    client = load_client(folder)
+    agenda = improvement_agenda(client, n_boot=20)
+    assert set(agenda.models) == {"installation", "repair"}  # supplies: no KPI left to model
+
+    notes = report.chain_model_notes(client, agenda)
+    assert [messages.render(n, "en") for n in notes] == [
+        "Deliver coffee supplies: not analysed: no driver left to model (Delivered on the promised day: it does "
+        "not vary (every response has 100%); Everything ordered was delivered: it does not vary (every response "
+        "has 100%)).",
+        "Repair a broken machine: the model leaves out Fixed at the first visit: it does not vary (every response "
+        "has 100%).",
+    ]
+    assert [messages.render(n, "nl") for n in notes] == [
+        "Deliver coffee supplies: niet geanalyseerd: er is geen driver over om te modelleren (Delivered on the "
+        "promised day: hij varieert niet (elk antwoord heeft 100%); Everything ordered was delivered: hij "
+        "varieert niet (elk antwoord heeft 100%)).",
+        "Repair a broken machine: Fixed at the first visit blijft buiten het model: hij varieert niet (elk "
+        "antwoord heeft 100%).",
+    ]
+    # summary.json keeps the chain's note in the report's language
+    messages.use_language("nl")
+    try:
+        chains = {c["chain"]: c["note"] for c in summary_json.jsonable(agenda_summary(agenda))["chains"]}
+    finally:
+        messages.use_language("en")
+    assert chains["supplies"].startswith("niet geanalyseerd: er is geen driver over om te modelleren (")
+
+    th = {t["driver"]: t["reading"] for t in report.threshold_analyses(client, agenda)}
+    assert messages.render(th["response_time_hours"], "en") == (
+        "Report to first visit: no threshold analysis (driver 'response_time_hours' has 2 distinct value(s); "
+        "a response curve or threshold needs at least 4 (a 0/1 share has no shape to find)).")
+    assert messages.render(th["response_time_hours"], "nl") == (
+        "Report to first visit: geen drempelanalyse (driver 'response_time_hours' heeft 2 verschillende "
+        "waarde(n); een responscurve of drempel vraagt er minstens 4 (een 0/1-aandeel heeft geen vorm om te "
+        "vinden)).")

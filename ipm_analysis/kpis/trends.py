@@ -99,7 +99,7 @@ def kpi_trend(table: pd.DataFrame, min_months: int = 8, ci: float = 0.95,
         month). OLS of the monthly value on the month number (calendar months, so suppressed
         months leave a gap) with Newey-West standard errors as in :func:`lagged_association`.
         ``reading`` is ``"improving"``, ``"worsening"`` (in the KPI's direction), ``"no clear
-        trend"`` or ``"too few months ..."``. Months are weighted equally, whatever their base.
+        trend"``, ``"the same value every month"`` (no slope is estimated) or ``"too few months ..."``. Months are weighted equally, whatever their base.
     """
     table = _frame(table, "table")
     ci = check_ci(ci)
@@ -128,6 +128,9 @@ def kpi_trend(table: pd.DataFrame, min_months: int = 8, ci: float = 0.95,
             row.update(slope=math.nan, se=math.nan, ci_low=math.nan, ci_high=math.nan,
                        p_value=math.nan, maxlags=pd.NA,
                        reading=Message("trend.too_few", n=len(y), need=min_months))
+        elif np.ptp(y) == 0:  # the same every month (e.g. 100 %): no slope to estimate, nothing to test
+            row.update(slope=math.nan, se=math.nan, ci_low=math.nan, ci_high=math.nan,
+                       p_value=math.nan, maxlags=pd.NA, reading=Message("trend.constant"))
         else:
             X = np.column_stack([np.ones(len(y)), months - months[0]])
             fit = _hac_fit(y, X, ci, conservative_se)
@@ -261,7 +264,7 @@ def lagged_association(monthly: pd.DataFrame, result_col: str, kpi_col: str, max
         elif np.ptp(x[use]) == 0:
             row.update(coef=math.nan, se=math.nan, se_hac=math.nan, se_ols=math.nan,
                        ci_low=math.nan, ci_high=math.nan, p_value=math.nan, maxlags=pd.NA,
-                       reading=Message("association.constant", kpi=kpi_col))
+                       reading=Message("association.constant"))
         else:
             cols = [np.ones(n), x[use]] + ([t_all[use]] if trend else [])
             row.update(_hac_fit(y_all[use], np.column_stack(cols), ci, conservative_se))
