@@ -18,6 +18,7 @@ import statsmodels.api as sm
 from scipy.special import expit
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
+from ipm_analysis import messages
 from ipm_analysis.config import RatingScale
 from ipm_analysis.errors import AnalysisError
 from ipm_analysis.modelframe import frame_from_data
@@ -286,6 +287,18 @@ def test_vif_equals_statsmodels_and_condition_number_is_documented():
     assert col.condition_number == pytest.approx(np.linalg.cond(Z), rel=1e-8)
     assert col.warning is not None and "a and b move together" in col.warning
     assert "c" not in col.warning.split("(")[0].replace("move", "").replace("overlap", "")
+    r = np.corrcoef(df["a"], df["b"])[0, 1]
+    vifs = col.vif.set_index("driver")["vif"]
+
+    def nl(x: float, fmt: str) -> str:
+        return format(x, fmt).replace(".", ",")
+
+    # the warning reads in the report's language, with the numbers it states
+    assert messages.render(col.warning, "nl") == (
+        f"Waarschuwing: Sommige drivers overlappen: a en b bewegen samen (correlatie {nl(r, '+.2f')}) "
+        f"(variantie-inflatie a {nl(vifs['a'], '.1f')}, b {nl(vifs['b'], '.1f')}; boven 5 betekent overlap). Hun "
+        "afzonderlijke effecten zijn onzeker en kunnen van plaats wisselen; lees overlappende drivers samen, niet "
+        "een voor een.")
     indep = collinearity(frame_from_data(df, ["a", "c"]))
     assert indep.warning is None and indep.vif["vif"].max() < 1.1
 
