@@ -203,9 +203,7 @@ def reason(error: Exception, language: str | None = None) -> str:
     """Why an analysis could not be done, for a reader of ``language`` (the report's language
     unless given): the catalogue's reading of an error made by :func:`analysis_error`, otherwise
     the error's own text."""
-    key = getattr(error, "key", None)
-    language = language or current_language()
-    return _render(key, error.values, language) if key in catalogue(language) else str(error)
+    return render(reason_message(error), language or current_language())
 
 
 def reason_message(error: Exception) -> Message | str:

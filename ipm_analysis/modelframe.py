@@ -324,7 +324,7 @@ def _build(
     for g in segments:
         data[g] = rows[g].astype(object).where(rows[g].notna(), None).to_numpy()
 
-    dropped_drivers: dict[str, str] = {}
+    dropped_drivers: dict[str, Message] = {}
     kept = list(specs)
 
     def _drop_constant(frame: pd.DataFrame) -> bool:

@@ -99,7 +99,8 @@ def kpi_trend(table: pd.DataFrame, min_months: int = 8, ci: float = 0.95,
         month). OLS of the monthly value on the month number (calendar months, so suppressed
         months leave a gap) with Newey-West standard errors as in :func:`lagged_association`.
         ``reading`` is ``"improving"``, ``"worsening"`` (in the KPI's direction), ``"no clear
-        trend"``, ``"the same value every month"`` (no slope is estimated) or ``"too few months ..."``. Months are weighted equally, whatever their base.
+        trend"``, ``"the same value every month"`` (no slope is estimated) or ``"too few months
+        ..."``. Months are weighted equally, whatever their base.
     """
     table = _frame(table, "table")
     ci = check_ci(ci)
